@@ -1,0 +1,68 @@
+// pgwarden's command line. Each command lives in its own file; this one wires them to
+// commander and turns errors into one line and a documented exit code (docs/cli.md).
+import { Command, InvalidArgumentError } from 'commander';
+import { readFileSync } from 'node:fs';
+import { isPgwardenError } from '../util/errors.js';
+import { up } from './up.js';
+
+const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+
+export function parsePort(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('a port is a whole number from 0 to 65535');
+  return n;
+}
+
+export function parseCount(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a whole number');
+  return n;
+}
+
+export function parseSeconds(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a positive number of seconds');
+  return n;
+}
+
+export function buildProgram(): Command {
+  const program = new Command('pgwarden')
+    .description('Microsoft Entra ID and native PostgreSQL role sign-in for any PostgreSQL cluster')
+    .version(pkg.version)
+    .showHelpAfterError();
+
+  program
+    .command('up')
+    .description('start the embedded cluster (a coordinator and workers), and the TLS gateway in front of it')
+    .option('--data-dir <dir>', 'where the cluster, its secrets and its certificates live', './.pgwarden')
+    .option('--workers <n>', 'number of worker nodes (2 on the first start; later starts keep what exists)', parseCount)
+    .option('--host <host>', 'address the gateway listens on', '127.0.0.1')
+    .option('--port <port>', 'port the gateway listens on', parsePort, 5432)
+    .addOption(
+      program
+        .createOption('--citus-password <password>', 'password of the built-in role citus (generated on the first start when not given)')
+        .env('PGWARDEN_CITUS_PASSWORD'),
+    )
+    .option('--tls-cert <file>', "the gateway's certificate chain (PEM); default: a local CA's, made on the first start")
+    .option('--tls-key <file>', "the gateway's private key (PEM)")
+    .option('--allow-plain-loopback', 'also accept unencrypted connections from loopback addresses', false)
+    .option('--auth-timeout <seconds>', 'a client must finish signing in within this time', parseSeconds, 30)
+    .option('--log-level <level>', 'trace, debug, info, warn or error', 'info')
+    .action(up);
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (e) {
+    if (isPgwardenError(e)) {
+      process.stderr.write(`pgwarden: ${e.message}${e.detail ? ` (${e.detail})` : ''}\n`);
+      process.exitCode = e.kind.exit;
+    } else {
+      process.stderr.write(`pgwarden: ${e instanceof Error ? e.message : String(e)}\n`);
+      process.exitCode = 1;
+    }
+  }
+}

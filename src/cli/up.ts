@@ -1,0 +1,95 @@
+// `pgwarden up`: start everything, say what runs where, run until Ctrl-C or SIGTERM,
+// then stop the gateway and every PostgreSQL server and wait for them.
+import { isAbsolute, join, relative, resolve } from 'node:path';
+import { startPgwarden } from '../pgwarden.js';
+import { createLogger } from '../util/log.js';
+
+export interface UpOptions {
+  dataDir: string;
+  workers?: number;
+  host: string;
+  port: number;
+  citusPassword?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  allowPlainLoopback: boolean;
+  authTimeout: number;
+  logLevel: string;
+}
+
+export async function up(opts: UpOptions): Promise<void> {
+  const dataDir = resolve(opts.dataDir);
+  const log = createLogger({ file: join(dataDir, 'logs', 'pgwarden.log'), level: opts.logLevel });
+  process.stdout.write(`pgwarden: starting in ${shown(dataDir)} ...\n`);
+  const running = await startPgwarden({
+    dataDir,
+    host: opts.host,
+    port: opts.port,
+    log,
+    allowPlainLoopback: opts.allowPlainLoopback,
+    authTimeoutMs: opts.authTimeout * 1000,
+    ...(opts.workers !== undefined ? { workers: opts.workers } : {}),
+    ...(opts.citusPassword !== undefined ? { citusPassword: opts.citusPassword } : {}),
+    ...(opts.tlsCert !== undefined ? { tlsCert: opts.tlsCert } : {}),
+    ...(opts.tlsKey !== undefined ? { tlsKey: opts.tlsKey } : {}),
+  });
+
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) {
+      process.stderr.write(`pgwarden: ${signal} again, exiting now (the next start cleans up)\n`);
+      process.exit(1);
+    }
+    stopping = true;
+    process.stdout.write(`\npgwarden: ${signal}: stopping the gateway and the cluster ...\n`);
+    running.stop().then(
+      () => {
+        process.stdout.write('pgwarden: stopped.\n');
+        process.exit(0);
+      },
+      (e: unknown) => {
+        process.stderr.write(`pgwarden: stop failed: ${(e as Error).message}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('uncaughtException', (e) => {
+    log.fatal({ error: e.message, stack: e.stack }, 'uncaught exception');
+    process.stderr.write(`pgwarden: internal error: ${e.message}\n`);
+    stop('internal error');
+  });
+
+  const { address, cluster, tls } = running;
+  const host = address.address === '0.0.0.0' || address.address === '::' ? '127.0.0.1' : address.address;
+  const citusFile = shown(cluster.citusPasswordFile);
+  const lines = [
+    '',
+    'pgwarden is running.',
+    `  gateway       ${address.address}:${address.port}  (PostgreSQL protocol, TLS required)`,
+    ...(tls.caPath ? [`  TLS CA        ${shown(tls.caPath)}  (for sslmode=verify-full)`] : []),
+    ...cluster.nodes.map((n) => `  ${n.name.padEnd(12)}  PostgreSQL on a private socket in ${shown(n.spec.socketDir)} (pid ${n.pid})`),
+    `  data          ${shown(cluster.dataDir)}`,
+    `  logs          ${shown(join(cluster.dataDir, 'logs'))}`,
+    '',
+  ];
+  if (running.generatedCitusPassword) {
+    lines.push(`The built-in role citus has the password ${running.generatedCitusPassword}`);
+    lines.push(`(shown only now; it is saved, readable only by you, in ${citusFile}).`, '');
+  }
+  lines.push(
+    'Sign in through the gateway:',
+    `  PGPASSWORD=$(cat ${citusFile}) psql "host=${host} port=${address.port} user=citus dbname=postgres sslmode=require"`,
+    '',
+    'Press Ctrl-C to stop.',
+    '',
+  );
+  process.stdout.write(lines.join('\n'));
+}
+
+/** A path as short as it can be shown: relative to the working directory when inside it. */
+function shown(path: string): string {
+  const rel = relative(process.cwd(), path);
+  return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : path;
+}

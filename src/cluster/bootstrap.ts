@@ -1,0 +1,81 @@
+// What pgwarden puts on every node at every start. Idempotent: it creates what is
+// missing and re-asserts what matters (attributes, the verifier, grants), so that a
+// node edited by hand heals on the next start.
+import pg from 'pg';
+import { quoteIdent, quoteLiteral } from '../util/sql.js';
+import { constantTimeEqual, formatScramSecret, makeScramSecret, parseScramSecret, saltedPassword, clientKeyFrom, sha256 } from '../scram/primitives.js';
+
+/** The built-in privileged role, as in the managed service. */
+export const CITUS_ROLE = 'citus';
+/** Holds the privileges that `citus` and Entra admins share. Cannot sign in. */
+export const ADMIN_GROUP_ROLE = 'pgwarden_admin';
+/** The gateway's own role on the coordinator: it may only read role secrets. */
+export const GATEWAY_ROLE = 'pgwarden_gateway';
+/** The bootstrap superuser; never reachable through the gateway. */
+export const SUPERUSER_ROLE = 'postgres';
+/** Roles that pgwarden keeps for itself: never signed in to through the gateway, never
+ * managed as users' roles. */
+export const RESERVED_ROLES: readonly string[] = [SUPERUSER_ROLE, GATEWAY_ROLE, ADMIN_GROUP_ROLE];
+
+/** True if `password` is what `verifier` was made from (so the verifier, and its salt, can stay). */
+export function verifierMatches(verifier: string | null | undefined, password: string): boolean {
+  const s = parseScramSecret(verifier);
+  if (!s) return false;
+  return constantTimeEqual(sha256(clientKeyFrom(saltedPassword(password, s.salt, s.iterations))), s.storedKey);
+}
+
+async function ensureRole(client: pg.Client, role: string, attributes: string, password?: string): Promise<void> {
+  const existing = await client.query<{ rolpassword: string | null }>('SELECT rolpassword FROM pg_authid WHERE rolname = $1', [role]);
+  if (existing.rowCount === 0) await client.query(`CREATE ROLE ${quoteIdent(role)}`);
+  let sql = `ALTER ROLE ${quoteIdent(role)} ${attributes}`;
+  if (password !== undefined && !verifierMatches(existing.rows[0]?.rolpassword, password)) {
+    // A verifier, never the password: nothing in PostgreSQL's logs can reveal it.
+    sql += ` PASSWORD ${quoteLiteral(formatScramSecret(makeScramSecret(password)))}`;
+  }
+  await client.query(sql);
+}
+
+export interface BootstrapSecrets {
+  citusPassword: string;
+  gatewayRolePassword: string;
+}
+
+/** Roles and grants that every node has. */
+export async function bootstrapNode(client: pg.Client, secrets: BootstrapSecrets): Promise<void> {
+  await ensureRole(client, ADMIN_GROUP_ROLE, 'NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS');
+  await ensureRole(client, CITUS_ROLE, 'LOGIN INHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS', secrets.citusPassword);
+  const admin = quoteIdent(ADMIN_GROUP_ROLE);
+  await client.query(`GRANT ${admin} TO ${quoteIdent(CITUS_ROLE)}`);
+  await client.query(`GRANT CONNECT, CREATE, TEMPORARY ON DATABASE postgres TO ${admin}`);
+  await client.query(`GRANT USAGE, CREATE ON SCHEMA public TO ${admin}`);
+  await client.query(`GRANT pg_monitor, pg_signal_backend TO ${admin}`);
+}
+
+/** The coordinator also holds pgwarden's schema and the gateway's role. */
+export async function bootstrapCoordinator(client: pg.Client, secrets: BootstrapSecrets): Promise<void> {
+  await ensureRole(client, GATEWAY_ROLE, 'LOGIN NOINHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS', secrets.gatewayRolePassword);
+  const gateway = quoteIdent(GATEWAY_ROLE);
+  await client.query('CREATE SCHEMA IF NOT EXISTS pgwarden');
+  await client.query('REVOKE ALL ON SCHEMA pgwarden FROM PUBLIC');
+  await client.query(`GRANT USAGE ON SCHEMA pgwarden TO ${gateway}`);
+  // The gateway's only window on role secrets (PgBouncer's auth_query pattern): it
+  // answers for roles that may sign in through pgwarden, and for nothing else: no
+  // superusers, no replication or RLS-bypassing roles, none of pgwarden's own roles,
+  // no role past VALID UNTIL. `found` tells a role without a SCRAM secret from an
+  // unknown one, for the log only: clients see the same failure for both.
+  const reserved = RESERVED_ROLES.map(quoteLiteral).join(', ');
+  await client.query(`
+    CREATE OR REPLACE FUNCTION pgwarden.role_secret(role_name text, OUT found boolean, OUT secret text)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $fn$
+      SELECT count(*) > 0, max(a.rolpassword)
+        FROM pg_catalog.pg_authid a
+       WHERE a.rolname = role_name
+         AND a.rolcanlogin AND NOT a.rolsuper AND NOT a.rolreplication AND NOT a.rolbypassrls
+         AND a.rolname NOT IN (${reserved})
+         AND (a.rolvaliduntil IS NULL OR a.rolvaliduntil > now())
+    $fn$`);
+  await client.query('REVOKE ALL ON FUNCTION pgwarden.role_secret(text) FROM PUBLIC');
+  await client.query(`GRANT EXECUTE ON FUNCTION pgwarden.role_secret(text) TO ${gateway}`);
+}

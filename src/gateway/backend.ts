@@ -1,0 +1,141 @@
+// The gateway's side of a connection to PostgreSQL: connect, send the client's startup
+// parameters, sign in as the client's role with SCRAM driven by a ClientKey, and collect
+// what PostgreSQL sends up to its first ReadyForQuery.
+import { connect, type Socket } from 'node:net';
+import { AUTH, MAX_AUTH_MESSAGE_BYTES } from '../protocol/constants.js';
+import {
+  frameMessage,
+  parseAuthentication,
+  parseBackendKeyData,
+  parseErrorFields,
+  parseSASLMechanisms,
+  saslInitialResponse,
+  saslResponse,
+} from '../protocol/messages.js';
+import { buildStartupMessage } from '../protocol/startup.js';
+import { ScramClientExchange } from '../scram/client.js';
+import { SCRAM_SHA_256 } from '../scram/messages.js';
+import type { ServerFirst } from '../scram/messages.js';
+import { PgwardenError } from '../util/errors.js';
+import { Wire } from './wire.js';
+
+/** Where a PostgreSQL node listens: a Unix socket (path of the socket file) or TCP. */
+export type BackendTarget = { path: string } | { host: string; port: number };
+
+export function describeTarget(t: BackendTarget): string {
+  return 'path' in t ? t.path : `${t.host}:${t.port}`;
+}
+
+export type KeysFor = (s: ServerFirst) => { clientKey: Buffer; serverKey: Buffer } | undefined;
+
+export interface BackendSession {
+  socket: Socket;
+  /** Everything PostgreSQL sent after AuthenticationOk, up to and including ReadyForQuery
+   * (ParameterStatus, BackendKeyData, notices): forwarded to the client as is. */
+  startupBytes: Buffer;
+  key: { processId: number; secretKey: Buffer } | undefined;
+}
+
+/** An ErrorResponse from PostgreSQL during sign-in, to be forwarded to the client verbatim. */
+export class BackendRefusal extends Error {
+  constructor(readonly raw: Buffer, readonly sqlstate: string, message: string) {
+    super(message);
+  }
+}
+
+function openSocket(target: BackendTarget, timeoutMs: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = 'path' in target ? connect({ path: target.path }) : connect({ host: target.host, port: target.port });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new PgwardenError('BACKEND_UNAVAILABLE', 'the database server did not answer in time'));
+    }, timeoutMs);
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      socket.removeAllListeners('error');
+      if (!('path' in target)) socket.setNoDelay(true);
+      resolve(socket);
+    });
+    socket.once('error', (e) => {
+      clearTimeout(timer);
+      reject(new PgwardenError('BACKEND_UNAVAILABLE', 'the database server is not reachable', { cause: e }));
+    });
+  });
+}
+
+/**
+ * Opens a session as `params.user` and signs in with SCRAM-SHA-256, using the keys
+ * that `keysFor` gives for the salt PostgreSQL announces.
+ */
+export async function openBackendSession(
+  target: BackendTarget,
+  params: ReadonlyMap<string, string>,
+  keysFor: KeysFor,
+  timeoutMs: number,
+): Promise<BackendSession> {
+  const socket = await openSocket(target, timeoutMs);
+  const wire = new Wire(socket, 1024 * 1024);
+  const timer = setTimeout(() => socket.destroy(new PgwardenError('BACKEND_UNAVAILABLE', 'the database server did not finish sign-in in time')), timeoutMs);
+  try {
+    socket.write(buildStartupMessage(params));
+    let scram: ScramClientExchange | undefined;
+    // Authentication exchange.
+    for (;;) {
+      const msg = await wire.readMessage();
+      if (msg.type === 'E') throw refusal(msg.body);
+      if (msg.type === 'N') continue;
+      if (msg.type !== 'R') throw new PgwardenError('PROTOCOL_VIOLATION', `unexpected message "${msg.type}" from the database server during sign-in`);
+      if (msg.body.length > MAX_AUTH_MESSAGE_BYTES) throw new PgwardenError('PROTOCOL_VIOLATION', 'authentication message from the server is too long');
+      const { code, data } = parseAuthentication(msg.body);
+      if (code === AUTH.OK) break;
+      if (code === AUTH.SASL) {
+        if (!parseSASLMechanisms(data).includes(SCRAM_SHA_256)) {
+          throw new PgwardenError('BACKEND_UNAVAILABLE', 'the database server does not offer SCRAM-SHA-256');
+        }
+        scram = new ScramClientExchange(keysFor);
+        socket.write(saslInitialResponse(SCRAM_SHA_256, scram.clientFirst()));
+      } else if (code === AUTH.SASL_CONTINUE && scram) {
+        socket.write(saslResponse(scram.clientFinal(data.toString('utf8'))));
+      } else if (code === AUTH.SASL_FINAL && scram) {
+        scram.verifyServerFinal(data.toString('utf8'));
+      } else {
+        throw new PgwardenError(
+          'BACKEND_UNAVAILABLE',
+          `the database server asked for authentication method ${code}; pgwarden signs in to PostgreSQL with SCRAM-SHA-256 only`,
+        );
+      }
+    }
+    // Startup: collect until ReadyForQuery.
+    const parts: Buffer[] = [];
+    let key: BackendSession['key'];
+    for (;;) {
+      const msg = await wire.readMessage();
+      if (msg.type === 'E') throw refusal(msg.body);
+      parts.push(frameMessage(msg.type, msg.body));
+      if (msg.type === 'K') key = parseBackendKeyData(msg.body);
+      if (msg.type === 'Z') break;
+    }
+    const rest = wire.detach();
+    if (rest.length > 0) parts.push(rest);
+    clearTimeout(timer);
+    return { socket, startupBytes: Buffer.concat(parts), key };
+  } catch (e) {
+    clearTimeout(timer);
+    wire.detach();
+    socket.destroy();
+    throw e;
+  }
+}
+
+function refusal(body: Buffer): BackendRefusal {
+  const fields = parseErrorFields(body);
+  return new BackendRefusal(frameMessage('E', body), fields.get('C') ?? 'XX000', fields.get('M') ?? 'error');
+}
+
+/** Sends a CancelRequest to the backend that owns the key, and closes. */
+export function sendCancel(target: BackendTarget, packet: Buffer): void {
+  const socket = 'path' in target ? connect({ path: target.path }) : connect({ host: target.host, port: target.port });
+  socket.on('error', () => socket.destroy());
+  socket.setTimeout(5000, () => socket.destroy());
+  socket.on('connect', () => socket.end(packet));
+}

@@ -1,0 +1,243 @@
+// One client connection through its sign-in, step by step (in the manner of
+// PgBouncer's client.c): negotiate TLS, read the startup packet, authenticate the role,
+// sign in to PostgreSQL as that role, hand over to the byte pump.
+// https://www.postgresql.org/docs/current/protocol-flow.html
+import { TLSSocket } from 'node:tls';
+import type { Socket } from 'node:net';
+import { ALPN_POSTGRESQL, MAX_AUTH_MESSAGE_BYTES, TLS_HANDSHAKE_BYTE } from '../protocol/constants.js';
+import {
+  authenticationOk,
+  authenticationSASL,
+  authenticationSASLContinue,
+  authenticationSASLFinal,
+  errorResponse,
+  negotiateProtocolVersion,
+  parseSASLInitialResponse,
+} from '../protocol/messages.js';
+import { parseStartupPacket, type StartupPacket } from '../protocol/startup.js';
+import { mockScramSecret, type ScramSecret } from '../scram/primitives.js';
+import { ScramServerExchange, scramMechanisms } from '../scram/server.js';
+import { PgwardenError, describeError, isPgwardenError } from '../util/errors.js';
+import { BackendRefusal, openBackendSession, type BackendSession } from './backend.js';
+import type { GatewayContext } from './context.js';
+import { pump } from './pump.js';
+import { Wire } from './wire.js';
+
+type Startup = Extract<StartupPacket, { kind: 'startup' }>;
+
+/** What a successful authentication of the client leaves behind. */
+interface ClientProof {
+  method: 'scram';
+  /** Sent to the client once PostgreSQL has accepted the role too. */
+  finalMessages: Buffer;
+  /** Signs in to PostgreSQL as the role. */
+  keysFor: Parameters<typeof openBackendSession>[2];
+}
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
+
+export class ClientConnection {
+  private socket: Socket;
+  private wire: Wire;
+  private tls: TLSSocket | undefined;
+  private role = '';
+  private startupParams: Map<string, string> = new Map();
+  private failed = false;
+  private database = '';
+  private readonly timer: NodeJS.Timeout;
+  private readonly remote: string;
+
+  constructor(raw: Socket, private readonly ctx: GatewayContext) {
+    this.socket = raw;
+    this.remote = raw.remoteAddress ?? 'unknown';
+    raw.on('error', () => undefined); // errors surface through the wire; never crash
+    this.wire = new Wire(raw, MAX_AUTH_MESSAGE_BYTES);
+    this.timer = setTimeout(() => this.abort(new PgwardenError('AUTH_TIMEOUT', 'canceling authentication due to timeout')), ctx.authTimeoutMs);
+  }
+
+  async run(): Promise<void> {
+    try {
+      const startup = await this.negotiate();
+      if (!startup) return;
+      this.checkTransport();
+      this.acceptStartup(startup);
+      const proof = await this.authenticateNative();
+      const backend = await this.signInToBackend(proof);
+      this.handOver(proof, backend);
+    } catch (e) {
+      this.fail(e);
+    }
+  }
+
+  // Step 1: TLS negotiation and the startup packet. Returns undefined for a cancel.
+  private async negotiate(): Promise<Startup | undefined> {
+    if ((await this.wire.peekByte()) === TLS_HANDSHAKE_BYTE) await this.startTls(true);
+    for (;;) {
+      const packet = parseStartupPacket(await this.wire.readStartupPacket());
+      switch (packet.kind) {
+        case 'ssl':
+          if (this.tls) throw new PgwardenError('PROTOCOL_VIOLATION', 'SSL request received on an encrypted connection');
+          // Bytes after SSLRequest and before our answer would be read as if they had
+          // come through TLS (CVE-2021-23214): refuse them.
+          if (this.wire.pendingBytes > 0) throw new PgwardenError('PROTOCOL_VIOLATION', 'received unencrypted data after SSL request');
+          this.socket.write('S');
+          await this.startTls(false);
+          break;
+        case 'gssenc':
+          if (this.tls) throw new PgwardenError('PROTOCOL_VIOLATION', 'GSSAPI encryption request received on an encrypted connection');
+          this.socket.write('N');
+          break;
+        case 'cancel':
+          this.ctx.cancels.cancel(packet.processId, packet.secretKey);
+          this.close();
+          return undefined;
+        case 'startup':
+          return packet;
+      }
+    }
+  }
+
+  private async startTls(direct: boolean): Promise<void> {
+    const raw = this.socket;
+    const early = this.wire.detach();
+    // Bytes already read (the ClientHello of a direct-TLS client) go back to the socket;
+    // TLSSocket feeds a wrapped socket's buffered bytes to OpenSSL before reading more.
+    if (early.length > 0) raw.unshift(early);
+    const tls = new TLSSocket(raw, { isServer: true, secureContext: this.ctx.secureContext, ALPNProtocols: [ALPN_POSTGRESQL] });
+    tls.on('error', () => undefined);
+    this.socket = tls;
+    this.tls = tls;
+    this.wire = new Wire(tls, MAX_AUTH_MESSAGE_BYTES);
+    await new Promise<void>((resolve, reject) => {
+      tls.once('secure', resolve);
+      tls.once('error', (e) => reject(new PgwardenError('PROTOCOL_VIOLATION', 'TLS handshake failed', { cause: e })));
+      tls.once('close', () => reject(new PgwardenError('PROTOCOL_VIOLATION', 'the client closed the connection during the TLS handshake')));
+    });
+    if (direct && tls.alpnProtocol !== ALPN_POSTGRESQL) {
+      throw new PgwardenError('PROTOCOL_VIOLATION', 'direct SSL connection without the "postgresql" ALPN protocol');
+    }
+  }
+
+  // Step 2: transport policy.
+  private checkTransport(): void {
+    if (this.tls) return;
+    if (this.ctx.allowPlainLoopback && LOOPBACK.has(this.remote)) return;
+    throw new PgwardenError('SSL_REQUIRED', 'SSL connection is required', {
+      detail: 'pgwarden accepts only encrypted connections. Use sslmode=require or stronger.',
+    });
+  }
+
+  // Step 3: the startup parameters.
+  private acceptStartup(startup: Startup): void {
+    const params = startup.params;
+    this.role = params.get('user')!;
+    this.database = params.get('database') || this.role;
+    const replication = params.get('replication');
+    if (replication !== undefined && !['false', 'off', 'no', '0'].includes(replication.toLowerCase())) {
+      throw new PgwardenError('FEATURE_NOT_SUPPORTED', 'replication connections are not supported through pgwarden');
+    }
+    // We speak 3.0 with both sides. A newer minor version or protocol options
+    // (`_pq_.*`) are answered with NegotiateProtocolVersion, as PostgreSQL does.
+    const options = [...params.keys()].filter((k) => k.startsWith('_pq_.'));
+    if (startup.minorVersion > 0 || options.length > 0) {
+      this.socket.write(negotiateProtocolVersion(0, options));
+    }
+    for (const o of options) params.delete(o);
+    params.set('database', this.database);
+    this.startupParams = params;
+  }
+
+  // Step 4: the client proves who it is. Native roles: SCRAM against the role's secret.
+  private async authenticateNative(): Promise<ClientProof> {
+    const lookup = await this.ctx.roles.lookup(this.role);
+    const secret: ScramSecret = lookup.kind === 'scram' ? lookup.secret : mockScramSecret(this.role, this.ctx.mockKey);
+    const endPoint = this.tls ? this.ctx.endPointHash : undefined;
+    const exchange = new ScramServerExchange(secret, endPoint);
+    this.socket.write(authenticationSASL(scramMechanisms(endPoint !== undefined)));
+    const initial = await this.wire.readMessage();
+    if (initial.type !== 'p') throw new PgwardenError('PROTOCOL_VIOLATION', `expected SASL response, got message type "${initial.type}"`);
+    const { mechanism, data } = parseSASLInitialResponse(initial.body);
+    this.socket.write(authenticationSASLContinue(exchange.start(mechanism, data)));
+    const final = await this.wire.readMessage();
+    if (final.type !== 'p') throw new PgwardenError('PROTOCOL_VIOLATION', `expected SASL response, got message type "${final.type}"`);
+    const result = exchange.finish(final.body.toString('utf8'));
+    if (!result.ok || lookup.kind !== 'scram') {
+      this.ctx.roles.forget(this.role);
+      throw this.authFailed(lookup.kind === 'none' ? lookup.reason : 'wrong-password');
+    }
+    const { clientKey, serverFinal } = result;
+    return {
+      method: 'scram',
+      finalMessages: Buffer.concat([authenticationSASLFinal(serverFinal), authenticationOk()]),
+      // The same secret signs in to PostgreSQL: same salt and iterations, so the
+      // ClientKey recovered from the client's proof is all it takes.
+      keysFor: (s) =>
+        s.iterations === secret.iterations && s.salt.equals(secret.salt) ? { clientKey, serverKey: secret.serverKey } : undefined,
+    };
+  }
+
+  private authFailed(reason: string): PgwardenError {
+    this.ctx.log.info({ event: 'sign-in', result: 'failed', reason, role: this.role, database: this.database, client: this.remote }, 'sign-in failed');
+    return new PgwardenError('AUTH_FAILED', `password authentication failed for user "${this.role}"`);
+  }
+
+  // Step 5: sign in to PostgreSQL as the role.
+  private async signInToBackend(proof: ClientProof): Promise<BackendSession> {
+    try {
+      return await openBackendSession(this.ctx.backend, this.startupParams, proof.keysFor, this.ctx.backendTimeoutMs);
+    } catch (e) {
+      if (isPgwardenError(e, 'AUTH_FAILED') || (e instanceof BackendRefusal && e.sqlstate === '28P01')) {
+        // The secret changed between our check and PostgreSQL's.
+        this.ctx.roles.forget(this.role);
+        throw this.authFailed('secret-changed');
+      }
+      throw e;
+    }
+  }
+
+  // Step 6: finish the client's sign-in and pipe bytes.
+  private handOver(proof: ClientProof, backend: BackendSession): void {
+    clearTimeout(this.timer);
+    const early = this.wire.detach();
+    this.socket.write(Buffer.concat([proof.finalMessages, backend.startupBytes]));
+    if (early.length > 0) backend.socket.write(early);
+    const unregister = backend.key ? this.ctx.cancels.register(backend.key.processId, backend.key.secretKey, this.ctx.backend) : () => undefined;
+    const client = this.socket;
+    if (!this.tls) client.setNoDelay(true);
+    this.ctx.sessions.add(client);
+    this.ctx.log.info({ event: 'sign-in', result: 'ok', method: proof.method, role: this.role, database: this.database, client: this.remote }, 'signed in');
+    pump(client, backend.socket, () => {
+      unregister();
+      this.ctx.sessions.delete(client);
+    });
+  }
+
+  private fail(e: unknown): void {
+    clearTimeout(this.timer);
+    if (this.failed || this.socket.destroyed) return;
+    this.failed = true;
+    if (e instanceof BackendRefusal) {
+      this.socket.end(e.raw);
+      return;
+    }
+    if (isPgwardenError(e)) {
+      if (e.code !== 'AUTH_FAILED' && e.code !== 'PEER_CLOSED') this.ctx.log.info({ event: 'connection-refused', code: e.code, reason: e.message, client: this.remote }, 'connection refused');
+      if (e.code === 'PEER_CLOSED') return this.close();
+      this.socket.end(errorResponse({ severity: 'FATAL', sqlstate: e.kind.sqlstate, message: e.message, detail: e.detail }));
+    } else {
+      this.ctx.log.warn({ event: 'connection-error', error: describeError(e), client: this.remote }, 'connection failed');
+      this.socket.end(errorResponse({ severity: 'FATAL', sqlstate: 'XX000', message: 'internal error in pgwarden' }));
+    }
+    setTimeout(() => this.socket.destroy(), 1000).unref();
+  }
+
+  private abort(e: PgwardenError): void {
+    // The pending read ends when the socket closes; run() then finds us failed already.
+    this.fail(e);
+  }
+
+  private close(): void {
+    clearTimeout(this.timer);
+    this.socket.destroy();
+  }
+}

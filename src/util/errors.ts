@@ -1,0 +1,60 @@
+// One error type for all of pgwarden. Each code is stable (tests, logs, metrics and
+// API clients match on it) and maps to what each surface needs: a SQLSTATE for the
+// gateway, an HTTP status for the API, an exit code for the CLI. The message is safe
+// to show to whoever caused the error: it never carries a secret.
+
+export interface ErrorKind {
+  /** SQLSTATE sent by the gateway in an ErrorResponse. */
+  readonly sqlstate: string;
+  /** HTTP status for the API. */
+  readonly http: number;
+  /** Process exit code for the CLI. */
+  readonly exit: number;
+}
+
+export const ERROR_KINDS = {
+  // Sign-in
+  AUTH_FAILED: { sqlstate: '28P01', http: 401, exit: 3 },
+  AUTH_METHOD_DISABLED: { sqlstate: '28000', http: 403, exit: 3 },
+  SSL_REQUIRED: { sqlstate: '28000', http: 400, exit: 3 },
+  AUTH_TIMEOUT: { sqlstate: '08006', http: 408, exit: 3 },
+  PROTOCOL_VIOLATION: { sqlstate: '08P01', http: 400, exit: 2 },
+  PEER_CLOSED: { sqlstate: '08006', http: 400, exit: 4 },
+  FEATURE_NOT_SUPPORTED: { sqlstate: '0A000', http: 400, exit: 2 },
+  BACKEND_UNAVAILABLE: { sqlstate: '08006', http: 503, exit: 4 },
+  // Configuration and start-up
+  CONFIG_INVALID: { sqlstate: '22023', http: 400, exit: 2 },
+  PORT_IN_USE: { sqlstate: '58000', http: 500, exit: 5 },
+  ALREADY_RUNNING: { sqlstate: '55006', http: 409, exit: 5 },
+  CLUSTER_START_FAILED: { sqlstate: '58000', http: 500, exit: 5 },
+  INTERNAL: { sqlstate: 'XX000', http: 500, exit: 1 },
+} as const satisfies Record<string, ErrorKind>;
+
+export type ErrorCode = keyof typeof ERROR_KINDS;
+
+export class PgwardenError extends Error {
+  readonly code: ErrorCode;
+  /** Extra explanation for the person on the other end (ErrorResponse DETAIL, problem detail). */
+  readonly detail: string | undefined;
+
+  constructor(code: ErrorCode, message: string, options?: { detail?: string; cause?: unknown }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'PgwardenError';
+    this.code = code;
+    this.detail = options?.detail;
+  }
+
+  get kind(): ErrorKind {
+    return ERROR_KINDS[this.code];
+  }
+}
+
+export function isPgwardenError(e: unknown, code?: ErrorCode): e is PgwardenError {
+  return e instanceof PgwardenError && (code === undefined || e.code === code);
+}
+
+/** A short, secret-free description of any thrown value, for logs. */
+export function describeError(e: unknown): string {
+  if (e instanceof Error) return (e as NodeJS.ErrnoException).code ? `${(e as NodeJS.ErrnoException).code}: ${e.message}` : e.message;
+  return String(e);
+}
