@@ -3,7 +3,7 @@
 // Node 20's runner has no glob for .ts files, so this script finds them.
 // Usage: node scripts/run-tests.mjs [path-or-substring ...]
 import { spawn } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
 function walk(dir) {
@@ -24,4 +24,28 @@ if (files.length === 0) {
 }
 const args = ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-reporter=spec', ...files];
 const child = spawn(process.execPath, args, { stdio: 'inherit' });
-child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+child.on('exit', (code, signal) => {
+  // The suite must leave no PostgreSQL server running: every test stops what it starts.
+  const leftovers = postgresLeftovers();
+  if (leftovers.length > 0) {
+    console.error(`\n✖ PostgreSQL servers left running by the tests:\n${leftovers.join('\n')}`);
+    for (const line of leftovers) {
+      try { process.kill(Number(line.split(' ')[0]), 'SIGQUIT'); } catch { /* gone */ }
+    }
+    process.exit(1);
+  }
+  console.log('✔ no PostgreSQL server left running');
+  process.exit(code ?? (signal ? 1 : 0));
+});
+
+/** postgres processes whose data directory is a test's (under the temp dir, pgwarden-test-*). */
+function postgresLeftovers() {
+  const out = [];
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
+      if (/\bpostgres\b/.test(cmd) && cmd.includes('pgwarden-test-')) out.push(`${pid} ${cmd.trim()}`);
+    } catch { /* exited meanwhile */ }
+  }
+  return out;
+}

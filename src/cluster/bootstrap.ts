@@ -24,26 +24,36 @@ export function verifierMatches(verifier: string | null | undefined, password: s
   return constantTimeEqual(sha256(clientKeyFrom(saltedPassword(password, s.salt, s.iterations))), s.storedKey);
 }
 
-async function ensureRole(client: pg.Client, role: string, attributes: string, password?: string): Promise<void> {
+/**
+ * The verifier to give `role` on every node: the coordinator's current one if it was
+ * made from `password` (so the salt, and every node's copy, stay as they are), else a
+ * new one. Every node gets the same bytes.
+ */
+export async function verifierFor(coordinator: pg.Client, role: string, password: string): Promise<string> {
+  const r = await coordinator.query<{ rolpassword: string | null }>('SELECT rolpassword FROM pg_authid WHERE rolname = $1', [role]);
+  const current = r.rows[0]?.rolpassword;
+  return current && verifierMatches(current, password) ? current : formatScramSecret(makeScramSecret(password));
+}
+
+async function ensureRole(client: pg.Client, role: string, attributes: string, verifier?: string): Promise<void> {
   const existing = await client.query<{ rolpassword: string | null }>('SELECT rolpassword FROM pg_authid WHERE rolname = $1', [role]);
   if (existing.rowCount === 0) await client.query(`CREATE ROLE ${quoteIdent(role)}`);
   let sql = `ALTER ROLE ${quoteIdent(role)} ${attributes}`;
-  if (password !== undefined && !verifierMatches(existing.rows[0]?.rolpassword, password)) {
-    // A verifier, never the password: nothing in PostgreSQL's logs can reveal it.
-    sql += ` PASSWORD ${quoteLiteral(formatScramSecret(makeScramSecret(password)))}`;
-  }
+  // A verifier, never the password: nothing in PostgreSQL's logs can reveal it.
+  if (verifier !== undefined && existing.rows[0]?.rolpassword !== verifier) sql += ` PASSWORD ${quoteLiteral(verifier)}`;
   await client.query(sql);
 }
 
 export interface BootstrapSecrets {
-  citusPassword: string;
-  gatewayRolePassword: string;
+  /** SCRAM verifiers (never passwords). */
+  citusVerifier: string;
+  gatewayRoleVerifier: string;
 }
 
 /** Roles and grants that every node has. */
 export async function bootstrapNode(client: pg.Client, secrets: BootstrapSecrets): Promise<void> {
   await ensureRole(client, ADMIN_GROUP_ROLE, 'NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS');
-  await ensureRole(client, CITUS_ROLE, 'LOGIN INHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS', secrets.citusPassword);
+  await ensureRole(client, CITUS_ROLE, 'LOGIN INHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS', secrets.citusVerifier);
   const admin = quoteIdent(ADMIN_GROUP_ROLE);
   await client.query(`GRANT ${admin} TO ${quoteIdent(CITUS_ROLE)}`);
   await client.query(`GRANT CONNECT, CREATE, TEMPORARY ON DATABASE postgres TO ${admin}`);
@@ -53,7 +63,7 @@ export async function bootstrapNode(client: pg.Client, secrets: BootstrapSecrets
 
 /** The coordinator also holds pgwarden's schema and the gateway's role. */
 export async function bootstrapCoordinator(client: pg.Client, secrets: BootstrapSecrets): Promise<void> {
-  await ensureRole(client, GATEWAY_ROLE, 'LOGIN NOINHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS', secrets.gatewayRolePassword);
+  await ensureRole(client, GATEWAY_ROLE, 'LOGIN NOINHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS', secrets.gatewayRoleVerifier);
   const gateway = quoteIdent(GATEWAY_ROLE);
   await client.query('CREATE SCHEMA IF NOT EXISTS pgwarden');
   await client.query('REVOKE ALL ON SCHEMA pgwarden FROM PUBLIC');

@@ -17,7 +17,7 @@ import pg from 'pg';
 import type { Logger } from 'pino';
 import { PgwardenError } from '../util/errors.js';
 import { randomPassword, readOptional, writeSecretFile } from '../util/files.js';
-import { bootstrapCoordinator, bootstrapNode, GATEWAY_ROLE, SUPERUSER_ROLE } from './bootstrap.js';
+import { bootstrapCoordinator, bootstrapNode, CITUS_ROLE, GATEWAY_ROLE, SUPERUSER_ROLE, verifierFor } from './bootstrap.js';
 import { PostgresNode, type NodeSpec } from './node.js';
 import { assertReachable, serverUser, type RunAs } from './os-user.js';
 
@@ -108,7 +108,10 @@ export class EmbeddedCluster {
     );
     try {
       await Promise.all(this.nodes.map((node) => node.start()));
-      const boot = { citusPassword, gatewayRolePassword: this.secrets.gatewayRolePassword };
+      const boot = await this.withSuperuser(this.coordinator, async (c) => ({
+        citusVerifier: await verifierFor(c, CITUS_ROLE, citusPassword),
+        gatewayRoleVerifier: await verifierFor(c, GATEWAY_ROLE, this.secrets.gatewayRolePassword),
+      }));
       await Promise.all(
         this.nodes.map((node) =>
           this.withSuperuser(node, async (client) => {

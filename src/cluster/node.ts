@@ -143,7 +143,12 @@ export class PostgresNode {
     const child = this.child;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     child.kill('SIGINT');
-    const stopped = await Promise.race([this.exited!.then(() => true), sleep(STOP_TIMEOUT_MS).then(() => false)]);
+    const giveUp = new AbortController();
+    const stopped = await Promise.race([
+      this.exited!.then(() => true),
+      sleep(STOP_TIMEOUT_MS, false, { signal: giveUp.signal }).catch(() => false),
+    ]);
+    giveUp.abort();
     if (!stopped) {
       this.log.warn({ node: this.name }, 'PostgreSQL did not stop in time; sending SIGQUIT');
       child.kill('SIGQUIT');

@@ -31,6 +31,12 @@ function cstring(s: string): Buffer {
   return Buffer.from(s + '\0', 'utf8');
 }
 
+/** A field of an error: text that may echo what a client sent, so a NUL in it must not
+ * end the field early and forge the fields after it. */
+function field(s: string): Buffer {
+  return cstring(s.replace(/\0/g, ''));
+}
+
 // ---- backend messages (gateway -> client) ----
 
 export interface ErrorFields {
@@ -44,13 +50,13 @@ export interface ErrorFields {
 /** ErrorResponse ('E') or NoticeResponse ('N'): fields S, V, C, M, D, H. */
 export function errorResponse(fields: ErrorFields, type: 'E' | 'N' = 'E'): Buffer {
   const parts = [
-    Buffer.from('S'), cstring(fields.severity),
-    Buffer.from('V'), cstring(fields.severity),
-    Buffer.from('C'), cstring(fields.sqlstate),
-    Buffer.from('M'), cstring(fields.message),
+    Buffer.from('S'), field(fields.severity),
+    Buffer.from('V'), field(fields.severity),
+    Buffer.from('C'), field(fields.sqlstate),
+    Buffer.from('M'), field(fields.message),
   ];
-  if (fields.detail) parts.push(Buffer.from('D'), cstring(fields.detail));
-  if (fields.hint) parts.push(Buffer.from('H'), cstring(fields.hint));
+  if (fields.detail) parts.push(Buffer.from('D'), field(fields.detail));
+  if (fields.hint) parts.push(Buffer.from('H'), field(fields.hint));
   parts.push(Buffer.from([0]));
   return frameMessage(type, Buffer.concat(parts));
 }

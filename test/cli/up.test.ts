@@ -1,0 +1,133 @@
+// `pgwarden up` as a user runs it: the built CLI in a child process, its banner, its
+// psql line, Ctrl-C, SIGKILL and a busy port.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type AddressInfo } from 'node:net';
+import { readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { makeDataDir, run, start, waitFor } from '../helpers/pgwarden.js';
+
+const BIN = fileURLToPath(new URL('../../bin/pgwarden.js', import.meta.url));
+
+type Up = ReturnType<typeof start>;
+
+function up(cwd: string, args: string[] = [], env: NodeJS.ProcessEnv = {}): Up {
+  return start(process.execPath, [BIN, 'up', '--port', '0', ...args], { PGWARDEN_CITUS_PASSWORD: undefined, ...env }, cwd);
+}
+
+async function running(p: Up): Promise<string> {
+  await waitFor(() => p.output().includes('Press Ctrl-C to stop.') || p.exitCode !== null, 60_000, 'pgwarden to start');
+  assert.equal(p.exitCode, null, p.output());
+  return p.output();
+}
+
+function exited(p: Up): Promise<number | null> {
+  return p.exitCode !== null ? Promise.resolve(p.exitCode) : new Promise((resolve) => p.once('exit', (code) => resolve(code)));
+}
+
+async function serverPids(dataDir: string): Promise<number[]> {
+  const pids: number[] = [];
+  for (const node of ['coordinator', 'worker-1', 'worker-2']) {
+    const text = await readFile(join(dataDir, 'nodes', node, 'postmaster.pid'), 'utf8').catch(() => '');
+    if (text) pids.push(Number(text.split('\n')[0]));
+  }
+  return pids;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The psql line of the banner, with a query added. */
+function psqlLine(banner: string): string {
+  const line = banner.split('\n').find((l) => l.trim().startsWith('PGPASSWORD=$(cat'));
+  assert.ok(line, `no psql line in:\n${banner}`);
+  return `${line.trim()} -X -At -c 'select current_user'`;
+}
+
+test('first start: banner, password printed once, the psql line works as printed; Ctrl-C stops everything', async () => {
+  const cwd = await makeDataDir();
+  try {
+    const p = up(cwd);
+    const banner = await running(p);
+    const saved = (await readFile(join(cwd, '.pgwarden', 'citus.password'), 'utf8')).trim();
+    assert.match(banner, new RegExp(`citus has the password ${saved}`));
+    for (const name of ['gateway', 'coordinator', 'worker-1', 'worker-2', 'TLS CA']) assert.match(banner, new RegExp(name));
+    const r = await run('bash', ['-c', psqlLine(banner)], { cwd });
+    assert.equal(r.stdout.trim(), 'citus', r.stderr);
+
+    const pids = await serverPids(join(cwd, '.pgwarden'));
+    assert.equal(pids.length, 3);
+    p.kill('SIGINT');
+    assert.equal(await exited(p), 0, p.output());
+    assert.ok(pids.every((pid) => !alive(pid)), 'a PostgreSQL server outlived pgwarden');
+
+    // The second start reuses everything and prints no password.
+    const again = up(cwd);
+    const banner2 = await running(again);
+    assert.doesNotMatch(banner2, /has the password/);
+    assert.doesNotMatch(banner2, new RegExp(saved));
+    const r2 = await run('bash', ['-c', psqlLine(banner2)], { cwd });
+    assert.equal(r2.stdout.trim(), 'citus', r2.stderr);
+    again.kill('SIGTERM');
+    assert.equal(await exited(again), 0);
+  } finally {
+    await rm(cwd, { recursive: true, force: true });
+  }
+});
+
+test('after a SIGKILL of pgwarden the next start cleans up and runs', async () => {
+  const cwd = await makeDataDir();
+  try {
+    const first = up(cwd, [], { PGWARDEN_CITUS_PASSWORD: 'Given-Passw0rd' });
+    const banner = await running(first);
+    assert.doesNotMatch(banner, /has the password/, 'a given password is not printed');
+    const orphans = await serverPids(join(cwd, '.pgwarden'));
+    first.kill('SIGKILL');
+    await exited(first);
+    assert.ok(orphans.every(alive), 'the servers outlive a SIGKILLed parent');
+
+    const second = up(cwd);
+    const banner2 = await running(second);
+    assert.ok(orphans.every((pid) => !alive(pid)), 'the orphaned servers were stopped');
+    const r = await run('bash', ['-c', psqlLine(banner2)], { cwd });
+    assert.equal(r.stdout.trim(), 'citus', r.stderr);
+    const pids = await serverPids(join(cwd, '.pgwarden'));
+    second.kill('SIGINT');
+    assert.equal(await exited(second), 0);
+    assert.ok(pids.every((pid) => !alive(pid)));
+  } finally {
+    await rm(cwd, { recursive: true, force: true });
+  }
+});
+
+test('a port in use is a one-line error that names --port, and nothing is left running', async () => {
+  const cwd = await makeDataDir();
+  const blocker = createServer();
+  await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+  const port = (blocker.address() as AddressInfo).port;
+  try {
+    const r = await run(process.execPath, [BIN, 'up', '--port', String(port)], { cwd, timeoutMs: 60_000 });
+    assert.equal(r.code, 5);
+    const lines = r.stderr.trim().split('\n').filter((l) => !l.startsWith('{'));
+    assert.equal(lines.length, 1, r.stderr);
+    assert.match(lines[0]!, new RegExp(`port ${port} .* in use.*--port`));
+    const pids = await serverPids(join(cwd, '.pgwarden'));
+    assert.ok(pids.every((pid) => !alive(pid)));
+  } finally {
+    blocker.close();
+    await rm(cwd, { recursive: true, force: true });
+  }
+});
+
+test('bad options are refused with a clear message', async () => {
+  const r = await run(process.execPath, [BIN, 'up', '--port', 'seventy']);
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /--port.*whole number/);
+});

@@ -1,0 +1,103 @@
+// Starts a real pgwarden (embedded PostgreSQL cluster + gateway) in a temporary data
+// directory, on a free port, for one test file; and runs the machine's real clients.
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startPgwarden, type PgwardenOptions, type RunningPgwarden } from '../../src/pgwarden.js';
+import { createLogger } from '../../src/util/log.js';
+
+export const CITUS_PASSWORD = 'Citus-Test-Passw0rd';
+
+export interface TestPgwarden extends RunningPgwarden {
+  readonly dataDir: string;
+  readonly port: number;
+  readonly caPath: string;
+  readonly logFile: string;
+  /** A libpq connection string to the gateway. */
+  conn(user: string, extra?: string): string;
+  /** Stops pgwarden and removes its data directory. */
+  destroy(): Promise<void>;
+}
+
+export async function makeDataDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'pgwarden-test-'));
+  await chmod(dir, 0o711); // the servers' OS user must reach its node directories
+  return dir;
+}
+
+export async function startTestPgwarden(options: Partial<PgwardenOptions> = {}, dataDir?: string): Promise<TestPgwarden> {
+  const dir = dataDir ?? (await makeDataDir());
+  const logFile = join(dir, 'logs', 'pgwarden.log');
+  const running = await startPgwarden({
+    dataDir: dir,
+    host: '127.0.0.1',
+    port: 0,
+    workers: 2,
+    citusPassword: CITUS_PASSWORD,
+    log: createLogger({ file: logFile, level: 'debug', stderrLevel: 'silent' }),
+    ...options,
+  });
+  const port = running.address.port;
+  return {
+    ...running,
+    dataDir: dir,
+    port,
+    caPath: running.tls.caPath!,
+    logFile,
+    conn: (user: string, extra = '') =>
+      `host=127.0.0.1 port=${port} user='${user.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}' dbname=postgres sslmode=require ${extra}`.trim(),
+    destroy: async () => {
+      await running.stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a program to its end (bounded by `timeoutMs`), never throwing on a non-zero exit. */
+export function run(file: string, args: string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string } = {}): Promise<RunResult> {
+  return new Promise((resolve) => {
+    execFile(
+      file,
+      args,
+      { env: { ...process.env, ...options.env }, timeout: options.timeoutMs ?? 30_000, cwd: options.cwd, maxBuffer: 16 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === 'number' ? error.code : null) : 0;
+        resolve({ code, stdout: stdout.toString(), stderr: stderr.toString() });
+      },
+    );
+  });
+}
+
+/** psql -X -A -t: unaligned, tuples only, no psqlrc. */
+export function psql(conn: string, sql: string, password: string | undefined, env: NodeJS.ProcessEnv = {}): Promise<RunResult> {
+  const e: NodeJS.ProcessEnv = { PGCONNECT_TIMEOUT: '10', ...env };
+  if (password !== undefined) e.PGPASSWORD = password;
+  else e.PGPASSWORD = '';
+  return run('psql', ['-X', '-A', '-t', '-v', 'ON_ERROR_STOP=1', conn, '-c', sql], { env: e });
+}
+
+/** Starts a long-running process; the caller ends it. */
+export function start(file: string, args: string[], env: NodeJS.ProcessEnv = {}, cwd?: string): ChildProcess & { output: () => string } {
+  const child = spawn(file, args, { env: { ...process.env, ...env }, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
+  return Object.assign(child, { output: () => out });
+}
+
+/** Waits until `predicate` holds, polling; fails after `timeoutMs`. */
+export async function waitFor(predicate: () => boolean | Promise<boolean>, timeoutMs = 10_000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await predicate()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
