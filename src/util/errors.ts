@@ -22,6 +22,23 @@ export const ERROR_KINDS = {
   PEER_CLOSED: { sqlstate: '08006', http: 400, exit: 4 },
   FEATURE_NOT_SUPPORTED: { sqlstate: '0A000', http: 400, exit: 2 },
   BACKEND_UNAVAILABLE: { sqlstate: '08006', http: 503, exit: 4 },
+  // Access tokens (Microsoft Entra ID). The gateway answers each with 28P01 "password
+  // authentication failed for user" and the message as DETAIL, for the token's holder.
+  TOKEN_MALFORMED: { sqlstate: '28P01', http: 401, exit: 3 },
+  TOKEN_ALGORITHM: { sqlstate: '28P01', http: 401, exit: 3 },
+  TOKEN_ISSUER: { sqlstate: '28P01', http: 401, exit: 3 },
+  TOKEN_TENANT: { sqlstate: '28P01', http: 401, exit: 3 },
+  TOKEN_KEY_UNKNOWN: { sqlstate: '28P01', http: 401, exit: 3 },
+  TOKEN_SIGNATURE: { sqlstate: '28P01', http: 401, exit: 3 },
+  TOKEN_EXPIRED: { sqlstate: '28P01', http: 401, exit: 3 },
+  TOKEN_NOT_YET_VALID: { sqlstate: '28P01', http: 401, exit: 3 },
+  TOKEN_AUDIENCE: { sqlstate: '28P01', http: 401, exit: 3 },
+  TOKEN_CLAIMS: { sqlstate: '28P01', http: 401, exit: 3 },
+  TOKEN_PRINCIPAL_MISMATCH: { sqlstate: '28P01', http: 401, exit: 3 },
+  TOKEN_NAME_MISMATCH: { sqlstate: '28P01', http: 401, exit: 3 },
+  TOKEN_NOT_GROUP_MEMBER: { sqlstate: '28P01', http: 401, exit: 3 },
+  TOKEN_APP_MISMATCH: { sqlstate: '28P01', http: 401, exit: 3 },
+  IDENTITY_PROVIDER_UNAVAILABLE: { sqlstate: '28000', http: 503, exit: 4 },
   // Configuration and start-up
   CONFIG_INVALID: { sqlstate: '22023', http: 400, exit: 2 },
   PORT_IN_USE: { sqlstate: '58000', http: 500, exit: 5 },
