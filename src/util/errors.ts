@@ -39,6 +39,15 @@ export const ERROR_KINDS = {
   TOKEN_NOT_GROUP_MEMBER: { sqlstate: '28P01', http: 401, exit: 3 },
   TOKEN_APP_MISMATCH: { sqlstate: '28P01', http: 401, exit: 3 },
   IDENTITY_PROVIDER_UNAVAILABLE: { sqlstate: '28000', http: 503, exit: 4 },
+  // Control plane (API and CLI)
+  INVALID_INPUT: { sqlstate: '22023', http: 400, exit: 2 },
+  UNAUTHORIZED: { sqlstate: '28000', http: 401, exit: 3 },
+  FORBIDDEN: { sqlstate: '42501', http: 403, exit: 3 },
+  NOT_FOUND: { sqlstate: '42704', http: 404, exit: 6 },
+  ALREADY_EXISTS: { sqlstate: '42710', http: 409, exit: 7 },
+  ROLE_IN_USE: { sqlstate: '2BP01', http: 409, exit: 7 },
+  PROTECTED_ROLE: { sqlstate: '42501', http: 409, exit: 7 },
+  NODE_FAILED: { sqlstate: '58000', http: 502, exit: 4 },
   // Configuration and start-up
   CONFIG_INVALID: { sqlstate: '22023', http: 400, exit: 2 },
   PORT_IN_USE: { sqlstate: '58000', http: 500, exit: 5 },
