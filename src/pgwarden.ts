@@ -2,7 +2,7 @@
 // in order and stopped in reverse. The CLI's `up` and the tests both start pgwarden here.
 import type pg from 'pg';
 import type { AddressInfo } from 'node:net';
-import { RoleSecrets } from './catalog/role-secrets.js';
+import { RoleCatalog } from './catalog/role-catalog.js';
 import { EmbeddedCluster } from './cluster/embedded.js';
 import { Gateway } from './gateway/server.js';
 import { ensureLocalTls, loadOperatorTls, type TlsMaterial } from './tls/certificates.js';
@@ -56,7 +56,7 @@ export async function startPgwarden(options: PgwardenOptions): Promise<RunningPg
       port: options.port,
       tls,
       backend: cluster.coordinator.target,
-      roles: new RoleSecrets(pool),
+      roles: new RoleCatalog(pool),
       mockKey: Buffer.from(cluster.secrets.mockKey, 'hex'),
       log,
       allowPlainLoopback: options.allowPlainLoopback ?? false,

@@ -88,4 +88,19 @@ export async function bootstrapCoordinator(client: pg.Client, secrets: Bootstrap
     $fn$`);
   await client.query('REVOKE ALL ON FUNCTION pgwarden.role_secret(text) FROM PUBLIC');
   await client.query(`GRANT EXECUTE ON FUNCTION pgwarden.role_secret(text) TO ${gateway}`);
+
+  // Which roles are Microsoft Entra principals (src/catalog/principals.ts).
+  await client.query(`
+    CREATE TABLE IF NOT EXISTS pgwarden.entra_principals (
+      role_name      text PRIMARY KEY CHECK (octet_length(role_name) BETWEEN 1 AND 63),
+      principal_type text NOT NULL CHECK (principal_type IN ('user', 'servicePrincipal', 'group')),
+      object_id      uuid NOT NULL,
+      tenant_id      uuid NOT NULL,
+      app_id         uuid,
+      is_admin       boolean NOT NULL DEFAULT false,
+      created_at     timestamptz NOT NULL DEFAULT now(),
+      CHECK ((principal_type = 'servicePrincipal') = (app_id IS NOT NULL)),
+      CHECK (NOT (is_admin AND principal_type = 'group'))
+    )`);
+  await client.query(`GRANT SELECT ON pgwarden.entra_principals TO ${gateway}`);
 }

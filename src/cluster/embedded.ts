@@ -19,7 +19,8 @@ import { PgwardenError } from '../util/errors.js';
 import { randomPassword, readOptional, writeSecretFile } from '../util/files.js';
 import { bootstrapCoordinator, bootstrapNode, CITUS_ROLE, GATEWAY_ROLE, SUPERUSER_ROLE, verifierFor } from './bootstrap.js';
 import { PostgresNode, type NodeSpec } from './node.js';
-import { assertReachable, serverUser, type RunAs } from './os-user.js';
+import { assertReachable, serverUser } from './os-user.js';
+import type { AdminNode, ClusterAdmin } from '../control/cluster-admin.js';
 
 /** Socket file names; the servers listen on no TCP port unless asked to. */
 const BASE_PORT = 15432;
@@ -31,6 +32,9 @@ export interface ClusterSecrets {
   gatewayRolePassword: string;
   /** Key for mock SCRAM secrets of unknown roles (hex). */
   mockKey: string;
+  /** The gateway's secret: derives the passwords of Entra principals' roles (hex).
+   * Every gateway in front of this cluster needs the same one. */
+  gatewaySecret: string;
 }
 
 export interface EmbeddedClusterOptions {
@@ -50,7 +54,7 @@ export interface StartResult {
   generatedCitusPassword?: string;
 }
 
-export class EmbeddedCluster {
+export class EmbeddedCluster implements ClusterAdmin {
   readonly dataDir: string;
   readonly coordinator: PostgresNode;
   readonly workers: readonly PostgresNode[];
@@ -69,6 +73,20 @@ export class EmbeddedCluster {
 
   get nodes(): readonly PostgresNode[] {
     return [this.coordinator, ...this.workers];
+  }
+
+  get adminNodes(): readonly AdminNode[] {
+    return this.nodes.map((n) => ({ name: n.name, kind: n.spec.role }));
+  }
+
+  withAdmin<T>(node: AdminNode, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+    const target = this.nodes.find((n) => n.name === node.name);
+    if (!target) throw new PgwardenError('NOT_FOUND', `no node named ${node.name}`);
+    return this.withSuperuser(target, fn);
+  }
+
+  get gatewaySecret(): Buffer {
+    return Buffer.from(this.secrets.gatewaySecret, 'hex');
   }
 
   get citusPasswordFile(): string {
@@ -236,15 +254,19 @@ async function resolveWorkerCount(dataDir: string, requested: number | undefined
   return requested ?? existing ?? 2;
 }
 
+/** Reads secrets.json, creating whatever is missing (all of it on the first start). */
 async function loadSecrets(dataDir: string): Promise<ClusterSecrets> {
   const file = join(dataDir, 'secrets.json');
   const text = await readOptional(file);
-  if (text) return JSON.parse(text) as ClusterSecrets;
+  const saved = (text ? JSON.parse(text) : {}) as Partial<ClusterSecrets>;
   const secrets: ClusterSecrets = {
-    superuserPassword: randomPassword(32),
-    gatewayRolePassword: randomPassword(32),
-    mockKey: randomBytes(32).toString('hex'),
+    superuserPassword: saved.superuserPassword ?? randomPassword(32),
+    gatewayRolePassword: saved.gatewayRolePassword ?? randomPassword(32),
+    mockKey: saved.mockKey ?? randomBytes(32).toString('hex'),
+    gatewaySecret: saved.gatewaySecret ?? randomBytes(32).toString('hex'),
   };
-  await writeSecretFile(file, JSON.stringify(secrets, null, 2) + '\n');
+  if (Object.keys(saved).length !== Object.keys(secrets).length) {
+    await writeSecretFile(file, JSON.stringify(secrets, null, 2) + '\n');
+  }
   return secrets;
 }

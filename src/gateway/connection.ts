@@ -6,14 +6,19 @@ import { TLSSocket } from 'node:tls';
 import type { Socket } from 'node:net';
 import { ALPN_POSTGRESQL, MAX_AUTH_MESSAGE_BYTES, TLS_HANDSHAKE_BYTE } from '../protocol/constants.js';
 import {
+  authenticationCleartextPassword,
   authenticationOk,
   authenticationSASL,
   authenticationSASLContinue,
   authenticationSASLFinal,
   errorResponse,
   negotiateProtocolVersion,
+  parsePasswordMessage,
   parseSASLInitialResponse,
 } from '../protocol/messages.js';
+import type { RoleLookup } from '../catalog/role-catalog.js';
+import type { EntraPrincipal } from '../catalog/principals.js';
+import { matchPrincipal } from '../identity/match-principal.js';
 import { parseStartupPacket, type StartupPacket } from '../protocol/startup.js';
 import { mockScramSecret, type ScramSecret } from '../scram/primitives.js';
 import { ScramServerExchange, scramMechanisms } from '../scram/server.js';
@@ -27,7 +32,7 @@ type Startup = Extract<StartupPacket, { kind: 'startup' }>;
 
 /** What a successful authentication of the client leaves behind. */
 interface ClientProof {
-  method: 'scram';
+  method: 'scram' | 'entra';
   /** Sent to the client once PostgreSQL has accepted the role too. */
   finalMessages: Buffer;
   /** Signs in to PostgreSQL as the role. */
@@ -61,7 +66,7 @@ export class ClientConnection {
       if (!startup) return;
       this.checkTransport();
       this.acceptStartup(startup);
-      const proof = await this.authenticateNative();
+      const proof = await this.authenticate();
       const backend = await this.signInToBackend(proof);
       this.handOver(proof, backend);
     } catch (e) {
@@ -147,9 +152,40 @@ export class ClientConnection {
     this.startupParams = params;
   }
 
-  // Step 4: the client proves who it is. Native roles: SCRAM against the role's secret.
-  private async authenticateNative(): Promise<ClientProof> {
+  // Step 4: the client proves who it is: an Entra principal with an access token, any
+  // other role with SCRAM against its secret.
+  private async authenticate(): Promise<ClientProof> {
     const lookup = await this.ctx.roles.lookup(this.role);
+    return lookup.kind === 'entra' ? this.authenticateEntra(lookup.principal) : this.authenticateNative(lookup);
+  }
+
+  private async authenticateEntra(principal: EntraPrincipal): Promise<ClientProof> {
+    const entra = this.ctx.entra;
+    if (!entra) throw this.authFailed('entra-not-configured');
+    // The token travels as a cleartext password: only ever inside TLS.
+    if (!this.tls) {
+      throw new PgwardenError('AUTH_METHOD_DISABLED', 'Microsoft Entra authentication requires an encrypted connection', {
+        detail: 'Use sslmode=require or stronger.',
+      });
+    }
+    this.socket.write(authenticationCleartextPassword());
+    const msg = await this.wire.readMessage();
+    if (msg.type !== 'p') throw new PgwardenError('PROTOCOL_VIOLATION', `expected password response, got message type "${msg.type}"`);
+    const token = parsePasswordMessage(msg.body);
+    try {
+      matchPrincipal(await entra.verifier.verify(token), principal);
+    } catch (e) {
+      if (isPgwardenError(e) && e.kind.sqlstate === '28P01') throw this.authFailed(e.code, e.message);
+      throw e;
+    }
+    return {
+      method: 'entra',
+      finalMessages: authenticationOk(),
+      keysFor: entra.derivedKeys.keysFor(principal.roleName, principal.objectId),
+    };
+  }
+
+  private async authenticateNative(lookup: Exclude<RoleLookup, { kind: 'entra' }>): Promise<ClientProof> {
     const secret: ScramSecret = lookup.kind === 'scram' ? lookup.secret : mockScramSecret(this.role, this.ctx.mockKey);
     const endPoint = this.tls ? this.ctx.endPointHash : undefined;
     const exchange = new ScramServerExchange(secret, endPoint);
@@ -176,9 +212,10 @@ export class ClientConnection {
     };
   }
 
-  private authFailed(reason: string): PgwardenError {
+  /** The one failure every sign-in gets (28P01), with a DETAIL only for token holders. */
+  private authFailed(reason: string, detail?: string): PgwardenError {
     this.ctx.log.info({ event: 'sign-in', result: 'failed', reason, role: this.role, database: this.database, client: this.remote }, 'sign-in failed');
-    return new PgwardenError('AUTH_FAILED', `password authentication failed for user "${this.role}"`);
+    return new PgwardenError('AUTH_FAILED', `password authentication failed for user "${this.role}"`, detail ? { detail } : undefined);
   }
 
   // Step 5: sign in to PostgreSQL as the role.

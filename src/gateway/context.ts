@@ -1,7 +1,9 @@
 import type { Socket } from 'node:net';
 import type { SecureContext } from 'node:tls';
 import type { Logger } from 'pino';
-import type { RoleSecrets } from '../catalog/role-secrets.js';
+import type { RoleCatalog } from '../catalog/role-catalog.js';
+import type { DerivedKeys } from '../catalog/derived-password.js';
+import type { TokenVerifier } from '../identity/verify-token.js';
 import type { BackendTarget } from './backend.js';
 import type { CancelRegistry } from './cancel.js';
 
@@ -15,10 +17,18 @@ export interface GatewayContext {
   readonly backendTimeoutMs: number;
   /** The coordinator, where every session goes. */
   readonly backend: BackendTarget;
-  readonly roles: RoleSecrets;
+  readonly roles: RoleCatalog;
+  /** Microsoft Entra sign-in; undefined when no tenant is configured. */
+  readonly entra: EntraSignIn | undefined;
   /** Key for mock SCRAM secrets of unknown roles. */
   readonly mockKey: Buffer;
   readonly cancels: CancelRegistry;
   readonly sessions: Set<Socket>;
   readonly log: Logger;
+}
+
+export interface EntraSignIn {
+  readonly verifier: TokenVerifier;
+  /** SCRAM keys of the Entra roles' derived passwords. */
+  readonly derivedKeys: DerivedKeys;
 }

@@ -3,20 +3,22 @@
 import { createServer, type Server, type Socket, type AddressInfo } from 'node:net';
 import { createSecureContext } from 'node:tls';
 import type { Logger } from 'pino';
-import type { RoleSecrets } from '../catalog/role-secrets.js';
+import type { RoleCatalog } from '../catalog/role-catalog.js';
 import { tlsServerEndPoint, type TlsMaterial } from '../tls/certificates.js';
 import { PgwardenError } from '../util/errors.js';
 import type { BackendTarget } from './backend.js';
 import { CancelRegistry } from './cancel.js';
 import { ClientConnection } from './connection.js';
-import type { GatewayContext } from './context.js';
+import type { EntraSignIn, GatewayContext } from './context.js';
 
 export interface GatewayOptions {
   host: string;
   port: number;
   tls: TlsMaterial;
   backend: BackendTarget;
-  roles: RoleSecrets;
+  roles: RoleCatalog;
+  /** Microsoft Entra sign-in (token verification and derived role passwords). */
+  entra?: EntraSignIn;
   mockKey: Buffer;
   log: Logger;
   /** Accept unencrypted connections from loopback addresses (off by default). */
@@ -41,6 +43,7 @@ export class Gateway {
       backendTimeoutMs: options.backendTimeoutMs ?? 10_000,
       backend: options.backend,
       roles: options.roles,
+      entra: options.entra,
       mockKey: options.mockKey,
       cancels: new CancelRegistry(),
       sessions: new Set(),

@@ -1,0 +1,64 @@
+// What the gateway learns about a role from the coordinator, in one round trip: whether
+// it is a Microsoft Entra principal (then the token decides), else its SCRAM secret
+// through pgwarden.role_secret() (a SECURITY DEFINER function that answers only for roles
+// that may sign in through pgwarden: PgBouncer's auth_query pattern). Answers are cached
+// briefly, found and not-found alike, so that the timing of an answer does not tell a
+// known role from an unknown one.
+import type pg from 'pg';
+import { parseScramSecret, type ScramSecret } from '../scram/primitives.js';
+import { principalFromRow, type EntraPrincipal, type PrincipalRow } from './principals.js';
+
+/** Long enough to absorb connection storms, short enough that a password changed
+ * outside pgwarden takes effect quickly. pgwarden's own changes drop entries at once. */
+export const ROLE_CACHE_TTL_MS = 5_000;
+/** Bounds memory when somebody probes many names. */
+const MAX_ENTRIES = 10_000;
+
+export type RoleLookup =
+  | { kind: 'entra'; principal: EntraPrincipal }
+  | { kind: 'scram'; secret: ScramSecret }
+  /** Unknown role, a role that may not sign in here, or a role whose password is not
+   * SCRAM (MD5, none): all answered with a mock exchange and the same failure. */
+  | { kind: 'none'; reason: 'unknown-or-not-allowed' | 'not-scram' };
+
+interface Entry {
+  value: RoleLookup;
+  expires: number;
+}
+
+type Row = Partial<PrincipalRow> & { found: boolean; secret: string | null };
+
+export class RoleCatalog {
+  private readonly cache = new Map<string, Entry>();
+
+  constructor(private readonly pool: pg.Pool, private readonly ttlMs = ROLE_CACHE_TTL_MS) {}
+
+  async lookup(role: string): Promise<RoleLookup> {
+    const now = Date.now();
+    const hit = this.cache.get(role);
+    if (hit && hit.expires > now) return hit.value;
+    const res = await this.pool.query<Row>(
+      `SELECT s.found, s.secret, p.role_name, p.principal_type, p.object_id, p.tenant_id, p.app_id, p.is_admin
+         FROM pgwarden.role_secret($1) AS s
+         LEFT JOIN pgwarden.entra_principals AS p ON p.role_name = $1`,
+      [role],
+    );
+    const value = toLookup(res.rows[0]);
+    if (this.cache.size >= MAX_ENTRIES) this.cache.clear();
+    this.cache.set(role, { value, expires: now + this.ttlMs });
+    return value;
+  }
+
+  /** Drops a cached answer (after a failed sign-in, or a change made through pgwarden). */
+  forget(role?: string): void {
+    if (role === undefined) this.cache.clear();
+    else this.cache.delete(role);
+  }
+}
+
+function toLookup(row: Row | undefined): RoleLookup {
+  if (row?.role_name) return { kind: 'entra', principal: principalFromRow(row as PrincipalRow) };
+  if (!row?.found) return { kind: 'none', reason: 'unknown-or-not-allowed' };
+  const secret = parseScramSecret(row.secret);
+  return secret ? { kind: 'scram', secret } : { kind: 'none', reason: 'not-scram' };
+}

@@ -1,0 +1,45 @@
+// The control plane's view of a cluster: its nodes and an administrative connection to
+// each. The embedded cluster provides it today; an existing cluster will too.
+import type pg from 'pg';
+
+export interface AdminNode {
+  readonly name: string;
+  readonly kind: 'coordinator' | 'worker';
+}
+
+export interface ClusterAdmin {
+  /** The coordinator first, then the workers. */
+  readonly adminNodes: readonly AdminNode[];
+  withAdmin<T>(node: AdminNode, fn: (client: pg.Client) => Promise<T>): Promise<T>;
+}
+
+/** What happened on one node when a change was applied to every node. */
+export interface NodeOutcome {
+  readonly node: string;
+  readonly ok: boolean;
+  readonly error?: string;
+}
+
+/**
+ * Applies `fn` to every worker, collecting each node's outcome instead of stopping at
+ * the first failure (a worker that is down must not hide what happened elsewhere).
+ */
+export async function onWorkers(admin: ClusterAdmin, fn: (client: pg.Client) => Promise<void>): Promise<NodeOutcome[]> {
+  const workers = admin.adminNodes.filter((n) => n.kind === 'worker');
+  return Promise.all(
+    workers.map(async (node): Promise<NodeOutcome> => {
+      try {
+        await admin.withAdmin(node, fn);
+        return { node: node.name, ok: true };
+      } catch (e) {
+        return { node: node.name, ok: false, error: (e as Error).message };
+      }
+    }),
+  );
+}
+
+export function coordinatorOf(admin: ClusterAdmin): AdminNode {
+  const c = admin.adminNodes.find((n) => n.kind === 'coordinator');
+  if (!c) throw new Error('the cluster has no coordinator');
+  return c;
+}

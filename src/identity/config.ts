@@ -1,0 +1,57 @@
+// Which identity provider and tenant a cluster trusts, and what it accepts from it.
+// https://learn.microsoft.com/entra/identity-platform/access-token-claims-reference
+
+/** The audiences that the managed services issue tokens for (DESIGN.md, "audiences"). */
+export const DEFAULT_AUDIENCES: readonly string[] = [
+  'https://token.postgres.cosmos.azure.com',
+  'https://postgres.cosmos.azure.com',
+  'https://ossrdbms-aad.database.windows.net',
+];
+
+/** Microsoft Entra ID's public cloud authority. */
+export const ENTRA_AUTHORITY = 'https://login.microsoftonline.com';
+
+/** Clock skew tolerated on `exp` and `nbf`, at most (the issue's bound). */
+export const MAX_CLOCK_SKEW_SECONDS = 300;
+
+export interface EntraConfig {
+  /** `https://login.microsoftonline.com` for Entra ID, or the embedded provider's URL. */
+  readonly authority: string;
+  /** The tenant (directory) id, a GUID. */
+  readonly tenantId: string;
+  /** Accepted `aud` values. */
+  readonly audiences: readonly string[];
+  /** Tolerated clock skew on exp/nbf, in seconds (0 to 300). */
+  readonly clockSkewSeconds: number;
+  /** An extra CA to trust for the authority (the embedded provider's local CA), PEM. */
+  readonly ca?: string;
+}
+
+export interface Issuers {
+  /** v1.0 tokens (`ver` "1.0"). */
+  readonly v1: string;
+  /** v2.0 tokens (`ver` "2.0"). */
+  readonly v2: string;
+}
+
+/**
+ * The exact `iss` values of the tenant's tokens. Entra ID: v1 `https://sts.windows.net/{tid}/`,
+ * v2 `https://login.microsoftonline.com/{tid}/v2.0`. The embedded provider mirrors the
+ * shapes under its own URL: `{authority}/{tid}/` and `{authority}/{tid}/v2.0`.
+ */
+export function expectedIssuers(authority: string, tenantId: string): Issuers {
+  const base = authority.replace(/\/+$/, '');
+  if (new URL(base).host === 'login.microsoftonline.com') {
+    return { v1: `https://sts.windows.net/${tenantId}/`, v2: `${base}/${tenantId}/v2.0` };
+  }
+  return { v1: `${base}/${tenantId}/`, v2: `${base}/${tenantId}/v2.0` };
+}
+
+/** OIDC discovery documents of the tenant, v1 and v2. */
+export function discoveryUrls(authority: string, tenantId: string): Issuers {
+  const base = authority.replace(/\/+$/, '');
+  return {
+    v1: `${base}/${tenantId}/.well-known/openid-configuration`,
+    v2: `${base}/${tenantId}/v2.0/.well-known/openid-configuration`,
+  };
+}

@@ -1,0 +1,50 @@
+// Whether a verified token may sign in as a principal's role. The object id is the key:
+// a role is bound to one Entra object, so a user deleted and re-created under the same
+// name does not inherit it. The name must match too, exactly (Entra names are
+// case-sensitive for this purpose, as the managed service documents).
+import type { EntraPrincipal } from '../catalog/principals.js';
+import { PgwardenError } from '../util/errors.js';
+import type { VerifiedToken } from './verify-token.js';
+
+export function matchPrincipal(token: VerifiedToken, principal: EntraPrincipal): void {
+  const role = principal.roleName;
+  switch (principal.type) {
+    case 'user': {
+      if (token.identityType === 'app') {
+        throw new PgwardenError('TOKEN_PRINCIPAL_MISMATCH', `The access token belongs to an application, but "${role}" is a user.`);
+      }
+      if (!token.userNames.includes(role)) {
+        const folded = token.userNames.some((n) => n.toLowerCase() === role.toLowerCase());
+        throw new PgwardenError(
+          'TOKEN_NAME_MISMATCH',
+          folded
+            ? `The access token was issued to a user name that differs from "${role}" in case. User names are case-sensitive: sign in with the exact spelling.`
+            : `The access token was issued to another user than "${role}".`,
+        );
+      }
+      if (token.objectId.toLowerCase() !== principal.objectId.toLowerCase()) {
+        throw new PgwardenError(
+          'TOKEN_PRINCIPAL_MISMATCH',
+          `The access token belongs to a different Microsoft Entra user object than role "${role}" was created for (was the user deleted and created again?).`,
+        );
+      }
+      return;
+    }
+    case 'servicePrincipal': {
+      if (!token.appId || !principal.appId || token.appId.toLowerCase() !== principal.appId.toLowerCase()) {
+        throw new PgwardenError('TOKEN_APP_MISMATCH', `The access token was not issued to the application of service principal "${role}".`);
+      }
+      if (token.identityType !== 'app' || token.objectId.toLowerCase() !== principal.objectId.toLowerCase()) {
+        throw new PgwardenError('TOKEN_PRINCIPAL_MISMATCH', `The access token does not belong to service principal "${role}".`);
+      }
+      return;
+    }
+    case 'group': {
+      const oid = principal.objectId.toLowerCase();
+      if (!token.groups.some((g) => g.toLowerCase() === oid)) {
+        throw new PgwardenError('TOKEN_NOT_GROUP_MEMBER', `The access token's subject is not a member of group "${role}".`);
+      }
+      return;
+    }
+  }
+}

@@ -1,0 +1,132 @@
+// Turns a password string into a verified Microsoft Entra access token, or a precise,
+// secret-free reason why not. RS256 only; `kid` required; `iss` exactly the tenant's v1
+// or v2 issuer; signature by a key the tenant publishes; `aud` in the accepted list;
+// `exp`/`nbf` with the configured skew; `tid` the tenant.
+// https://learn.microsoft.com/entra/identity-platform/access-tokens#validate-tokens
+import { decodeJwt, decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
+import { PgwardenError, type ErrorCode } from '../util/errors.js';
+import { MAX_CLOCK_SKEW_SECONDS, type EntraConfig } from './config.js';
+import { TenantKeys } from './key-sets.js';
+
+export interface VerifiedToken {
+  readonly version: '1.0' | '2.0';
+  readonly tenantId: string;
+  /** `oid`: the user's or service principal's object id. */
+  readonly objectId: string;
+  /** User names the token carries (v1: upn, unique_name; v2: preferred_username). */
+  readonly userNames: readonly string[];
+  /** The client application: `appid` (v1) or `azp` (v2). */
+  readonly appId: string | undefined;
+  /** `idtyp`: "app" for service principals' own tokens. */
+  readonly identityType: 'user' | 'app';
+  /** Object ids of the groups the token's subject is a member of. */
+  readonly groups: readonly string[];
+  readonly audience: string;
+  /** `exp`, seconds since the epoch. */
+  readonly expiresAt: number;
+}
+
+/** A JWT is three base64url parts; Entra's are 1-4 KB. Bigger strings are not tokens. */
+const JWT_SHAPE = /^[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*$/;
+
+function refuse(code: ErrorCode, message: string, cause?: unknown): PgwardenError {
+  return new PgwardenError(code, message, cause === undefined ? undefined : { cause });
+}
+
+export class TokenVerifier {
+  readonly keys: TenantKeys;
+
+  constructor(readonly config: EntraConfig, keys?: TenantKeys) {
+    if (config.clockSkewSeconds < 0 || config.clockSkewSeconds > MAX_CLOCK_SKEW_SECONDS) {
+      throw new PgwardenError('CONFIG_INVALID', `the clock skew must be between 0 and ${MAX_CLOCK_SKEW_SECONDS} seconds`);
+    }
+    this.keys = keys ?? new TenantKeys(config);
+  }
+
+  async verify(token: string): Promise<VerifiedToken> {
+    if (!JWT_SHAPE.test(token)) throw refuse('TOKEN_MALFORMED', 'The password is not a Microsoft Entra access token.');
+    let header: ReturnType<typeof decodeProtectedHeader>;
+    let unverified: JWTPayload;
+    try {
+      header = decodeProtectedHeader(token);
+      unverified = decodeJwt(token);
+    } catch {
+      throw refuse('TOKEN_MALFORMED', 'The password is not a Microsoft Entra access token.');
+    }
+    if (header.alg !== 'RS256') throw refuse('TOKEN_ALGORITHM', 'The access token is not signed with RS256.');
+    if (typeof header.kid !== 'string' || header.kid.length === 0) throw refuse('TOKEN_MALFORMED', 'The access token has no key id (kid).');
+    const iss = typeof unverified.iss === 'string' ? unverified.iss : '';
+    const issuer = await this.keys.forIssuer(iss);
+    if (!issuer) {
+      throw refuse('TOKEN_ISSUER', `The access token was not issued by Microsoft Entra tenant ${this.config.tenantId}. Please acquire a token from that tenant.`);
+    }
+
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, issuer.getKey, {
+        algorithms: ['RS256'],
+        issuer: issuer.issuer,
+        audience: [...this.config.audiences],
+        clockTolerance: this.config.clockSkewSeconds,
+        requiredClaims: ['exp', 'nbf', 'tid', 'oid'],
+      }));
+    } catch (e) {
+      throw this.explain(e);
+    }
+    if (payload.tid !== this.config.tenantId) {
+      throw refuse('TOKEN_TENANT', `The access token belongs to another tenant. Please acquire a token from tenant ${this.config.tenantId}.`);
+    }
+    return toVerified(payload, issuer.version);
+  }
+
+  private explain(e: unknown): PgwardenError {
+    if (e instanceof PgwardenError) return e;
+    if (e instanceof joseErrors.JWTExpired) return refuse('TOKEN_EXPIRED', 'The access token has expired. Please acquire a new token.');
+    if (e instanceof joseErrors.JWTClaimValidationFailed) {
+      switch (e.claim) {
+        case 'nbf':
+          return refuse('TOKEN_NOT_YET_VALID', 'The access token is not yet valid (nbf is in the future). Check the clock of the machine that issued it.');
+        case 'aud':
+          return refuse(
+            'TOKEN_AUDIENCE',
+            `The access token does not have a valid audience claim. Please acquire a new token for the resource "${this.config.audiences[0]}".`,
+          );
+        case 'iss':
+          return refuse('TOKEN_ISSUER', `The access token was not issued by Microsoft Entra tenant ${this.config.tenantId}.`);
+        default:
+          return refuse('TOKEN_CLAIMS', `The access token lacks or has an invalid "${e.claim}" claim.`);
+      }
+    }
+    if (e instanceof joseErrors.JWKSNoMatchingKey) return refuse('TOKEN_KEY_UNKNOWN', 'The access token is signed with a key that the tenant does not publish.');
+    if (e instanceof joseErrors.JWSSignatureVerificationFailed) return refuse('TOKEN_SIGNATURE', 'The access token signature is invalid.');
+    if (e instanceof joseErrors.JWKSTimeout || e instanceof joseErrors.JWKSInvalid) {
+      return refuse('IDENTITY_PROVIDER_UNAVAILABLE', 'The signing keys of the identity provider cannot be fetched right now. Try again later.', e);
+    }
+    if (e instanceof joseErrors.JOSEAlgNotAllowed || e instanceof joseErrors.JOSENotSupported) {
+      return refuse('TOKEN_ALGORITHM', 'The access token is not signed with RS256.');
+    }
+    if (e instanceof joseErrors.JWTInvalid || e instanceof joseErrors.JWSInvalid) return refuse('TOKEN_MALFORMED', 'The password is not a Microsoft Entra access token.');
+    return refuse('IDENTITY_PROVIDER_UNAVAILABLE', 'The access token could not be checked: the identity provider cannot be reached.', e);
+  }
+}
+
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' && v.length > 0 ? v : undefined;
+}
+
+function toVerified(p: JWTPayload, version: '1.0' | '2.0'): VerifiedToken {
+  const names = [str(p.upn), str(p.unique_name), str(p.preferred_username)].filter((n): n is string => n !== undefined);
+  const groups = Array.isArray(p.groups) ? p.groups.filter((g): g is string => typeof g === 'string') : [];
+  const aud = Array.isArray(p.aud) ? p.aud[0] : p.aud;
+  return {
+    version,
+    tenantId: String(p.tid),
+    objectId: String(p.oid),
+    userNames: [...new Set(names)],
+    appId: str(p.appid) ?? str(p.azp),
+    identityType: p.idtyp === 'app' ? 'app' : 'user',
+    groups,
+    audience: String(aud),
+    expiresAt: Number(p.exp),
+  };
+}
