@@ -1,10 +1,17 @@
-// The composition root: the embedded cluster, the TLS material and the gateway, started
-// in order and stopped in reverse. The CLI's `up` and the tests both start pgwarden here.
-import type pg from 'pg';
+// The composition root: the embedded cluster, the TLS material, the catalog watch and
+// the gateway, started in order and stopped in reverse. The CLI's `up` and the tests
+// both start pgwarden here.
 import type { AddressInfo } from 'node:net';
+import { AuditWriter } from './catalog/audit.js';
+import type { AuthMethod } from './catalog/auth-method.js';
+import { CatalogWatch } from './catalog/catalog-watch.js';
+import { DerivedKeys } from './catalog/derived-password.js';
 import { RoleCatalog } from './catalog/role-catalog.js';
 import { EmbeddedCluster } from './cluster/embedded.js';
+import { GATEWAY_ROLE } from './cluster/bootstrap.js';
 import { Gateway } from './gateway/server.js';
+import type { EntraConfig } from './identity/config.js';
+import { TokenVerifier } from './identity/verify-token.js';
 import { ensureLocalTls, loadOperatorTls, type TlsMaterial } from './tls/certificates.js';
 import { PgwardenError } from './util/errors.js';
 import type { Logger } from './util/log.js';
@@ -19,6 +26,10 @@ export interface PgwardenOptions {
   tlsKey?: string;
   allowPlainLoopback?: boolean;
   authTimeoutMs?: number;
+  /** The authentication method of a new cluster (default both). */
+  authMethod?: AuthMethod;
+  /** The Microsoft Entra tenant whose tokens are accepted; none: Entra sign-in is off. */
+  entra?: EntraConfig;
   log: Logger;
 }
 
@@ -27,6 +38,7 @@ export interface RunningPgwarden {
   readonly gateway: Gateway;
   readonly tls: TlsMaterial;
   readonly address: AddressInfo;
+  readonly catalog: CatalogWatch;
   /** The citus password, when this start generated it (to be printed once). */
   readonly generatedCitusPassword: string | undefined;
   stop(): Promise<void>;
@@ -42,48 +54,69 @@ export async function startPgwarden(options: PgwardenOptions): Promise<RunningPg
     log,
     ...(options.workers !== undefined ? { workers: options.workers } : {}),
     ...(options.citusPassword !== undefined ? { citusPassword: options.citusPassword } : {}),
+    ...(options.authMethod !== undefined ? { authMethod: options.authMethod } : {}),
   });
   const tls =
     options.tlsCert && options.tlsKey
       ? await loadOperatorTls(options.tlsCert, options.tlsKey)
       : await ensureLocalTls(cluster.dataDir, [options.host]);
   const started = await cluster.start();
-  let pool: pg.Pool | undefined;
+
+  // Everything started from here on is stopped in reverse order, also when a later step fails.
+  const stoppers: Array<() => Promise<void>> = [() => cluster.stop()];
+  const stopAll = async (): Promise<void> => {
+    for (const stop of stoppers.reverse()) await stop().catch((e: unknown) => log.warn({ error: (e as Error).message }, 'error while stopping'));
+  };
   try {
-    pool = cluster.gatewayPool();
+    const pool = cluster.gatewayPool();
+    stoppers.push(() => pool.end());
+    const roles = new RoleCatalog(pool);
+    const catalog = new CatalogWatch(
+      cluster.coordinator.clientConfig(GATEWAY_ROLE, cluster.secrets.gatewayRolePassword),
+      pool,
+      roles,
+      log,
+    );
+    await catalog.start();
+    stoppers.push(() => catalog.stop());
+    const audit = new AuditWriter(pool, log);
+    stoppers.push(() => audit.flush());
+    const verifier = options.entra ? new TokenVerifier(options.entra) : undefined;
+    if (verifier) stoppers.push(async () => verifier.keys.close());
+
     const gateway = new Gateway({
       host: options.host,
       port: options.port,
       tls,
       backend: cluster.coordinator.target,
-      roles: new RoleCatalog(pool),
+      roles,
+      authMethod: () => catalog.authMethod,
+      audit,
+      ...(verifier ? { entra: { verifier, derivedKeys: new DerivedKeys(cluster.gatewaySecret) } } : {}),
       mockKey: Buffer.from(cluster.secrets.mockKey, 'hex'),
       log,
       allowPlainLoopback: options.allowPlainLoopback ?? false,
       ...(options.authTimeoutMs !== undefined ? { authTimeoutMs: options.authTimeoutMs } : {}),
     });
     const address = await gateway.listen();
+    stoppers.push(() => gateway.close());
     log.info({ event: 'started', gateway: `${address.address}:${address.port}`, nodes: cluster.nodes.length }, 'pgwarden is running');
+
     let stopping: Promise<void> | undefined;
-    const runningPool = pool;
     return {
       cluster,
       gateway,
       tls,
       address,
+      catalog,
       generatedCitusPassword: started.generatedCitusPassword,
       stop: () =>
-        (stopping ??= (async () => {
-          await gateway.close();
-          await runningPool.end().catch(() => undefined);
-          await cluster.stop();
+        (stopping ??= stopAll().then(() => {
           log.info({ event: 'stopped' }, 'pgwarden stopped');
-        })()),
+        })),
     };
   } catch (e) {
-    await pool?.end().catch(() => undefined);
-    await cluster.stop();
+    await stopAll();
     throw e;
   }
 }
-

@@ -2,6 +2,7 @@
 // missing and re-asserts what matters (attributes, the verifier, grants), so that a
 // node edited by hand heals on the next start.
 import pg from 'pg';
+import { isAuthMethod, type AuthMethod } from '../catalog/auth-method.js';
 import { quoteIdent, quoteLiteral } from '../util/sql.js';
 import { constantTimeEqual, formatScramSecret, makeScramSecret, parseScramSecret, saltedPassword, clientKeyFrom, sha256 } from '../scram/primitives.js';
 
@@ -44,16 +45,26 @@ async function ensureRole(client: pg.Client, role: string, attributes: string, v
   await client.query(sql);
 }
 
+/** The cluster's authentication method, as stored on the coordinator (undefined before the first start). */
+export async function readAuthMethod(client: pg.Client): Promise<AuthMethod | undefined> {
+  const r = await client.query<{ value: string }>(
+    "SELECT value FROM pgwarden.settings WHERE name = 'auth_method' AND to_regclass('pgwarden.settings') IS NOT NULL",
+  ).catch(() => ({ rows: [] as Array<{ value: string }> }));
+  const v = r.rows[0]?.value;
+  return isAuthMethod(v) ? v : undefined;
+}
+
 export interface BootstrapSecrets {
   /** SCRAM verifiers (never passwords). */
   citusVerifier: string;
   gatewayRoleVerifier: string;
 }
 
-/** Roles and grants that every node has. */
-export async function bootstrapNode(client: pg.Client, secrets: BootstrapSecrets): Promise<void> {
+/** Roles and grants that every node has. `citusLogin` is false when the cluster allows
+ * Microsoft Entra authentication only (the managed service disables citus then). */
+export async function bootstrapNode(client: pg.Client, secrets: BootstrapSecrets, citusLogin: boolean): Promise<void> {
   await ensureRole(client, ADMIN_GROUP_ROLE, 'NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS');
-  await ensureRole(client, CITUS_ROLE, 'LOGIN INHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS', secrets.citusVerifier);
+  await ensureRole(client, CITUS_ROLE, `${citusLogin ? 'LOGIN' : 'NOLOGIN'} INHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS`, secrets.citusVerifier);
   const admin = quoteIdent(ADMIN_GROUP_ROLE);
   await client.query(`GRANT ${admin} TO ${quoteIdent(CITUS_ROLE)}`);
   await client.query(`GRANT CONNECT, CREATE, TEMPORARY ON DATABASE postgres TO ${admin}`);
@@ -61,8 +72,13 @@ export async function bootstrapNode(client: pg.Client, secrets: BootstrapSecrets
   await client.query(`GRANT pg_monitor, pg_signal_backend TO ${admin}`);
 }
 
+export interface CoordinatorOptions {
+  /** Stored on the first start only; later the control plane changes it. */
+  initialAuthMethod: AuthMethod;
+}
+
 /** The coordinator also holds pgwarden's schema and the gateway's role. */
-export async function bootstrapCoordinator(client: pg.Client, secrets: BootstrapSecrets): Promise<void> {
+export async function bootstrapCoordinator(client: pg.Client, secrets: BootstrapSecrets, options: CoordinatorOptions): Promise<void> {
   await ensureRole(client, GATEWAY_ROLE, 'LOGIN NOINHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS', secrets.gatewayRoleVerifier);
   const gateway = quoteIdent(GATEWAY_ROLE);
   await client.query('CREATE SCHEMA IF NOT EXISTS pgwarden');
@@ -103,4 +119,51 @@ export async function bootstrapCoordinator(client: pg.Client, secrets: Bootstrap
       CHECK (NOT (is_admin AND principal_type = 'group'))
     )`);
   await client.query(`GRANT SELECT ON pgwarden.entra_principals TO ${gateway}`);
+
+  // Cluster-wide settings (the authentication method), read by every gateway.
+  await client.query(`
+    CREATE TABLE IF NOT EXISTS pgwarden.settings (
+      name       text PRIMARY KEY,
+      value      text NOT NULL,
+      updated_at timestamptz NOT NULL DEFAULT now()
+    )`);
+  await client.query(`GRANT SELECT ON pgwarden.settings TO ${gateway}`);
+  await client.query(
+    `INSERT INTO pgwarden.settings (name, value) VALUES ('auth_method', $1) ON CONFLICT (name) DO NOTHING`,
+    [options.initialAuthMethod],
+  );
+
+  // Gateways LISTEN on pgwarden_catalog: a change here reaches every one of them at once.
+  await client.query(`
+    CREATE OR REPLACE FUNCTION pgwarden.notify_catalog_change() RETURNS trigger
+    LANGUAGE plpgsql SET search_path = pg_catalog AS $fn$
+    BEGIN
+      PERFORM pg_notify('pgwarden_catalog', TG_TABLE_NAME);
+      RETURN NULL;
+    END
+    $fn$`);
+  for (const table of ['settings', 'entra_principals']) {
+    await client.query(`DROP TRIGGER IF EXISTS notify_change ON pgwarden.${table}`);
+    await client.query(`CREATE TRIGGER notify_change AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON pgwarden.${table}
+                        FOR EACH STATEMENT EXECUTE FUNCTION pgwarden.notify_catalog_change()`);
+  }
+
+  // Every sign-in and every change through pgwarden, never with a secret in it.
+  await client.query(`
+    CREATE TABLE IF NOT EXISTS pgwarden.audit_log (
+      id          bigserial PRIMARY KEY,
+      at          timestamptz NOT NULL DEFAULT now(),
+      kind        text NOT NULL CHECK (kind IN ('sign-in', 'change')),
+      actor       text,
+      action      text NOT NULL,
+      target      text,
+      method      text,
+      client_addr text,
+      result      text NOT NULL,
+      reason      text,
+      details     jsonb
+    )`);
+  await client.query('CREATE INDEX IF NOT EXISTS audit_log_at ON pgwarden.audit_log (at)');
+  await client.query(`GRANT INSERT ON pgwarden.audit_log TO ${gateway}`);
+  await client.query(`GRANT USAGE ON SEQUENCE pgwarden.audit_log_id_seq TO ${gateway}`);
 }

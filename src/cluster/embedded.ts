@@ -14,10 +14,11 @@ import { readFileSync } from 'node:fs';
 import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
+import type { AuthMethod } from '../catalog/auth-method.js';
 import type { Logger } from 'pino';
 import { PgwardenError } from '../util/errors.js';
 import { randomPassword, readOptional, writeSecretFile } from '../util/files.js';
-import { bootstrapCoordinator, bootstrapNode, CITUS_ROLE, GATEWAY_ROLE, SUPERUSER_ROLE, verifierFor } from './bootstrap.js';
+import { bootstrapCoordinator, bootstrapNode, CITUS_ROLE, GATEWAY_ROLE, readAuthMethod, SUPERUSER_ROLE, verifierFor } from './bootstrap.js';
 import { PostgresNode, type NodeSpec } from './node.js';
 import { assertReachable, serverUser } from './os-user.js';
 import type { AdminNode, ClusterAdmin } from '../control/cluster-admin.js';
@@ -47,6 +48,8 @@ export interface EmbeddedClusterOptions {
   /** Also listen on loopback TCP with TLS (benchmarks). */
   tcp?: NodeSpec['tcp'] & { basePort: number };
   settings?: Record<string, string>;
+  /** The authentication method of a new cluster (default both); ignored once the cluster exists. */
+  authMethod?: AuthMethod;
 }
 
 export interface StartResult {
@@ -79,10 +82,10 @@ export class EmbeddedCluster implements ClusterAdmin {
     return this.nodes.map((n) => ({ name: n.name, kind: n.spec.role }));
   }
 
-  withAdmin<T>(node: AdminNode, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  withAdmin<T>(node: AdminNode, fn: (client: pg.Client) => Promise<T>, database?: string): Promise<T> {
     const target = this.nodes.find((n) => n.name === node.name);
     if (!target) throw new PgwardenError('NOT_FOUND', `no node named ${node.name}`);
-    return this.withSuperuser(target, fn);
+    return this.withSuperuser(target, fn, database);
   }
 
   get gatewaySecret(): Buffer {
@@ -130,14 +133,15 @@ export class EmbeddedCluster implements ClusterAdmin {
         citusVerifier: await verifierFor(c, CITUS_ROLE, citusPassword),
         gatewayRoleVerifier: await verifierFor(c, GATEWAY_ROLE, this.secrets.gatewayRolePassword),
       }));
-      await Promise.all(
-        this.nodes.map((node) =>
-          this.withSuperuser(node, async (client) => {
-            await bootstrapNode(client, boot);
-            if (node === this.coordinator) await bootstrapCoordinator(client, boot);
-          }),
-        ),
-      );
+      // The coordinator first: it holds the authentication method, which decides
+      // whether citus may sign in on every node.
+      const citusLogin = await this.withSuperuser(this.coordinator, async (client) => {
+        await bootstrapCoordinator(client, boot, { initialAuthMethod: this.options.authMethod ?? 'both' });
+        const login = (await readAuthMethod(client)) !== 'entra';
+        await bootstrapNode(client, boot, login);
+        return login;
+      });
+      await Promise.all(this.workers.map((node) => this.withSuperuser(node, (client) => bootstrapNode(client, boot, citusLogin))));
     } catch (e) {
       await this.stop();
       throw e;
@@ -156,8 +160,8 @@ export class EmbeddedCluster implements ClusterAdmin {
   }
 
   /** Runs `fn` on a superuser connection to `node`. */
-  async withSuperuser<T>(node: PostgresNode, fn: (client: pg.Client) => Promise<T>): Promise<T> {
-    const client = new pg.Client(node.clientConfig(SUPERUSER_ROLE, this.secrets.superuserPassword));
+  async withSuperuser<T>(node: PostgresNode, fn: (client: pg.Client) => Promise<T>, database = 'postgres'): Promise<T> {
+    const client = new pg.Client(node.clientConfig(SUPERUSER_ROLE, this.secrets.superuserPassword, database));
     client.on('error', () => undefined);
     await client.connect();
     try {

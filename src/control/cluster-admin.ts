@@ -10,7 +10,8 @@ export interface AdminNode {
 export interface ClusterAdmin {
   /** The coordinator first, then the workers. */
   readonly adminNodes: readonly AdminNode[];
-  withAdmin<T>(node: AdminNode, fn: (client: pg.Client) => Promise<T>): Promise<T>;
+  /** Runs `fn` on an administrative connection to `node` (database `postgres` unless given). */
+  withAdmin<T>(node: AdminNode, fn: (client: pg.Client) => Promise<T>, database?: string): Promise<T>;
 }
 
 /** What happened on one node when a change was applied to every node. */
@@ -24,12 +25,17 @@ export interface NodeOutcome {
  * Applies `fn` to every worker, collecting each node's outcome instead of stopping at
  * the first failure (a worker that is down must not hide what happened elsewhere).
  */
-export async function onWorkers(admin: ClusterAdmin, fn: (client: pg.Client) => Promise<void>): Promise<NodeOutcome[]> {
+export function onWorkers(admin: ClusterAdmin, fn: (client: pg.Client) => Promise<void>): Promise<NodeOutcome[]> {
+  return forEachWorker(admin, (node) => admin.withAdmin(node, fn));
+}
+
+/** Like onWorkers, for changes that need more than one connection per node. */
+export async function forEachWorker(admin: ClusterAdmin, fn: (node: AdminNode) => Promise<void>): Promise<NodeOutcome[]> {
   const workers = admin.adminNodes.filter((n) => n.kind === 'worker');
   return Promise.all(
     workers.map(async (node): Promise<NodeOutcome> => {
       try {
-        await admin.withAdmin(node, fn);
+        await fn(node);
         return { node: node.name, ok: true };
       } catch (e) {
         return { node: node.name, ok: false, error: (e as Error).message };

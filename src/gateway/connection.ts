@@ -19,6 +19,7 @@ import {
 import type { RoleLookup } from '../catalog/role-catalog.js';
 import type { EntraPrincipal } from '../catalog/principals.js';
 import { matchPrincipal } from '../identity/match-principal.js';
+import { allowsEntra, allowsNative } from '../catalog/auth-method.js';
 import { parseStartupPacket, type StartupPacket } from '../protocol/startup.js';
 import { mockScramSecret, type ScramSecret } from '../scram/primitives.js';
 import { ScramServerExchange, scramMechanisms } from '../scram/server.js';
@@ -156,7 +157,23 @@ export class ClientConnection {
   // other role with SCRAM against its secret.
   private async authenticate(): Promise<ClientProof> {
     const lookup = await this.ctx.roles.lookup(this.role);
-    return lookup.kind === 'entra' ? this.authenticateEntra(lookup.principal) : this.authenticateNative(lookup);
+    const method = this.ctx.authMethod();
+    if (lookup.kind === 'entra') {
+      if (!allowsEntra(method)) throw this.refused('Microsoft Entra authentication is disabled for this cluster');
+      return this.authenticateEntra(lookup.principal);
+    }
+    // Every role that is not an Entra principal, known or not, gets the same answer.
+    if (!allowsNative(method)) throw this.refused('PostgreSQL authentication is disabled for this cluster');
+    return this.authenticateNative(lookup);
+  }
+
+  private refused(message: string): PgwardenError {
+    this.recordSignIn('refused', 'AUTH_METHOD_DISABLED');
+    return new PgwardenError('AUTH_METHOD_DISABLED', message);
+  }
+
+  private recordSignIn(result: 'ok' | 'failed' | 'refused', reason?: string, method?: string): void {
+    this.ctx.audit?.record({ kind: 'sign-in', action: 'sign-in', actor: this.role, target: this.database, method, clientAddr: this.remote, result, reason });
   }
 
   private async authenticateEntra(principal: EntraPrincipal): Promise<ClientProof> {
@@ -215,6 +232,7 @@ export class ClientConnection {
   /** The one failure every sign-in gets (28P01), with a DETAIL only for token holders. */
   private authFailed(reason: string, detail?: string): PgwardenError {
     this.ctx.log.info({ event: 'sign-in', result: 'failed', reason, role: this.role, database: this.database, client: this.remote }, 'sign-in failed');
+    this.recordSignIn('failed', reason);
     return new PgwardenError('AUTH_FAILED', `password authentication failed for user "${this.role}"`, detail ? { detail } : undefined);
   }
 
@@ -243,6 +261,7 @@ export class ClientConnection {
     if (!this.tls) client.setNoDelay(true);
     this.ctx.sessions.add(client);
     this.ctx.log.info({ event: 'sign-in', result: 'ok', method: proof.method, role: this.role, database: this.database, client: this.remote }, 'signed in');
+    this.recordSignIn('ok', undefined, proof.method);
     pump(client, backend.socket, () => {
       unregister();
       this.ctx.sessions.delete(client);

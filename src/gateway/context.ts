@@ -4,6 +4,8 @@ import type { Logger } from 'pino';
 import type { RoleCatalog } from '../catalog/role-catalog.js';
 import type { DerivedKeys } from '../catalog/derived-password.js';
 import type { TokenVerifier } from '../identity/verify-token.js';
+import type { AuditWriter } from '../catalog/audit.js';
+import type { AuthMethod } from '../catalog/auth-method.js';
 import type { BackendTarget } from './backend.js';
 import type { CancelRegistry } from './cancel.js';
 
@@ -18,6 +20,10 @@ export interface GatewayContext {
   /** The coordinator, where every session goes. */
   readonly backend: BackendTarget;
   readonly roles: RoleCatalog;
+  /** The cluster's authentication method now (kept current by CatalogWatch). */
+  readonly authMethod: () => AuthMethod;
+  /** Where sign-ins are recorded; undefined to record none. */
+  readonly audit: AuditWriter | undefined;
   /** Microsoft Entra sign-in; undefined when no tenant is configured. */
   readonly entra: EntraSignIn | undefined;
   /** Key for mock SCRAM secrets of unknown roles. */

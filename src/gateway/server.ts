@@ -4,6 +4,8 @@ import { createServer, type Server, type Socket, type AddressInfo } from 'node:n
 import { createSecureContext } from 'node:tls';
 import type { Logger } from 'pino';
 import type { RoleCatalog } from '../catalog/role-catalog.js';
+import type { AuditWriter } from '../catalog/audit.js';
+import type { AuthMethod } from '../catalog/auth-method.js';
 import { tlsServerEndPoint, type TlsMaterial } from '../tls/certificates.js';
 import { PgwardenError } from '../util/errors.js';
 import type { BackendTarget } from './backend.js';
@@ -17,6 +19,9 @@ export interface GatewayOptions {
   tls: TlsMaterial;
   backend: BackendTarget;
   roles: RoleCatalog;
+  /** The cluster's authentication method now (default: both, fixed). */
+  authMethod?: () => AuthMethod;
+  audit?: AuditWriter;
   /** Microsoft Entra sign-in (token verification and derived role passwords). */
   entra?: EntraSignIn;
   mockKey: Buffer;
@@ -43,6 +48,8 @@ export class Gateway {
       backendTimeoutMs: options.backendTimeoutMs ?? 10_000,
       backend: options.backend,
       roles: options.roles,
+      authMethod: options.authMethod ?? (() => 'both'),
+      audit: options.audit,
       entra: options.entra,
       mockKey: options.mockKey,
       cancels: new CancelRegistry(),

@@ -1,0 +1,85 @@
+// Keeps a gateway's view of the catalog current: the authentication method, and which
+// cached role answers are stale. Changes arrive at once through LISTEN pgwarden_catalog
+// (the catalog's triggers and the control plane send NOTIFY); a re-read every second is
+// the safety net for a lost notification or a dropped connection, so that a change
+// applies to every new sign-in within a second on every gateway.
+import pg from 'pg';
+import type { Logger } from 'pino';
+import { isAuthMethod, type AuthMethod } from './auth-method.js';
+import type { RoleCatalog } from './role-catalog.js';
+
+export const CATALOG_CHANNEL = 'pgwarden_catalog';
+export const REREAD_INTERVAL_MS = 1_000;
+const RECONNECT_DELAY_MS = 1_000;
+
+export class CatalogWatch {
+  private method: AuthMethod = 'both';
+  private listener: pg.Client | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly listenConfig: pg.ClientConfig,
+    private readonly pool: pg.Pool,
+    private readonly roles: RoleCatalog,
+    private readonly log: Logger,
+  ) {}
+
+  get authMethod(): AuthMethod {
+    return this.method;
+  }
+
+  async start(): Promise<void> {
+    await this.reread();
+    await this.listen();
+    this.timer = setInterval(() => void this.reread().catch(() => undefined), REREAD_INTERVAL_MS);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    await this.listener?.end().catch(() => undefined);
+  }
+
+  private async reread(): Promise<void> {
+    const r = await this.pool.query<{ value: string }>("SELECT value FROM pgwarden.settings WHERE name = 'auth_method'");
+    const v = r.rows[0]?.value;
+    if (isAuthMethod(v) && v !== this.method) {
+      this.log.info({ event: 'auth-method', method: v }, 'authentication method changed');
+      this.method = v;
+    }
+  }
+
+  private async listen(): Promise<void> {
+    const client = new pg.Client(this.listenConfig);
+    client.on('error', () => undefined);
+    client.on('end', () => {
+      if (this.stopped) return;
+      this.log.warn({ event: 'catalog-listen-lost' }, 'lost the catalog notification connection; reconnecting');
+      setTimeout(() => void this.reconnect(), RECONNECT_DELAY_MS).unref();
+    });
+    client.on('notification', (n) => this.onChange(n.payload ?? ''));
+    await client.connect();
+    await client.query(`LISTEN ${CATALOG_CHANNEL}`);
+    this.listener = client;
+  }
+
+  private async reconnect(): Promise<void> {
+    if (this.stopped) return;
+    try {
+      await this.listen();
+      // Whatever changed while we were away: forget it all, read it again.
+      this.roles.forget();
+      await this.reread();
+    } catch {
+      setTimeout(() => void this.reconnect(), RECONNECT_DELAY_MS).unref();
+    }
+  }
+
+  private onChange(payload: string): void {
+    if (payload === 'settings') void this.reread().catch(() => undefined);
+    else if (payload.startsWith('role:')) this.roles.forget(payload.slice(5));
+    else this.roles.forget();
+  }
+}

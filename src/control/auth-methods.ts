@@ -1,0 +1,49 @@
+// The cluster's authentication method. Changing it needs no restart: the settings
+// trigger notifies every gateway, which applies it to the next sign-in. Microsoft Entra
+// only also makes citus NOLOGIN on every node (as the managed service disables it), so
+// that nothing reaches the servers as citus by another path; allowing PostgreSQL
+// authentication again gives it LOGIN back.
+import type pg from 'pg';
+import { CITUS_ROLE } from '../cluster/bootstrap.js';
+import { AUTH_METHODS, allowsNative, isAuthMethod, type AuthMethod } from '../catalog/auth-method.js';
+import { PgwardenError } from '../util/errors.js';
+import { quoteIdent } from '../util/sql.js';
+import { coordinatorOf, onWorkers, type ClusterAdmin } from './cluster-admin.js';
+import type { ChangeResult } from './principals.js';
+
+export async function getAuthMethod(admin: ClusterAdmin): Promise<AuthMethod> {
+  return admin.withAdmin(coordinatorOf(admin), async (c) => {
+    const r = await c.query<{ value: string }>("SELECT value FROM pgwarden.settings WHERE name = 'auth_method'");
+    const v = r.rows[0]?.value;
+    return isAuthMethod(v) ? v : 'both';
+  });
+}
+
+async function setCitusLogin(c: pg.Client, login: boolean): Promise<void> {
+  await c.query(`ALTER ROLE ${quoteIdent(CITUS_ROLE)} ${login ? 'LOGIN' : 'NOLOGIN'}`);
+}
+
+export async function setAuthMethod(admin: ClusterAdmin, method: unknown): Promise<ChangeResult<{ methods: AuthMethod; previous: AuthMethod }>> {
+  if (!isAuthMethod(method)) throw new PgwardenError('INVALID_INPUT', `methods must be one of ${AUTH_METHODS.join(', ')}`);
+  const login = allowsNative(method);
+  const previous = await admin.withAdmin(coordinatorOf(admin), async (c) => {
+    await c.query('BEGIN');
+    try {
+      const r = await c.query<{ value: string }>("SELECT value FROM pgwarden.settings WHERE name = 'auth_method' FOR UPDATE");
+      await c.query(
+        `INSERT INTO pgwarden.settings (name, value, updated_at) VALUES ('auth_method', $1, now())
+         ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value, updated_at = now()`,
+        [method],
+      );
+      await setCitusLogin(c, login);
+      await c.query('COMMIT');
+      const prev = r.rows[0]?.value;
+      return isAuthMethod(prev) ? prev : 'both';
+    } catch (e) {
+      await c.query('ROLLBACK').catch(() => undefined);
+      throw e;
+    }
+  });
+  const workers = await onWorkers(admin, (c) => setCitusLogin(c, login));
+  return { value: { methods: method, previous }, workers };
+}
