@@ -2,6 +2,11 @@
 // the gateway, started in order and stopped in reverse. The CLI's `up` and the tests
 // both start pgwarden here.
 import type { AddressInfo } from 'node:net';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { buildApi, listenApi } from './api/server.js';
+import type { Directory } from './control/directory.js';
 import { AuditWriter } from './catalog/audit.js';
 import type { AuthMethod } from './catalog/auth-method.js';
 import { CatalogWatch } from './catalog/catalog-watch.js';
@@ -30,6 +35,11 @@ export interface PgwardenOptions {
   authMethod?: AuthMethod;
   /** The Microsoft Entra tenant whose tokens are accepted; none: Entra sign-in is off. */
   entra?: EntraConfig;
+  /** Where the control plane looks up Entra objects by name. */
+  directory?: Directory;
+  /** The control plane's REST API (and portal): loopback and 8080 unless given. */
+  apiHost?: string;
+  apiPort?: number;
   log: Logger;
 }
 
@@ -39,6 +49,9 @@ export interface RunningPgwarden {
   readonly tls: TlsMaterial;
   readonly address: AddressInfo;
   readonly catalog: CatalogWatch;
+  readonly api: FastifyInstance;
+  /** The API's base URL, e.g. https://127.0.0.1:8080 */
+  readonly apiUrl: string;
   /** The citus password, when this start generated it (to be printed once). */
   readonly generatedCitusPassword: string | undefined;
   stop(): Promise<void>;
@@ -100,6 +113,24 @@ export async function startPgwarden(options: PgwardenOptions): Promise<RunningPg
     });
     const address = await gateway.listen();
     stoppers.push(() => gateway.close());
+
+    const api = await buildApi(
+      {
+        admin: cluster,
+        gatewaySecret: cluster.gatewaySecret,
+        tenantId: options.entra?.tenantId,
+        verifier,
+        directory: options.directory,
+        audit,
+        citusPasswordFile: cluster.citusPasswordFile,
+        log,
+      },
+      { tls },
+    );
+    stoppers.push(() => api.close());
+    const apiAddress = await listenApi(api, options.apiHost ?? '127.0.0.1', options.apiPort ?? 8080);
+    const apiUrl = `https://${apiAddress.family === 'IPv6' ? `[${apiAddress.address}]` : apiAddress.address}:${apiAddress.port}`;
+    await writeFile(join(cluster.dataDir, 'api.json'), JSON.stringify({ url: apiUrl }, null, 2) + '\n');
     log.info({ event: 'started', gateway: `${address.address}:${address.port}`, nodes: cluster.nodes.length }, 'pgwarden is running');
 
     let stopping: Promise<void> | undefined;
@@ -109,6 +140,8 @@ export async function startPgwarden(options: PgwardenOptions): Promise<RunningPg
       tls,
       address,
       catalog,
+      api,
+      apiUrl,
       generatedCitusPassword: started.generatedCitusPassword,
       stop: () =>
         (stopping ??= stopAll().then(() => {

@@ -20,7 +20,7 @@ export interface NativeRole {
   readonly builtIn: boolean;
   readonly canLogin: boolean;
   /** Roles it is a member of (other than pgwarden's own). */
-  readonly memberOf: readonly string[];
+  readonly memberOf: string[];
 }
 
 const ROLE_ATTRIBUTES = 'LOGIN INHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS';
@@ -32,7 +32,7 @@ export async function listNativeRoles(admin: ClusterAdmin): Promise<NativeRole[]
     const res = await c.query<{ name: string; can_login: boolean; member_of: string[] }>(
       `SELECT r.rolname AS name, r.rolcanlogin AS can_login,
               coalesce(array(SELECT g.rolname FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid
-                              WHERE m.member = r.oid AND g.rolname NOT LIKE 'pgwarden\\_%' ORDER BY 1), '{}') AS member_of
+                              WHERE m.member = r.oid AND g.rolname NOT LIKE 'pgwarden\\_%' ORDER BY 1)::text[], '{}') AS member_of
          FROM pg_roles r
         WHERE (r.rolcanlogin OR r.rolname = $1)
           AND NOT r.rolsuper AND r.rolname NOT LIKE 'pg\\_%' AND r.rolname <> ALL($2::text[])

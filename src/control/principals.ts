@@ -24,7 +24,7 @@ export interface NewPrincipal {
 export interface ChangeResult<T> {
   readonly value: T;
   /** What happened on each worker (the coordinator's change is the transaction itself). */
-  readonly workers: readonly NodeOutcome[];
+  readonly workers: NodeOutcome[];
 }
 
 const ROLE_ATTRIBUTES = 'LOGIN INHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS';

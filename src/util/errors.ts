@@ -48,6 +48,26 @@ export const ERROR_KINDS = {
   ROLE_IN_USE: { sqlstate: '2BP01', http: 409, exit: 7 },
   PROTECTED_ROLE: { sqlstate: '42501', http: 409, exit: 7 },
   NODE_FAILED: { sqlstate: '58000', http: 502, exit: 4 },
+  PAYLOAD_TOO_LARGE: { sqlstate: '54000', http: 413, exit: 2 },
+  // Answers of the embedded identity provider (src/idp), shaped like Microsoft Entra ID's
+  // OAuth 2.0 errors: the OAuth `error` is the code without OAUTH_, lower-cased; the
+  // message starts with the AADSTS number. The CLI uses the same codes for the answers of
+  // any Entra-compatible provider.
+  // https://learn.microsoft.com/entra/identity-platform/reference-error-codes
+  OAUTH_INVALID_REQUEST: { sqlstate: '22023', http: 400, exit: 2 },
+  OAUTH_INVALID_CLIENT: { sqlstate: '28000', http: 401, exit: 3 },
+  OAUTH_UNAUTHORIZED_CLIENT: { sqlstate: '28000', http: 400, exit: 3 },
+  OAUTH_INVALID_GRANT: { sqlstate: '28000', http: 400, exit: 3 },
+  OAUTH_INVALID_RESOURCE: { sqlstate: '22023', http: 400, exit: 2 },
+  OAUTH_INVALID_SCOPE: { sqlstate: '22023', http: 400, exit: 2 },
+  OAUTH_UNSUPPORTED_GRANT_TYPE: { sqlstate: '22023', http: 400, exit: 2 },
+  OAUTH_UNSUPPORTED_RESPONSE_TYPE: { sqlstate: '22023', http: 400, exit: 2 },
+  OAUTH_AUTHORIZATION_PENDING: { sqlstate: '28000', http: 400, exit: 3 },
+  OAUTH_SLOW_DOWN: { sqlstate: '28000', http: 400, exit: 3 },
+  OAUTH_EXPIRED_TOKEN: { sqlstate: '28000', http: 400, exit: 3 },
+  OAUTH_AUTHORIZATION_DECLINED: { sqlstate: '28000', http: 400, exit: 3 },
+  // Signed-in accounts (directory entries use NOT_FOUND and ALREADY_EXISTS above)
+  NOT_LOGGED_IN: { sqlstate: '28000', http: 401, exit: 3 },
   // Configuration and start-up
   CONFIG_INVALID: { sqlstate: '22023', http: 400, exit: 2 },
   PORT_IN_USE: { sqlstate: '58000', http: 500, exit: 5 },

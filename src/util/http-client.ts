@@ -7,11 +7,13 @@ import { request as httpRequest } from 'node:http';
 import { PgwardenError } from './errors.js';
 
 export interface HttpRequestOptions {
-  method?: 'GET' | 'POST';
+  method?: 'GET' | 'POST' | 'PUT' | 'DELETE';
   /** application/x-www-form-urlencoded body. */
   form?: Record<string, string>;
   /** JSON body. */
   json?: unknown;
+  /** Any other body, sent as is. */
+  raw?: { contentType: string; data: Buffer | string };
   headers?: Record<string, string>;
   /** Extra CA certificates to trust (PEM), besides the system's. */
   ca?: string | undefined;
@@ -47,6 +49,9 @@ export function httpRequestJson(url: string, options: HttpRequestOptions = {}): 
   } else if (options.json !== undefined) {
     payload = Buffer.from(JSON.stringify(options.json));
     headers['content-type'] = 'application/json';
+  } else if (options.raw) {
+    payload = Buffer.from(options.raw.data);
+    headers['content-type'] = options.raw.contentType;
   }
   if (payload) headers['content-length'] = String(payload.length);
   const request = u.protocol === 'https:' ? httpsRequest : httpRequest;

@@ -1,0 +1,82 @@
+// Who is calling the API: a Microsoft Entra admin with a bearer access token (verified
+// exactly as the gateway verifies a token used as a password), or citus with HTTP Basic.
+// A caller whose kind of authentication the cluster has disabled is refused, as at the
+// gateway. Everything else gets 401.
+import { createHash } from 'node:crypto';
+import { CITUS_ROLE } from '../cluster/bootstrap.js';
+import { allowsEntra, allowsNative, type AuthMethod } from '../catalog/auth-method.js';
+import type { EntraPrincipal } from '../catalog/principals.js';
+import { verifierMatches } from '../cluster/bootstrap.js';
+import { coordinatorOf, type ClusterAdmin } from '../control/cluster-admin.js';
+import { listPrincipals } from '../control/principals.js';
+import { matchPrincipal } from '../identity/match-principal.js';
+import type { TokenVerifier } from '../identity/verify-token.js';
+import { PgwardenError, isPgwardenError } from '../util/errors.js';
+import { constantTimeEqual } from '../scram/primitives.js';
+
+export type Caller = { kind: 'citus'; name: 'citus' } | { kind: 'entra'; name: string; principal: EntraPrincipal };
+
+function unauthorized(message = 'Sign in with a Microsoft Entra admin\'s access token (Authorization: Bearer) or as citus (HTTP Basic).'): PgwardenError {
+  return new PgwardenError('UNAUTHORIZED', message);
+}
+
+export class ApiAuthenticator {
+  /** The last citus password that matched, as a hash, with the verifier it matched. */
+  private citusOk: { verifier: string; hash: string } | undefined;
+
+  constructor(
+    private readonly admin: ClusterAdmin,
+    private readonly authMethod: () => Promise<AuthMethod>,
+    private readonly verifier: TokenVerifier | undefined,
+  ) {}
+
+  async authenticate(authorization: string | undefined): Promise<Caller> {
+    if (!authorization) throw unauthorized();
+    const space = authorization.indexOf(' ');
+    const scheme = authorization.slice(0, space).toLowerCase();
+    const value = authorization.slice(space + 1).trim();
+    if (scheme === 'bearer' && value) return this.entra(value);
+    if (scheme === 'basic' && value) return this.basic(value);
+    throw unauthorized();
+  }
+
+  private async entra(token: string): Promise<Caller> {
+    if (!this.verifier) throw unauthorized('Microsoft Entra ID is not configured for this cluster.');
+    if (!allowsEntra(await this.authMethod())) throw new PgwardenError('FORBIDDEN', 'Microsoft Entra authentication is disabled for this cluster.');
+    let verified;
+    try {
+      verified = await this.verifier.verify(token);
+    } catch (e) {
+      if (isPgwardenError(e) && e.code.startsWith('TOKEN_')) throw unauthorized(e.message);
+      throw e;
+    }
+    const admins = await listPrincipals(this.admin, { admins: true });
+    for (const principal of admins.filter((p) => p.objectId === verified.objectId.toLowerCase())) {
+      try {
+        matchPrincipal(verified, principal);
+        return { kind: 'entra', name: principal.roleName, principal };
+      } catch {
+        // try the next candidate
+      }
+    }
+    throw new PgwardenError('FORBIDDEN', 'Only Microsoft Entra admins of this cluster may manage it.');
+  }
+
+  private async basic(value: string): Promise<Caller> {
+    const decoded = Buffer.from(value, 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    const user = decoded.slice(0, colon);
+    const password = decoded.slice(colon + 1);
+    if (colon < 0 || user !== CITUS_ROLE) throw unauthorized('HTTP Basic sign-in is for citus only.');
+    const verifier = await this.admin.withAdmin(coordinatorOf(this.admin), async (c) => {
+      const r = await c.query<{ rolpassword: string | null }>('SELECT rolpassword FROM pg_authid WHERE rolname = $1', [CITUS_ROLE]);
+      return r.rows[0]?.rolpassword ?? '';
+    });
+    const hash = createHash('sha256').update(password).digest('hex');
+    const cached = this.citusOk !== undefined && this.citusOk.verifier === verifier && constantTimeEqual(Buffer.from(this.citusOk.hash), Buffer.from(hash));
+    if (!cached && !verifierMatches(verifier, password)) throw unauthorized('The citus password is wrong.');
+    this.citusOk = { verifier, hash };
+    if (!allowsNative(await this.authMethod())) throw new PgwardenError('FORBIDDEN', 'PostgreSQL authentication is disabled for this cluster; sign in with a Microsoft Entra admin\'s token.');
+    return { kind: 'citus', name: 'citus' };
+  }
+}

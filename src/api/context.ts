@@ -1,0 +1,22 @@
+import type { AuditWriter } from '../catalog/audit.js';
+import type { ClusterAdmin } from '../control/cluster-admin.js';
+import type { Directory } from '../control/directory.js';
+import type { TokenVerifier } from '../identity/verify-token.js';
+import type { Logger } from '../util/log.js';
+
+/** What the API's routes work with. */
+export interface ApiDeps {
+  readonly admin: ClusterAdmin;
+  /** Derives Entra roles' passwords. */
+  readonly gatewaySecret: Buffer;
+  /** The tenant of the cluster's Entra principals; undefined without Entra ID. */
+  readonly tenantId: string | undefined;
+  /** Verifies Entra admins' bearer tokens; undefined without Entra ID. */
+  readonly verifier: TokenVerifier | undefined;
+  /** Directory lookups for admins and principals, where one is available. */
+  readonly directory: Directory | undefined;
+  readonly audit: AuditWriter;
+  /** Kept in step when citus's password is reset through the API. */
+  readonly citusPasswordFile: string | undefined;
+  readonly log: Logger;
+}

@@ -1,0 +1,28 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { getAuthMethod } from '../../control/auth-methods.js';
+import type { ApiDeps } from '../context.js';
+import { Cluster } from '../schemas.js';
+
+/** A node answers within this time, or it is reported down. */
+const PROBE_TIMEOUT_MS = 2_000;
+
+export const clusterRoutes = (deps: ApiDeps): FastifyPluginAsyncZod => async (app) => {
+  app.get('/cluster', {
+    schema: { summary: 'The nodes of the cluster and their state', tags: ['cluster'], response: { 200: Cluster } },
+  }, async () => {
+    const nodes = await Promise.all(
+      deps.admin.adminNodes.map(async (n) => {
+        try {
+          await Promise.race([
+            deps.admin.withAdmin(n, (c) => c.query('SELECT 1')),
+            new Promise((_, reject) => setTimeout(() => reject(new Error('no answer')), PROBE_TIMEOUT_MS).unref()),
+          ]);
+          return { name: n.name, kind: n.kind, state: 'up' as const };
+        } catch (e) {
+          return { name: n.name, kind: n.kind, state: 'down' as const, error: (e as Error).message };
+        }
+      }),
+    );
+    return { authentication: await getAuthMethod(deps.admin), nodes };
+  });
+};

@@ -1,0 +1,105 @@
+// The control plane's REST API under /api/v1 (fastify, with zod schemas that both
+// validate requests and generate the OpenAPI 3.1 document). Served over TLS with the
+// gateway's certificate, on loopback by default.
+import fastifySwagger from '@fastify/swagger';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { AddressInfo } from 'node:net';
+import { getAuthMethod } from '../control/auth-methods.js';
+import type { TlsMaterial } from '../tls/certificates.js';
+import { PgwardenError } from '../util/errors.js';
+import { ApiAuthenticator, type Caller } from './authn.js';
+import type { ApiDeps } from './context.js';
+import { errorHandler } from './problems.js';
+import { auditRoutes } from './routes/audit.js';
+import { authenticationRoutes } from './routes/authentication.js';
+import { clusterRoutes } from './routes/cluster.js';
+import { directoryRoutes } from './routes/directory.js';
+import { principalRoutes } from './routes/principals.js';
+import { roleRoutes } from './routes/roles.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    caller: Caller;
+  }
+}
+
+export const API_PREFIX = '/api/v1';
+/** Requests larger than this are refused (413). */
+export const BODY_LIMIT_BYTES = 1024 * 1024;
+
+export interface ApiServerOptions {
+  tls: TlsMaterial;
+  /** Extra routes on the same server (the portal). */
+  plugins?: Array<(app: FastifyInstance) => Promise<void>>;
+}
+
+export async function buildApi(deps: ApiDeps, options: ApiServerOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    https: { cert: options.tls.certPem, key: options.tls.keyPem, minVersion: 'TLSv1.2' },
+    bodyLimit: BODY_LIMIT_BYTES,
+    logger: false,
+  }).withTypeProvider<ZodTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  app.setErrorHandler(errorHandler(deps.log));
+  app.setNotFoundHandler((req, reply) => {
+    void reply.code(404).header('content-type', 'application/problem+json; charset=utf-8').send({
+      type: 'urn:pgwarden:problem:NOT_FOUND', title: 'Not found', status: 404, code: 'NOT_FOUND', detail: `no route ${req.method} ${req.url.split('?')[0]}`,
+    });
+  });
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'pgwarden control plane',
+        version: '1',
+        description: 'Authentication methods, Microsoft Entra admins and principals, and native PostgreSQL roles of a cluster. Errors are RFC 9457 problem details.',
+      },
+      components: {
+        securitySchemes: {
+          entraToken: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: "A Microsoft Entra admin's access token" },
+          citus: { type: 'http', scheme: 'basic', description: 'The built-in role citus' },
+        },
+      },
+      security: [{ entraToken: [] }, { citus: [] }],
+    },
+    transform: jsonSchemaTransform,
+  });
+
+  app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
+  app.get(`${API_PREFIX}/openapi.json`, { schema: { hide: true } }, async () => app.swagger());
+
+  const authenticator = new ApiAuthenticator(deps.admin, () => getAuthMethod(deps.admin), deps.verifier);
+  await app.register(
+    async (api) => {
+      api.addHook('onRequest', async (req) => {
+        try {
+          req.caller = await authenticator.authenticate(req.headers.authorization);
+        } catch (e) {
+          const code = e instanceof PgwardenError ? e.code : 'UNAUTHORIZED';
+          deps.audit.record({ kind: 'change', action: 'api.sign-in', target: `${req.method} ${req.url.split('?')[0]}`, clientAddr: req.ip, result: 'refused', reason: code });
+          throw e;
+        }
+      });
+      for (const routes of [authenticationRoutes, principalRoutes, roleRoutes, clusterRoutes, auditRoutes, directoryRoutes]) {
+        await api.register(routes(deps));
+      }
+    },
+    { prefix: API_PREFIX },
+  );
+  for (const plugin of options.plugins ?? []) await app.register(plugin);
+  return app;
+}
+
+export async function listenApi(app: FastifyInstance, host: string, port: number): Promise<AddressInfo> {
+  try {
+    await app.listen({ host, port });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE') throw new PgwardenError('PORT_IN_USE', `port ${port} on ${host} is already in use; choose another with --api-port`);
+    throw e;
+  }
+  return app.server.address() as AddressInfo;
+}
