@@ -47,6 +47,14 @@ export function buildProgram(): Command {
     .option('--tls-key <file>', "the gateway's private key (PEM)")
     .option('--allow-plain-loopback', 'also accept unencrypted connections from loopback addresses', false)
     .option('--auth-timeout <seconds>', 'a client must finish signing in within this time', parseSeconds, 30)
+    .addOption(
+      program
+        .createOption('--auth-method <method>', 'authentication methods of a new cluster: postgres, entra or both (later: pgwarden auth set-method)')
+        .choices(['postgres', 'entra', 'both'])
+        .default('both'),
+    )
+    .option('--api-host <host>', 'address of the REST API and portal', '127.0.0.1')
+    .option('--api-port <port>', 'port of the REST API and portal (HTTPS)', parsePort, 8080)
     .option('--log-level <level>', 'trace, debug, info, warn or error', 'info')
     .action(up);
 

@@ -3,6 +3,7 @@
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { startPgwarden } from '../pgwarden.js';
 import { createLogger } from '../util/log.js';
+import type { AuthMethod } from '../catalog/auth-method.js';
 
 export interface UpOptions {
   dataDir: string;
@@ -14,6 +15,9 @@ export interface UpOptions {
   tlsKey?: string;
   allowPlainLoopback: boolean;
   authTimeout: number;
+  authMethod: AuthMethod;
+  apiHost: string;
+  apiPort: number;
   logLevel: string;
 }
 
@@ -28,6 +32,9 @@ export async function up(opts: UpOptions): Promise<void> {
     log,
     allowPlainLoopback: opts.allowPlainLoopback,
     authTimeoutMs: opts.authTimeout * 1000,
+    authMethod: opts.authMethod,
+    apiHost: opts.apiHost,
+    apiPort: opts.apiPort,
     ...(opts.workers !== undefined ? { workers: opts.workers } : {}),
     ...(opts.citusPassword !== undefined ? { citusPassword: opts.citusPassword } : {}),
     ...(opts.tlsCert !== undefined ? { tlsCert: opts.tlsCert } : {}),
@@ -69,6 +76,7 @@ export async function up(opts: UpOptions): Promise<void> {
     'pgwarden is running.',
     `  gateway       ${address.address}:${address.port}  (PostgreSQL protocol, TLS required)`,
     ...(tls.caPath ? [`  TLS CA        ${shown(tls.caPath)}  (for sslmode=verify-full)`] : []),
+    `  API, portal   ${running.apiUrl}  (OpenAPI: ${running.apiUrl}/api/v1/openapi.json)`,
     ...cluster.nodes.map((n) => `  ${n.name.padEnd(12)}  PostgreSQL on a private socket in ${shown(n.spec.socketDir)} (pid ${n.pid})`),
     `  data          ${shown(cluster.dataDir)}`,
     `  logs          ${shown(join(cluster.dataDir, 'logs'))}`,
