@@ -4,6 +4,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { isPgwardenError } from '../util/errors.js';
 import { up } from './up.js';
+import { registerManageCommands } from './manage.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -58,6 +59,7 @@ export function buildProgram(): Command {
     .option('--log-level <level>', 'trace, debug, info, warn or error', 'info')
     .action(up);
 
+  registerManageCommands(program);
   return program;
 }
 

@@ -1,0 +1,103 @@
+// The control plane's CLI in child processes against a running pgwarden: the seed's
+// native-role procedure, odd names, one-line errors with documented exit codes.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
+import { setAuthMethod } from '../../src/control/auth-methods.js';
+import { CITUS_PASSWORD, psql, run, startTestPgwarden, type TestPgwarden } from '../helpers/pgwarden.js';
+import { spawn } from 'node:child_process';
+
+const BIN = fileURLToPath(new URL('../../bin/pgwarden.js', import.meta.url));
+let pw: TestPgwarden;
+
+before(async () => {
+  pw = await startTestPgwarden();
+});
+after(async () => {
+  await pw?.destroy();
+});
+
+function cli(args: string[], stdin?: string, env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args, '--data-dir', pw.dataDir], { env: { ...process.env, PGWARDEN_CITUS_PASSWORD: undefined, ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(stdin ?? '');
+  });
+}
+
+async function signsIn(user: string, password: string): Promise<boolean> {
+  return (await psql(pw.conn(user), 'select current_user', password)).stdout.trim() === user;
+}
+
+test('the seed procedure for native roles, through the CLI', async () => {
+  const show = await cli(['auth', 'show']);
+  assert.equal(show.code, 0, show.stderr);
+  assert.match(show.stdout, /^both {2}\(PostgreSQL and Microsoft Entra authentication\)/);
+
+  const add = await cli(['role', 'add', 'db_user', '--password-stdin'], 'Cli-Passw0rd-1\n');
+  assert.equal(add.code, 0, add.stderr);
+  assert.match(add.stdout, /added role "db_user"\n {2}worker-1: done\n {2}worker-2: done/);
+  assert.ok(await signsIn('db_user', 'Cli-Passw0rd-1'));
+
+  const list = await cli(['role', 'list', '-o', 'json']);
+  assert.deepEqual(JSON.parse(list.stdout).items.map((r: { name: string }) => r.name), ['citus', 'db_user']);
+  const table = await cli(['role', 'list']);
+  assert.match(table.stdout, /^NAME +BUILTIN +CANLOGIN +MEMBEROF\ncitus +true +true\ndb_user +false +true\n$/);
+
+  const reset = await cli(['role', 'reset-password', 'db_user', '--password-stdin'], 'Cli-Passw0rd-2\n');
+  assert.equal(reset.code, 0, reset.stderr);
+  assert.equal(await signsIn('db_user', 'Cli-Passw0rd-1'), false);
+  assert.ok(await signsIn('db_user', 'Cli-Passw0rd-2'));
+
+  const del = await cli(['role', 'delete', 'db_user']);
+  assert.equal(del.code, 0, del.stderr);
+  assert.equal(await signsIn('db_user', 'Cli-Passw0rd-2'), false);
+
+  const citus = await cli(['role', 'delete', 'citus']);
+  assert.equal(citus.code, 7);
+  assert.equal(citus.stderr, 'pgwarden: The citus role is built in and cannot be deleted. Its password can be reset.\n');
+
+  const set = await cli(['auth', 'set-method', 'postgres']);
+  assert.equal(set.code, 0, set.stderr);
+  assert.match(set.stdout, /authentication methods: postgres/);
+  await setAuthMethod(pw.cluster, 'both');
+
+  const audit = await cli(['audit', '--kind', 'change', '-o', 'json']);
+  const actions = JSON.parse(audit.stdout).items.map((e: { action: string }) => e.action);
+  for (const a of ['role.add', 'role.reset-password', 'role.delete', 'auth-method.set']) assert.ok(actions.includes(a), a);
+});
+
+test('odd role names round-trip through the CLI', async () => {
+  for (const name of ['user name "with" quotes', 'Ünïcødé@contoso.onmicrosoft.com']) {
+    const add = await cli(['role', 'add', name, '--password-stdin'], 'Odd-Cli-Passw0rd\n');
+    assert.equal(add.code, 0, add.stderr);
+    assert.ok(await signsIn(name, 'Odd-Cli-Passw0rd'));
+    const list = await cli(['role', 'list', '-o', 'json']);
+    assert.ok(JSON.parse(list.stdout).items.some((r: { name: string }) => r.name === name));
+    const del = await cli(['role', 'delete', name]);
+    assert.equal(del.code, 0, del.stderr);
+  }
+});
+
+test('errors are one line with a documented exit code', async () => {
+  const weak = await cli(['role', 'add', 'weak_one', '--password-stdin'], 'weak\n');
+  assert.equal(weak.code, 2);
+  assert.match(weak.stderr, /^pgwarden: the password is too weak: .*\n$/);
+  const missing = await cli(['role', 'delete', 'nobody_here']);
+  assert.equal(missing.code, 6);
+  assert.equal(missing.stderr, 'pgwarden: role "nobody_here" does not exist\n');
+  const wrong = await cli(['role', 'list'], undefined, { PGWARDEN_CITUS_PASSWORD: 'wrong' });
+  assert.equal(wrong.code, 3);
+  assert.equal(wrong.stderr, 'pgwarden: The citus password is wrong.\n');
+  const noPassword = await cli(['role', 'add', 'no_tty']);
+  assert.equal(noPassword.code, 2);
+  assert.match(noPassword.stderr, /use --password-stdin/);
+  const down = await run(process.execPath, [BIN, 'role', 'list', '--api-url', 'https://127.0.0.1:1', '--data-dir', pw.dataDir]);
+  assert.equal(down.code, 4);
+  assert.match(down.stderr, /cannot reach the pgwarden API at https:\/\/127.0.0.1:1/);
+  assert.ok(![weak, missing, wrong].some((r) => r.stderr.includes(CITUS_PASSWORD)));
+});
