@@ -1,0 +1,126 @@
+// The claims of the tokens the provider issues, in the shapes of Microsoft Entra ID's
+// v1.0 and v2.0 access tokens and ID tokens.
+// https://learn.microsoft.com/entra/identity-platform/access-token-claims-reference
+// https://learn.microsoft.com/entra/identity-platform/id-token-claims-reference
+import { createHash, randomBytes } from 'node:crypto';
+import type { JWTPayload } from 'jose';
+import type { Issuers } from './issuers.js';
+import type { ServicePrincipal, User } from './model.js';
+import { userPermissions, type Target } from './resources.js';
+
+/** Who a token is about: a user signed in through a client, or a service principal itself. */
+export type Subject =
+  | { readonly kind: 'user'; readonly user: User; readonly groups: readonly string[] }
+  | { readonly kind: 'app'; readonly sp: ServicePrincipal; readonly groups: readonly string[] };
+
+export type TokenVersion = '1.0' | '2.0';
+
+export interface ClaimsContext {
+  readonly tenantId: string;
+  readonly issuers: Issuers;
+  readonly version: TokenVersion;
+  /** The client (application) the token is issued to. */
+  readonly clientId: string;
+  /** Whether the client proved itself with a secret (appidacr/azpacr "1") or is public ("0"). */
+  readonly clientAuthenticated: boolean;
+  readonly target: Target;
+  /** The caller's address, for `ipaddr` of user tokens. */
+  readonly ipaddr?: string;
+  /** Seconds since the epoch. */
+  readonly issuedAt: number;
+  readonly expiresAt: number;
+}
+
+/** Entra's `sub` for users is pairwise: stable for one user and one application, different
+ * for another application, so that applications cannot correlate users by it. */
+export function pairwiseSubject(tenantId: string, objectId: string, clientId: string): string {
+  return createHash('sha256').update(`${tenantId}\0${objectId}\0${clientId.toLowerCase()}`).digest('base64url');
+}
+
+/** Opaque values Entra puts in every token: `aio` (internal), `uti` (token id), `rh` (refresh hint). */
+function opaque(): { aio: string; uti: string } {
+  return { aio: randomBytes(48).toString('base64url'), uti: randomBytes(16).toString('base64url') };
+}
+
+function refreshHint(ctx: ClaimsContext): string {
+  return `0.A${createHash('sha256').update(`${ctx.tenantId}\0${ctx.clientId}\0${ctx.target.resource}`).digest('base64url')}.`;
+}
+
+function withGroups(claims: JWTPayload, groups: readonly string[]): JWTPayload {
+  return groups.length > 0 ? { ...claims, groups: [...groups] } : claims;
+}
+
+export function accessTokenClaims(subject: Subject, ctx: ClaimsContext): JWTPayload {
+  const { aio, uti } = opaque();
+  const acr = ctx.clientAuthenticated ? '1' : '0';
+  const times = { iat: ctx.issuedAt, nbf: ctx.issuedAt, exp: ctx.expiresAt };
+  const common = { aud: ctx.target.resource, iss: ctx.version === '1.0' ? ctx.issuers.v1 : ctx.issuers.v2, ...times };
+  if (subject.kind === 'app') {
+    const oid = subject.sp.objectId;
+    const claims =
+      ctx.version === '1.0'
+        ? { ...common, aio, appid: ctx.clientId, appidacr: acr, idp: ctx.issuers.v1, idtyp: 'app', oid, rh: refreshHint(ctx), sub: oid, tid: ctx.tenantId, uti, ver: '1.0' }
+        : { ...common, aio, azp: ctx.clientId, azpacr: acr, idtyp: 'app', oid, rh: refreshHint(ctx), sub: oid, tid: ctx.tenantId, uti, ver: '2.0' };
+    return withGroups(claims, subject.groups);
+  }
+  const u = subject.user;
+  const sub = pairwiseSubject(ctx.tenantId, u.objectId, ctx.clientId);
+  const scp = userPermissions(ctx.target);
+  const claims =
+    ctx.version === '1.0'
+      ? {
+          ...common,
+          acr: '1',
+          aio,
+          amr: ['pwd'],
+          appid: ctx.clientId,
+          appidacr: acr,
+          idtyp: 'user',
+          ...(ctx.ipaddr ? { ipaddr: ctx.ipaddr } : {}),
+          name: u.displayName,
+          oid: u.objectId,
+          rh: refreshHint(ctx),
+          scp,
+          sub,
+          tid: ctx.tenantId,
+          unique_name: u.userPrincipalName,
+          upn: u.userPrincipalName,
+          uti,
+          ver: '1.0',
+        }
+      : {
+          ...common,
+          aio,
+          azp: ctx.clientId,
+          azpacr: acr,
+          name: u.displayName,
+          oid: u.objectId,
+          preferred_username: u.userPrincipalName,
+          rh: refreshHint(ctx),
+          scp,
+          sub,
+          tid: ctx.tenantId,
+          uti,
+          ver: '2.0',
+        };
+  return withGroups(claims, subject.groups);
+}
+
+/** The ID token of a user sign-in: about the user, for the client (`aud` = client id). */
+export function idTokenClaims(user: User, ctx: ClaimsContext, nonce: string | undefined): JWTPayload {
+  const { aio, uti } = opaque();
+  const base = {
+    aud: ctx.clientId,
+    iat: ctx.issuedAt,
+    nbf: ctx.issuedAt,
+    exp: ctx.expiresAt,
+    ...(nonce ? { nonce } : {}),
+    name: user.displayName,
+    oid: user.objectId,
+    sub: pairwiseSubject(ctx.tenantId, user.objectId, ctx.clientId),
+    tid: ctx.tenantId,
+  };
+  return ctx.version === '1.0'
+    ? { ...base, iss: ctx.issuers.v1, amr: ['pwd'], unique_name: user.userPrincipalName, upn: user.userPrincipalName, ver: '1.0' }
+    : { ...base, iss: ctx.issuers.v2, aio, preferred_username: user.userPrincipalName, rh: refreshHint(ctx), uti, ver: '2.0' };
+}
