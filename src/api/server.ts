@@ -2,7 +2,8 @@
 // validate requests and generate the OpenAPI 3.1 document). Served over TLS with the
 // gateway's certificate, on loopback by default.
 import fastifySwagger from '@fastify/swagger';
-import Fastify, { type FastifyInstance } from 'fastify';
+import fastifyCookie from '@fastify/cookie';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { AddressInfo } from 'node:net';
 import { getAuthMethod } from '../control/auth-methods.js';
@@ -11,6 +12,7 @@ import { PgwardenError } from '../util/errors.js';
 import { ApiAuthenticator, type Caller } from './authn.js';
 import type { ApiDeps } from './context.js';
 import { errorHandler } from './problems.js';
+import { CSRF_HEADER, SESSION_COOKIE, SessionStore } from './sessions.js';
 import { auditRoutes } from './routes/audit.js';
 import { authenticationRoutes } from './routes/authentication.js';
 import { clusterRoutes } from './routes/cluster.js';
@@ -25,13 +27,23 @@ declare module 'fastify' {
 }
 
 export const API_PREFIX = '/api/v1';
+
+/** Given to plugins that share the API's server (the portal). */
+export interface ApiPluginContext {
+  readonly deps: ApiDeps;
+  /** Checks an Authorization header value (Bearer token or citus Basic). */
+  readonly authenticator: ApiAuthenticator;
+  readonly sessions: SessionStore | undefined;
+}
 /** Requests larger than this are refused (413). */
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 
 export interface ApiServerOptions {
   tls: TlsMaterial;
-  /** Extra routes on the same server (the portal). */
-  plugins?: Array<(app: FastifyInstance) => Promise<void>>;
+  /** Browser sessions (the portal); the API then also accepts its session cookie. */
+  sessions?: SessionStore;
+  /** Extra routes on the same server (the portal), with what they need to sign people in. */
+  plugins?: Array<(app: FastifyInstance, ctx: ApiPluginContext) => Promise<void>>;
 }
 
 export async function buildApi(deps: ApiDeps, options: ApiServerOptions): Promise<FastifyInstance> {
@@ -49,6 +61,7 @@ export async function buildApi(deps: ApiDeps, options: ApiServerOptions): Promis
     });
   });
 
+  await app.register(fastifyCookie);
   await app.register(fastifySwagger, {
     openapi: {
       openapi: '3.1.0',
@@ -72,11 +85,23 @@ export async function buildApi(deps: ApiDeps, options: ApiServerOptions): Promis
   app.get(`${API_PREFIX}/openapi.json`, { schema: { hide: true } }, async () => app.swagger());
 
   const authenticator = new ApiAuthenticator(deps.admin, () => getAuthMethod(deps.admin), deps.verifier);
+  const sessions = options.sessions;
+  // A request signs in with its Authorization header, or else with the portal's session
+  // cookie; with the cookie, a state-changing request must also carry the CSRF token.
+  const callerOf = async (req: FastifyRequest): Promise<Caller> => {
+    if (req.headers.authorization || !sessions) return authenticator.authenticate(req.headers.authorization);
+    const session = sessions.get(req.cookies[SESSION_COOKIE]);
+    if (!session) return authenticator.authenticate(undefined);
+    if (!['GET', 'HEAD', 'OPTIONS'].includes(req.method) && !SessionStore.csrfMatches(session, req.headers[CSRF_HEADER])) {
+      throw new PgwardenError('FORBIDDEN', 'The request lacks the CSRF token of the session (X-CSRF-Token).');
+    }
+    return session.caller;
+  };
   await app.register(
     async (api) => {
       api.addHook('onRequest', async (req) => {
         try {
-          req.caller = await authenticator.authenticate(req.headers.authorization);
+          req.caller = await callerOf(req);
         } catch (e) {
           const code = e instanceof PgwardenError ? e.code : 'UNAUTHORIZED';
           deps.audit.record({ kind: 'change', action: 'api.sign-in', target: `${req.method} ${req.url.split('?')[0]}`, clientAddr: req.ip, result: 'refused', reason: code });
@@ -89,7 +114,8 @@ export async function buildApi(deps: ApiDeps, options: ApiServerOptions): Promis
     },
     { prefix: API_PREFIX },
   );
-  for (const plugin of options.plugins ?? []) await app.register(plugin);
+  const pluginContext: ApiPluginContext = { deps, authenticator, sessions };
+  for (const plugin of options.plugins ?? []) await app.register(async (scope) => plugin(scope, pluginContext));
   return app;
 }
 
