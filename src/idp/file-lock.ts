@@ -3,7 +3,8 @@
 // without the lock, the second writer would silently undo the first one's change.
 // O_EXCL creation is atomic on local file systems; a lock whose holder died is taken
 // over once it is older than any update can take.
-import { open, rm, stat } from 'node:fs/promises';
+import { mkdir, open, rm, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PgwardenError } from '../util/errors.js';
 
@@ -15,6 +16,7 @@ const GIVE_UP_AFTER_MS = 15_000;
 export async function withFileLock<T>(file: string, fn: () => Promise<T>): Promise<T> {
   const lock = `${file}.lock`;
   const deadline = Date.now() + GIVE_UP_AFTER_MS;
+  await mkdir(dirname(file), { recursive: true, mode: 0o700 });
   for (;;) {
     try {
       const handle = await open(lock, 'wx', 0o600);
