@@ -3,7 +3,7 @@
 // both start pgwarden here.
 import type { AddressInfo } from 'node:net';
 import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildApi, listenApi } from './api/server.js';
 import type { Directory } from './control/directory.js';
@@ -40,6 +40,10 @@ export interface PgwardenOptions {
   /** The control plane's REST API (and portal): loopback and 8080 unless given. */
   apiHost?: string;
   apiPort?: number;
+  /** Benchmarks: nodes also listen on loopback TCP with TLS (ports basePort, basePort+1, ...). */
+  nodeTcp?: { host: string; basePort: number };
+  /** Benchmarks: extra server settings for every node (max_connections, ...). */
+  nodeSettings?: Record<string, string>;
   log: Logger;
 }
 
@@ -62,17 +66,18 @@ export async function startPgwarden(options: PgwardenOptions): Promise<RunningPg
   if ((options.tlsCert === undefined) !== (options.tlsKey === undefined)) {
     throw new PgwardenError('CONFIG_INVALID', '--tls-cert and --tls-key go together');
   }
+  // The TLS material comes first: nodes that also listen on TCP use the same certificate.
+  const dataDirTls = options.tlsCert && options.tlsKey ? undefined : await ensureLocalTls(resolve(options.dataDir), [options.host]);
   const cluster = await EmbeddedCluster.open({
     dataDir: options.dataDir,
     log,
+    ...(options.nodeTcp && dataDirTls ? { tcp: { ...options.nodeTcp, certPem: dataDirTls.certPem, keyPem: dataDirTls.keyPem } } : {}),
+    ...(options.nodeSettings ? { settings: options.nodeSettings } : {}),
     ...(options.workers !== undefined ? { workers: options.workers } : {}),
     ...(options.citusPassword !== undefined ? { citusPassword: options.citusPassword } : {}),
     ...(options.authMethod !== undefined ? { authMethod: options.authMethod } : {}),
   });
-  const tls =
-    options.tlsCert && options.tlsKey
-      ? await loadOperatorTls(options.tlsCert, options.tlsKey)
-      : await ensureLocalTls(cluster.dataDir, [options.host]);
+  const tls = dataDirTls ?? (await loadOperatorTls(options.tlsCert!, options.tlsKey!));
   const started = await cluster.start();
 
   // Everything started from here on is stopped in reverse order, also when a later step fails.

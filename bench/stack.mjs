@@ -1,0 +1,33 @@
+// One pgwarden for the benchmark, in its own process (so that /proc tells its CPU time
+// apart): the embedded cluster with the coordinator also on loopback TCP with TLS (the
+// "direct" case), and the gateway. Prints one JSON line when ready; stops on SIGTERM.
+// Usage: node bench/stack.mjs <data-dir> <gateway-port> <node-base-port>
+import { startPgwarden } from '../dist/pgwarden.js';
+import { createLogger } from '../dist/util/log.js';
+
+const [dataDir, gatewayPort, basePort] = process.argv.slice(2);
+const running = await startPgwarden({
+  dataDir,
+  host: '127.0.0.1',
+  port: Number(gatewayPort),
+  apiPort: 0,
+  workers: 0,
+  citusPassword: 'Bench-Citus-Passw0rd',
+  nodeTcp: { host: '127.0.0.1', basePort: Number(basePort) },
+  nodeSettings: { max_connections: '2300', shared_buffers: '256MB', superuser_reserved_connections: '3' },
+  log: createLogger({ file: `${dataDir}/logs/pgwarden.log`, level: 'warn', stderrLevel: 'silent' }),
+});
+process.stdout.write(
+  JSON.stringify({
+    pid: process.pid,
+    gatewayPort: running.address.port,
+    directPort: Number(basePort),
+    socketDir: running.cluster.coordinator.spec.socketDir,
+    socketPort: running.cluster.coordinator.spec.port,
+    caPath: running.tls.caPath,
+    superuserPassword: running.cluster.secrets.superuserPassword,
+  }) + '\n',
+);
+const stop = () => running.stop().then(() => process.exit(0));
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);
