@@ -6,6 +6,7 @@ import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildApi, listenApi } from './api/server.js';
+import { Metrics } from './observability/metrics.js';
 import type { Directory } from './control/directory.js';
 import { AuditWriter } from './catalog/audit.js';
 import type { AuthMethod } from './catalog/auth-method.js';
@@ -31,6 +32,8 @@ export interface PgwardenOptions {
   tlsKey?: string;
   allowPlainLoopback?: boolean;
   authTimeoutMs?: number;
+  maxPendingAuth?: number;
+  maxConnections?: number;
   /** The authentication method of a new cluster (default both). */
   authMethod?: AuthMethod;
   /** The Microsoft Entra tenant whose tokens are accepted; none: Entra sign-in is off. */
@@ -58,7 +61,9 @@ export interface RunningPgwarden {
   readonly apiUrl: string;
   /** The citus password, when this start generated it (to be printed once). */
   readonly generatedCitusPassword: string | undefined;
-  stop(): Promise<void>;
+  readonly metrics: Metrics;
+  /** Stops everything; signed-in sessions get up to `drainMs` to finish (default 0). */
+  stop(drainMs?: number): Promise<void>;
 }
 
 export async function startPgwarden(options: PgwardenOptions): Promise<RunningPgwarden> {
@@ -82,9 +87,11 @@ export async function startPgwarden(options: PgwardenOptions): Promise<RunningPg
 
   // Everything started from here on is stopped in reverse order, also when a later step fails.
   const stoppers: Array<() => Promise<void>> = [() => cluster.stop()];
+  let drainMs = 0;
   const stopAll = async (): Promise<void> => {
     for (const stop of stoppers.reverse()) await stop().catch((e: unknown) => log.warn({ error: (e as Error).message }, 'error while stopping'));
   };
+  const metrics = new Metrics();
   try {
     const pool = cluster.gatewayPool();
     stoppers.push(() => pool.end());
@@ -113,11 +120,14 @@ export async function startPgwarden(options: PgwardenOptions): Promise<RunningPg
       ...(verifier ? { entra: { verifier, derivedKeys: new DerivedKeys(cluster.gatewaySecret) } } : {}),
       mockKey: Buffer.from(cluster.secrets.mockKey, 'hex'),
       log,
+      metrics,
       allowPlainLoopback: options.allowPlainLoopback ?? false,
       ...(options.authTimeoutMs !== undefined ? { authTimeoutMs: options.authTimeoutMs } : {}),
+      ...(options.maxPendingAuth !== undefined ? { maxPendingAuth: options.maxPendingAuth } : {}),
+      ...(options.maxConnections !== undefined ? { maxConnections: options.maxConnections } : {}),
     });
     const address = await gateway.listen();
-    stoppers.push(() => gateway.close());
+    stoppers.push(() => gateway.close(drainMs));
 
     const api = await buildApi(
       {
@@ -130,7 +140,14 @@ export async function startPgwarden(options: PgwardenOptions): Promise<RunningPg
         citusPasswordFile: cluster.citusPasswordFile,
         log,
       },
-      { tls },
+      {
+        tls,
+        metrics,
+        ready: async () => {
+          await pool.query('SELECT 1');
+          return gateway.listening;
+        },
+      },
     );
     stoppers.push(() => api.close());
     const apiAddress = await listenApi(api, options.apiHost ?? '127.0.0.1', options.apiPort ?? 8080);
@@ -147,11 +164,14 @@ export async function startPgwarden(options: PgwardenOptions): Promise<RunningPg
       catalog,
       api,
       apiUrl,
+      metrics,
       generatedCitusPassword: started.generatedCitusPassword,
-      stop: () =>
-        (stopping ??= stopAll().then(() => {
+      stop: (drain = 0) => {
+        drainMs = drain;
+        return (stopping ??= stopAll().then(() => {
           log.info({ event: 'stopped' }, 'pgwarden stopped');
-        })),
+        }));
+      },
     };
   } catch (e) {
     await stopAll();

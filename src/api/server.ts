@@ -12,6 +12,7 @@ import { PgwardenError } from '../util/errors.js';
 import { ApiAuthenticator, type Caller } from './authn.js';
 import type { ApiDeps } from './context.js';
 import { errorHandler } from './problems.js';
+import type { Metrics } from '../observability/metrics.js';
 import { CSRF_HEADER, SESSION_COOKIE, SessionStore } from './sessions.js';
 import { auditRoutes } from './routes/audit.js';
 import { authenticationRoutes } from './routes/authentication.js';
@@ -42,6 +43,10 @@ export interface ApiServerOptions {
   tls: TlsMaterial;
   /** Browser sessions (the portal); the API then also accepts its session cookie. */
   sessions?: SessionStore;
+  /** Served at /metrics (Prometheus text format). */
+  metrics?: Metrics;
+  /** For /readyz: true when pgwarden can serve sign-ins (coordinator reachable, gateway listening). */
+  ready?: () => Promise<boolean>;
   /** Extra routes on the same server (the portal), with what they need to sign people in. */
   plugins?: Array<(app: FastifyInstance, ctx: ApiPluginContext) => Promise<void>>;
 }
@@ -81,7 +86,19 @@ export async function buildApi(deps: ApiDeps, options: ApiServerOptions): Promis
     transform: jsonSchemaTransform,
   });
 
+  // Probes and metrics are anonymous, like the OpenAPI document: they carry no secrets
+  // and no names (see docs/security.md).
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
+  app.get('/readyz', { schema: { hide: true } }, async (_req, reply) => {
+    const ready = await (options.ready?.() ?? Promise.resolve(true)).catch(() => false);
+    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready' });
+  });
+  if (options.metrics) {
+    const registry = options.metrics.registry;
+    app.get('/metrics', { schema: { hide: true } }, async (_req, reply) =>
+      reply.header('content-type', registry.contentType).send(await registry.metrics()),
+    );
+  }
   app.get(`${API_PREFIX}/openapi.json`, { schema: { hide: true } }, async () => app.swagger());
 
   const authenticator = new ApiAuthenticator(deps.admin, () => getAuthMethod(deps.admin), deps.verifier);

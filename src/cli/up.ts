@@ -16,6 +16,9 @@ export interface UpOptions {
   allowPlainLoopback: boolean;
   authTimeout: number;
   authMethod: AuthMethod;
+  maxPendingAuth: number;
+  maxConnections: number;
+  drainTimeout: number;
   apiHost: string;
   apiPort: number;
   logLevel: string;
@@ -33,6 +36,8 @@ export async function up(opts: UpOptions): Promise<void> {
     allowPlainLoopback: opts.allowPlainLoopback,
     authTimeoutMs: opts.authTimeout * 1000,
     authMethod: opts.authMethod,
+    maxPendingAuth: opts.maxPendingAuth,
+    maxConnections: opts.maxConnections,
     apiHost: opts.apiHost,
     apiPort: opts.apiPort,
     ...(opts.workers !== undefined ? { workers: opts.workers } : {}),
@@ -48,8 +53,10 @@ export async function up(opts: UpOptions): Promise<void> {
       process.exit(1);
     }
     stopping = true;
-    process.stdout.write(`\npgwarden: ${signal}: stopping the gateway and the cluster ...\n`);
-    running.stop().then(
+    // SIGTERM (a service manager) lets sessions finish; Ctrl-C stops at once.
+    const drainMs = signal === 'SIGTERM' ? opts.drainTimeout * 1000 : 0;
+    process.stdout.write(`\npgwarden: ${signal}: stopping the gateway${drainMs ? ` (sessions get ${opts.drainTimeout} s to finish)` : ''} and the cluster ...\n`);
+    running.stop(drainMs).then(
       () => {
         process.stdout.write('pgwarden: stopped.\n');
         process.exit(0);

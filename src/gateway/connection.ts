@@ -3,6 +3,7 @@
 // sign in to PostgreSQL as that role, hand over to the byte pump.
 // https://www.postgresql.org/docs/current/protocol-flow.html
 import { TLSSocket } from 'node:tls';
+import { performance } from 'node:perf_hooks';
 import type { Socket } from 'node:net';
 import { ALPN_POSTGRESQL, MAX_AUTH_MESSAGE_BYTES, TLS_HANDSHAKE_BYTE } from '../protocol/constants.js';
 import {
@@ -53,7 +54,12 @@ export class ClientConnection {
   private readonly timer: NodeJS.Timeout;
   private readonly remote: string;
 
-  constructor(raw: Socket, private readonly ctx: GatewayContext) {
+  /** When the startup packet arrived (sign-in latency). */
+  private startedAt = 0;
+  private method: 'scram' | 'entra' | undefined;
+
+  /** @param signedInOrGone called once the connection leaves the sign-in phase */
+  constructor(raw: Socket, private readonly ctx: GatewayContext, private readonly signedInOrGone: () => void = () => undefined) {
     this.socket = raw;
     this.remote = raw.remoteAddress ?? 'unknown';
     raw.on('error', () => undefined); // errors surface through the wire; never crash
@@ -65,9 +71,12 @@ export class ClientConnection {
     try {
       const startup = await this.negotiate();
       if (!startup) return;
+      this.startedAt = performance.now();
       this.checkTransport();
       this.acceptStartup(startup);
+      this.checkThrottle();
       const proof = await this.authenticate();
+      this.checkCapacity();
       const backend = await this.signInToBackend(proof);
       this.handOver(proof, backend);
     } catch (e) {
@@ -153,11 +162,28 @@ export class ClientConnection {
     this.startupParams = params;
   }
 
+  // Step 3b: a client that failed too often recently is refused before it tries again.
+  private checkThrottle(): void {
+    const verdict = this.ctx.throttle.check(this.remote, this.role);
+    if (!verdict.blocked) return;
+    this.ctx.metrics?.throttled.inc();
+    this.recordSignIn('refused', 'THROTTLED');
+    throw new PgwardenError('THROTTLED', `too many failed sign-in attempts; try again in ${Math.ceil(verdict.retryAfterMs / 1000)} seconds`);
+  }
+
+  private checkCapacity(): void {
+    if (this.ctx.sessions.size >= this.ctx.maxConnections) {
+      this.recordSignIn('refused', 'TOO_MANY_CONNECTIONS', this.method);
+      throw new PgwardenError('TOO_MANY_CONNECTIONS', 'sorry, too many clients already');
+    }
+  }
+
   // Step 4: the client proves who it is: an Entra principal with an access token, any
   // other role with SCRAM against its secret.
   private async authenticate(): Promise<ClientProof> {
     const lookup = await this.ctx.roles.lookup(this.role);
     const method = this.ctx.authMethod();
+    this.method = lookup.kind === 'entra' ? 'entra' : 'scram';
     if (lookup.kind === 'entra') {
       if (!allowsEntra(method)) throw this.refused('Microsoft Entra authentication is disabled for this cluster');
       return this.authenticateEntra(lookup.principal);
@@ -174,6 +200,7 @@ export class ClientConnection {
 
   private recordSignIn(result: 'ok' | 'failed' | 'refused', reason?: string, method?: string): void {
     this.ctx.audit?.record({ kind: 'sign-in', action: 'sign-in', actor: this.role, target: this.database, method, clientAddr: this.remote, result, reason });
+    this.ctx.metrics?.signIns.inc({ method: method ?? this.method ?? 'none', result, code: reason ?? 'OK' });
   }
 
   private async authenticateEntra(principal: EntraPrincipal): Promise<ClientProof> {
@@ -233,6 +260,7 @@ export class ClientConnection {
   private authFailed(reason: string, detail?: string): PgwardenError {
     this.ctx.log.info({ event: 'sign-in', result: 'failed', reason, role: this.role, database: this.database, client: this.remote }, 'sign-in failed');
     this.recordSignIn('failed', reason);
+    this.ctx.throttle.failure(this.remote, this.role);
     return new PgwardenError('AUTH_FAILED', `password authentication failed for user "${this.role}"`, detail ? { detail } : undefined);
   }
 
@@ -262,16 +290,27 @@ export class ClientConnection {
     this.ctx.sessions.add(client);
     this.ctx.log.info({ event: 'sign-in', result: 'ok', method: proof.method, role: this.role, database: this.database, client: this.remote }, 'signed in');
     this.recordSignIn('ok', undefined, proof.method);
-    pump(client, backend.socket, () => {
+    this.ctx.throttle.success(this.remote, this.role);
+    this.signedInOrGone();
+    const metrics = this.ctx.metrics;
+    metrics?.signInSeconds.observe({ method: proof.method }, (performance.now() - this.startedAt) / 1000);
+    metrics?.connectionsTotal.inc({ outcome: 'signed-in' });
+    metrics?.connectionsActive.inc();
+    pump(client, backend.socket, (stats) => {
       unregister();
       this.ctx.sessions.delete(client);
+      metrics?.connectionsActive.dec();
+      metrics?.bytes.inc({ direction: 'client-to-server' }, stats.bytesFromClient);
+      metrics?.bytes.inc({ direction: 'server-to-client' }, stats.bytesFromServer);
     });
   }
 
   private fail(e: unknown): void {
     clearTimeout(this.timer);
+    this.signedInOrGone();
     if (this.failed || this.socket.destroyed) return;
     this.failed = true;
+    this.ctx.metrics?.connectionsTotal.inc({ outcome: isPgwardenError(e) ? e.code.toLowerCase() : 'error' });
     if (e instanceof BackendRefusal) {
       this.socket.end(e.raw);
       return;
@@ -294,6 +333,7 @@ export class ClientConnection {
 
   private close(): void {
     clearTimeout(this.timer);
+    this.signedInOrGone();
     this.socket.destroy();
   }
 }

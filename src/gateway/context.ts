@@ -6,7 +6,9 @@ import type { DerivedKeys } from '../catalog/derived-password.js';
 import type { TokenVerifier } from '../identity/verify-token.js';
 import type { AuditWriter } from '../catalog/audit.js';
 import type { AuthMethod } from '../catalog/auth-method.js';
+import type { Metrics } from '../observability/metrics.js';
 import type { BackendTarget } from './backend.js';
+import type { SignInThrottle } from './throttle.js';
 import type { CancelRegistry } from './cancel.js';
 
 /** What every client connection of one gateway shares. */
@@ -30,6 +32,10 @@ export interface GatewayContext {
   readonly mockKey: Buffer;
   readonly cancels: CancelRegistry;
   readonly sessions: Set<Socket>;
+  /** Signed-in sessions allowed at once; beyond, 53300 too many connections. */
+  readonly maxConnections: number;
+  readonly throttle: SignInThrottle;
+  readonly metrics: Metrics | undefined;
   readonly log: Logger;
 }
 

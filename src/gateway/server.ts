@@ -10,6 +10,9 @@ import { tlsServerEndPoint, type TlsMaterial } from '../tls/certificates.js';
 import { PgwardenError } from '../util/errors.js';
 import type { BackendTarget } from './backend.js';
 import { CancelRegistry } from './cancel.js';
+import { SignInThrottle } from './throttle.js';
+import { errorResponse } from '../protocol/messages.js';
+import type { Metrics } from '../observability/metrics.js';
 import { ClientConnection } from './connection.js';
 import type { EntraSignIn, GatewayContext } from './context.js';
 
@@ -32,12 +35,21 @@ export interface GatewayOptions {
   authTimeoutMs?: number;
   /** PostgreSQL must answer within this time (default 10 s). */
   backendTimeoutMs?: number;
+  /** Connections in the sign-in phase at once (default 1,000); beyond, refused at once. */
+  maxPendingAuth?: number;
+  /** Signed-in sessions at once (default 10,000); beyond, 53300 too many connections. */
+  maxConnections?: number;
+  metrics?: Metrics;
 }
+
+export const DEFAULT_MAX_PENDING_AUTH = 1_000;
+export const DEFAULT_MAX_CONNECTIONS = 10_000;
 
 export class Gateway {
   private readonly server: Server;
   private readonly ctx: GatewayContext;
   private readonly pending = new Set<Socket>();
+  private readonly maxPending: number;
 
   constructor(private readonly options: GatewayOptions) {
     this.ctx = {
@@ -54,16 +66,33 @@ export class Gateway {
       mockKey: options.mockKey,
       cancels: new CancelRegistry(),
       sessions: new Set(),
+      maxConnections: options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+      throttle: new SignInThrottle(),
+      metrics: options.metrics,
       log: options.log,
     };
+    this.maxPending = options.maxPendingAuth ?? DEFAULT_MAX_PENDING_AUTH;
     this.server = createServer({ noDelay: true }, (socket) => this.accept(socket));
     this.server.on('error', (e) => options.log.error({ event: 'gateway-error', error: e.message }, 'gateway socket error'));
   }
 
   private accept(socket: Socket): void {
+    const metrics = this.ctx.metrics;
+    if (this.pending.size >= this.maxPending) {
+      // Cheapest possible refusal: no TLS, no parsing. libpq shows the message.
+      metrics?.connectionsTotal.inc({ outcome: 'too-many-pending' });
+      socket.on('error', () => undefined);
+      socket.end(errorResponse({ severity: 'FATAL', sqlstate: '53300', message: 'too many connections are signing in at once; try again' }));
+      setTimeout(() => socket.destroy(), 1000).unref();
+      return;
+    }
     this.pending.add(socket);
-    socket.once('close', () => this.pending.delete(socket));
-    void new ClientConnection(socket, this.ctx).run();
+    metrics?.signInsPending.inc();
+    const settled = (): void => {
+      if (this.pending.delete(socket)) metrics?.signInsPending.dec();
+    };
+    socket.once('close', settled);
+    void new ClientConnection(socket, this.ctx, settled).run();
   }
 
   /** Starts listening; a port in use is a one-line error that names --port. */
@@ -93,10 +122,27 @@ export class Gateway {
     return this.ctx.sessions.size;
   }
 
-  /** Stops accepting, then closes every connection, signed in or not. */
-  async close(): Promise<void> {
+  /**
+   * Stops accepting and ends every connection still signing in; then lets signed-in
+   * sessions finish for up to `drainMs` (0: close them at once), and closes the rest.
+   */
+  async close(drainMs = 0): Promise<void> {
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    for (const s of [...this.pending, ...this.ctx.sessions]) s.destroy();
+    for (const s of this.pending) s.destroy();
+    if (drainMs > 0 && this.ctx.sessions.size > 0) {
+      this.ctx.log.info({ event: 'draining', sessions: this.ctx.sessions.size, drainMs }, 'waiting for sessions to finish');
+      const deadline = Date.now() + drainMs;
+      while (this.ctx.sessions.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    }
+    for (const s of this.ctx.sessions) s.destroy();
     await closed;
+  }
+
+  get listening(): boolean {
+    return this.server.listening;
+  }
+
+  get pendingCount(): number {
+    return this.pending.size;
   }
 }

@@ -22,6 +22,8 @@ export const ERROR_KINDS = {
   PEER_CLOSED: { sqlstate: '08006', http: 400, exit: 4 },
   FEATURE_NOT_SUPPORTED: { sqlstate: '0A000', http: 400, exit: 2 },
   BACKEND_UNAVAILABLE: { sqlstate: '08006', http: 503, exit: 4 },
+  THROTTLED: { sqlstate: '28000', http: 429, exit: 3 },
+  TOO_MANY_CONNECTIONS: { sqlstate: '53300', http: 503, exit: 4 },
   // Access tokens (Microsoft Entra ID). The gateway answers each with 28P01 "password
   // authentication failed for user" and the message as DETAIL, for the token's holder.
   TOKEN_MALFORMED: { sqlstate: '28P01', http: 401, exit: 3 },
