@@ -1,0 +1,127 @@
+// Limits and throttling at the front door, metrics and probes, and draining on stop.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { connect } from 'node:net';
+import pg from 'pg';
+import { SignInThrottle, ROLE_FREE_FAILURES, ADDRESS_FREE_FAILURES, ROLE_MAX_BLOCK_MS, MAX_ENTRIES } from '../../src/gateway/throttle.js';
+import { formatScramSecret, makeScramSecret } from '../../src/scram/primitives.js';
+import { CITUS_PASSWORD, psql, startTestPgwarden, waitFor, type TestPgwarden } from '../helpers/pgwarden.js';
+import { apiClient } from '../helpers/api.js';
+import { errorMessage, exchange } from '../helpers/raw-client.js';
+
+describe('the throttle, alone', () => {
+  test('blocks a role/address after a few failures, doubling, capped; success clears it', () => {
+    let now = 0;
+    const t = new SignInThrottle(() => now);
+    for (let i = 0; i < ROLE_FREE_FAILURES; i++) t.failure('1.2.3.4', 'alice');
+    assert.equal(t.check('1.2.3.4', 'alice').blocked, false);
+    t.failure('1.2.3.4', 'alice');
+    assert.deepEqual(t.check('1.2.3.4', 'alice'), { blocked: true, retryAfterMs: 1000 });
+    assert.equal(t.check('1.2.3.4', 'bob').blocked, false, 'another role from the same address is not blocked');
+    assert.equal(t.check('5.6.7.8', 'alice').blocked, false, 'the same role from another address is not blocked');
+    t.failure('1.2.3.4', 'alice');
+    assert.equal(t.check('1.2.3.4', 'alice').retryAfterMs, 2000);
+    for (let i = 0; i < 20; i++) t.failure('1.2.3.4', 'alice');
+    assert.equal(t.check('1.2.3.4', 'alice').retryAfterMs, ROLE_MAX_BLOCK_MS);
+    now += ROLE_MAX_BLOCK_MS + 1;
+    assert.equal(t.check('1.2.3.4', 'alice').blocked, false);
+    t.success('1.2.3.4', 'alice');
+    t.failure('1.2.3.4', 'alice');
+    assert.equal(t.check('1.2.3.4', 'alice').blocked, false, 'a success starts the count again');
+  });
+
+  test('blocks an address that fails with many roles; memory stays bounded', () => {
+    let now = 0;
+    const t = new SignInThrottle(() => now);
+    for (let i = 0; i <= ADDRESS_FREE_FAILURES; i++) t.failure('9.9.9.9', `probe${i}`);
+    assert.equal(t.check('9.9.9.9', 'somebody-new').blocked, true);
+    for (let i = 0; i < MAX_ENTRIES + 10; i++) t.failure(`10.0.${i >> 8}.${i & 255}`, 'x');
+    assert.ok(t.size <= MAX_ENTRIES);
+  });
+});
+
+describe('a gateway with small limits', () => {
+  let pw: TestPgwarden;
+  before(async () => {
+    pw = await startTestPgwarden({ maxConnections: 3, maxPendingAuth: 3, authTimeoutMs: 3_000 });
+    await pw.cluster.withSuperuser(pw.cluster.coordinator, (c) =>
+      c.query(`create role throttled_role login password '${formatScramSecret(makeScramSecret('Right-Passw0rd'))}'`),
+    );
+  });
+  after(async () => {
+    await pw?.destroy();
+  });
+
+  test('failed sign-ins are throttled with a clear FATAL; other roles are not slowed', async () => {
+    for (let i = 0; i < ROLE_FREE_FAILURES + 1; i++) {
+      const r = await psql(pw.conn('throttled_role'), 'select 1', 'Wrong-Passw0rd');
+      assert.match(r.stderr, /password authentication failed/);
+    }
+    const blocked = await psql(pw.conn('throttled_role'), 'select 1', 'Right-Passw0rd');
+    assert.match(blocked.stderr, /FATAL: {2}too many failed sign-in attempts; try again in \d+ seconds/);
+    assert.equal((await psql(pw.conn('citus'), 'select 1', CITUS_PASSWORD)).stdout.trim(), '1');
+    await waitFor(async () => (await psql(pw.conn('throttled_role'), 'select 1', 'Right-Passw0rd')).stdout.trim() === '1', 10_000, 'the block to end');
+  });
+
+  test('beyond --max-connections: 53300 too many connections', async () => {
+    const ca = await readFile(pw.caPath, 'utf8');
+    const clients = Array.from({ length: 3 }, () => new pg.Client({ host: 'localhost', port: pw.port, user: 'citus', password: CITUS_PASSWORD, database: 'postgres', ssl: { ca } }));
+    try {
+      await Promise.all(clients.map((c) => c.connect()));
+      const r = await psql(pw.conn('citus'), 'select 1', CITUS_PASSWORD);
+      assert.match(r.stderr, /FATAL: {2}sorry, too many clients already/);
+    } finally {
+      await Promise.all(clients.map((c) => c.end()));
+    }
+    await waitFor(() => pw.gateway.sessionCount === 0, 5_000, 'sessions to close');
+    assert.equal((await psql(pw.conn('citus'), 'select 1', CITUS_PASSWORD)).stdout.trim(), '1');
+  });
+
+  test('beyond --max-pending-auth: refused at once', async () => {
+    const idle = Array.from({ length: 3 }, () => connect({ host: '127.0.0.1', port: pw.port }));
+    try {
+      await waitFor(() => pw.gateway.pendingCount === 3, 5_000, 'three pending connections');
+      const out = await exchange(pw.port, Buffer.alloc(0), 2_000);
+      assert.ok(out.closed);
+      assert.match(errorMessage(out.data) ?? '', /too many connections are signing in/);
+    } finally {
+      for (const s of idle) s.destroy();
+    }
+    await waitFor(() => pw.gateway.pendingCount === 0, 5_000, 'pending connections to go');
+  });
+
+  test('metrics and probes', async () => {
+    const api = apiClient(pw.apiUrl, pw.caPath);
+    const metrics = await api.call('GET', '/metrics', undefined, null);
+    assert.equal(metrics.status, 200);
+    const text = metrics.body.toString();
+    assert.match(text, /pgwarden_sign_ins_total\{method="scram",result="ok",code="OK"\} \d+/);
+    assert.match(text, /pgwarden_sign_ins_total\{method="scram",result="failed",code="wrong-password"\} [1-9]/);
+    assert.match(text, /pgwarden_sign_ins_throttled_total [1-9]/);
+    assert.match(text, /pgwarden_sign_in_duration_seconds_bucket/);
+    assert.match(text, /pgwarden_connections_total\{outcome="too_many_connections"\} [1-9]/);
+    assert.doesNotMatch(text, /throttled_role|citus/, 'no role names in metrics');
+    assert.equal((await api.call('GET', '/readyz', undefined, null)).status, 200);
+    assert.equal((await api.call('GET', '/healthz', undefined, null)).status, 200);
+  });
+
+  test('stop with a drain: a running query finishes, then everything stops', async () => {
+    const ca = await readFile(pw.caPath, 'utf8');
+    const client = new pg.Client({ host: 'localhost', port: pw.port, user: 'citus', password: CITUS_PASSWORD, database: 'postgres', ssl: { ca } });
+    await client.connect();
+    client.on('error', () => undefined);
+    const query = client.query('select pg_sleep(1) as slept').then(
+      (r) => r.rows.length,
+      (e: Error) => e.message,
+    );
+    await new Promise((r) => setTimeout(r, 200));
+    const stopping = pw.stop(10_000);
+    await new Promise((r) => setTimeout(r, 100));
+    const refused = await psql(pw.conn('citus'), 'select 1', CITUS_PASSWORD);
+    assert.notEqual(refused.code, 0, 'a new connection was accepted while draining');
+    assert.equal(await query, 1, 'the running query did not finish');
+    await client.end().catch(() => undefined);
+    await stopping;
+  });
+});
