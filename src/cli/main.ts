@@ -5,6 +5,9 @@ import { readFileSync } from 'node:fs';
 import { isPgwardenError } from '../util/errors.js';
 import { up } from './up.js';
 import { registerManageCommands } from './manage.js';
+import { registerIdpCommands } from './idp.js';
+import { registerLoginCommands } from './login.js';
+import { registerAccountCommands } from './account.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -60,6 +63,9 @@ export function buildProgram(): Command {
     .action(up);
 
   registerManageCommands(program);
+  registerIdpCommands(program);
+  registerLoginCommands(program);
+  registerAccountCommands(program);
   return program;
 }
 

@@ -11,6 +11,7 @@ import {
   findGroup,
   findServicePrincipal,
   findUser,
+  findUserToEdit,
   searchPrincipals,
   summarizeGroup,
   summarizeObject,
@@ -133,7 +134,7 @@ export class Directory {
   /** Removes a user (by UPN or object id) and its group memberships. */
   async removeUser(upnOrObjectId: string): Promise<PrincipalSummary> {
     return this.update((data) => {
-      const user = findUser(data, upnOrObjectId);
+      const user = findUserToEdit(data, upnOrObjectId);
       if (!user) throw new PgwardenError('NOT_FOUND', `no user ${upnOrObjectId} in the directory`);
       return { data: withoutObject({ ...data, users: data.users.filter((u) => u !== user) }, user.objectId), result: summarizeUser(user) };
     });
@@ -218,7 +219,8 @@ export class Directory {
       if (!group) throw new PgwardenError('NOT_FOUND', `no group ${groupNameOrId} in the directory`);
       const user = findUser(data, member);
       const sp = user ? undefined : findServicePrincipal(data, member);
-      const who = user ? summarizeUser(user) : sp ? summarizeServicePrincipal(sp) : undefined;
+      const bare = user || sp ? undefined : findUserToEdit(data, member);
+      const who = user ? summarizeUser(user) : sp ? summarizeServicePrincipal(sp) : bare ? summarizeUser(bare) : undefined;
       if (!who) throw new PgwardenError('NOT_FOUND', `no user or service principal ${member} in the directory`);
       const updated: Group = group.members.includes(who.objectId) ? group : { ...group, members: [...group.members, who.objectId] };
       return { data: { ...data, groups: data.groups.map((g) => (g === group ? updated : g)) }, result: { group: summarizeGroup(group), member: who } };
@@ -229,7 +231,9 @@ export class Directory {
     return this.update((data) => {
       const group = findGroup(data, groupNameOrId);
       if (!group) throw new PgwardenError('NOT_FOUND', `no group ${groupNameOrId} in the directory`);
-      const who = group.members.map((id) => summarizeObject(data, id)).find((p) => p && (p.objectId === member.toLowerCase() || [p.userPrincipalName, p.displayName, p.appId].some((n) => n?.toLowerCase() === member.toLowerCase())));
+      const names = [member, `${member}@${data.tenant.domain}`].map((n) => n.toLowerCase());
+      const matches = (p: PrincipalSummary): boolean => [p.objectId, p.userPrincipalName, p.displayName, p.appId].some((n) => n !== undefined && names.includes(n.toLowerCase()));
+      const who = group.members.map((id) => summarizeObject(data, id)).find((p): p is PrincipalSummary => p !== undefined && matches(p));
       if (!who) throw new PgwardenError('NOT_FOUND', `${member} is not a member of ${group.displayName}`);
       const updated: Group = { ...group, members: group.members.filter((id) => id !== who.objectId) };
       return { data: { ...data, groups: data.groups.map((g) => (g === group ? updated : g)) }, result: { group: summarizeGroup(group), member: who } };

@@ -12,7 +12,6 @@ import { mkdir } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { TlsMaterial } from '../tls/certificates.js';
-import { randomPassword } from '../util/files.js';
 import { PgwardenError } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import { AuthorizationCodes } from './authorization-codes.js';
@@ -24,12 +23,12 @@ import { FormGuard } from './form-guard.js';
 import { issuersFor, type Issuers } from './issuers.js';
 import type { Tenant } from './model.js';
 import { idpPaths } from './paths.js';
+import { seedIfEmpty, type SeededAdmin } from './seed.js';
 import { buildServer } from './server.js';
 import { SigningKeys, type RotationResult } from './signing-keys.js';
 import { checkLifetime, DEFAULT_TOKEN_LIFETIME_MINUTES, TokenIssuer, type LifetimeMinutes } from './token-issuer.js';
 
-/** The first user's name before the tenant's domain. */
-export const ADMIN_LOCAL_PART = 'admin';
+export type { SeededAdmin };
 
 export interface EmbeddedIdpOptions {
   readonly dataDir: string;
@@ -43,15 +42,6 @@ export interface EmbeddedIdpOptions {
   readonly deviceCodeIntervalSeconds?: number;
   /** The clock, in milliseconds since the epoch (tests move it). */
   readonly now?: () => number;
-}
-
-export interface SeededAdmin {
-  /** The user principal name, `admin@<tenant domain>`. */
-  readonly username: string;
-  readonly password: string;
-  readonly objectId: string;
-  readonly tenantId: string;
-  readonly tenantDomain: string;
 }
 
 export class EmbeddedIdp {
@@ -88,18 +78,10 @@ export class EmbeddedIdp {
    * when the directory existed.
    */
   async seedIfEmpty(): Promise<SeededAdmin | undefined> {
-    const password = randomPassword();
-    const created = await this.directory.createTenant({ localPart: ADMIN_LOCAL_PART, displayName: 'pgwarden administrator', password });
+    const admin = await seedIfEmpty(this.directory, this.keys);
     this.tenant = (await this.directory.snapshot())?.tenant;
-    if (!created?.user) return undefined;
-    this.options.log.info({ event: 'seed', tenant: created.tenant.id, oid: created.user.objectId }, 'identity provider tenant created');
-    return {
-      username: created.user.userPrincipalName,
-      password,
-      objectId: created.user.objectId,
-      tenantId: created.tenant.id,
-      tenantDomain: created.tenant.domain,
-    };
+    if (admin) this.options.log.info({ event: 'seed', tenant: admin.tenantId, oid: admin.objectId }, 'identity provider tenant created');
+    return admin;
   }
 
   /** Serves HTTPS on host:port (0: any free port) and writes idp/endpoint.json. The

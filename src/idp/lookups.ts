@@ -12,6 +12,12 @@ export function findUser(data: DirectoryData, upnOrObjectId: string): User | und
   return data.users.find((u) => u.objectId === upnOrObjectId.toLowerCase() || same(u.userPrincipalName, upnOrObjectId));
 }
 
+/** For editing the directory: also a bare name, meaning one in the tenant's domain (as
+ * `idp user add` takes it). Sign-ins use findUser: a sign-in name is a whole UPN. */
+export function findUserToEdit(data: DirectoryData, name: string): User | undefined {
+  return findUser(data, name) ?? (name.includes('@') ? undefined : findUser(data, `${name}@${data.tenant.domain}`));
+}
+
 export function findUserByObjectId(data: DirectoryData, objectId: string): User | undefined {
   return data.users.find((u) => u.objectId === objectId);
 }
