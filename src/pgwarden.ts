@@ -8,6 +8,10 @@ import type { FastifyInstance } from 'fastify';
 import { buildApi, listenApi } from './api/server.js';
 import { Metrics } from './observability/metrics.js';
 import type { Directory } from './control/directory.js';
+import { addPrincipal, listPrincipals } from './control/principals.js';
+import { EmbeddedIdp, type SeededAdmin } from './idp/embedded-idp.js';
+import { DEFAULT_AUDIENCES, MAX_CLOCK_SKEW_SECONDS } from './identity/config.js';
+import { readOptional, writeSecretFile } from './util/files.js';
 import { AuditWriter } from './catalog/audit.js';
 import type { AuthMethod } from './catalog/auth-method.js';
 import { CatalogWatch } from './catalog/catalog-watch.js';
@@ -16,11 +20,15 @@ import { RoleCatalog } from './catalog/role-catalog.js';
 import { EmbeddedCluster } from './cluster/embedded.js';
 import { GATEWAY_ROLE } from './cluster/bootstrap.js';
 import { Gateway } from './gateway/server.js';
+import type { ThrottlePolicy } from './gateway/throttle.js';
 import type { EntraConfig } from './identity/config.js';
 import { TokenVerifier } from './identity/verify-token.js';
 import { ensureLocalTls, loadOperatorTls, type TlsMaterial } from './tls/certificates.js';
 import { PgwardenError } from './util/errors.js';
 import type { Logger } from './util/log.js';
+
+/** Where the embedded identity provider listens by default. */
+export const DEFAULT_IDP_PORT = 8443;
 
 export interface PgwardenOptions {
   dataDir: string;
@@ -34,12 +42,18 @@ export interface PgwardenOptions {
   authTimeoutMs?: number;
   maxPendingAuth?: number;
   maxConnections?: number;
+  throttle?: Partial<ThrottlePolicy>;
   /** The authentication method of a new cluster (default both). */
   authMethod?: AuthMethod;
-  /** The Microsoft Entra tenant whose tokens are accepted; none: Entra sign-in is off. */
-  entra?: EntraConfig;
-  /** Where the control plane looks up Entra objects by name. */
-  directory?: Directory;
+  /**
+   * Whose access tokens are accepted: a real Microsoft Entra tenant (`entra`), or the
+   * embedded identity provider started here (`embedded`, the default, on `port`, 0 for
+   * any), or nobody (`none`: Entra sign-in is off).
+   */
+  identity?:
+    | { kind: 'embedded'; host?: string; port: number }
+    | { kind: 'entra'; config: EntraConfig }
+    | { kind: 'none' };
   /** The control plane's REST API (and portal): loopback and 8080 unless given. */
   apiHost?: string;
   apiPort?: number;
@@ -62,6 +76,10 @@ export interface RunningPgwarden {
   /** The citus password, when this start generated it (to be printed once). */
   readonly generatedCitusPassword: string | undefined;
   readonly metrics: Metrics;
+  /** The embedded identity provider, when it runs. */
+  readonly idp: EmbeddedIdp | undefined;
+  /** The embedded provider's first user (an Entra admin), when this start created it (to be printed once). */
+  readonly seededAdmin: SeededAdmin | undefined;
   /** Stops everything; signed-in sessions get up to `drainMs` to finish (default 0). */
   stop(drainMs?: number): Promise<void>;
 }
@@ -106,7 +124,9 @@ export async function startPgwarden(options: PgwardenOptions): Promise<RunningPg
     stoppers.push(() => catalog.stop());
     const audit = new AuditWriter(pool, log);
     stoppers.push(() => audit.flush());
-    const verifier = options.entra ? new TokenVerifier(options.entra) : undefined;
+    const identity = await startIdentity(options, cluster, tls, log);
+    if (identity.idp) stoppers.push(() => identity.idp!.close());
+    const verifier = identity.config ? new TokenVerifier(identity.config) : undefined;
     if (verifier) stoppers.push(async () => verifier.keys.close());
 
     const gateway = new Gateway({
@@ -125,6 +145,7 @@ export async function startPgwarden(options: PgwardenOptions): Promise<RunningPg
       ...(options.authTimeoutMs !== undefined ? { authTimeoutMs: options.authTimeoutMs } : {}),
       ...(options.maxPendingAuth !== undefined ? { maxPendingAuth: options.maxPendingAuth } : {}),
       ...(options.maxConnections !== undefined ? { maxConnections: options.maxConnections } : {}),
+      ...(options.throttle ? { throttle: options.throttle } : {}),
     });
     const address = await gateway.listen();
     stoppers.push(() => gateway.close(drainMs));
@@ -133,9 +154,9 @@ export async function startPgwarden(options: PgwardenOptions): Promise<RunningPg
       {
         admin: cluster,
         gatewaySecret: cluster.gatewaySecret,
-        tenantId: options.entra?.tenantId,
+        tenantId: identity.config?.tenantId,
         verifier,
-        directory: options.directory,
+        directory: identity.directory,
         audit,
         citusPasswordFile: cluster.citusPasswordFile,
         log,
@@ -165,6 +186,8 @@ export async function startPgwarden(options: PgwardenOptions): Promise<RunningPg
       api,
       apiUrl,
       metrics,
+      idp: identity.idp,
+      seededAdmin: identity.seededAdmin,
       generatedCitusPassword: started.generatedCitusPassword,
       stop: (drain = 0) => {
         drainMs = drain;
@@ -175,6 +198,55 @@ export async function startPgwarden(options: PgwardenOptions): Promise<RunningPg
     };
   } catch (e) {
     await stopAll();
+    throw e;
+  }
+}
+
+interface Identity {
+  config: EntraConfig | undefined;
+  idp: EmbeddedIdp | undefined;
+  directory: Directory | undefined;
+  seededAdmin: SeededAdmin | undefined;
+}
+
+/**
+ * The identity side: a real tenant as configured, or the embedded provider, started on
+ * the data directory's CA. On the provider's first start its first user becomes an Entra
+ * admin of the cluster, and its credentials are saved 0600 in entra-admin.json.
+ */
+async function startIdentity(options: PgwardenOptions, cluster: EmbeddedCluster, tls: TlsMaterial, log: Logger): Promise<Identity> {
+  const identity = options.identity ?? { kind: 'embedded', port: DEFAULT_IDP_PORT };
+  if (identity.kind === 'none') return { config: undefined, idp: undefined, directory: undefined, seededAdmin: undefined };
+  if (identity.kind === 'entra') return { config: identity.config, idp: undefined, directory: undefined, seededAdmin: undefined };
+  const idp = await EmbeddedIdp.open({ dataDir: cluster.dataDir, tls, log });
+  try {
+    const seededAdmin = await idp.seedIfEmpty();
+    await idp.listen({ host: identity.host ?? '127.0.0.1', port: identity.port });
+    const config: EntraConfig = {
+      authority: idp.authority,
+      tenantId: idp.tenantId,
+      audiences: DEFAULT_AUDIENCES,
+      clockSkewSeconds: MAX_CLOCK_SKEW_SECONDS,
+      ...(tls.caPem ? { ca: tls.caPem } : {}),
+    };
+    const adminFile = join(cluster.dataDir, 'entra-admin.json');
+    if (seededAdmin) {
+      const { username, password, objectId, tenantId } = seededAdmin;
+      await writeSecretFile(adminFile, JSON.stringify({ username, password, objectId, tenantId }, null, 2) + '\n');
+    }
+    // The first user is an admin of the cluster (also after a crash between the two steps).
+    const saved = await readOptional(adminFile);
+    if (saved) {
+      const admin = JSON.parse(saved) as { username: string; objectId: string; tenantId: string };
+      const known = await listPrincipals(cluster);
+      if (!known.some((p) => p.roleName === admin.username)) {
+        await addPrincipal(cluster, cluster.gatewaySecret, { roleName: admin.username, type: 'user', objectId: admin.objectId, tenantId: admin.tenantId, isAdmin: true });
+      }
+    }
+    const directory: Directory = { search: (q, types) => idp.directory.search(q, types) };
+    return { config, idp, directory, seededAdmin };
+  } catch (e) {
+    await idp.close();
     throw e;
   }
 }

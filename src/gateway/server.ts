@@ -10,7 +10,7 @@ import { tlsServerEndPoint, type TlsMaterial } from '../tls/certificates.js';
 import { PgwardenError } from '../util/errors.js';
 import type { BackendTarget } from './backend.js';
 import { CancelRegistry } from './cancel.js';
-import { SignInThrottle } from './throttle.js';
+import { SignInThrottle, type ThrottlePolicy } from './throttle.js';
 import { errorResponse } from '../protocol/messages.js';
 import type { Metrics } from '../observability/metrics.js';
 import { ClientConnection } from './connection.js';
@@ -40,6 +40,8 @@ export interface GatewayOptions {
   /** Signed-in sessions at once (default 10,000); beyond, 53300 too many connections. */
   maxConnections?: number;
   metrics?: Metrics;
+  /** How many failures the throttle allows before it blocks (defaults in throttle.ts). */
+  throttle?: Partial<ThrottlePolicy>;
 }
 
 export const DEFAULT_MAX_PENDING_AUTH = 1_000;
@@ -67,7 +69,7 @@ export class Gateway {
       cancels: new CancelRegistry(),
       sessions: new Set(),
       maxConnections: options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
-      throttle: new SignInThrottle(),
+      throttle: new SignInThrottle(Date.now, options.throttle),
       metrics: options.metrics,
       log: options.log,
     };

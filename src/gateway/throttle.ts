@@ -21,6 +21,12 @@ interface Entry {
   lastFailure: number;
 }
 
+/** Failures allowed before blocking (tests that exercise many refusals raise them). */
+export interface ThrottlePolicy {
+  roleFreeFailures: number;
+  addressFreeFailures: number;
+}
+
 export interface ThrottleVerdict {
   blocked: boolean;
   retryAfterMs: number;
@@ -29,7 +35,11 @@ export interface ThrottleVerdict {
 export class SignInThrottle {
   private readonly entries = new Map<string, Entry>();
 
-  constructor(private readonly now: () => number = Date.now) {}
+  private readonly policy: ThrottlePolicy;
+
+  constructor(private readonly now: () => number = Date.now, policy: Partial<ThrottlePolicy> = {}) {
+    this.policy = { roleFreeFailures: ROLE_FREE_FAILURES, addressFreeFailures: ADDRESS_FREE_FAILURES, ...policy };
+  }
 
   private static keys(address: string, role: string): [string, string] {
     return [`a\0${address}`, `r\0${address}\0${role}`];
@@ -50,8 +60,8 @@ export class SignInThrottle {
   failure(address: string, role: string): void {
     const now = this.now();
     const [addressKey, roleKey] = SignInThrottle.keys(address, role);
-    this.bump(addressKey, now, ADDRESS_FREE_FAILURES, ADDRESS_BASE_BLOCK_MS, ADDRESS_MAX_BLOCK_MS);
-    this.bump(roleKey, now, ROLE_FREE_FAILURES, ROLE_BASE_BLOCK_MS, ROLE_MAX_BLOCK_MS);
+    this.bump(addressKey, now, this.policy.addressFreeFailures, ADDRESS_BASE_BLOCK_MS, ADDRESS_MAX_BLOCK_MS);
+    this.bump(roleKey, now, this.policy.roleFreeFailures, ROLE_BASE_BLOCK_MS, ROLE_MAX_BLOCK_MS);
   }
 
   success(address: string, role: string): void {
