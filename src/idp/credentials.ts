@@ -46,10 +46,17 @@ export async function hashPassword(password: string): Promise<string> {
  * costs the same time as a wrong password. */
 let dummyHash: Promise<string> | undefined;
 
+/** Makes the dummy hash now, so that the first unknown user does not pay for it (and
+ * stand out by taking twice as long). */
+export async function prepareUnknownUserCheck(): Promise<void> {
+  await (dummyHash ??= hashPassword(randomBytes(18).toString('base64url')));
+}
+
 /** Checks a password against a stored hash, or against a dummy one when `hash` is
  * undefined (unknown user): same work either way, and always false for the dummy. */
 export async function verifyPassword(password: string, hash: string | undefined): Promise<boolean> {
-  const stored = hash ?? (await (dummyHash ??= hashPassword(randomBytes(18).toString('base64url'))));
+  if (hash === undefined) await prepareUnknownUserCheck();
+  const stored = hash ?? (await dummyHash!);
   const parts = stored.split('$');
   if (parts.length !== 6 || parts[0] !== 'scrypt') return false;
   const [n, r, p] = parts.slice(1, 4).map(Number) as [number, number, number];

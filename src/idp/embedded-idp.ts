@@ -16,6 +16,7 @@ import { PgwardenError } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import { AuthorizationCodes } from './authorization-codes.js';
 import type { ProviderContext } from './context.js';
+import { prepareUnknownUserCheck } from './credentials.js';
 import { DeviceCodes, DEFAULT_POLL_INTERVAL_SECONDS } from './device-codes.js';
 import { Directory } from './directory.js';
 import { removeEndpoint, writeEndpoint } from './endpoint-file.js';
@@ -66,7 +67,7 @@ export class EmbeddedIdp {
     const lifetime = checkLifetime(options.tokenLifetimeMinutes ?? DEFAULT_TOKEN_LIFETIME_MINUTES);
     const idp = new EmbeddedIdp(options, lifetime, options.now ?? Date.now);
     await mkdir(idpPaths(options.dataDir).dir, { recursive: true, mode: 0o700 });
-    await idp.keys.ensure();
+    await Promise.all([idp.keys.ensure(), prepareUnknownUserCheck()]);
     idp.tenant = (await idp.directory.snapshot())?.tenant;
     return idp;
   }
