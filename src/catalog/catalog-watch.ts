@@ -48,6 +48,8 @@ export class CatalogWatch {
     if (isAuthMethod(v) && v !== this.method) {
       this.log.info({ event: 'auth-method', method: v }, 'authentication method changed');
       this.method = v;
+      // A method change also changes roles (citus LOGIN or not): cached answers are stale.
+      this.roles.forget();
     }
   }
 

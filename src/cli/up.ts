@@ -4,6 +4,9 @@ import { isAbsolute, join, relative, resolve } from 'node:path';
 import { startPgwarden } from '../pgwarden.js';
 import { createLogger } from '../util/log.js';
 import type { AuthMethod } from '../catalog/auth-method.js';
+import { checkGuid } from '../control/role-names.js';
+import { DEFAULT_AUDIENCES } from '../identity/config.js';
+import { readOptional } from '../util/files.js';
 
 export interface UpOptions {
   dataDir: string;
@@ -21,6 +24,11 @@ export interface UpOptions {
   drainTimeout: number;
   apiHost: string;
   apiPort: number;
+  idpPort: number;
+  entraTenant?: string;
+  entraAuthority: string;
+  entraAudience?: string[];
+  clockSkew: number;
   logLevel: string;
 }
 
@@ -40,6 +48,17 @@ export async function up(opts: UpOptions): Promise<void> {
     maxConnections: opts.maxConnections,
     apiHost: opts.apiHost,
     apiPort: opts.apiPort,
+    identity: opts.entraTenant
+      ? {
+          kind: 'entra',
+          config: {
+            authority: opts.entraAuthority,
+            tenantId: checkGuid(opts.entraTenant, '--entra-tenant'),
+            audiences: opts.entraAudience ?? DEFAULT_AUDIENCES,
+            clockSkewSeconds: opts.clockSkew,
+          },
+        }
+      : { kind: 'embedded', port: opts.idpPort },
     ...(opts.workers !== undefined ? { workers: opts.workers } : {}),
     ...(opts.citusPassword !== undefined ? { citusPassword: opts.citusPassword } : {}),
     ...(opts.tlsCert !== undefined ? { tlsCert: opts.tlsCert } : {}),
@@ -75,7 +94,7 @@ export async function up(opts: UpOptions): Promise<void> {
     stop('internal error');
   });
 
-  const { address, cluster, tls } = running;
+  const { address, cluster, tls, idp, seededAdmin } = running;
   const host = address.address === '0.0.0.0' || address.address === '::' ? '127.0.0.1' : address.address;
   const citusFile = shown(cluster.citusPasswordFile);
   const lines = [
@@ -84,6 +103,8 @@ export async function up(opts: UpOptions): Promise<void> {
     `  gateway       ${address.address}:${address.port}  (PostgreSQL protocol, TLS required)`,
     ...(tls.caPath ? [`  TLS CA        ${shown(tls.caPath)}  (for sslmode=verify-full)`] : []),
     `  API, portal   ${running.apiUrl}  (OpenAPI: ${running.apiUrl}/api/v1/openapi.json)`,
+    ...(idp ? [`  identity      ${idp.authority}  (embedded Entra-compatible provider, tenant ${idp.tenantDomain}, ${idp.tenantId})`] : []),
+    ...(opts.entraTenant ? [`  identity      ${opts.entraAuthority}  (Microsoft Entra tenant ${opts.entraTenant})`] : []),
     ...cluster.nodes.map((n) => `  ${n.name.padEnd(12)}  PostgreSQL on a private socket in ${shown(n.spec.socketDir)} (pid ${n.pid})`),
     `  data          ${shown(cluster.dataDir)}`,
     `  logs          ${shown(join(cluster.dataDir, 'logs'))}`,
@@ -93,13 +114,30 @@ export async function up(opts: UpOptions): Promise<void> {
     lines.push(`The built-in role citus has the password ${running.generatedCitusPassword}`);
     lines.push(`(shown only now; it is saved, readable only by you, in ${citusFile}).`, '');
   }
+  if (seededAdmin) {
+    lines.push(`The embedded provider's first user, a Microsoft Entra admin of this cluster, is ${seededAdmin.username}`);
+    lines.push(`with the password ${seededAdmin.password}`);
+    lines.push(`(shown only now; saved, readable only by you, in ${shown(join(cluster.dataDir, 'entra-admin.json'))}).`, '');
+  }
+  const dataDirFlag = shown(cluster.dataDir) === '.pgwarden' ? '' : ` --data-dir ${shown(cluster.dataDir)}`;
   lines.push(
-    'Sign in through the gateway:',
+    'Sign in through the gateway as citus:',
     `  PGPASSWORD=$(cat ${citusFile}) psql "host=${host} port=${address.port} user=citus dbname=postgres sslmode=require"`,
     '',
-    'Press Ctrl-C to stop.',
-    '',
   );
+  const adminFile = join(cluster.dataDir, 'entra-admin.json');
+  if (idp && (await readOptional(adminFile))) {
+    const admin = JSON.parse((await readOptional(adminFile))!) as { username: string };
+    const adminRef = isAbsolute(shown(adminFile)) ? shown(adminFile) : `./${shown(adminFile)}`;
+    lines.push(
+      'Or with a Microsoft Entra token as the admin:',
+      `  npx pgwarden login${dataDirFlag} -u ${admin.username} -p "$(node -p "require('${adminRef}').password")"`,
+      `  export PGPASSWORD=$(npx pgwarden account get-access-token${dataDirFlag} --resource https://postgres.cosmos.azure.com --query "[accessToken]" -o tsv)`,
+      `  psql "host=${host} port=${address.port} user=${admin.username} dbname=postgres sslmode=require" -c 'select current_user'`,
+      '',
+    );
+  }
+  lines.push('Press Ctrl-C to stop.', '');
   process.stdout.write(lines.join('\n'));
 }
 

@@ -13,7 +13,7 @@ const BIN = fileURLToPath(new URL('../../bin/pgwarden.js', import.meta.url));
 type Up = ReturnType<typeof start>;
 
 function up(cwd: string, args: string[] = [], env: NodeJS.ProcessEnv = {}): Up {
-  return start(process.execPath, [BIN, 'up', '--port', '0', '--api-port', '0', ...args], { PGWARDEN_CITUS_PASSWORD: undefined, ...env }, cwd);
+  return start(process.execPath, [BIN, 'up', '--port', '0', '--api-port', '0', '--idp-port', '0', ...args], { PGWARDEN_CITUS_PASSWORD: undefined, ...env }, cwd);
 }
 
 async function running(p: Up): Promise<string> {
@@ -113,7 +113,7 @@ test('a port in use is a one-line error that names --port, and nothing is left r
   await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
   const port = (blocker.address() as AddressInfo).port;
   try {
-    const r = await run(process.execPath, [BIN, 'up', '--port', String(port), '--api-port', '0'], { cwd, timeoutMs: 60_000 });
+    const r = await run(process.execPath, [BIN, 'up', '--port', String(port), '--api-port', '0', '--idp-port', '0'], { cwd, timeoutMs: 60_000 });
     assert.equal(r.code, 5);
     const lines = r.stderr.trim().split('\n').filter((l) => !l.startsWith('{'));
     assert.equal(lines.length, 1, r.stderr);
