@@ -62,6 +62,25 @@ test('first start: banner, password printed once, the psql line works as printed
     const r = await run('bash', ['-c', psqlLine(banner)], { cwd });
     assert.equal(r.stdout.trim(), 'citus', r.stderr);
 
+    // The token lines of the banner, as printed (npx pgwarden run as this checkout's CLI).
+    const lines = banner.split('\n');
+    const from = lines.findIndex((l) => l.startsWith('Or with a Microsoft Entra token'));
+    assert.ok(from > 0, `no token sign-in in:\n${banner}`);
+    const script = lines.slice(from + 1, from + 4).map((l) => l.trim().replace(/npx pgwarden/g, `node ${BIN}`)).join('\n');
+    const admin = JSON.parse(await readFile(join(cwd, '.pgwarden', 'entra-admin.json'), 'utf8')) as { username: string; password: string };
+    assert.match(banner, new RegExp(`with the password ${admin.password}`));
+    const config = join(cwd, 'config');
+    const entra = await run('bash', ['-c', `set -e\n${script}`], { cwd, env: { PGWARDEN_CONFIG_DIR: config }, timeoutMs: 60_000 });
+    // login prints the accounts (as az login does), then psql prints the UPN as current_user.
+    assert.match(entra.stdout, new RegExp(`"name": "${admin.username}"`), entra.stderr);
+    assert.match(entra.stdout, new RegExp(`current_user *\\n-+\\n ${admin.username} *\\n\\(1 row\\)`), entra.stderr);
+    const ossRdbms = await run(
+      'bash',
+      ['-c', `set -e\nexport PGPASSWORD=$(node ${BIN} account get-access-token --resource-type oss-rdbms --query accessToken -o tsv)\n${lines[from + 3]!.trim()}`],
+      { cwd, env: { PGWARDEN_CONFIG_DIR: config }, timeoutMs: 60_000 },
+    );
+    assert.match(ossRdbms.stdout, new RegExp(`\\n ${admin.username} *\\n\\(1 row\\)`), ossRdbms.stderr);
+
     const pids = await serverPids(join(cwd, '.pgwarden'));
     assert.equal(pids.length, 3);
     p.kill('SIGINT');
@@ -71,8 +90,9 @@ test('first start: banner, password printed once, the psql line works as printed
     // The second start reuses everything and prints no password.
     const again = up(cwd);
     const banner2 = await running(again);
-    assert.doesNotMatch(banner2, /has the password/);
+    assert.doesNotMatch(banner2, /has the password|with the password/);
     assert.doesNotMatch(banner2, new RegExp(saved));
+    assert.doesNotMatch(banner2, new RegExp(admin.password));
     const r2 = await run('bash', ['-c', psqlLine(banner2)], { cwd });
     assert.equal(r2.stdout.trim(), 'citus', r2.stderr);
     again.kill('SIGTERM');
