@@ -3,15 +3,8 @@
 // trust in the local CA through a network client).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { request } from 'node:https';
-import {
-  ConfidentialClientApplication,
-  CryptoProvider,
-  PublicClientApplication,
-  type INetworkModule,
-  type NetworkRequestOptions,
-  type NetworkResponse,
-} from '@azure/msal-node';
+import { ConfidentialClientApplication, CryptoProvider, PublicClientApplication } from '@azure/msal-node';
+import { LocalCaNetworkClient } from '../helpers/msal.js';
 import { AZURE_CLI_CLIENT_ID } from '../../src/idp/model.js';
 import { formOf, startIdp, type TestIdp } from './helpers.js';
 
@@ -19,38 +12,6 @@ const PG = 'https://token.postgres.cosmos.azure.com';
 const PASSWORD = 'Grace-passw0rd!';
 let t: TestIdp;
 let grace: { upn: string; oid: string };
-
-/** MSAL's default HTTP client trusts only the system CAs (NODE_EXTRA_CA_CERTS is read at
- * process start only); this one also trusts the provider's CA. */
-class LocalCaNetworkClient implements INetworkModule {
-  constructor(private readonly ca: string) {}
-
-  sendGetRequestAsync<T>(url: string, options?: NetworkRequestOptions): Promise<NetworkResponse<T>> {
-    return this.send<T>('GET', url, options);
-  }
-
-  sendPostRequestAsync<T>(url: string, options?: NetworkRequestOptions): Promise<NetworkResponse<T>> {
-    return this.send<T>('POST', url, options);
-  }
-
-  private send<T>(method: string, url: string, options?: NetworkRequestOptions): Promise<NetworkResponse<T>> {
-    return new Promise((resolve, reject) => {
-      const req = request(url, { method, ca: this.ca, headers: options?.headers ?? {} }, (res) => {
-        let text = '';
-        res.on('data', (c: Buffer) => (text += c.toString()));
-        res.on('end', () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            headers: Object.fromEntries(Object.entries(res.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : (v ?? '')])),
-            body: (text ? JSON.parse(text) : {}) as T,
-          }),
-        );
-      });
-      req.on('error', reject);
-      req.end(options?.body);
-    });
-  }
-}
 
 /** The MSAL configuration for the embedded provider. */
 function msalAuth(clientId: string) {
