@@ -1,0 +1,66 @@
+// What the reconciler keeps on the coordinator, installed by installReconcileSchema()
+// (idempotent; the coordinator's bootstrap calls it at every start):
+//
+//   pgwarden.propagated_roles   the roles it has propagated: a role listed here that the
+//                               coordinator no longer has is dropped on the workers; a
+//                               role only on a worker and not listed is drift, left alone
+//   pgwarden.citus_authinfo_roles  Citus mode: the pg_dist_authinfo rows it maintains
+//   pgwarden.notify_reconcile() + event trigger pgwarden_reconcile
+//                               NOTIFY pgwarden_reconcile after GRANT, REVOKE, ALTER
+//                               DEFAULT PRIVILEGES and the creation of objects that carry
+//                               privileges, so that a pass starts as soon as they commit.
+//
+// PostgreSQL fires no event trigger for roles, role memberships or database privileges
+// (shared objects); the periodic pass and the control plane's trigger() cover those.
+// Event triggers and NOTIFY are per database: the trigger lives in the database this
+// runs in (the one pgwarden's schema is in); other databases wait for the periodic pass.
+// https://www.postgresql.org/docs/current/event-trigger-matrix.html
+import type pg from 'pg';
+import { quoteIdent, quoteLiteral } from '../util/sql.js';
+
+export const RECONCILE_CHANNEL = 'pgwarden_reconcile';
+export const EVENT_TRIGGER = 'pgwarden_reconcile';
+
+/** Command tags after which a pass is worth running at once. */
+export const TRIGGER_TAGS: readonly string[] = [
+  'GRANT', 'REVOKE', 'ALTER DEFAULT PRIVILEGES',
+  'CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO', 'CREATE VIEW', 'CREATE MATERIALIZED VIEW', 'CREATE FOREIGN TABLE',
+  'CREATE SEQUENCE', 'CREATE SCHEMA', 'CREATE FUNCTION', 'CREATE PROCEDURE', 'CREATE AGGREGATE',
+  'ALTER TABLE', 'ALTER SCHEMA', 'ALTER FUNCTION', 'ALTER PROCEDURE', 'ALTER ROUTINE', 'ALTER SEQUENCE', 'ALTER VIEW',
+];
+
+/** Creates or updates the reconciler's tables, function and event trigger. Needs a
+ * superuser (event triggers can only be created by one). */
+export async function installReconcileSchema(client: pg.Client): Promise<void> {
+  await client.query('CREATE SCHEMA IF NOT EXISTS pgwarden');
+  await client.query(`
+    CREATE TABLE IF NOT EXISTS pgwarden.propagated_roles (
+      role_name     text PRIMARY KEY CHECK (octet_length(role_name) BETWEEN 1 AND 63),
+      first_seen_at timestamptz NOT NULL DEFAULT now(),
+      -- when the reconciler first saw the role gone from the coordinator
+      vanished_at   timestamptz
+    )`);
+  await client.query(`
+    CREATE TABLE IF NOT EXISTS pgwarden.citus_authinfo_roles (
+      role_name text PRIMARY KEY CHECK (octet_length(role_name) BETWEEN 1 AND 63)
+    )`);
+  // The trigger runs inside the user's GRANT: it must never make that GRANT fail, hence
+  // the exception block (a full NOTIFY queue is the only way pg_notify can fail).
+  await client.query(`
+    CREATE OR REPLACE FUNCTION pgwarden.notify_reconcile() RETURNS event_trigger
+    LANGUAGE plpgsql SET search_path = pg_catalog AS $fn$
+    BEGIN
+      PERFORM pg_notify(${quoteLiteral(RECONCILE_CHANNEL)}, tg_tag);
+    EXCEPTION WHEN OTHERS THEN
+      NULL;
+    END
+    $fn$`);
+  await client.query('REVOKE ALL ON FUNCTION pgwarden.notify_reconcile() FROM PUBLIC');
+  // CREATE EVENT TRIGGER has no OR REPLACE: drop and create in one transaction, so that
+  // there is never a moment without it, and the tag list follows upgrades.
+  const tags = TRIGGER_TAGS.map(quoteLiteral).join(', ');
+  await client.query(`
+    DROP EVENT TRIGGER IF EXISTS ${quoteIdent(EVENT_TRIGGER)};
+    CREATE EVENT TRIGGER ${quoteIdent(EVENT_TRIGGER)} ON ddl_command_end WHEN TAG IN (${tags})
+      EXECUTE FUNCTION pgwarden.notify_reconcile()`);
+}

@@ -1,0 +1,214 @@
+// Reconciles one worker with a snapshot of the coordinator: reads the worker's catalogs,
+// plans the changes, applies them, and reads again until nothing is left to do or the
+// rounds run out (a grant by a role that itself only just received the grant option
+// needs a second round). Shared catalogs and the default database share a connection;
+// every other database has its own; vanished roles are dropped last.
+import type pg from 'pg';
+import type { AdminNode, ClusterAdmin } from '../control/cluster-admin.js';
+import { applyChanges, type ErrorLog } from './apply.js';
+import { countChanges, emptyCounts, summarise, type Category, type Change, type Counts } from './changes.js';
+import { CITUS_REPAIRS } from './citus.js';
+import { dropVanishedRole } from './drop-role.js';
+import type { DatabaseCatalog, SharedCatalog } from './model.js';
+import { planDefaultPrivileges } from './plan-default-privileges.js';
+import { planMemberships } from './plan-memberships.js';
+import { planDatabaseObjects, planDatabasePrivileges } from './plan-privileges.js';
+import { planRoles } from './plan-roles.js';
+import { planSettings } from './plan-settings.js';
+import { readDatabase } from './read-database.js';
+import { readShared, type SharedRead } from './read-shared.js';
+import type { RecordedRole } from './records.js';
+import { withSession } from './session.js';
+import { RoleUniverse } from './universe.js';
+
+/** Read-plan-apply rounds per connection before what is left is reported as pending. */
+const MAX_ROUNDS = 4;
+/** Drift items kept per worker (the count is always complete). */
+const MAX_DRIFT_ITEMS = 50;
+
+/** The coordinator as one pass saw it. */
+export interface CoordinatorSnapshot {
+  readonly shared: SharedCatalog;
+  /** Connectable databases, by name. */
+  readonly databases: ReadonlyMap<string, DatabaseCatalog>;
+  readonly recorded: ReadonlyMap<string, RecordedRole>;
+  readonly citus: boolean;
+}
+
+export interface DriftItem {
+  readonly kind: 'role-only-on-worker' | 'owner-differs' | 'not-propagated-by-citus';
+  /** Secret-free. */
+  readonly subject: string;
+}
+
+export interface WorkerResult {
+  readonly node: string;
+  /** What the first look found to do. */
+  readonly found: Counts;
+  readonly applied: number;
+  /** What is left to do (the worker is in sync when it is ''). */
+  readonly remaining: string;
+  readonly remainingCounts: Counts;
+  readonly drift: DriftItem[];
+  readonly driftCount: number;
+  readonly errors: string[];
+  readonly notes: string[];
+  /** Objects the coordinator has and the worker lacks (skipped). */
+  readonly skippedObjects: number;
+  /** Propagated roles the coordinator no longer has that are still on the worker. */
+  readonly vanishedLeft: string[];
+}
+
+export interface WorkerPassOptions {
+  readonly admin: ClusterAdmin;
+  readonly node: AdminNode;
+  readonly coordinator: CoordinatorSnapshot;
+  /** How long a role must have been gone from the coordinator before its objects are reassigned. */
+  readonly reassignGraceMs: number;
+  readonly now: Date;
+  /** Called before changes are applied, with what was found so far. */
+  readonly onPending: (summary: string) => void;
+}
+
+interface Planned {
+  changes: Change[];
+  skipped: number;
+  ownerDiffers: string[];
+}
+
+class Tally {
+  readonly found = emptyCounts();
+  readonly remaining = emptyCounts();
+  readonly errors: ErrorLog = new Map();
+  readonly drift: DriftItem[] = [];
+  readonly notes: string[] = [];
+  driftCount = 0;
+  applied = 0;
+  skipped = 0;
+
+  addDrift(kind: DriftItem['kind'], subject: string): void {
+    this.driftCount++;
+    if (this.drift.length < MAX_DRIFT_ITEMS) this.drift.push({ kind, subject });
+  }
+}
+
+function add(into: Counts, from: Counts): void {
+  for (const k of Object.keys(from) as Category[]) into[k] += from[k];
+}
+
+export async function reconcileWorker(o: WorkerPassOptions): Promise<WorkerResult> {
+  const { admin, node, coordinator } = o;
+  const t = new Tally();
+  const recordedNames = new Set(coordinator.recorded.keys());
+  const citus = coordinator.citus;
+
+  /** Read, plan, apply until settled, on one connection. */
+  const converge = async (c: pg.Client, plan: () => Promise<Planned>): Promise<void> => {
+    for (let round = 0; ; round++) {
+      const p = await plan();
+      const apply = citus ? p.changes.filter((x) => CITUS_REPAIRS.has(x.category)) : p.changes;
+      if (round === 0) add(t.found, countChanges(apply));
+      if (apply.length === 0 || round === MAX_ROUNDS) {
+        add(t.remaining, countChanges(apply));
+        t.skipped += p.skipped;
+        for (const o of p.ownerDiffers) t.addDrift('owner-differs', o);
+        if (citus) for (const x of p.changes.filter((y) => !CITUS_REPAIRS.has(y.category))) t.addDrift('not-propagated-by-citus', x.describe);
+        return;
+      }
+      o.onPending(summarise(t.found));
+      t.applied += await applyChanges(c, apply, t.errors);
+    }
+  };
+
+  let shared: SharedRead | undefined;
+  let universe: RoleUniverse | undefined;
+  let defaultDb = '';
+  await withSession(admin, node, async (c) => {
+    defaultDb = (await c.query<{ db: string }>('SELECT current_database() AS db')).rows[0]!.db;
+    await converge(c, async () => {
+      shared = await readShared(c);
+      universe = new RoleUniverse(coordinator.shared, shared.catalog, recordedNames);
+      const dbPrivileges = planDatabasePrivileges(coordinator.shared, shared.catalog, universe);
+      const planned: Planned = {
+        changes: [
+          ...planRoles(coordinator.shared, shared.catalog, universe),
+          ...planMemberships(coordinator.shared, shared.catalog, universe),
+          ...planSettings(coordinator.shared, shared.catalog, universe),
+          ...dbPrivileges.changes,
+        ],
+        skipped: dbPrivileges.skipped,
+        ownerDiffers: dbPrivileges.ownerDiffers,
+      };
+      const want = coordinator.databases.get(defaultDb);
+      if (want && shared.catalog.connectable.includes(defaultDb)) {
+        const p = await planDatabase(c, want, shared, universe);
+        planned.changes.push(...p.changes);
+        planned.skipped += p.skipped;
+        planned.ownerDiffers.push(...p.ownerDiffers);
+      }
+      return planned;
+    });
+  });
+  const workerShared = shared!;
+  const roles = universe!;
+
+  for (const db of workerShared.catalog.connectable) {
+    const want = coordinator.databases.get(db);
+    if (db === defaultDb || !want) continue;
+    await withSession(admin, node, (c) => converge(c, () => planDatabase(c, want, workerShared, roles)), db);
+  }
+
+  for (const name of roles.foreign) t.addDrift('role-only-on-worker', name);
+  const vanishedLeft: string[] = [];
+  for (const name of roles.vanished) {
+    t.found.drop++;
+    if (citus) {
+      // Citus propagates DROP ROLE itself.
+      t.addDrift('not-propagated-by-citus', `role "${name}" is gone from the coordinator`);
+      t.remaining.drop++;
+      vanishedLeft.push(name);
+      continue;
+    }
+    const vanishedAt = coordinator.recorded.get(name)?.vanishedAt;
+    const mayReassign = vanishedAt != null && o.now.getTime() - vanishedAt.getTime() >= o.reassignGraceMs;
+    try {
+      const outcome = await dropVanishedRole(admin, node, name, workerShared.catalog.connectable, mayReassign);
+      if (outcome.note) t.notes.push(`role "${name}": ${outcome.note}`);
+      if (outcome.dropped) {
+        t.applied++;
+        continue;
+      }
+      if (outcome.error) t.errors.set(`drop role "${name}"`, outcome.error);
+    } catch (e) {
+      t.errors.set(`drop role "${name}"`, (e as Error).message);
+    }
+    t.remaining.drop++;
+    vanishedLeft.push(name);
+  }
+
+  return {
+    node: node.name,
+    found: t.found,
+    applied: t.applied,
+    remaining: summarise(t.remaining),
+    remainingCounts: t.remaining,
+    drift: t.drift,
+    driftCount: t.driftCount,
+    errors: [...t.errors].map(([what, why]) => `${what}: ${why}`),
+    notes: t.notes,
+    skippedObjects: t.skipped,
+    vanishedLeft,
+  };
+}
+
+async function planDatabase(c: pg.Client, want: DatabaseCatalog, shared: SharedRead, universe: RoleUniverse): Promise<Planned> {
+  // `universe` was built from the shared catalogs read on the first connection; they do
+  // not change while databases are reconciled (nothing here touches roles).
+  const have = await readDatabase(c, want.database, shared.names, shared.catalog.builtInAcl);
+  const objects = planDatabaseObjects(want, have, universe);
+  return {
+    changes: [...objects.changes, ...planDefaultPrivileges(universe.coordinatorShared, want, have, universe)],
+    skipped: objects.skipped,
+    ownerDiffers: objects.ownerDiffers,
+  };
+}
