@@ -1,0 +1,135 @@
+// What users do in SQL through the gateway reaches every worker: GRANT and REVOKE on one
+// table or on all tables of a schema, column, sequence, routine and schema privileges,
+// default privileges, grants by a grantee holding the grant option; and what fires no
+// event trigger (roles, memberships, role settings, database privileges) arrives with
+// the control plane's trigger().
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { CITUS_PASSWORD, psql, startTestPgwarden, type TestPgwarden } from '../helpers/pgwarden.js';
+import { asRole, sql, startReconciler, waitForConvergence, type TestReconciler } from './helpers.js';
+
+const ENTRA_USER = 'user@tenant.onmicrosoft.com';
+
+let pw: TestPgwarden;
+let r: TestReconciler;
+
+before(async () => {
+  pw = await startTestPgwarden({ workers: 2 });
+  r = await startReconciler(pw.cluster);
+  await r.reconciler.runPass();
+});
+after(async () => {
+  await r?.reconciler.stop();
+  await pw?.destroy();
+});
+
+/** Runs SQL through the gateway as citus, as a user of the managed service would. */
+async function asCitus(text: string): Promise<void> {
+  const res = await psql(pw.conn('citus'), text, CITUS_PASSWORD);
+  assert.equal(res.code, 0, res.stderr);
+}
+
+async function may(node: number, role: string, table: string, privilege: string): Promise<boolean> {
+  const rows = await sql(pw.cluster, pw.cluster.nodes[node]!, 'SELECT has_table_privilege($1, $2, $3) AS ok', [role, table, privilege]);
+  return rows[0]!.ok as boolean;
+}
+
+async function relacl(node: number, table: string): Promise<unknown> {
+  const rows = await sql(pw.cluster, pw.cluster.nodes[node]!, 'SELECT relacl::text FROM pg_class WHERE oid = to_regclass($1)', [table]);
+  return rows[0]?.relacl;
+}
+
+test('GRANT SELECT ON mytable TO db_user through the gateway reaches every worker', async () => {
+  await sql(pw.cluster, pw.cluster.coordinator, 'CREATE ROLE db_user LOGIN');
+  await asCitus('CREATE TABLE mytable (id int PRIMARY KEY, secret text)');
+  await asRole(pw.cluster, 'CREATE TABLE mytable (id int PRIMARY KEY, secret text)', 'citus', pw.cluster.workers);
+  await asCitus('GRANT SELECT ON mytable TO db_user');
+  await waitForConvergence(pw.cluster);
+  for (const i of [1, 2]) assert.equal(await relacl(i, 'mytable'), '{citus=arwdDxtm/citus,db_user=r/citus}');
+});
+
+test('GRANT and REVOKE ON ALL TABLES IN SCHEMA public for an Entra principal role', async () => {
+  await sql(pw.cluster, pw.cluster.coordinator, `CREATE ROLE "${ENTRA_USER}" LOGIN`);
+  await asRole(pw.cluster, 'CREATE TABLE orders (id int); CREATE VIEW recent_orders AS SELECT * FROM orders');
+  await asCitus(`GRANT SELECT ON ALL TABLES IN SCHEMA public TO "${ENTRA_USER}"`);
+  await waitForConvergence(pw.cluster);
+  assert.equal(await may(2, ENTRA_USER, 'recent_orders', 'SELECT'), true);
+
+  await asCitus(`REVOKE SELECT ON ALL TABLES IN SCHEMA public FROM "${ENTRA_USER}"`);
+  await waitForConvergence(pw.cluster);
+  assert.equal(await may(1, ENTRA_USER, 'orders', 'SELECT'), false);
+});
+
+test('column, sequence, routine, schema and default privileges, and grants by a grantee with the grant option', async () => {
+  for (const role of ['analyst', 'Report Reader', 'app"quoted']) await sql(pw.cluster, pw.cluster.coordinator, `CREATE ROLE "${role.replace(/"/g, '""')}"`);
+  await asRole(pw.cluster, `
+    CREATE SCHEMA "Sales";
+    CREATE TABLE "Sales".deals (id serial, amount numeric, note text);
+    CREATE FUNCTION "Sales".total(since date, "limit" int DEFAULT 10) RETURNS numeric LANGUAGE sql AS 'SELECT 1::numeric';
+    CREATE PROCEDURE "Sales".close_deal(id int) LANGUAGE sql AS 'SELECT 1'`);
+  await asCitus(`
+    GRANT USAGE ON SCHEMA "Sales" TO analyst, "Report Reader";
+    GRANT SELECT (id, amount), UPDATE (note) ON "Sales".deals TO "Report Reader";
+    GRANT USAGE, SELECT ON SEQUENCE "Sales".deals_id_seq TO analyst;
+    REVOKE EXECUTE ON FUNCTION "Sales".total(date, int) FROM PUBLIC;
+    GRANT EXECUTE ON FUNCTION "Sales".total(date, int) TO analyst WITH GRANT OPTION;
+    GRANT EXECUTE ON PROCEDURE "Sales".close_deal(int) TO "app""quoted";
+    GRANT SELECT ON "Sales".deals TO analyst WITH GRANT OPTION;
+    ALTER DEFAULT PRIVILEGES GRANT SELECT ON TABLES TO "Report Reader";
+    ALTER DEFAULT PRIVILEGES IN SCHEMA "Sales" GRANT USAGE ON SEQUENCES TO analyst;
+    ALTER DEFAULT PRIVILEGES REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC`);
+  // analyst passes on what it may: PostgreSQL records analyst as the grantor.
+  await pw.cluster.withSuperuser(pw.cluster.coordinator, async (c) => {
+    await c.query('SET ROLE analyst');
+    await c.query('GRANT SELECT ON "Sales".deals TO "Report Reader"');
+    await c.query('GRANT EXECUTE ON FUNCTION "Sales".total(date, int) TO "Report Reader"');
+  });
+  await waitForConvergence(pw.cluster);
+  const grantors = await sql(
+    pw.cluster,
+    pw.cluster.workers[1]!,
+    `SELECT x.grantor::regrole::text AS grantor FROM pg_class c, aclexplode(c.relacl) x WHERE c.oid = '"Sales".deals'::regclass AND x.grantee = '"Report Reader"'::regrole`,
+  );
+  assert.deepEqual(grantors, [{ grantor: 'analyst' }]);
+});
+
+test('an object only on the coordinator is skipped, and the workers stay in sync', async () => {
+  await asCitus('CREATE TABLE coordinator_only (id int); GRANT SELECT ON coordinator_only TO db_user');
+  const report = await r.reconciler.runPass();
+  for (const n of report.nodes) {
+    assert.deepEqual(n.errors, [], n.node);
+    assert.equal(n.remaining, '', n.node);
+    assert.ok(n.skippedObjects >= 1, n.node);
+  }
+  assert.deepEqual(r.reconciler.status().map((s) => s.state), ['in-sync', 'in-sync']);
+  await asCitus('DROP TABLE coordinator_only');
+});
+
+test('roles, memberships, role settings and database privileges arrive with trigger()', async () => {
+  const c = pw.cluster.coordinator;
+  await sql(pw.cluster, c, `CREATE ROLE readers NOLOGIN; CREATE ROLE "Mixed Case" LOGIN CONNECTION LIMIT 3 VALID UNTIL '2031-02-03 04:05:06+00' CREATEDB`);
+  await sql(pw.cluster, c, 'GRANT readers TO "Mixed Case" WITH ADMIN TRUE, INHERIT FALSE; GRANT readers TO db_user');
+  await sql(pw.cluster, c, `ALTER ROLE "Mixed Case" SET search_path = "$user", "Sales", public; ALTER ROLE "Mixed Case" IN DATABASE postgres SET work_mem = '8MB'`);
+  await sql(pw.cluster, c, 'GRANT CONNECT, TEMPORARY ON DATABASE postgres TO readers; REVOKE TEMPORARY ON DATABASE postgres FROM PUBLIC');
+  r.reconciler.trigger('test: role changes');
+  await waitForConvergence(pw.cluster);
+  const settings = await sql(pw.cluster, pw.cluster.workers[0]!, `SELECT setconfig FROM pg_db_role_setting WHERE setrole = '"Mixed Case"'::regrole AND setdatabase = 0`);
+  assert.deepEqual(settings[0]!.setconfig, ['search_path="$user", "Sales", public']);
+});
+
+test('a changed password is copied as the same verifier, which never reaches logs, reports or status', async () => {
+  await sql(pw.cluster, pw.cluster.coordinator, `ALTER ROLE db_user PASSWORD 'Db-User-Passw0rd'`);
+  const report = await r.reconciler.runPass();
+  const verifiers = await Promise.all(
+    pw.cluster.nodes.map(async (n) => (await sql(pw.cluster, n, `SELECT rolpassword FROM pg_authid WHERE rolname = 'db_user'`))[0]!.rolpassword as string),
+  );
+  assert.match(verifiers[0]!, /^SCRAM-SHA-256\$/);
+  assert.equal(new Set(verifiers).size, 1, 'the same verifier on every node');
+  const signIn = await psql(pw.conn('db_user'), 'select current_user', 'Db-User-Passw0rd');
+  assert.equal(signIn.stdout.trim(), 'db_user', signIn.stderr);
+
+  const seen = [r.logs.join('\n'), JSON.stringify(report), JSON.stringify(r.reconciler.status()), JSON.stringify(r.transitions)].join('\n');
+  const [, , , storedKey, serverKey] = verifiers[0]!.split(/[$:]/);
+  for (const part of [verifiers[0]!, storedKey!, serverKey!, 'Db-User-Passw0rd']) assert.ok(!seen.includes(part), 'a secret reached the logs or a report');
+  assert.ok(r.logs.some((l) => l.includes('reconcile-pass')), 'the pass was logged');
+});
