@@ -6,6 +6,7 @@
 // known role from an unknown one.
 import type pg from 'pg';
 import { parseScramSecret, type ScramSecret } from '../scram/primitives.js';
+import { PgwardenError } from '../util/errors.js';
 import { principalFromRow, type EntraPrincipal, type PrincipalRow } from './principals.js';
 
 /** Long enough to absorb connection storms, short enough that a password changed
@@ -42,7 +43,9 @@ export class RoleCatalog {
          FROM pgwarden.role_secret($1) AS s
          LEFT JOIN pgwarden.entra_principals AS p ON p.role_name = $1`,
       [role],
-    );
+    ).catch((e: unknown) => {
+      throw new PgwardenError('BACKEND_UNAVAILABLE', 'the database server is not reachable right now; try again', { cause: e });
+    });
     const value = toLookup(res.rows[0]);
     if (this.cache.size >= MAX_ENTRIES) this.cache.clear();
     this.cache.set(role, { value, expires: now + this.ttlMs });

@@ -41,6 +41,11 @@ interface ClientProof {
   keysFor: Parameters<typeof openBackendSession>[2];
 }
 
+/** Three base64url parts, the first one a JSON header: something meant as a token. */
+function looksLikeJwt(s: string): boolean {
+  return /^eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/.test(s);
+}
+
 const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
 
 export class ClientConnection {
@@ -219,7 +224,10 @@ export class ClientConnection {
     try {
       matchPrincipal(await entra.verifier.verify(token), principal);
     } catch (e) {
-      if (isPgwardenError(e) && e.kind.sqlstate === '28P01') throw this.authFailed(e.code, e.message);
+      // A DETAIL helps the holder of a token. A password that is not even shaped like
+      // one gets none: it answers exactly as a wrong password for any other role does, so
+      // that the answer does not tell who is an Entra principal.
+      if (isPgwardenError(e) && e.kind.sqlstate === '28P01') throw this.authFailed(e.code, looksLikeJwt(token) ? e.message : undefined);
       throw e;
     }
     return {

@@ -105,9 +105,10 @@ describe('refusals', () => {
       const pem = `-----BEGIN CERTIFICATE-----\n${jwks[0]!.x5c[0]}\n-----END CERTIFICATE-----\n`;
       return forge(pw, userClaims(pw, admin), { alg: 'HS256', key: new TextEncoder().encode(pem), kid: jwks[0]!.kid });
     }, /not signed with RS256/],
-    ['garbage', async () => 'not a token at all', /not a Microsoft Entra access token/],
-    ['a JWT-looking string', async () => 'eyJhbGciOiJSUzI1NiJ9.eyJ4IjoxfQ.c2ln', /no key id|not a Microsoft Entra access token/],
-    ['the admin\'s password instead of a token', async () => admin.password, /not a Microsoft Entra access token/],
+    // No DETAIL for what is not even shaped like a token: the answer is the one any role gives.
+    ['garbage', async () => 'not a token at all', /"\n$/],
+    ['a JWT-looking string', async () => 'eyJhbGciOiJSUzI1NiJ9.eyJ4IjoxfQ.c2ln', /no key id/],
+    ['the admin\'s password instead of a token', async () => admin.password, /"\n$/],
   ];
   for (const [name, make, detail] of cases) {
     test(`refuses ${name}`, async () => {
