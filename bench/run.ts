@@ -6,74 +6,20 @@
 // Environment: BENCH_ROUNDS (default 3), BENCH_SECONDS per run (default 10),
 // BENCH_IDLE (idle connections for the memory case, default 2000), BENCH_ONLY (comma
 // list of case groups: throughput,connect,latency,signin,memory).
-import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile, chmod, chown } from 'node:fs/promises';
-import { createServer, type AddressInfo } from 'node:net';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile, chown } from 'node:fs/promises';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
-import { tokenFor, type TokenSource } from './token.js';
+import { tokenFor } from './token.js';
+import { CITUS_PASSWORD, freePort, log, run, startStack, type Stack } from './stack-client.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const IDLE = Number(process.env.BENCH_IDLE ?? 2000);
 const ONLY = new Set((process.env.BENCH_ONLY ?? 'throughput,connect,latency,signin,memory').split(','));
-const CITUS_PASSWORD = 'Bench-Citus-Passw0rd';
 const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK']).stdout.toString().trim() || 100);
-
-interface Stack {
-  pid: number;
-  gatewayPort: number;
-  directPort: number;
-  socketDir: string;
-  socketPort: number;
-  caPath: string;
-  superuserPassword: string;
-  dataDir: string;
-  child: ChildProcess;
-  token?: TokenSource | undefined;
-}
-
-function log(line: string): void {
-  process.stdout.write(line + '\n');
-}
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
-
-function run(file: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(file, args, { env: { ...process.env, ...env }, maxBuffer: 64 * 1024 * 1024, timeout: (SECONDS + 120) * 1000 }, (e, stdout, stderr) =>
-      resolve({ code: e ? (typeof e.code === 'number' ? e.code : 1) : 0, stdout: String(stdout), stderr: String(stderr) }),
-    );
-  });
-}
-
-async function startStack(): Promise<Stack> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'pgwarden-bench-'));
-  await chmod(dataDir, 0o711);
-  const gatewayPort = await freePort();
-  const basePort = await freePort();
-  const child = spawn(process.execPath, [new URL('./stack.mjs', import.meta.url).pathname, dataDir, String(gatewayPort), String(basePort)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const line = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (c: Buffer) => {
-      out += c.toString();
-      const nl = out.indexOf('\n');
-      if (nl >= 0) resolve(out.slice(0, nl));
-    });
-    child.once('exit', (code) => reject(new Error(`the pgwarden stack exited (${code})`)));
-  });
-  return { ...(JSON.parse(line) as Omit<Stack, 'dataDir' | 'child'>), dataDir, child };
-}
 
 /** PgBouncer in session mode in front of the same coordinator, TLS towards clients,
  * SCRAM with the same verifier (its own SCRAM pass-through towards PostgreSQL). */

@@ -1,0 +1,63 @@
+// Starts bench/stack.mjs (pgwarden in its own process) and tells where everything is.
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { chmod, mkdtemp } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TokenSource } from './token.js';
+
+export const CITUS_PASSWORD = 'Bench-Citus-Passw0rd';
+
+export interface Stack {
+  pid: number;
+  gatewayPort: number;
+  directPort: number;
+  socketDir: string;
+  socketPort: number;
+  caPath: string;
+  superuserPassword: string;
+  dataDir: string;
+  child: ChildProcess;
+  token?: TokenSource | undefined;
+}
+
+export function log(line: string): void {
+  process.stdout.write(line + '\n');
+}
+
+export async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+export function run(file: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(file, args, { env: { ...process.env, ...env }, maxBuffer: 64 * 1024 * 1024, timeout: (Number(process.env.BENCH_SECONDS ?? 10) + 120) * 1000 }, (e, stdout, stderr) =>
+      resolve({ code: e ? (typeof e.code === 'number' ? e.code : 1) : 0, stdout: String(stdout), stderr: String(stderr) }),
+    );
+  });
+}
+
+export async function startStack(): Promise<Stack> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'pgwarden-bench-'));
+  await chmod(dataDir, 0o711);
+  const gatewayPort = await freePort();
+  const basePort = await freePort();
+  const child = spawn(process.execPath, ['--expose-gc', new URL('./stack.mjs', import.meta.url).pathname, dataDir, String(gatewayPort), String(basePort)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const line = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (c: Buffer) => {
+      out += c.toString();
+      const nl = out.indexOf('\n');
+      if (nl >= 0) resolve(out.slice(0, nl));
+    });
+    child.once('exit', (code) => reject(new Error(`the pgwarden stack exited (${code})`)));
+  });
+  return { ...(JSON.parse(line) as Omit<Stack, 'dataDir' | 'child'>), dataDir, child };
+}
+
