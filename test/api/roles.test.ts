@@ -2,7 +2,7 @@
 // cluster, with psql proving that each change is what the gateway enforces.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setAuthMethod } from '../../src/control/auth-methods.js';
 import { CITUS_PASSWORD, psql, startTestPgwarden, waitFor, type TestPgwarden } from '../helpers/pgwarden.js';
@@ -196,5 +196,14 @@ describe('authentication methods', () => {
     assert.ok(failed, 'a failed sign-in is recorded');
     const text = JSON.stringify(r.data);
     for (const secret of ['First-Passw0rd', 'Second-Passw0rd', CITUS_PASSWORD, 'Owner-Passw0rd', 'Temporary-Citus-9']) assert.ok(!text.includes(secret), `the audit log contains ${secret}`);
+  });
+
+  test('neither pgwarden\'s log nor PostgreSQL\'s logs contain a password used here', async () => {
+    const dir = join(pw.dataDir, 'logs');
+    const logs = (await Promise.all((await readdir(dir)).map((f) => readFile(join(dir, f), 'utf8')))).join('\n');
+    assert.ok(logs.includes('db_user'), 'the logs are the ones of this run');
+    for (const secret of ['First-Passw0rd', 'Second-Passw0rd', CITUS_PASSWORD, 'Owner-Passw0rd', 'Temporary-Citus-9', 'Odd-Name-Passw0rd', 'Native-Passw0rd', 'Good-Passw0rd']) {
+      assert.ok(!logs.includes(secret), `a log contains ${secret}`);
+    }
   });
 });
