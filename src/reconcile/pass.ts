@@ -69,7 +69,7 @@ export async function runPass(ctx: PassContext, targets: ReadonlySet<string> | '
 
   const results: Array<{ report: NodeReport; vanishedLeft: readonly string[] | undefined }> = [];
   await eachLimited(workers, MAX_PARALLEL_WORKERS, async (node) => {
-    results.push(await reconcileOne(ctx, node, snapshot, started));
+    results.push(await reconcileOne(ctx, node, snapshot));
   });
   const nodes = results.map((r) => r.report).sort((a, b) => a.node.localeCompare(b.node));
 
@@ -77,7 +77,7 @@ export async function runPass(ctx: PassContext, targets: ReadonlySet<string> | '
   // each reached and each read to the end, can tell.
   const allChecked = targets === 'all' && results.every((r) => r.vanishedLeft !== undefined);
   const left = new Set(results.flatMap((r) => r.vanishedLeft ?? []));
-  const forget = [...snapshot.recorded.values()].filter((r) => r.vanishedAt !== null && !left.has(r.name)).map((r) => r.name);
+  const forget = [...snapshot.recorded.values()].filter((r) => r.vanishedForMs !== null && !left.has(r.name)).map((r) => r.name);
   let authinfoChanged: number | undefined;
   try {
     await withSession(ctx.admin, coordinatorOf(ctx.admin), async (c) => {
@@ -104,7 +104,6 @@ async function reconcileOne(
   ctx: PassContext,
   node: AdminNode,
   snapshot: CoordinatorSnapshot,
-  now: Date,
 ): Promise<{ report: NodeReport; vanishedLeft: readonly string[] | undefined }> {
   const down = (error: string): NodeReport => ({
     node: node.name, reachable: false, found: emptyCounts(), applied: 0, remaining: '', drift: [], driftCount: 0, skippedObjects: 0, errors: [error], notes: [],
@@ -115,7 +114,6 @@ async function reconcileOne(
       node,
       coordinator: snapshot,
       reassignGraceMs: ctx.reassignGraceMs,
-      now,
       onPending: (summary) => ctx.states.pending(node.name, summary),
     });
     ctx.states.finished(r);

@@ -39,9 +39,11 @@ export class WorkerProbes {
   private async watch(node: AdminNode): Promise<void> {
     const signal = this.stop.signal;
     while (!signal.aborted) {
+      let connected = false;
       try {
         // How long connecting may take is the ClusterAdmin's connection setting.
         await this.admin.withAdmin(node, async (c) => {
+          connected = true;
           this.events.up(node.name);
           while (!signal.aborted) {
             await withTimeout(c.query('SELECT 1'), PROBE_TIMEOUT_MS);
@@ -50,6 +52,9 @@ export class WorkerProbes {
         });
       } catch (e) {
         if (signal.aborted) return;
+        // A lost connection is only news once a new one fails too: a worker that
+        // restarted between two probes is back already, not down.
+        if (connected) continue;
         this.events.down(node.name, describeError(e));
       }
       await pause(this.intervalMs, signal);

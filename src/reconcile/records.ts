@@ -5,8 +5,9 @@ import type pg from 'pg';
 
 export interface RecordedRole {
   readonly name: string;
-  /** When the reconciler first saw it gone from the coordinator; null while it exists. */
-  readonly vanishedAt: Date | null;
+  /** How long ago (coordinator clock) the reconciler first saw it gone from the
+   * coordinator, in milliseconds; null while it exists. */
+  readonly vanishedForMs: number | null;
 }
 
 /**
@@ -19,8 +20,10 @@ export async function updateRecord(c: pg.Client, managed: ReadonlySet<string>, a
   await c.query('INSERT INTO pgwarden.propagated_roles (role_name) SELECT unnest($1::text[]) ON CONFLICT (role_name) DO NOTHING', [names]);
   await c.query('UPDATE pgwarden.propagated_roles SET vanished_at = NULL WHERE vanished_at IS NOT NULL AND role_name = ANY($1::text[])', [[...allRoles]]);
   await c.query('UPDATE pgwarden.propagated_roles SET vanished_at = now() WHERE vanished_at IS NULL AND role_name <> ALL($1::text[])', [[...allRoles]]);
-  const r = await c.query<{ role_name: string; vanished_at: Date | null }>('SELECT role_name, vanished_at FROM pgwarden.propagated_roles');
-  return new Map(r.rows.map((x) => [x.role_name, { name: x.role_name, vanishedAt: x.vanished_at }]));
+  const r = await c.query<{ role_name: string; vanished_for_ms: number | null }>(
+    'SELECT role_name, (extract(epoch FROM clock_timestamp() - vanished_at) * 1000)::float8 AS vanished_for_ms FROM pgwarden.propagated_roles',
+  );
+  return new Map(r.rows.map((x) => [x.role_name, { name: x.role_name, vanishedForMs: x.vanished_for_ms }]));
 }
 
 /** Forgets vanished roles that no worker has any more. */

@@ -65,7 +65,6 @@ export interface WorkerPassOptions {
   readonly coordinator: CoordinatorSnapshot;
   /** How long a role must have been gone from the coordinator before its objects are reassigned. */
   readonly reassignGraceMs: number;
-  readonly now: Date;
   /** Called before changes are applied, with what was found so far. */
   readonly onPending: (summary: string) => void;
 }
@@ -169,8 +168,8 @@ export async function reconcileWorker(o: WorkerPassOptions): Promise<WorkerResul
       vanishedLeft.push(name);
       continue;
     }
-    const vanishedAt = coordinator.recorded.get(name)?.vanishedAt;
-    const mayReassign = vanishedAt != null && o.now.getTime() - vanishedAt.getTime() >= o.reassignGraceMs;
+    const vanishedForMs = coordinator.recorded.get(name)?.vanishedForMs;
+    const mayReassign = vanishedForMs != null && vanishedForMs >= o.reassignGraceMs;
     try {
       const outcome = await dropVanishedRole(admin, node, name, workerShared.catalog.connectable, mayReassign);
       if (outcome.note) t.notes.push(`role "${name}": ${outcome.note}`);
