@@ -23,7 +23,10 @@ if (files.length === 0) {
   process.exit(1);
 }
 const args = ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-reporter=spec', ...files];
-const child = spawn(process.execPath, args, { stdio: 'inherit' });
+// Every process the tests start inherits this marker, so that the leftover check below
+// finds this run's servers and never another run's.
+const RUN_ID = `${process.pid}-${Date.now()}`;
+const child = spawn(process.execPath, args, { stdio: 'inherit', env: { ...process.env, PGWARDEN_TEST_RUN: RUN_ID } });
 child.on('exit', (code, signal) => {
   // The suite must leave no PostgreSQL server running: every test stops what it starts.
   const leftovers = postgresLeftovers();
@@ -38,14 +41,15 @@ child.on('exit', (code, signal) => {
   process.exit(code ?? (signal ? 1 : 0));
 });
 
-/** postgres processes whose data directory is a test's (under the temp dir, pgwarden-test-*). */
+/** postgres processes started by this run (they carry its marker in their environment). */
 function postgresLeftovers() {
   const out = [];
   for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
     try {
       const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
-      if (/\bpostgres\b/.test(cmd) && cmd.includes('pgwarden-test-')) out.push(`${pid} ${cmd.trim()}`);
-    } catch { /* exited meanwhile */ }
+      if (!/\bpostgres\b/.test(cmd)) continue;
+      if (readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(`PGWARDEN_TEST_RUN=${RUN_ID}`)) out.push(`${pid} ${cmd.trim()}`);
+    } catch { /* exited meanwhile, or not ours to read */ }
   }
   return out;
 }

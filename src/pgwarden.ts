@@ -18,6 +18,8 @@ import { CatalogWatch } from './catalog/catalog-watch.js';
 import { DerivedKeys } from './catalog/derived-password.js';
 import { RoleCatalog } from './catalog/role-catalog.js';
 import { EmbeddedCluster } from './cluster/embedded.js';
+import { ExternalCluster } from './cluster/external.js';
+import type { Cluster } from './cluster/cluster.js';
 import { GATEWAY_ROLE } from './cluster/bootstrap.js';
 import { Gateway } from './gateway/server.js';
 import type { ThrottlePolicy } from './gateway/throttle.js';
@@ -57,6 +59,8 @@ export interface PgwardenOptions {
   /** The control plane's REST API (and portal): loopback and 8080 unless given. */
   apiHost?: string;
   apiPort?: number;
+  /** An existing cluster (administrators' connection strings) instead of the embedded one. */
+  external?: { coordinator: string; workers: string[] };
   /** Benchmarks: nodes also listen on loopback TCP with TLS (ports basePort, basePort+1, ...). */
   nodeTcp?: { host: string; basePort: number };
   /** Benchmarks: extra server settings for every node (max_connections, ...). */
@@ -65,7 +69,7 @@ export interface PgwardenOptions {
 }
 
 export interface RunningPgwarden {
-  readonly cluster: EmbeddedCluster;
+  readonly cluster: Cluster;
   readonly gateway: Gateway;
   readonly tls: TlsMaterial;
   readonly address: AddressInfo;
@@ -91,7 +95,16 @@ export async function startPgwarden(options: PgwardenOptions): Promise<RunningPg
   }
   // The TLS material comes first: nodes that also listen on TCP use the same certificate.
   const dataDirTls = options.tlsCert && options.tlsKey ? undefined : await ensureLocalTls(resolve(options.dataDir), [options.host]);
-  const cluster = await EmbeddedCluster.open({
+  const cluster: Cluster = options.external
+    ? await ExternalCluster.open({
+        dataDir: options.dataDir,
+        log,
+        coordinator: options.external.coordinator,
+        workers: options.external.workers,
+        ...(options.citusPassword !== undefined ? { citusPassword: options.citusPassword } : {}),
+        ...(options.authMethod !== undefined ? { authMethod: options.authMethod } : {}),
+      })
+    : await EmbeddedCluster.open({
     dataDir: options.dataDir,
     log,
     ...(options.nodeTcp && dataDirTls ? { tcp: { ...options.nodeTcp, certPem: dataDirTls.certPem, keyPem: dataDirTls.keyPem } } : {}),
@@ -115,7 +128,7 @@ export async function startPgwarden(options: PgwardenOptions): Promise<RunningPg
     stoppers.push(() => pool.end());
     const roles = new RoleCatalog(pool);
     const catalog = new CatalogWatch(
-      cluster.coordinator.clientConfig(GATEWAY_ROLE, cluster.secrets.gatewayRolePassword),
+      cluster.gatewayConnection(),
       pool,
       roles,
       log,
@@ -133,12 +146,12 @@ export async function startPgwarden(options: PgwardenOptions): Promise<RunningPg
       host: options.host,
       port: options.port,
       tls,
-      backend: cluster.coordinator.target,
+      backend: cluster.backend,
       roles,
       authMethod: () => catalog.authMethod,
       audit,
       ...(verifier ? { entra: { verifier, derivedKeys: new DerivedKeys(cluster.gatewaySecret) } } : {}),
-      mockKey: Buffer.from(cluster.secrets.mockKey, 'hex'),
+      mockKey: cluster.mockKey,
       log,
       metrics,
       allowPlainLoopback: options.allowPlainLoopback ?? false,
@@ -174,7 +187,7 @@ export async function startPgwarden(options: PgwardenOptions): Promise<RunningPg
     const apiAddress = await listenApi(api, options.apiHost ?? '127.0.0.1', options.apiPort ?? 8080);
     const apiUrl = `https://${apiAddress.family === 'IPv6' ? `[${apiAddress.address}]` : apiAddress.address}:${apiAddress.port}`;
     await writeFile(join(cluster.dataDir, 'api.json'), JSON.stringify({ url: apiUrl }, null, 2) + '\n');
-    log.info({ event: 'started', gateway: `${address.address}:${address.port}`, nodes: cluster.nodes.length }, 'pgwarden is running');
+    log.info({ event: 'started', gateway: `${address.address}:${address.port}`, nodes: cluster.adminNodes.length }, 'pgwarden is running');
 
     let stopping: Promise<void> | undefined;
     return {
@@ -214,7 +227,7 @@ interface Identity {
  * the data directory's CA. On the provider's first start its first user becomes an Entra
  * admin of the cluster, and its credentials are saved 0600 in entra-admin.json.
  */
-async function startIdentity(options: PgwardenOptions, cluster: EmbeddedCluster, tls: TlsMaterial, log: Logger): Promise<Identity> {
+async function startIdentity(options: PgwardenOptions, cluster: Cluster, tls: TlsMaterial, log: Logger): Promise<Identity> {
   const identity = options.identity ?? { kind: 'embedded', port: DEFAULT_IDP_PORT };
   if (identity.kind === 'none') return { config: undefined, idp: undefined, directory: undefined, seededAdmin: undefined };
   if (identity.kind === 'entra') return { config: identity.config, idp: undefined, directory: undefined, seededAdmin: undefined };

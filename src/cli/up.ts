@@ -7,10 +7,13 @@ import type { AuthMethod } from '../catalog/auth-method.js';
 import { checkGuid } from '../control/role-names.js';
 import { DEFAULT_AUDIENCES } from '../identity/config.js';
 import { readOptional } from '../util/files.js';
+import { PgwardenError } from '../util/errors.js';
 
 export interface UpOptions {
   dataDir: string;
   workers?: number;
+  coordinator?: string;
+  worker?: string[];
   host: string;
   port: number;
   citusPassword?: string;
@@ -33,6 +36,8 @@ export interface UpOptions {
 }
 
 export async function up(opts: UpOptions): Promise<void> {
+  if (opts.worker && !opts.coordinator) throw new PgwardenError('CONFIG_INVALID', '--worker goes with --coordinator (an existing cluster)');
+  if (opts.coordinator && opts.workers !== undefined) throw new PgwardenError('CONFIG_INVALID', '--workers is for the embedded cluster; an existing cluster takes --worker CONNINFO for each worker');
   const dataDir = resolve(opts.dataDir);
   const log = createLogger({ file: join(dataDir, 'logs', 'pgwarden.log'), level: opts.logLevel });
   process.stdout.write(`pgwarden: starting in ${shown(dataDir)} ...\n`);
@@ -60,6 +65,7 @@ export async function up(opts: UpOptions): Promise<void> {
         }
       : { kind: 'embedded', port: opts.idpPort },
     ...(opts.workers !== undefined ? { workers: opts.workers } : {}),
+    ...(opts.coordinator ? { external: { coordinator: opts.coordinator, workers: opts.worker ?? [] } } : {}),
     ...(opts.citusPassword !== undefined ? { citusPassword: opts.citusPassword } : {}),
     ...(opts.tlsCert !== undefined ? { tlsCert: opts.tlsCert } : {}),
     ...(opts.tlsKey !== undefined ? { tlsKey: opts.tlsKey } : {}),
@@ -105,7 +111,7 @@ export async function up(opts: UpOptions): Promise<void> {
     `  API, portal   ${running.apiUrl}  (OpenAPI: ${running.apiUrl}/api/v1/openapi.json)`,
     ...(idp ? [`  identity      ${idp.authority}  (embedded Entra-compatible provider, tenant ${idp.tenantDomain}, ${idp.tenantId})`] : []),
     ...(opts.entraTenant ? [`  identity      ${opts.entraAuthority}  (Microsoft Entra tenant ${opts.entraTenant})`] : []),
-    ...cluster.nodes.map((n) => `  ${n.name.padEnd(12)}  PostgreSQL on a private socket in ${shown(n.spec.socketDir)} (pid ${n.pid})`),
+    ...cluster.describe().map((n) => `  ${n.name.padEnd(12)}  ${n.where.replace(cluster.dataDir, shown(cluster.dataDir))}`),
     `  data          ${shown(cluster.dataDir)}`,
     `  logs          ${shown(join(cluster.dataDir, 'logs'))}`,
     '',

@@ -3,6 +3,7 @@
 // node edited by hand heals on the next start.
 import pg from 'pg';
 import { isAuthMethod, type AuthMethod } from '../catalog/auth-method.js';
+import { coordinatorOf, type ClusterAdmin } from '../control/cluster-admin.js';
 import { quoteIdent, quoteLiteral } from '../util/sql.js';
 import { constantTimeEqual, formatScramSecret, makeScramSecret, parseScramSecret, saltedPassword, clientKeyFrom, sha256 } from '../scram/primitives.js';
 
@@ -166,4 +167,33 @@ export async function bootstrapCoordinator(client: pg.Client, secrets: Bootstrap
   await client.query('CREATE INDEX IF NOT EXISTS audit_log_at ON pgwarden.audit_log (at)');
   await client.query(`GRANT INSERT ON pgwarden.audit_log TO ${gateway}`);
   await client.query(`GRANT USAGE ON SEQUENCE pgwarden.audit_log_id_seq TO ${gateway}`);
+}
+
+export interface ClusterBootstrap {
+  citusPassword: string;
+  gatewayRolePassword: string;
+  /** Stored on the first start only. */
+  initialAuthMethod: AuthMethod;
+}
+
+/**
+ * Brings roles and pgwarden's schema up to date on every node: the coordinator first (it
+ * holds the authentication method, which decides whether citus may sign in), then every
+ * worker, with the same verifier bytes everywhere.
+ */
+export async function bootstrapCluster(admin: ClusterAdmin, options: ClusterBootstrap): Promise<void> {
+  const coordinator = coordinatorOf(admin);
+  const citusLogin = await admin.withAdmin(coordinator, async (c) => {
+    const boot: BootstrapSecrets = {
+      citusVerifier: await verifierFor(c, CITUS_ROLE, options.citusPassword),
+      gatewayRoleVerifier: await verifierFor(c, GATEWAY_ROLE, options.gatewayRolePassword),
+    };
+    await bootstrapCoordinator(c, boot, { initialAuthMethod: options.initialAuthMethod });
+    const login = (await readAuthMethod(c)) !== 'entra';
+    await bootstrapNode(c, boot, login);
+    return { boot, login };
+  });
+  await Promise.all(
+    admin.adminNodes.filter((n) => n.kind === 'worker').map((n) => admin.withAdmin(n, (c) => bootstrapNode(c, citusLogin.boot, citusLogin.login))),
+  );
 }

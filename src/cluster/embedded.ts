@@ -3,40 +3,35 @@
 //
 //   <data-dir>/
 //     cluster.json        which nodes exist
-//     secrets.json        0600: superuser and gateway-role passwords, mock-secret key
+//     secrets.json        0600: superuser and gateway-role passwords, mock-secret key,
+//                         gateway secret (data-dir.ts)
 //     citus.password      0600: the built-in role's password
 //     pgwarden.pid        the running pgwarden (stale after a SIGKILL; handled)
 //     tls/                local CA and gateway certificate
 //     nodes/<name>/       PGDATA of each node; its socket lives there too
 //     logs/<name>.log     each server's log
-import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import pg from 'pg';
-import type { AuthMethod } from '../catalog/auth-method.js';
 import type { Logger } from 'pino';
+import type { AuthMethod } from '../catalog/auth-method.js';
+import type { AdminNode } from '../control/cluster-admin.js';
+import type { BackendTarget } from '../gateway/backend.js';
 import { PgwardenError } from '../util/errors.js';
-import { randomPassword, readOptional, writeSecretFile } from '../util/files.js';
-import { bootstrapCoordinator, bootstrapNode, CITUS_ROLE, GATEWAY_ROLE, readAuthMethod, SUPERUSER_ROLE, verifierFor } from './bootstrap.js';
+import { readOptional } from '../util/files.js';
+import { bootstrapCluster, GATEWAY_ROLE, SUPERUSER_ROLE } from './bootstrap.js';
+import type { Cluster, NodeDescription, StartResult } from './cluster.js';
+import { DataDir, type ClusterSecrets } from './data-dir.js';
 import { PostgresNode, type NodeSpec } from './node.js';
 import { assertReachable, serverUser } from './os-user.js';
-import type { AdminNode, ClusterAdmin } from '../control/cluster-admin.js';
+
+export type { ClusterSecrets } from './data-dir.js';
+export type { StartResult } from './cluster.js';
 
 /** Socket file names; the servers listen on no TCP port unless asked to. */
 const BASE_PORT = 15432;
 /** sun_path holds 108 bytes on Linux, 104 on macOS. */
 const MAX_SOCKET_PATH = 100;
-
-export interface ClusterSecrets {
-  superuserPassword: string;
-  gatewayRolePassword: string;
-  /** Key for mock SCRAM secrets of unknown roles (hex). */
-  mockKey: string;
-  /** The gateway's secret: derives the passwords of Entra principals' roles (hex).
-   * Every gateway in front of this cluster needs the same one. */
-  gatewaySecret: string;
-}
 
 export interface EmbeddedClusterOptions {
   dataDir: string;
@@ -52,26 +47,37 @@ export interface EmbeddedClusterOptions {
   authMethod?: AuthMethod;
 }
 
-export interface StartResult {
-  /** Set when pgwarden generated the citus password on this start (to print it once). */
-  generatedCitusPassword?: string;
-}
-
-export class EmbeddedCluster implements ClusterAdmin {
-  readonly dataDir: string;
+export class EmbeddedCluster implements Cluster {
   readonly coordinator: PostgresNode;
   readonly workers: readonly PostgresNode[];
-  private locked = false;
 
   private constructor(
-    dataDir: string,
+    private readonly dir: DataDir,
     nodes: PostgresNode[],
-    readonly secrets: ClusterSecrets,
     private readonly options: EmbeddedClusterOptions,
   ) {
-    this.dataDir = dataDir;
     this.coordinator = nodes[0]!;
     this.workers = nodes.slice(1);
+  }
+
+  get dataDir(): string {
+    return this.dir.path;
+  }
+
+  get secrets(): ClusterSecrets {
+    return this.dir.secrets;
+  }
+
+  get mockKey(): Buffer {
+    return this.dir.mockKey;
+  }
+
+  get backend(): BackendTarget {
+    return this.coordinator.target;
+  }
+
+  describe(): NodeDescription[] {
+    return this.nodes.map((n) => ({ name: n.name, kind: n.spec.role, where: `PostgreSQL on a private socket in ${n.spec.socketDir} (pid ${n.pid})` }));
   }
 
   get nodes(): readonly PostgresNode[] {
@@ -89,36 +95,34 @@ export class EmbeddedCluster implements ClusterAdmin {
   }
 
   get gatewaySecret(): Buffer {
-    return Buffer.from(this.secrets.gatewaySecret, 'hex');
+    return this.dir.gatewaySecret;
   }
 
   get citusPasswordFile(): string {
-    return join(this.dataDir, 'citus.password');
+    return this.dir.citusPasswordFile;
   }
 
   /** Reads (or creates) the data directory's layout and secrets; starts nothing. */
   static async open(options: EmbeddedClusterOptions): Promise<EmbeddedCluster> {
-    const dataDir = resolve(options.dataDir);
+    const dir = await DataDir.open(options.dataDir);
+    const dataDir = dir.path;
     // 0711: the servers' OS user must pass through to its node directories, and
     // nobody may list what is here.
     await mkdir(join(dataDir, 'nodes'), { recursive: true });
-    await chmod(dataDir, 0o711);
     await chmod(join(dataDir, 'nodes'), 0o711);
     const runAs = await serverUser();
     assertReachable(join(dataDir, 'nodes'), runAs);
 
     const workerCount = await resolveWorkerCount(dataDir, options.workers);
-    const secrets = await loadSecrets(dataDir);
     const names = ['coordinator', ...Array.from({ length: workerCount }, (_, i) => `worker-${i + 1}`)];
     const nodes = names.map((name, i) => new PostgresNode(nodeSpec(dataDir, name, i, options), runAs, options.log));
-    return new EmbeddedCluster(dataDir, nodes, secrets, options);
+    return new EmbeddedCluster(dir, nodes, options);
   }
 
   /** Initialises missing nodes, starts all, and brings roles and schema up to date. */
   async start(): Promise<StartResult> {
-    await this.lock();
-    const result: StartResult = {};
-    const citusPassword = await this.resolveCitusPassword(result);
+    await this.dir.lock();
+    const citus = await this.dir.citusPassword(this.options.citusPassword);
     await Promise.all(
       this.nodes.map(async (node) => {
         if (!(await node.isInitialised())) {
@@ -129,34 +133,23 @@ export class EmbeddedCluster implements ClusterAdmin {
     );
     try {
       await Promise.all(this.nodes.map((node) => node.start()));
-      const boot = await this.withSuperuser(this.coordinator, async (c) => ({
-        citusVerifier: await verifierFor(c, CITUS_ROLE, citusPassword),
-        gatewayRoleVerifier: await verifierFor(c, GATEWAY_ROLE, this.secrets.gatewayRolePassword),
-      }));
-      // The coordinator first: it holds the authentication method, which decides
-      // whether citus may sign in on every node.
-      const citusLogin = await this.withSuperuser(this.coordinator, async (client) => {
-        await bootstrapCoordinator(client, boot, { initialAuthMethod: this.options.authMethod ?? 'both' });
-        const login = (await readAuthMethod(client)) !== 'entra';
-        await bootstrapNode(client, boot, login);
-        return login;
+      await bootstrapCluster(this, {
+        citusPassword: citus.password,
+        gatewayRolePassword: this.secrets.gatewayRolePassword,
+        initialAuthMethod: this.options.authMethod ?? 'both',
       });
-      await Promise.all(this.workers.map((node) => this.withSuperuser(node, (client) => bootstrapNode(client, boot, citusLogin))));
     } catch (e) {
       await this.stop();
       throw e;
     }
     await writeFile(join(this.dataDir, 'cluster.json'), JSON.stringify({ version: 1, workers: this.workers.length }, null, 2) + '\n');
-    return result;
+    return citus.generated ? { generatedCitusPassword: citus.password } : {};
   }
 
   /** Stops every server and waits for them; releases the data directory. */
   async stop(): Promise<void> {
     await Promise.all(this.nodes.map((n) => n.stop()));
-    if (this.locked) {
-      await rm(join(this.dataDir, 'pgwarden.pid'), { force: true });
-      this.locked = false;
-    }
+    await this.dir.unlock();
   }
 
   /** Runs `fn` on a superuser connection to `node`. */
@@ -171,52 +164,17 @@ export class EmbeddedCluster implements ClusterAdmin {
     }
   }
 
+  gatewayConnection(): pg.ClientConfig {
+    return this.coordinator.clientConfig(GATEWAY_ROLE, this.secrets.gatewayRolePassword);
+  }
+
   /** A pool for the gateway's lookups on the coordinator, as its least-privileged role. */
   gatewayPool(): pg.Pool {
-    const pool = new pg.Pool({ ...this.coordinator.clientConfig(GATEWAY_ROLE, this.secrets.gatewayRolePassword), max: 4, idleTimeoutMillis: 30_000 });
+    const pool = new pg.Pool({ ...this.gatewayConnection(), max: 4, idleTimeoutMillis: 30_000 });
     pool.on('error', (e) => this.options.log.warn({ error: e.message }, 'gateway catalog connection failed'));
     return pool;
   }
 
-  private async resolveCitusPassword(result: StartResult): Promise<string> {
-    const file = this.citusPasswordFile;
-    const given = this.options.citusPassword;
-    if (given !== undefined) {
-      if (given.length === 0) throw new PgwardenError('CONFIG_INVALID', 'the citus password cannot be empty');
-      await writeSecretFile(file, given + '\n');
-      return given;
-    }
-    const saved = (await readOptional(file))?.trim();
-    if (saved) return saved;
-    const generated = randomPassword();
-    await writeSecretFile(file, generated + '\n');
-    result.generatedCitusPassword = generated;
-    return generated;
-  }
-
-  /** One pgwarden per data directory. A pid file whose process is gone (SIGKILL) is stale. */
-  private async lock(): Promise<void> {
-    const file = join(this.dataDir, 'pgwarden.pid');
-    const pid = Number((await readOptional(file))?.trim());
-    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid)) {
-      throw new PgwardenError('ALREADY_RUNNING', `pgwarden is already running on ${this.dataDir} (pid ${pid})`);
-    }
-    await writeFile(file, `${process.pid}\n`);
-    this.locked = true;
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-  try {
-    return /node|pgwarden/.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8'));
-  } catch {
-    return true;
-  }
 }
 
 function nodeSpec(dataDir: string, name: string, index: number, options: EmbeddedClusterOptions): NodeSpec {
@@ -259,18 +217,3 @@ async function resolveWorkerCount(dataDir: string, requested: number | undefined
 }
 
 /** Reads secrets.json, creating whatever is missing (all of it on the first start). */
-async function loadSecrets(dataDir: string): Promise<ClusterSecrets> {
-  const file = join(dataDir, 'secrets.json');
-  const text = await readOptional(file);
-  const saved = (text ? JSON.parse(text) : {}) as Partial<ClusterSecrets>;
-  const secrets: ClusterSecrets = {
-    superuserPassword: saved.superuserPassword ?? randomPassword(32),
-    gatewayRolePassword: saved.gatewayRolePassword ?? randomPassword(32),
-    mockKey: saved.mockKey ?? randomBytes(32).toString('hex'),
-    gatewaySecret: saved.gatewaySecret ?? randomBytes(32).toString('hex'),
-  };
-  if (Object.keys(saved).length !== Object.keys(secrets).length) {
-    await writeSecretFile(file, JSON.stringify(secrets, null, 2) + '\n');
-  }
-  return secrets;
-}

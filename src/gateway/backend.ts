@@ -2,6 +2,7 @@
 // parameters, sign in as the client's role with SCRAM driven by a ClientKey, and collect
 // what PostgreSQL sends up to its first ReadyForQuery.
 import { connect, type Socket } from 'node:net';
+import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { AUTH, MAX_AUTH_MESSAGE_BYTES } from '../protocol/constants.js';
 import {
   frameMessage,
@@ -19,8 +20,9 @@ import type { ServerFirst } from '../scram/messages.js';
 import { PgwardenError } from '../util/errors.js';
 import { Wire } from './wire.js';
 
-/** Where a PostgreSQL node listens: a Unix socket (path of the socket file) or TCP. */
-export type BackendTarget = { path: string } | { host: string; port: number };
+/** Where a PostgreSQL node listens: a Unix socket (path of the socket file) or TCP,
+ * with TLS when `tls` is given (a remote coordinator). */
+export type BackendTarget = { path: string } | { host: string; port: number; tls?: ConnectionOptions };
 
 export function describeTarget(t: BackendTarget): string {
   return 'path' in t ? t.path : `${t.host}:${t.port}`;
@@ -43,7 +45,35 @@ export class BackendRefusal extends Error {
   }
 }
 
-function openSocket(target: BackendTarget, timeoutMs: number): Promise<Socket> {
+async function openSocket(target: BackendTarget, timeoutMs: number): Promise<Socket> {
+  const socket = await openPlainSocket(target, timeoutMs);
+  if ('path' in target || !target.tls) return socket;
+  return startBackendTls(socket, target.tls, timeoutMs);
+}
+
+/** SSLRequest, then TLS over the same socket (PostgreSQL's way of starting TLS). */
+async function startBackendTls(socket: Socket, options: ConnectionOptions, timeoutMs: number): Promise<Socket> {
+  const answer = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new PgwardenError('BACKEND_UNAVAILABLE', 'the database server did not answer the SSL request in time')), timeoutMs);
+    socket.once('data', (b: Buffer) => {
+      clearTimeout(timer);
+      socket.pause();
+      resolve(b.toString('latin1', 0, 1));
+    });
+    socket.once('error', (e) => reject(new PgwardenError('BACKEND_UNAVAILABLE', 'the database server is not reachable', { cause: e })));
+    socket.write(Buffer.from([0, 0, 0, 8, 4, 210, 22, 47]));
+  });
+  if (answer !== 'S') {
+    socket.destroy();
+    throw new PgwardenError('BACKEND_UNAVAILABLE', 'the database server does not accept TLS, and pgwarden requires it for a remote node');
+  }
+  return new Promise((resolve, reject) => {
+    const tls = tlsConnect({ ...options, socket }, () => resolve(tls));
+    tls.once('error', (e) => reject(new PgwardenError('BACKEND_UNAVAILABLE', `TLS to the database server failed: ${e.message}`, { cause: e })));
+  });
+}
+
+function openPlainSocket(target: BackendTarget, timeoutMs: number): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const socket = 'path' in target ? connect({ path: target.path }) : connect({ host: target.host, port: target.port });
     const timer = setTimeout(() => {

@@ -6,10 +6,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startPgwarden, type PgwardenOptions, type RunningPgwarden } from '../../src/pgwarden.js';
 import { createLogger } from '../../src/util/log.js';
+import type { EmbeddedCluster } from '../../src/cluster/embedded.js';
 
 export const CITUS_PASSWORD = 'Citus-Test-Passw0rd';
 
-export interface TestPgwarden extends RunningPgwarden {
+export interface TestPgwarden extends Omit<RunningPgwarden, 'cluster'> {
+  /** Tests run the embedded cluster: its servers can be stopped and started. */
+  readonly cluster: EmbeddedCluster;
   readonly dataDir: string;
   readonly port: number;
   readonly caPath: string;
@@ -43,6 +46,7 @@ export async function startTestPgwarden(options: Partial<PgwardenOptions> = {}, 
   const port = running.address.port;
   return {
     ...running,
+    cluster: running.cluster as EmbeddedCluster,
     dataDir: dir,
     port,
     caPath: running.tls.caPath!,
