@@ -166,6 +166,7 @@ export async function startPgwarden(options: PgwardenOptions): Promise<RunningPg
     const api = await buildApi(
       {
         admin: cluster,
+        cluster,
         gatewaySecret: cluster.gatewaySecret,
         tenantId: identity.config?.tenantId,
         verifier,

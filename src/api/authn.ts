@@ -14,7 +14,11 @@ import type { TokenVerifier } from '../identity/verify-token.js';
 import { PgwardenError, isPgwardenError } from '../util/errors.js';
 import { constantTimeEqual } from '../scram/primitives.js';
 
-export type Caller = { kind: 'citus'; name: 'citus' } | { kind: 'entra'; name: string; principal: EntraPrincipal };
+export type Caller =
+  /** `password` is there when the request itself carried it (HTTP Basic), for statements
+   * run as citus (cluster exec); it lives as long as the request, never logged. */
+  | { kind: 'citus'; name: 'citus'; password?: string }
+  | { kind: 'entra'; name: string; principal: EntraPrincipal };
 
 function unauthorized(message = 'Sign in with a Microsoft Entra admin\'s access token (Authorization: Bearer) or as citus (HTTP Basic).'): PgwardenError {
   return new PgwardenError('UNAUTHORIZED', message);
@@ -77,6 +81,6 @@ export class ApiAuthenticator {
     if (!cached && !verifierMatches(verifier, password)) throw unauthorized('The citus password is wrong.');
     this.citusOk = { verifier, hash };
     if (!allowsNative(await this.authMethod())) throw new PgwardenError('FORBIDDEN', 'PostgreSQL authentication is disabled for this cluster; sign in with a Microsoft Entra admin\'s token.');
-    return { kind: 'citus', name: 'citus' };
+    return { kind: 'citus', name: 'citus', password };
   }
 }

@@ -1,5 +1,6 @@
 import type { AuditWriter } from '../catalog/audit.js';
 import type { ClusterAdmin } from '../control/cluster-admin.js';
+import type { Cluster } from '../cluster/cluster.js';
 import type { Directory } from '../control/directory.js';
 import type { TokenVerifier } from '../identity/verify-token.js';
 import type { Logger } from '../util/log.js';
@@ -7,6 +8,8 @@ import type { Logger } from '../util/log.js';
 /** What the API's routes work with. */
 export interface ApiDeps {
   readonly admin: ClusterAdmin;
+  /** The same cluster, for statements run as the caller (cluster exec). */
+  readonly cluster?: Cluster;
   /** Derives Entra roles' passwords. */
   readonly gatewaySecret: Buffer;
   /** The tenant of the cluster's Entra principals; undefined without Entra ID. */

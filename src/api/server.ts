@@ -17,6 +17,7 @@ import { CSRF_HEADER, SESSION_COOKIE, SessionStore } from './sessions.js';
 import { auditRoutes } from './routes/audit.js';
 import { authenticationRoutes } from './routes/authentication.js';
 import { clusterRoutes } from './routes/cluster.js';
+import { clusterExecRoutes } from './routes/cluster-exec.js';
 import { directoryRoutes } from './routes/directory.js';
 import { principalRoutes } from './routes/principals.js';
 import { roleRoutes } from './routes/roles.js';
@@ -125,7 +126,7 @@ export async function buildApi(deps: ApiDeps, options: ApiServerOptions): Promis
           throw e;
         }
       });
-      for (const routes of [authenticationRoutes, principalRoutes, roleRoutes, clusterRoutes, auditRoutes, directoryRoutes]) {
+      for (const routes of [authenticationRoutes, principalRoutes, roleRoutes, clusterRoutes, clusterExecRoutes, auditRoutes, directoryRoutes]) {
         await api.register(routes(deps));
       }
     },

@@ -28,7 +28,9 @@ export class SessionStore {
     if (this.sessions.size >= MAX_SESSIONS) this.sweep();
     if (this.sessions.size >= MAX_SESSIONS) this.sessions.delete(this.sessions.keys().next().value!);
     const now = Date.now();
-    const s: PortalSession = { id: randomBytes(32).toString('base64url'), caller, csrf: randomBytes(24).toString('base64url'), created: now, lastSeen: now };
+    // A session never keeps a password.
+    const kept: Caller = caller.kind === 'citus' ? { kind: 'citus', name: 'citus' } : caller;
+    const s: PortalSession = { id: randomBytes(32).toString('base64url'), caller: kept, csrf: randomBytes(24).toString('base64url'), created: now, lastSeen: now };
     this.sessions.set(s.id, s);
     return s;
   }

@@ -103,6 +103,26 @@ export function registerManageCommands(program: Command): void {
     printNodes(r.nodes);
   });
 
+  // pgwarden cluster exec
+  const cluster = program.command('cluster').description('the nodes of the cluster');
+  withApiOptions(
+    cluster
+      .command('exec')
+      .argument('<sql>', 'the statement (or a script of statements)')
+      .addOption(program.createOption('--nodes <which>', 'all, coordinator or workers').choices(['all', 'coordinator', 'workers']).default('all'))
+      .description("run a statement as yourself on the chosen nodes (like Citus's run_command_on_workers)"),
+  ).action(async (sql: string, o: ApiOptions & { nodes: string }) => {
+    const r = await (await session(o)).call<{ results: Array<{ node: string; ok: boolean; command?: string; rowCount?: number; rows?: unknown[]; error?: string }> }>(
+      'POST', '/cluster/exec', { sql, nodes: o.nodes },
+    );
+    if (o.output === 'json') return print('json', r);
+    for (const x of r.results) {
+      process.stdout.write(x.ok ? `${x.node}: ${x.command} ${x.rowCount}\n` : `${x.node}: failed: ${x.error}\n`);
+      for (const row of x.rows ?? []) process.stdout.write(`  ${JSON.stringify(row)}\n`);
+    }
+    if (r.results.some((x) => !x.ok)) process.exitCode = 4;
+  });
+
   // pgwarden audit
   withApiOptions(
     program

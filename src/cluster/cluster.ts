@@ -1,8 +1,8 @@
 // What pgwarden needs of the cluster it stands in front of: the embedded one
 // (embedded.ts: servers it runs itself) or an existing one (external.ts: servers it
 // reaches with an administrator's connection strings).
-import type pg from 'pg';
-import type { ClusterAdmin } from '../control/cluster-admin.js';
+import pg from 'pg';
+import type { AdminNode, ClusterAdmin } from '../control/cluster-admin.js';
 import type { BackendTarget } from '../gateway/backend.js';
 import type { ClusterSecrets } from './data-dir.js';
 
@@ -29,8 +29,22 @@ export interface Cluster extends ClusterAdmin {
   /** pgwarden_gateway's connection to the coordinator (catalog lookups, LISTEN). */
   gatewayConnection(): pg.ClientConfig;
   gatewayPool(): pg.Pool;
+  /** Runs `fn` on a connection to `node` as `user` with `password` (SCRAM). */
+  withRole<T>(node: AdminNode, user: string, password: string, fn: (client: pg.Client) => Promise<T>): Promise<T>;
   /** Starts what pgwarden runs, and brings roles and schema up to date on every node. */
   start(): Promise<StartResult>;
   stop(): Promise<void>;
   describe(): NodeDescription[];
+}
+
+/** Connects, runs `fn`, and always disconnects. */
+export async function withClient<T>(config: pg.ClientConfig, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client(config);
+  client.on('error', () => undefined);
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
 }

@@ -20,7 +20,7 @@ import type { BackendTarget } from '../gateway/backend.js';
 import { PgwardenError } from '../util/errors.js';
 import { readOptional } from '../util/files.js';
 import { bootstrapCluster, GATEWAY_ROLE, SUPERUSER_ROLE } from './bootstrap.js';
-import type { Cluster, NodeDescription, StartResult } from './cluster.js';
+import { withClient, type Cluster, type NodeDescription, type StartResult } from './cluster.js';
 import { DataDir, type ClusterSecrets } from './data-dir.js';
 import { PostgresNode, type NodeSpec } from './node.js';
 import { assertReachable, serverUser } from './os-user.js';
@@ -153,15 +153,14 @@ export class EmbeddedCluster implements Cluster {
   }
 
   /** Runs `fn` on a superuser connection to `node`. */
-  async withSuperuser<T>(node: PostgresNode, fn: (client: pg.Client) => Promise<T>, database = 'postgres'): Promise<T> {
-    const client = new pg.Client(node.clientConfig(SUPERUSER_ROLE, this.secrets.superuserPassword, database));
-    client.on('error', () => undefined);
-    await client.connect();
-    try {
-      return await fn(client);
-    } finally {
-      await client.end().catch(() => undefined);
-    }
+  withSuperuser<T>(node: PostgresNode, fn: (client: pg.Client) => Promise<T>, database = 'postgres'): Promise<T> {
+    return withClient(node.clientConfig(SUPERUSER_ROLE, this.secrets.superuserPassword, database), fn);
+  }
+
+  withRole<T>(node: AdminNode, user: string, password: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+    const target = this.nodes.find((n) => n.name === node.name);
+    if (!target) throw new PgwardenError('NOT_FOUND', `no node named ${node.name}`);
+    return withClient(target.clientConfig(user, password), fn);
   }
 
   gatewayConnection(): pg.ClientConfig {
@@ -174,7 +173,6 @@ export class EmbeddedCluster implements Cluster {
     pool.on('error', (e) => this.options.log.warn({ error: e.message }, 'gateway catalog connection failed'));
     return pool;
   }
-
 }
 
 function nodeSpec(dataDir: string, name: string, index: number, options: EmbeddedClusterOptions): NodeSpec {

@@ -11,7 +11,7 @@ import type { AdminNode } from '../control/cluster-admin.js';
 import type { BackendTarget } from '../gateway/backend.js';
 import { PgwardenError } from '../util/errors.js';
 import { bootstrapCluster, GATEWAY_ROLE } from './bootstrap.js';
-import type { Cluster, NodeDescription, StartResult } from './cluster.js';
+import { withClient, type Cluster, type NodeDescription, type StartResult } from './cluster.js';
 import { parseConnInfo, pgConfig, redact, tlsOptions, type ConnInfo } from './conninfo.js';
 import { DataDir, type ClusterSecrets } from './data-dir.js';
 
@@ -85,20 +85,22 @@ export class ExternalCluster implements Cluster {
     return this.nodes.map((n) => ({ name: n.name, kind: n.kind, where: `existing server at ${n.conn.host}:${n.conn.port} (sslmode=${n.conn.sslmode})` }));
   }
 
-  async withAdmin<T>(node: AdminNode, fn: (client: pg.Client) => Promise<T>, database?: string): Promise<T> {
+  withAdmin<T>(node: AdminNode, fn: (client: pg.Client) => Promise<T>, database?: string): Promise<T> {
+    return this.connect(node, undefined, undefined, database, fn);
+  }
+
+  withRole<T>(node: AdminNode, user: string, password: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+    return this.connect(node, user, password, undefined, fn);
+  }
+
+  private async connect<T>(node: AdminNode, user: string | undefined, password: string | undefined, database: string | undefined, fn: (client: pg.Client) => Promise<T>): Promise<T> {
     const target = this.nodes.find((n) => n.name === node.name);
     if (!target) throw new PgwardenError('NOT_FOUND', `no node named ${node.name}`);
-    const client = new pg.Client({ ...pgConfig(target.conn, undefined, undefined, database), connectionTimeoutMillis: 10_000 });
-    client.on('error', () => undefined);
     try {
-      await client.connect();
+      return await withClient({ ...pgConfig(target.conn, user, password, database), connectionTimeoutMillis: 10_000 }, fn);
     } catch (e) {
+      if (e instanceof PgwardenError || (e as { code?: string }).code?.length === 5) throw e; // PostgreSQL's own errors pass as they are
       throw new PgwardenError('BACKEND_UNAVAILABLE', `cannot reach ${node.name} (${target.conn.host}:${target.conn.port}): ${(e as Error).message}`, { cause: e });
-    }
-    try {
-      return await fn(client);
-    } finally {
-      await client.end().catch(() => undefined);
     }
   }
 

@@ -83,6 +83,21 @@ test('odd role names round-trip through the CLI', async () => {
   }
 });
 
+test('cluster exec runs a statement as citus on the chosen nodes', async () => {
+  const create = await cli(['cluster', 'exec', 'create table everywhere(id int); insert into everywhere values (1), (2)']);
+  assert.equal(create.code, 0, create.stderr);
+  assert.equal(create.stdout, 'coordinator: INSERT 2\nworker-1: INSERT 2\nworker-2: INSERT 2\n');
+  const count = await cli(['cluster', 'exec', '--nodes', 'workers', '-o', 'json', 'select count(*)::int as n, current_user as who from everywhere']);
+  assert.deepEqual(JSON.parse(count.stdout).results.map((r: { node: string; rows: unknown[] }) => [r.node, r.rows]), [
+    ['worker-1', [{ n: 2, who: 'citus' }]],
+    ['worker-2', [{ n: 2, who: 'citus' }]],
+  ]);
+  // It runs with citus's privileges, not a superuser's.
+  const denied = await cli(['cluster', 'exec', '--nodes', 'coordinator', 'create role sneaky']);
+  assert.equal(denied.code, 4);
+  assert.match(denied.stdout, /^coordinator: failed: permission denied to create role/);
+});
+
 test('errors are one line with a documented exit code', async () => {
   const weak = await cli(['role', 'add', 'weak_one', '--password-stdin'], 'weak\n');
   assert.equal(weak.code, 2);
