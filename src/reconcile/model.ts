@@ -72,6 +72,9 @@ export interface AclObject {
   readonly owner: string;
   /** Normalised: the owner is OWNER in grantee and grantor. */
   readonly acl: readonly AclEntry[];
+  /** The ACL as stored (aclitems joined by newlines); null for NULL. Equal text and an
+   * equal owner mean equal rights: the comparison can stop there. */
+  readonly raw: string | null;
 }
 
 /** pg_default_acl: `schema` '' is the global entry of `role` (it replaces the built-in default). */
@@ -101,8 +104,11 @@ export interface SharedCatalog {
 /** What one database of a node holds. */
 export interface DatabaseCatalog {
   readonly database: string;
-  /** Schemas, relations, columns and routines, by objectKey(). */
+  /** Schemas, relations, routines, and the columns that have an ACL, by objectKey(). */
   readonly objects: ReadonlyMap<string, AclObject>;
+  /** Every column of every table, by the table's objectKey() (a column without an ACL has
+   * no object: it holds no privileges). */
+  readonly columns: ReadonlyMap<string, ReadonlySet<string>>;
   /** By defaultAclKey(). */
   readonly defaultAcls: ReadonlyMap<string, DefaultAclRow>;
 }

@@ -145,14 +145,14 @@ async function readCoordinator(admin: ClusterAdmin): Promise<CoordinatorSnapshot
     const citus = await detectCitus(c);
     const managed = new Set([...shared.catalog.roles.values()].filter(isManagedRole).map((r) => r.name));
     const recorded = await updateRecord(c, managed, new Set(shared.catalog.roles.keys()));
-    const defaultCatalog = shared.catalog.connectable.includes(db) ? await readDatabase(c, db, shared.names, shared.catalog.builtInAcl) : undefined;
+    const defaultCatalog = shared.catalog.connectable.includes(db) ? await readDatabase(c, db, shared.names, shared.context, shared.catalog.builtInAcl) : undefined;
     return { db, shared, citus, recorded, defaultCatalog };
   });
   const databases = new Map<string, DatabaseCatalog>();
   if (first.defaultCatalog) databases.set(first.db, first.defaultCatalog);
   for (const db of first.shared.catalog.connectable) {
     if (db === first.db) continue;
-    databases.set(db, await withSession(admin, coordinator, (c) => readDatabase(c, db, first.shared.names, first.shared.catalog.builtInAcl), db));
+    databases.set(db, await withSession(admin, coordinator, (c) => readDatabase(c, db, first.shared.names, first.shared.context, first.shared.catalog.builtInAcl), db));
   }
   return { shared: first.shared.catalog, databases, recorded: first.recorded, citus: first.citus };
 }

@@ -13,7 +13,7 @@
 import { quoteIdent } from '../util/sql.js';
 import { deltaSql, deltaWords, diffAcl, type GrantTarget } from './acl.js';
 import { PHASE, type Change } from './changes.js';
-import { OWNER, type AclEntry, type AclObject, type DatabaseCatalog, type SharedCatalog } from './model.js';
+import { objectKey, OWNER, type AclEntry, type AclObject, type DatabaseCatalog, type SharedCatalog } from './model.js';
 import type { RoleUniverse } from './universe.js';
 
 export interface ObjectPlan {
@@ -48,6 +48,8 @@ function comparableEntries(acl: readonly AclEntry[], owners: ReadonlySet<string>
 
 /** The changes that give `have` the coordinator's privileges `want`. */
 export function planObject(want: AclObject, have: AclObject, universe: RoleUniverse, database: string | undefined): Change[] {
+  // Equal text and an equal owner: equal rights, nothing to compare (most objects, most passes).
+  if (want.raw === have.raw && (want.owner === have.owner || want.raw === null)) return [];
   const owners = new Set([want.owner, have.owner]);
   const deltas = diffAcl(comparableEntries(want.acl, owners, universe), comparableEntries(have.acl, owners, universe));
   const t = target(have);
@@ -63,18 +65,46 @@ export function planObject(want: AclObject, have: AclObject, universe: RoleUnive
   });
 }
 
-function planObjects(want: ReadonlyMap<string, AclObject>, have: ReadonlyMap<string, AclObject>, universe: RoleUniverse, database: string | undefined): ObjectPlan {
+/** A column of `table` that holds no privileges (no ACL of its own). */
+function bareColumn(table: AclObject, column: string): AclObject {
+  return { kind: 'column', parts: [...table.parts, column], owner: table.owner, acl: [], raw: null };
+}
+
+/**
+ * Pairs the coordinator's objects with the worker's. Columns exist as objects only where
+ * they have an ACL; a column with an ACL on one side and none on the other is compared
+ * with an empty one, if the column exists there.
+ */
+function planObjects(
+  want: ReadonlyMap<string, AclObject>,
+  have: ReadonlyMap<string, AclObject>,
+  universe: RoleUniverse,
+  database: string | undefined,
+  columns?: { want: DatabaseCatalog; have: DatabaseCatalog },
+): ObjectPlan {
   const changes: Change[] = [];
   const ownerDiffers: string[] = [];
   let skipped = 0;
+  const column = (side: DatabaseCatalog, of: AclObject): AclObject | undefined => {
+    const tableKey = objectKey('table', of.parts.slice(0, 2));
+    const table = side.objects.get(tableKey);
+    return table && side.columns.get(tableKey)?.has(of.parts[2]!) ? bareColumn(table, of.parts[2]!) : undefined;
+  };
   for (const [key, w] of want) {
-    const h = have.get(key);
+    const h = have.get(key) ?? (w.kind === 'column' && columns ? column(columns.have, w) : undefined);
     if (!h) {
       skipped++;
       continue;
     }
     if (w.owner !== h.owner && w.kind !== 'column') ownerDiffers.push(describeObject(w));
     changes.push(...planObject(w, h, universe, database));
+  }
+  if (columns) {
+    for (const [key, h] of have) {
+      if (h.kind !== 'column' || want.has(key)) continue;
+      const w = column(columns.want, h);
+      if (w) changes.push(...planObject(w, h, universe, database));
+    }
   }
   return { changes, skipped, ownerDiffers };
 }
@@ -86,6 +116,6 @@ export function planDatabasePrivileges(coordinator: SharedCatalog, worker: Share
 
 /** Schema, relation, column and routine privileges in one database. */
 export function planDatabaseObjects(coordinator: DatabaseCatalog, worker: DatabaseCatalog, universe: RoleUniverse): ObjectPlan {
-  return planObjects(coordinator.objects, worker.objects, universe, worker.database);
+  return planObjects(coordinator.objects, worker.objects, universe, worker.database, { want: coordinator, have: worker });
 }
 

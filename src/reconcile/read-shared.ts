@@ -4,8 +4,8 @@
 // https://www.postgresql.org/docs/current/catalog-pg-authid.html
 import type pg from 'pg';
 import { PgwardenError } from '../util/errors.js';
-import { aclJsonSql, BOOTSTRAP_SUPERUSER_OID, normaliseAcl, ownerName, roleRef, type RawAcl, type RoleNames } from './acl-json.js';
-import { objectKey, OWNER, PUBLIC, type AclEntry, type AclObject, type MembershipRow, type RoleRow, type RoleSettingRow, type SharedCatalog } from './model.js';
+import { BOOTSTRAP_SUPERUSER_OID, normaliseAcl, recordedOwner, type NameContext } from './acl-text.js';
+import { BOOTSTRAP, objectKey, OWNER, PUBLIC, type AclEntry, type AclObject, type MembershipRow, type RoleRow, type RoleSettingRow, type SharedCatalog } from './model.js';
 
 /** pg_auth_members gained inherit_option and set_option, and one row per grantor, in 16. */
 export const MIN_SERVER_VERSION = 160000;
@@ -31,7 +31,8 @@ interface RoleQueryRow {
 export interface SharedRead {
   readonly catalog: SharedCatalog;
   /** OID -> name on this node, for reading its databases. */
-  readonly names: RoleNames;
+  readonly names: ReadonlyMap<number, string>;
+  readonly context: NameContext;
 }
 
 export async function readShared(c: pg.Client): Promise<SharedRead> {
@@ -75,8 +76,8 @@ export async function readShared(c: pg.Client): Promise<SharedRead> {
     // role like any other there); as grantor it is the placeholder (superusers' grants).
     const role = names.get(Number(m.roleid));
     const member = names.get(Number(m.member));
-    const grantor = roleRef(Number(m.grantor), undefined, names);
-    if (role === undefined || member === undefined || grantor === undefined || grantor === PUBLIC) continue;
+    const grantor = Number(m.grantor) === BOOTSTRAP_SUPERUSER_OID ? BOOTSTRAP : names.get(Number(m.grantor));
+    if (role === undefined || member === undefined || grantor === undefined) continue;
     memberships.push({ role, member, grantor, admin: m.admin_option, inherit: m.inherit_option, set: m.set_option });
   }
 
@@ -93,19 +94,27 @@ export async function readShared(c: pg.Client): Promise<SharedRead> {
   }
 
   const builtIn = await readBuiltInAcls(c);
-  const dbRows = await c.query<{ datname: string; datdba: string; acl: RawAcl; connectable: boolean }>(
-    `SELECT datname, datdba::int8 AS datdba, ${aclJsonSql('datacl')} AS acl, datallowconn AND NOT datistemplate AS connectable
+  const context: NameContext = { bootstrapName, known: new Set(names.values()) };
+  const dbRows = await c.query<{ datname: string; datdba: string; acl: string[] | null; connectable: boolean }>(
+    `SELECT datname, datdba::int8 AS datdba, datacl::text[] AS acl, datallowconn AND NOT datistemplate AS connectable
        FROM pg_database ORDER BY datname`,
   );
   const databases = new Map<string, AclObject>();
   for (const d of dbRows.rows) {
     const owner = Number(d.datdba);
-    const obj: AclObject = { kind: 'database', parts: [d.datname], owner: ownerName(owner, names), acl: normaliseAcl(d.acl, owner, names, builtIn.get('d') ?? []) };
+    const obj: AclObject = {
+      kind: 'database',
+      parts: [d.datname],
+      owner: recordedOwner(owner, names),
+      acl: normaliseAcl(d.acl, names.get(owner) ?? '', context, builtIn.get('d') ?? []),
+      raw: d.acl?.join('\n') ?? null,
+    };
     databases.set(objectKey('database', obj.parts), obj);
   }
 
   return {
     names,
+    context,
     catalog: {
       serverVersion: version,
       bootstrapName,
@@ -131,22 +140,14 @@ export function parseSetConfig(entries: readonly string[]): Map<string, string> 
 
 /** acldefault(kind, owner) for each kind, with the owner as OWNER: what a NULL ACL means. */
 async function readBuiltInAcls(c: pg.Client): Promise<Map<string, AclEntry[]>> {
-  const r = await c.query<{ kind: string; acl: RawAcl }>(
-    `SELECT k.kind, ${aclJsonSql(`acldefault(k.kind::"char", ${BOOTSTRAP_SUPERUSER_OID})`)} AS acl
-       FROM unnest($1::text[]) AS k(kind)`,
+  const r = await c.query<{ kind: string; grantee: string; privilege_type: string; is_grantable: boolean }>(
+    `SELECT k.kind, x.grantee::int8 AS grantee, x.privilege_type, x.is_grantable
+       FROM unnest($1::text[]) AS k(kind), aclexplode(acldefault(k.kind::"char", ${BOOTSTRAP_SUPERUSER_OID})) x`,
     [BUILT_IN_KINDS],
   );
-  const out = new Map<string, AclEntry[]>();
+  const out = new Map<string, AclEntry[]>(BUILT_IN_KINDS.map((k) => [k, []]));
   for (const row of r.rows) {
-    out.set(
-      row.kind,
-      (row.acl ?? []).map(([grantor, grantee, privilege, grantable]) => ({
-        grantee: grantee === 0 ? PUBLIC : OWNER,
-        grantor: grantor === 0 ? PUBLIC : OWNER,
-        privilege,
-        grantable,
-      })),
-    );
+    out.get(row.kind)!.push({ grantee: Number(row.grantee) === 0 ? PUBLIC : OWNER, grantor: OWNER, privilege: row.privilege_type, grantable: row.is_grantable });
   }
   return out;
 }

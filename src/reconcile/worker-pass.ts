@@ -203,7 +203,7 @@ export async function reconcileWorker(o: WorkerPassOptions): Promise<WorkerResul
 async function planDatabase(c: pg.Client, want: DatabaseCatalog, shared: SharedRead, universe: RoleUniverse): Promise<Planned> {
   // `universe` was built from the shared catalogs read on the first connection; they do
   // not change while databases are reconciled (nothing here touches roles).
-  const have = await readDatabase(c, want.database, shared.names, shared.catalog.builtInAcl);
+  const have = await readDatabase(c, want.database, shared.names, shared.context, shared.catalog.builtInAcl);
   const objects = planDatabaseObjects(want, have, universe);
   return {
     changes: [...objects.changes, ...planDefaultPrivileges(universe.coordinatorShared, want, have, universe)],

@@ -3,7 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { deltaSql, diffAcl } from '../../src/reconcile/acl.js';
-import { OWNER, PUBLIC, type AclEntry } from '../../src/reconcile/model.js';
+import { normaliseAcl, parseAclItem } from '../../src/reconcile/acl-text.js';
+import { BOOTSTRAP, OWNER, PUBLIC, type AclEntry } from '../../src/reconcile/model.js';
 
 const e = (grantee: string, privilege: string, grantable = false, grantor = OWNER): AclEntry => ({ grantee, grantor, privilege, grantable });
 
@@ -50,4 +51,22 @@ test('revokes come before grants; a grant by someone other than the owner runs a
     deltaSql(diffAcl([], [e(PUBLIC, 'EXECUTE')])[0]!, { prefix: 'ALTER DEFAULT PRIVILEGES FOR ROLE "r" ', on: 'ON ROUTINES' }, 'PUBLIC'),
     'ALTER DEFAULT PRIVILEGES FOR ROLE "r" REVOKE EXECUTE ON ROUTINES FROM PUBLIC CASCADE',
   );
+});
+
+test('aclitem text parses as aclitemout() writes it', () => {
+  assert.deepEqual(parseAclItem('citus=arwdDxtm/citus')?.privileges.map(([p]) => p), ['INSERT', 'SELECT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES', 'TRIGGER', 'MAINTAIN']);
+  assert.deepEqual(parseAclItem('=Tc/postgres'), { grantee: '', grantor: 'postgres', privileges: [['TEMPORARY', false], ['CONNECT', false]] });
+  assert.deepEqual(parseAclItem('"quo""te=/x"=r*U/"Mixed Case"'), { grantee: 'quo"te=/x', grantor: 'Mixed Case', privileges: [['SELECT', true], ['USAGE', false]] });
+  assert.deepEqual(parseAclItem('"user@tenant.onmicrosoft.com"=X/app_owner')?.grantee, 'user@tenant.onmicrosoft.com');
+  for (const bad of ['', 'x', 'x=r', 'x=q/y', '"x=r/y', 'x=r/"y']) assert.equal(parseAclItem(bad), undefined, bad);
+});
+
+test('normalised: the owner and the bootstrap superuser become placeholders; unknown names are left out', () => {
+  const ctx = { bootstrapName: 'postgres', known: new Set(['postgres', 'citus', 'bob']) };
+  assert.deepEqual(normaliseAcl(['citus=r*/citus', 'bob=w/citus', '=U/postgres', '16999=r/citus'], 'citus', ctx, []), [
+    e(OWNER, 'SELECT', true),
+    e('bob', 'UPDATE'),
+    e(PUBLIC, 'USAGE', false, BOOTSTRAP),
+  ]);
+  assert.deepEqual(normaliseAcl(null, 'citus', ctx, [e(OWNER, 'USAGE')]), [e(OWNER, 'USAGE')]);
 });

@@ -5,6 +5,7 @@
 // the control plane's trigger().
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { parseAclItem } from '../../src/reconcile/acl-text.js';
 import { CITUS_PASSWORD, psql, startTestPgwarden, type TestPgwarden } from '../helpers/pgwarden.js';
 import { asRole, sql, startReconciler, waitForConvergence, type TestReconciler } from './helpers.js';
 
@@ -132,4 +133,25 @@ test('a changed password is copied as the same verifier, which never reaches log
   const [, , , storedKey, serverKey] = verifiers[0]!.split(/[$:]/);
   for (const part of [verifiers[0]!, storedKey!, serverKey!, 'Db-User-Passw0rd']) assert.ok(!seen.includes(part), 'a secret reached the logs or a report');
   assert.ok(r.logs.some((l) => l.includes('reconcile-pass')), 'the pass was logged');
+});
+
+test('every ACL in the database parses to what aclexplode() says', async () => {
+  const rows = await sql(pw.cluster, pw.cluster.coordinator, `
+    SELECT acl::text[] AS items,
+           (SELECT array_agg(json_build_array(CASE WHEN x.grantee = 0 THEN '' ELSE pg_get_userbyid(x.grantee)::text END,
+                                              x.privilege_type, x.is_grantable, pg_get_userbyid(x.grantor)::text)::text)
+              FROM aclexplode(acl) x) AS exploded
+      FROM (SELECT relacl FROM pg_class UNION ALL SELECT proacl FROM pg_proc UNION ALL SELECT nspacl FROM pg_namespace
+            UNION ALL SELECT datacl FROM pg_database UNION ALL SELECT attacl FROM pg_attribute UNION ALL SELECT defaclacl FROM pg_default_acl) AS a(acl)
+     WHERE acl IS NOT NULL AND cardinality(acl) > 0`);
+  assert.ok(rows.length > 50);
+  for (const row of rows) {
+    const parsed = (row.items as string[]).flatMap((text) => {
+      const item = parseAclItem(text);
+      assert.ok(item, text);
+      return item.privileges.map(([p, g]) => JSON.stringify([item.grantee, p, g, item.grantor]));
+    });
+    const exploded = (row.exploded as string[]).map((j) => JSON.stringify(JSON.parse(j)));
+    assert.deepEqual(parsed.sort(), exploded.sort(), (row.items as string[]).join(','));
+  }
 });
