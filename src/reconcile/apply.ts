@@ -1,7 +1,12 @@
-// Runs a worker's changes, in phase order, each on its own: a failing statement is
-// recorded and the next one still runs (one bad grant must not hold up the rest).
+// Runs a worker's changes in phase order. Statements go in batches (one round trip and
+// one transaction per batch: a worker catching up on thousands of grants would
+// otherwise pay a round trip each); a batch that fails is run again one statement at a
+// time, so that one bad grant is recorded and the rest still apply.
 import type pg from 'pg';
 import type { Change } from './changes.js';
+
+/** Statements per round trip. */
+const BATCH_SIZE = 100;
 
 export type ErrorLog = Map<string, string>;
 
@@ -9,13 +14,28 @@ export type ErrorLog = Map<string, string>;
 export async function applyChanges(c: pg.Client, changes: readonly Change[], errors: ErrorLog): Promise<number> {
   let applied = 0;
   const ordered = [...changes].sort((a, b) => a.phase - b.phase);
-  for (const change of ordered) {
+  for (let i = 0; i < ordered.length; ) {
+    // A batch never spans two phases: a later phase may need an earlier one committed.
+    let end = i + 1;
+    while (end < ordered.length && end - i < BATCH_SIZE && ordered[end]!.phase === ordered[i]!.phase) end++;
+    const batch = ordered.slice(i, end);
+    i = end;
     try {
-      await c.query(change.sql);
-      applied++;
-      errors.delete(change.describe);
-    } catch (e) {
-      errors.set(change.describe, failure(change, e));
+      await c.query(batch.map((x) => x.sql).join(';\n'));
+      applied += batch.length;
+      for (const x of batch) errors.delete(x.describe);
+      continue;
+    } catch {
+      // Find the culprit(s) below; the batch's own error names none of them reliably.
+    }
+    for (const change of batch) {
+      try {
+        await c.query(change.sql);
+        applied++;
+        errors.delete(change.describe);
+      } catch (e) {
+        errors.set(change.describe, failure(change, e));
+      }
     }
   }
   return applied;

@@ -6,7 +6,7 @@ import type pg from 'pg';
 import type { AdminNode, ClusterAdmin } from '../control/cluster-admin.js';
 
 /** A worker busy with a long transaction must not hold up the pass: give up, retry next pass. */
-const LOCK_TIMEOUT_MS = 5_000;
+const LOCK_TIMEOUT_MS = 2_000;
 const STATEMENT_TIMEOUT_MS = 60_000;
 
 // search_path pg_catalog only: format_type() then qualifies every type outside

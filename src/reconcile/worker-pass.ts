@@ -101,14 +101,16 @@ export async function reconcileWorker(o: WorkerPassOptions): Promise<WorkerResul
   const recordedNames = new Set(coordinator.recorded.keys());
   const citus = coordinator.citus;
 
-  /** Read, plan, apply until settled, on one connection. */
+  /** Read, plan, apply until settled, on one connection. A statement that failed is not
+   * tried again in the same pass (a lock it waits for will not be gone a moment later). */
   const converge = async (c: pg.Client, plan: () => Promise<Planned>): Promise<void> => {
     for (let round = 0; ; round++) {
       const p = await plan();
-      const apply = citus ? p.changes.filter((x) => CITUS_REPAIRS.has(x.category)) : p.changes;
-      if (round === 0) add(t.found, countChanges(apply));
+      const todo = citus ? p.changes.filter((x) => CITUS_REPAIRS.has(x.category)) : p.changes;
+      if (round === 0) add(t.found, countChanges(todo));
+      const apply = todo.filter((x) => !t.errors.has(x.describe));
       if (apply.length === 0 || round === MAX_ROUNDS) {
-        add(t.remaining, countChanges(apply));
+        add(t.remaining, countChanges(todo));
         t.skipped += p.skipped;
         for (const o of p.ownerDiffers) t.addDrift('owner-differs', o);
         if (citus) for (const x of p.changes.filter((y) => !CITUS_REPAIRS.has(y.category))) t.addDrift('not-propagated-by-citus', x.describe);

@@ -18,7 +18,7 @@ before(async () => {
   bare = await startBareCluster(2);
   r = await startReconciler(bare.cluster, { reassignGraceMs: 0 });
   await bare.cluster.withSuperuser(bare.cluster.coordinator, (c) => c.query("CREATE ROLE app LOGIN PASSWORD 'App-Passw0rd-1'; CREATE ROLE auditor"));
-  await asRole(bare.cluster, 'CREATE TABLE ledger (id int, amount numeric)');
+  await asRole(bare.cluster, 'CREATE TABLE ledger (id int, amount numeric); CREATE TABLE journal (id int)');
   await r.reconciler.runPass();
   await waitForConvergence(bare.cluster);
 });
@@ -84,6 +84,36 @@ test('a propagated role dropped on the coordinator disappears from every worker,
   // Once no worker has it, the record forgets it.
   const recorded = await sql(cluster, cluster.coordinator, "SELECT 1 FROM pgwarden.propagated_roles WHERE role_name = 'temp_worker'");
   assert.deepEqual(recorded, []);
+});
+
+test('a statement that fails on one worker is reported; the rest of its changes, and the other workers, go through', async () => {
+  const { cluster } = bare;
+  const w2 = cluster.workers[1]!;
+  const pg = await import('pg');
+  // A long transaction on worker-2 holds ledger: the GRANT there waits, then gives up.
+  const blocker = new pg.default.Client(w2.clientConfig('postgres', cluster.secrets.superuserPassword));
+  await blocker.connect();
+  try {
+    await blocker.query('BEGIN; LOCK TABLE ledger IN ACCESS EXCLUSIVE MODE');
+    await asRole(cluster, 'GRANT UPDATE ON ledger TO auditor; GRANT SELECT ON journal TO auditor', 'citus', [cluster.coordinator]);
+    const report = await r.reconciler.runPass();
+    const n2 = report.nodes.find((n) => n.node === w2.name)!;
+    assert.equal(n2.errors.length, 1, JSON.stringify(n2.errors));
+    assert.match(n2.errors[0]!, /table public\.ledger: grant UPDATE to "auditor".*lock timeout/);
+    assert.equal(n2.remaining, '1 privilege');
+    assert.deepEqual(report.nodes.find((n) => n.node === 'worker-1')!.errors, []);
+    assert.deepEqual(await sql(cluster, w2, "SELECT has_table_privilege('auditor', 'journal', 'SELECT') AS ok"), [{ ok: true }]);
+    const state = r.reconciler.status().find((s) => s.node === w2.name)!;
+    assert.equal(state.state, 'pending');
+    assert.equal(state.pending, '1 privilege');
+    assert.equal(state.errors.length, 1);
+  } finally {
+    await blocker.query('ROLLBACK').catch(() => undefined);
+    await blocker.end();
+  }
+  await r.reconciler.runPass();
+  await waitForConvergence(cluster);
+  assert.equal(stateOf(w2.name), 'in-sync');
 });
 
 test('a role only on a worker is reported as drift, with its grants, and never dropped', async () => {
