@@ -14,6 +14,9 @@ import type { SyncStates } from './state.js';
 import { isManagedRole } from './universe.js';
 import { reconcileWorker, type CoordinatorSnapshot, type DriftItem } from './worker-pass.js';
 
+/** SQLSTATE of a missing table (pgwarden.propagated_roles before installReconcileSchema()). */
+const UNDEFINED_TABLE = '42P01';
+
 /** Workers reconciled at the same time. */
 const MAX_PARALLEL_WORKERS = 8;
 
@@ -62,7 +65,10 @@ export async function runPass(ctx: PassContext, targets: ReadonlySet<string> | '
   try {
     snapshot = await readCoordinator(ctx.admin);
   } catch (e) {
-    const error = `cannot read the coordinator: ${describeError(e)}`;
+    const missing = (e as { code?: string }).code === UNDEFINED_TABLE;
+    const error = missing
+      ? "the reconciler's tables are missing on the coordinator: installReconcileSchema() has not run there"
+      : `cannot read the coordinator: ${describeError(e)}`;
     ctx.log.warn({ event: 'reconcile-failed', error }, 'reconciliation pass failed');
     return { ...base, mode: undefined, durationMs: Date.now() - started.getTime(), error, nodes: [] };
   }
