@@ -123,8 +123,3 @@ export function defaultAclKey(role: string, schema: string, objectType: string):
 
 /** The acldefault() kind of each pg_default_acl object type. */
 export const DEFAULT_ACL_KIND: Readonly<Record<string, string>> = { r: 'r', S: 's', f: 'f', T: 'T', n: 'n', L: 'L' };
-
-/** The acldefault() kind of each object kind (columns start with no privileges at all). */
-export const OBJECT_ACL_KIND: Readonly<Record<ObjectKind, string>> = {
-  database: 'd', schema: 'n', table: 'r', sequence: 's', column: 'c', routine: 'f',
-};

@@ -5,7 +5,9 @@
 // the control plane's trigger().
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { addNativeRole } from '../../src/control/native-roles.js';
 import { parseAclItem } from '../../src/reconcile/acl-text.js';
+import { installReconcileSchema } from '../../src/reconcile/index.js';
 import { CITUS_PASSWORD, psql, startTestPgwarden, type TestPgwarden } from '../helpers/pgwarden.js';
 import { asRole, sql, startReconciler, waitForConvergence, type TestReconciler } from './helpers.js';
 
@@ -154,4 +156,15 @@ test('every ACL in the database parses to what aclexplode() says', async () => {
     const exploded = (row.exploded as string[]).map((j) => JSON.stringify(JSON.parse(j)));
     assert.deepEqual(parsed.sort(), exploded.sort(), (row.items as string[]).join(','));
   }
+});
+
+test('roles the control plane creates on every node count as propagated; installReconcileSchema() can run again', async () => {
+  await addNativeRole(pw.cluster, 'portal_user', 'Portal-User-Passw0rd');
+  await r.reconciler.runPass();
+  assert.deepEqual(await sql(pw.cluster, pw.cluster.coordinator, "SELECT role_name FROM pgwarden.propagated_roles WHERE role_name = 'portal_user'"), [{ role_name: 'portal_user' }]);
+
+  await pw.cluster.withSuperuser(pw.cluster.coordinator, installReconcileSchema);
+  assert.deepEqual(await sql(pw.cluster, pw.cluster.coordinator, "SELECT count(*)::int AS n FROM pg_event_trigger WHERE evtname = 'pgwarden_reconcile'"), [{ n: 1 }]);
+  await asCitus('GRANT SELECT ON mytable TO portal_user');
+  await waitForConvergence(pw.cluster);
 });
