@@ -1,11 +1,11 @@
 // The data directory of one pgwarden: its secrets, its lock, the citus password file.
 // The embedded cluster also keeps its servers here; an existing cluster keeps only this.
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { PgwardenError } from '../util/errors.js';
 import { randomPassword, readOptional, writeSecretFile } from '../util/files.js';
+import { processAlive } from '../util/process.js';
 
 export interface ClusterSecrets {
   /** The embedded cluster's bootstrap superuser (unused for an existing cluster). */
@@ -63,7 +63,7 @@ export class DataDir {
   async lock(): Promise<void> {
     const file = join(this.path, 'pgwarden.pid');
     const pid = Number((await readOptional(file))?.trim());
-    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid)) {
+    if (pid !== process.pid && processAlive(pid, /node|pgwarden/)) {
       throw new PgwardenError('ALREADY_RUNNING', `pgwarden is already running on ${this.path} (pid ${pid})`);
     }
     await writeFile(file, `${process.pid}\n`);
@@ -74,19 +74,6 @@ export class DataDir {
     if (!this.locked) return;
     await rm(join(this.path, 'pgwarden.pid'), { force: true });
     this.locked = false;
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-  try {
-    return /node|pgwarden/.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8'));
-  } catch {
-    return true;
   }
 }
 
@@ -104,4 +91,29 @@ async function loadSecrets(dataDir: string): Promise<ClusterSecrets> {
     await writeSecretFile(file, JSON.stringify(secrets, null, 2) + '\n');
   }
   return secrets;
+}
+
+/** What both kinds of cluster take from their data directory. */
+export abstract class DataDirBacked {
+  protected constructor(protected readonly dir: DataDir) {}
+
+  get dataDir(): string {
+    return this.dir.path;
+  }
+
+  get secrets(): ClusterSecrets {
+    return this.dir.secrets;
+  }
+
+  get gatewaySecret(): Buffer {
+    return this.dir.gatewaySecret;
+  }
+
+  get mockKey(): Buffer {
+    return this.dir.mockKey;
+  }
+
+  get citusPasswordFile(): string {
+    return this.dir.citusPasswordFile;
+  }
 }

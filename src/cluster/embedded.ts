@@ -21,7 +21,7 @@ import { PgwardenError } from '../util/errors.js';
 import { readOptional } from '../util/files.js';
 import { bootstrapCluster, GATEWAY_ROLE, SUPERUSER_ROLE } from './bootstrap.js';
 import { withClient, type Cluster, type NodeDescription, type StartResult } from './cluster.js';
-import { DataDir, type ClusterSecrets } from './data-dir.js';
+import { DataDir, DataDirBacked } from './data-dir.js';
 import { PostgresNode, type NodeSpec } from './node.js';
 import { assertReachable, serverUser } from './os-user.js';
 
@@ -47,29 +47,18 @@ export interface EmbeddedClusterOptions {
   authMethod?: AuthMethod;
 }
 
-export class EmbeddedCluster implements Cluster {
+export class EmbeddedCluster extends DataDirBacked implements Cluster {
   readonly coordinator: PostgresNode;
   readonly workers: readonly PostgresNode[];
 
   private constructor(
-    private readonly dir: DataDir,
+    dir: DataDir,
     nodes: PostgresNode[],
     private readonly options: EmbeddedClusterOptions,
   ) {
+    super(dir);
     this.coordinator = nodes[0]!;
     this.workers = nodes.slice(1);
-  }
-
-  get dataDir(): string {
-    return this.dir.path;
-  }
-
-  get secrets(): ClusterSecrets {
-    return this.dir.secrets;
-  }
-
-  get mockKey(): Buffer {
-    return this.dir.mockKey;
   }
 
   get backend(): BackendTarget {
@@ -92,14 +81,6 @@ export class EmbeddedCluster implements Cluster {
     const target = this.nodes.find((n) => n.name === node.name);
     if (!target) throw new PgwardenError('NOT_FOUND', `no node named ${node.name}`);
     return this.withSuperuser(target, fn, database);
-  }
-
-  get gatewaySecret(): Buffer {
-    return this.dir.gatewaySecret;
-  }
-
-  get citusPasswordFile(): string {
-    return this.dir.citusPasswordFile;
   }
 
   /** Reads (or creates) the data directory's layout and secrets; starts nothing. */

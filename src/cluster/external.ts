@@ -13,7 +13,7 @@ import { PgwardenError } from '../util/errors.js';
 import { bootstrapCluster, GATEWAY_ROLE } from './bootstrap.js';
 import { withClient, type Cluster, type NodeDescription, type StartResult } from './cluster.js';
 import { parseConnInfo, pgConfig, redact, tlsOptions, type ConnInfo } from './conninfo.js';
-import { DataDir, type ClusterSecrets } from './data-dir.js';
+import { DataDir, DataDirBacked } from './data-dir.js';
 
 export interface ExternalClusterOptions {
   dataDir: string;
@@ -30,12 +30,14 @@ interface ExternalNode extends AdminNode {
   readonly conn: ConnInfo;
 }
 
-export class ExternalCluster implements Cluster {
+export class ExternalCluster extends DataDirBacked implements Cluster {
   private constructor(
-    private readonly dir: DataDir,
+    dir: DataDir,
     private readonly nodes: ExternalNode[],
     private readonly options: ExternalClusterOptions,
-  ) {}
+  ) {
+    super(dir);
+  }
 
   static async open(options: ExternalClusterOptions): Promise<ExternalCluster> {
     const dir = await DataDir.open(options.dataDir);
@@ -44,26 +46,6 @@ export class ExternalCluster implements Cluster {
       ...options.workers.map((w, i): ExternalNode => ({ name: `worker-${i + 1}`, kind: 'worker', conn: parseConnInfo(w) })),
     ];
     return new ExternalCluster(dir, nodes, options);
-  }
-
-  get dataDir(): string {
-    return this.dir.path;
-  }
-
-  get secrets(): ClusterSecrets {
-    return this.dir.secrets;
-  }
-
-  get gatewaySecret(): Buffer {
-    return this.dir.gatewaySecret;
-  }
-
-  get mockKey(): Buffer {
-    return this.dir.mockKey;
-  }
-
-  get citusPasswordFile(): string {
-    return this.dir.citusPasswordFile;
   }
 
   get adminNodes(): readonly AdminNode[] {

@@ -7,18 +7,21 @@
 // pgwarden's own ordered shutdown (gateway first, then the servers).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import { chmod, chown, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { ClientConfig } from 'pg';
 import { PgwardenError } from '../util/errors.js';
+import { processAlive } from '../util/process.js';
 import type { BackendTarget } from '../gateway/backend.js';
 import { postgresBinaries } from './binaries.js';
 import type { RunAs } from './os-user.js';
 
 const READY_TIMEOUT_MS = 60_000;
+/** The command line of a postgres server process. */
+const POSTGRES_COMMAND = /(^|\/)postgres(\0|$)/;
 const STOP_TIMEOUT_MS = 30_000;
 const POLL_MS = 50;
 
@@ -207,7 +210,7 @@ export class PostgresNode {
   private async stopOrphan(): Promise<void> {
     const text = await readFile(join(this.spec.dataDir, 'postmaster.pid'), 'utf8').catch(() => undefined);
     const pid = Number(text?.split('\n')[0]);
-    if (!Number.isInteger(pid) || pid <= 0 || !isPostgres(pid)) return;
+    if (!processAlive(pid, POSTGRES_COMMAND)) return;
     this.log.warn({ node: this.name, serverPid: pid }, 'stopping a PostgreSQL server left running by an earlier pgwarden');
     const signals: Array<[NodeJS.Signals, number]> = [['SIGINT', STOP_TIMEOUT_MS], ['SIGQUIT', 5_000], ['SIGKILL', 5_000]];
     for (const [signal, wait] of signals) {
@@ -218,7 +221,7 @@ export class PostgresNode {
       }
       const deadline = Date.now() + wait;
       while (Date.now() < deadline) {
-        if (!isPostgres(pid)) return;
+        if (!processAlive(pid, POSTGRES_COMMAND)) return;
         await sleep(POLL_MS);
       }
     }
@@ -249,20 +252,5 @@ export class PostgresNode {
   private async logTail(): Promise<string> {
     const text = await readFile(this.spec.logFile, 'utf8').catch(() => '');
     return text.trim().split('\n').slice(-5).join(' | ') || 'no log output';
-  }
-}
-
-/** True if `pid` is alive and is a postgres process (not a recycled pid). */
-function isPostgres(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-  try {
-    const comm = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
-    return comm === 'postgres' || comm.startsWith('postgres');
-  } catch {
-    return true; // no /proc (macOS): trust the pid file
   }
 }

@@ -7,6 +7,7 @@ import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeDataDir, run, start, waitFor } from '../helpers/pgwarden.js';
+import { alive } from '../helpers/pgwarden.js';
 
 const BIN = fileURLToPath(new URL('../../bin/pgwarden.js', import.meta.url));
 
@@ -35,14 +36,6 @@ async function serverPids(dataDir: string): Promise<number[]> {
   return pids;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** The psql line of the banner, with a query added. */
 function psqlLine(banner: string): string {

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CITUS_PASSWORD, psql, startTestPgwarden, type TestPgwarden } from '../helpers/pgwarden.js';
+import { alive } from '../helpers/pgwarden.js';
 
 let pw: TestPgwarden;
 
@@ -15,14 +16,6 @@ after(async () => {
   await pw?.destroy();
 });
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 test('a coordinator and two workers run, each with citus as the managed service has it', async () => {
   assert.equal(pw.cluster.nodes.length, 3);
