@@ -6,6 +6,7 @@
 // Routes: `/` (the page), `/assets/*` and `/favicon.svg` (its bundled files),
 // `/portal/session` (who is signed in; citus sign-in; sign-out),
 // `/portal/signin/entra` and `/portal/signin/callback` (sign-in with the identity provider).
+import { join } from 'node:path';
 import fastifyStatic from '@fastify/static';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
@@ -17,7 +18,6 @@ import { entraRoutes } from './entra-routes.js';
 import { PendingSignIns } from './entra-signin.js';
 import { SECURITY_HEADERS } from './headers.js';
 import { sessionRoutes } from './session-routes.js';
-import { join } from 'node:path';
 
 export interface PortalOptions {
   /** The built front-end (default: dist/portal/web of this package). */
@@ -25,14 +25,21 @@ export interface PortalOptions {
   /**
    * Sign-in with Microsoft Entra ID or the embedded provider. clientId: a public client
    * allowed to redirect to `<publicUrl>/portal/signin/callback` (default: the Azure CLI's
-   * well-known id, which every embedded tenant has and whose loopback redirects any
-   * provider accepts). publicUrl: the portal's URL as browsers reach it, when it is not
+   * well-known id, which every embedded tenant has; the embedded provider accepts any
+   * loopback redirect URI). publicUrl: the portal's URL as browsers reach it, when it is not
    * the request's own (behind a proxy, or a registered redirect URI).
    */
   readonly entra?: { readonly clientId?: string; readonly publicUrl?: string };
 }
 
 export type PortalPlugin = (app: FastifyInstance, ctx: ApiPluginContext) => Promise<void>;
+
+/**
+ * The portal as a public client of the embedded identity provider: register it there
+ * (`idp.directory.registerPublicClient(PORTAL_APPLICATION)`) and pass its id as
+ * `entra.clientId`, so that the provider's page says "to continue to pgwarden portal".
+ */
+export const PORTAL_APPLICATION = { appId: '7e979edc-dede-4a14-951c-9bb27f062b14', displayName: 'pgwarden portal' } as const;
 
 export function portalPlugin(options: PortalOptions = {}): PortalPlugin {
   return async (app, ctx) => {

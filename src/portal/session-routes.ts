@@ -10,9 +10,10 @@ import { z } from 'zod';
 import type { ApiPluginContext } from '../api/server.js';
 import type { Caller } from '../api/authn.js';
 import { CSRF_HEADER, SESSION_COOKIE, SESSION_COOKIE_OPTIONS, SessionStore } from '../api/sessions.js';
-import { allowsEntra, allowsNative, AUTH_METHOD_LABELS } from '../catalog/auth-method.js';
+import { allowsEntra, allowsNative, AUTH_METHOD_LABELS, type AuthMethod } from '../catalog/auth-method.js';
 import { CITUS_ROLE } from '../cluster/bootstrap.js';
 import { getAuthMethod } from '../control/auth-methods.js';
+import { listPrincipals } from '../control/principals.js';
 import { PgwardenError } from '../util/errors.js';
 import { SIGNIN_COOKIE, SIGNIN_COOKIE_OPTIONS, type PendingSignIns } from './entra-signin.js';
 
@@ -24,6 +25,18 @@ export function checkSameOrigin(req: FastifyRequest): void {
   if (origin !== undefined && origin !== `https://${req.host}`) {
     throw new PgwardenError('FORBIDDEN', 'The request came from another site.');
   }
+}
+
+/**
+ * Whether a session's caller may still manage the cluster: citus while PostgreSQL
+ * authentication is on; an Entra admin while Entra is on and it is still an admin (same
+ * object id, same name). The page asks at every load; a session that fails is ended.
+ */
+export async function stillAllowed(ctx: ApiPluginContext, caller: Caller, methods: AuthMethod): Promise<boolean> {
+  if (caller.kind === 'citus') return allowsNative(methods);
+  if (!allowsEntra(methods) || !ctx.deps.verifier) return false;
+  const admins = await listPrincipals(ctx.deps.admin, { admins: true });
+  return admins.some((p) => p.objectId === caller.principal.objectId && p.roleName === caller.principal.roleName);
 }
 
 /** Opens a session for a caller the API accepted, replacing the browser's previous one. */
@@ -41,8 +54,18 @@ export const sessionRoutes = (ctx: ApiPluginContext, sessions: SessionStore, pen
 
   // Who is signed in, and how one can sign in. Always 200: the page asks before it knows.
   app.get('/portal/session', { schema: { hide: true } }, async (req, reply) => {
-    const session = sessions.get(req.cookies[SESSION_COOKIE]);
+    let session = sessions.get(req.cookies[SESSION_COOKIE]);
     const methods = await getAuthMethod(ctx.deps.admin);
+    let ended: string | undefined;
+    if (session && !(await stillAllowed(ctx, session.caller, methods))) {
+      sessions.delete(session.id);
+      void reply.clearCookie(SESSION_COOKIE, { path: SESSION_COOKIE_OPTIONS.path });
+      ended =
+        session.caller.kind === 'citus'
+          ? 'Your session ended: PostgreSQL authentication is disabled for this cluster, so citus cannot sign in.'
+          : 'Your session ended: you are no longer a Microsoft Entra admin of this cluster, or Microsoft Entra authentication is off.';
+      session = undefined;
+    }
     if (session) {
       const { caller } = session;
       return {
@@ -56,7 +79,7 @@ export const sessionRoutes = (ctx: ApiPluginContext, sessions: SessionStore, pen
     }
     // A failed identity provider sign-in is told once, here.
     const binding = req.cookies[SIGNIN_COOKIE];
-    const failure = pending.get(binding)?.failure;
+    const failure = pending.get(binding)?.failure ?? ended;
     if (failure !== undefined) {
       pending.delete(binding);
       void reply.clearCookie(SIGNIN_COOKIE, { path: SIGNIN_COOKIE_OPTIONS.path });
