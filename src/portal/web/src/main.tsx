@@ -19,7 +19,8 @@ function App() {
       const session = await api.session();
       if (session.signedIn) api.setCsrf(session.csrfHeader, session.csrf);
       else api.clearCsrf();
-      const shown = notice ?? (session.signedIn ? undefined : session.error);
+      // The server's reason (a session ended, a refused sign-in) says more than ours.
+      const shown = (session.signedIn ? undefined : session.error) ?? notice;
       setS({ state: 'ready', session, ...(shown ? { notice: shown } : {}) });
     } catch (e) {
       setS({ state: 'error', message: e instanceof Error ? e.message : String(e) });

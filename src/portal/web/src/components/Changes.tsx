@@ -7,7 +7,20 @@ import { Icon } from './Icon.js';
 
 export function Toolbar({ count, saving, blocked, onSave, onDiscard, onRefresh }: { count: number; saving: boolean; blocked: boolean; onSave: () => void; onDiscard: () => void; onRefresh: () => void }) {
   return (
-    <div class="toolbar" role="toolbar" aria-label="Authentication">
+    <div
+      class="toolbar"
+      role="toolbar"
+      aria-label="Authentication"
+      onKeyDown={(e) => {
+        // Arrow keys move between the toolbar's buttons (each is also reachable with Tab).
+        if (e.key !== 'ArrowLeft' && e.key !== 'ArrowRight') return;
+        const buttons = [...(e.currentTarget as HTMLElement).querySelectorAll<HTMLButtonElement>('button:not(:disabled)')];
+        const at = buttons.indexOf(document.activeElement as HTMLButtonElement);
+        if (at < 0) return;
+        e.preventDefault();
+        buttons[(at + (e.key === 'ArrowRight' ? 1 : -1) + buttons.length) % buttons.length]?.focus();
+      }}
+    >
       <button type="button" class="toolbar-button primary" disabled={count === 0 || saving || blocked} onClick={onSave}>
         <Icon name="save" /> {saving ? 'Saving…' : 'Save'}
       </button>
