@@ -14,13 +14,13 @@ import { AuditWriter } from '../../src/catalog/audit.js';
 import type { AuthMethod } from '../../src/catalog/auth-method.js';
 import { DEFAULT_AUDIENCES, type EntraConfig } from '../../src/identity/config.js';
 import { TokenVerifier } from '../../src/identity/verify-token.js';
-import { portalPlugin, type PortalOptions } from '../../src/portal/index.js';
+import { PORTAL_APPLICATION, portalPlugin, type PortalOptions } from '../../src/portal/index.js';
 import { httpRequestJson } from '../../src/util/http-client.js';
 import { createLogger } from '../../src/util/log.js';
 import { startTestPgwarden, type TestPgwarden } from '../helpers/pgwarden.js';
 
-/** The application id the tests register for the portal in the embedded tenant. */
-export const PORTAL_TEST_CLIENT_ID = '6d1f0c3a-2b4e-4f7a-9c1d-8e5b3a7f2c90';
+/** The application id the portal signs in as in the tests (registered in the embedded tenant). */
+export const PORTAL_TEST_CLIENT_ID = PORTAL_APPLICATION.appId;
 
 export interface PortalEnv {
   readonly pg: TestPgwarden;
@@ -35,7 +35,7 @@ export async function startPortalEnv(options: { authMethod?: AuthMethod } = {}):
   const pg = await startTestPgwarden({ authMethod: options.authMethod ?? 'both' });
   let portal: PortalServer | undefined;
   try {
-    await pg.idp!.directory.registerPublicClient({ appId: PORTAL_TEST_CLIENT_ID, displayName: 'pgwarden portal' });
+    await pg.idp!.directory.registerPublicClient(PORTAL_APPLICATION);
     const ca = readFileSync(pg.caPath, 'utf8');
     if (!(await servesPortal(pg.apiUrl, ca))) portal = await startPortalServer(pg, { entra: { clientId: PORTAL_TEST_CLIENT_ID } });
     const server = portal;

@@ -275,6 +275,11 @@ describe('who may sign in follows the authentication methods', () => {
     try {
       assert.equal((await set('entra')).status, 200);
       assert.deepEqual((await call(new Jar(), 'GET', '/portal/session')).json(), { signedIn: false, signIn: { citus: false, entra: true } });
+      // citus's own session ends when the page next asks, and with it the API's answer.
+      const ended = (await call(jar, 'GET', '/portal/session')).json<{ signedIn: boolean; error: string }>();
+      assert.equal(ended.signedIn, false);
+      assert.match(ended.error, /^Your session ended: PostgreSQL authentication is disabled/);
+      assert.equal(jar.cookies.has('pgwarden_session'), false);
       const refused = await call(new Jar(), 'POST', '/portal/session', { json: { password: CITUS_PASSWORD }, headers: { origin: origin() } });
       assert.equal(refused.status, 403);
       assert.match(refused.json<{ detail: string }>().detail, /PostgreSQL authentication is disabled for this cluster/);
