@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildApi, listenApi } from './api/server.js';
 import { Metrics } from './observability/metrics.js';
+import { Reconciler } from './reconcile/index.js';
 import type { Directory } from './control/directory.js';
 import { addPrincipal, listPrincipals } from './control/principals.js';
 import { EmbeddedIdp, type SeededAdmin } from './idp/embedded-idp.js';
@@ -59,6 +60,8 @@ export interface PgwardenOptions {
   /** The control plane's REST API (and portal): loopback and 8080 unless given. */
   apiHost?: string;
   apiPort?: number;
+  /** The reconciler's periodic full pass (default 30 s). */
+  reconcileIntervalMs?: number;
   /** An existing cluster (administrators' connection strings) instead of the embedded one. */
   external?: { coordinator: string; workers: string[] };
   /** Benchmarks: nodes also listen on loopback TCP with TLS (ports basePort, basePort+1, ...). */
@@ -74,6 +77,7 @@ export interface RunningPgwarden {
   readonly tls: TlsMaterial;
   readonly address: AddressInfo;
   readonly catalog: CatalogWatch;
+  readonly reconciler: Reconciler;
   readonly api: FastifyInstance;
   /** The API's base URL, e.g. https://127.0.0.1:8080 */
   readonly apiUrl: string;
@@ -137,6 +141,11 @@ export async function startPgwarden(options: PgwardenOptions): Promise<RunningPg
     stoppers.push(() => catalog.stop());
     const audit = new AuditWriter(pool, log);
     stoppers.push(() => audit.flush());
+    // Every worker converges to the coordinator (roles, grants), also after an outage.
+    const reconciler = new Reconciler({ admin: cluster, log, gatewaySecret: cluster.gatewaySecret, ...(options.reconcileIntervalMs ? { intervalMs: options.reconcileIntervalMs } : {}) });
+    await reconciler.start();
+    stoppers.push(() => reconciler.stop());
+    watchReconciler(reconciler, metrics);
     const identity = await startIdentity(options, cluster, tls, log);
     if (identity.idp) stoppers.push(() => identity.idp!.close());
     const verifier = identity.config ? new TokenVerifier(identity.config) : undefined;
@@ -172,6 +181,7 @@ export async function startPgwarden(options: PgwardenOptions): Promise<RunningPg
         verifier,
         directory: identity.directory,
         audit,
+        reconciler,
         citusPasswordFile: cluster.citusPasswordFile,
         log,
       },
@@ -197,6 +207,7 @@ export async function startPgwarden(options: PgwardenOptions): Promise<RunningPg
       tls,
       address,
       catalog,
+      reconciler,
       api,
       apiUrl,
       metrics,
@@ -263,4 +274,17 @@ async function startIdentity(options: PgwardenOptions, cluster: Cluster, tls: Tl
     await idp.close();
     throw e;
   }
+}
+
+/** Worker health and reconciler lag as metrics, computed at each scrape. */
+function watchReconciler(reconciler: Reconciler, metrics: Metrics): void {
+  const update = (): void => {
+    const now = Date.now();
+    for (const s of reconciler.status()) {
+      metrics.nodeUp.set({ node: s.node, kind: 'worker' }, s.state === 'unreachable' ? 0 : 1);
+      const since = s.state === 'in-sync' ? now : s.lastInSyncAt ? Date.parse(s.lastInSyncAt) : now;
+      metrics.reconcilerLag.set({ node: s.node }, Math.max(0, (now - since) / 1000));
+    }
+  };
+  metrics.beforeScrape.push(update);
 }

@@ -1,4 +1,5 @@
 import type { AuditWriter } from '../catalog/audit.js';
+import type { Reconciler } from '../reconcile/index.js';
 import type { ClusterAdmin } from '../control/cluster-admin.js';
 import type { Cluster } from '../cluster/cluster.js';
 import type { Directory } from '../control/directory.js';
@@ -19,6 +20,8 @@ export interface ApiDeps {
   /** Directory lookups for admins and principals, where one is available. */
   readonly directory: Directory | undefined;
   readonly audit: AuditWriter;
+  /** Catches up workers after changes; its state is reported per node. */
+  readonly reconciler?: Reconciler;
   /** Kept in step when citus's password is reset through the API. */
   readonly citusPasswordFile: string | undefined;
   readonly log: Logger;

@@ -60,8 +60,24 @@ export const ClusterNode = z.object({
   kind: z.enum(['coordinator', 'worker']),
   state: z.enum(['up', 'down']),
   error: z.string().optional(),
+  sync: z
+    .object({
+      state: z.enum(['in-sync', 'pending', 'unreachable']),
+      pending: z.string().optional(),
+      unreachableSince: z.string().optional(),
+      lastPassAt: z.string().optional(),
+      lastInSyncAt: z.string().optional(),
+      drift: z.array(z.object({ kind: z.string(), subject: z.string() })),
+      errors: z.array(z.string()),
+    })
+    .optional()
+    .describe('Workers: how they compare with the coordinator (the reconciler)'),
 });
-export const Cluster = z.object({ authentication: AuthMethod, nodes: z.array(ClusterNode) });
+export const Cluster = z.object({
+  authentication: AuthMethod,
+  mode: z.enum(['plain', 'citus']).optional(),
+  nodes: z.array(ClusterNode),
+});
 
 export const AuditQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(1000).default(100),

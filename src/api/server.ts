@@ -95,9 +95,9 @@ export async function buildApi(deps: ApiDeps, options: ApiServerOptions): Promis
     return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready' });
   });
   if (options.metrics) {
-    const registry = options.metrics.registry;
+    const metrics = options.metrics;
     app.get('/metrics', { schema: { hide: true } }, async (_req, reply) =>
-      reply.header('content-type', registry.contentType).send(await registry.metrics()),
+      reply.header('content-type', metrics.registry.contentType).send(await metrics.scrape()),
     );
   }
   app.get(`${API_PREFIX}/openapi.json`, { schema: { hide: true } }, async () => app.swagger());

@@ -103,6 +103,25 @@ export function registerManageCommands(program: Command): void {
     printNodes(r.nodes);
   });
 
+  // pgwarden status
+  withApiOptions(program.command('status').description('the nodes, whether each matches the coordinator, and the authentication methods')).action(async (o: ApiOptions) => {
+    type Node = { name: string; kind: string; state: string; error?: string; sync?: { state: string; pending?: string; unreachableSince?: string; drift: Array<{ kind: string; subject: string }>; errors: string[] } };
+    const r = await (await session(o)).call<{ authentication: string; mode?: string; nodes: Node[] }>('GET', '/cluster');
+    if (o.output === 'json') return print('json', r);
+    process.stdout.write(`authentication: ${r.authentication}${r.mode ? `; propagation: ${r.mode === 'citus' ? 'Citus (checked by pgwarden)' : 'by pgwarden'}` : ''}\n`);
+    const rows = r.nodes.map((n) => ({
+      node: n.name,
+      kind: n.kind,
+      state: n.state,
+      sync: n.sync?.state ?? '',
+      detail:
+        n.sync?.state === 'pending' ? n.sync.pending
+          : n.sync?.state === 'unreachable' ? `since ${n.sync.unreachableSince}`
+            : [...(n.sync?.drift ?? []).map((d) => `drift: ${d.kind} ${d.subject}`), ...(n.sync?.errors ?? [])].join('; ') || (n.error ?? ''),
+    }));
+    print('table', r, rows, ['node', 'kind', 'state', 'sync', 'detail']);
+  });
+
   // pgwarden cluster exec
   const cluster = program.command('cluster').description('the nodes of the cluster');
   withApiOptions(

@@ -4,6 +4,7 @@
 import pg from 'pg';
 import { isAuthMethod, type AuthMethod } from '../catalog/auth-method.js';
 import { coordinatorOf, type ClusterAdmin } from '../control/cluster-admin.js';
+import { installReconcileSchema } from '../reconcile/index.js';
 import { quoteIdent, quoteLiteral } from '../util/sql.js';
 import { constantTimeEqual, formatScramSecret, makeScramSecret, parseScramSecret, saltedPassword, clientKeyFrom, sha256 } from '../scram/primitives.js';
 
@@ -189,6 +190,7 @@ export async function bootstrapCluster(admin: ClusterAdmin, options: ClusterBoot
       gatewayRoleVerifier: await verifierFor(c, GATEWAY_ROLE, options.gatewayRolePassword),
     };
     await bootstrapCoordinator(c, boot, { initialAuthMethod: options.initialAuthMethod });
+    await installReconcileSchema(c);
     const login = (await readAuthMethod(c)) !== 'entra';
     await bootstrapNode(c, boot, login);
     return { boot, login };

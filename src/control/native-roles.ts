@@ -140,16 +140,19 @@ export async function deleteNativeRole(admin: ClusterAdmin, nameInput: unknown, 
       await assertOwnsNothing(c, name);
     }
   });
-  // Ownership lives per database: release in every database of the coordinator, drop
-  // the role there; then the same on each worker.
+  // Ownership lives per database: first release in every database of every node (so
+  // that nothing the role owned is left for anyone else to pick up), then drop the role
+  // on the coordinator, then on the workers.
+  const workerRelease = reassignTo === undefined ? [] : await forEachWorker(admin, (node) => releaseEverywhere(admin, node, name, reassignTo as string));
   if (reassignTo !== undefined) await releaseEverywhere(admin, coordinatorOf(admin), name, reassignTo as string);
   await onCoordinator(admin, async (c) => {
     await dropRole(c, name);
     await notifyRole(c, name);
   });
-  const workers = await forEachWorker(admin, async (node) => {
-    if (reassignTo !== undefined) await releaseEverywhere(admin, node, name, reassignTo as string);
-    await admin.withAdmin(node, (c) => dropRole(c, name));
+  const dropped = await forEachWorker(admin, (node) => admin.withAdmin(node, (c) => dropRole(c, name)));
+  const workers = dropped.map((d) => {
+    const released = workerRelease.find((r) => r.node === d.node);
+    return released && !released.ok ? released : d;
   });
   return { value: { name }, workers };
 }

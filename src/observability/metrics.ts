@@ -55,6 +55,14 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  /** Run before each scrape: values computed from the state of other parts. */
+  readonly beforeScrape: Array<() => void> = [];
+
+  async scrape(): Promise<string> {
+    for (const f of this.beforeScrape) f();
+    return this.registry.metrics();
+  }
+
   constructor() {
     client.collectDefaultMetrics({ register: this.registry, prefix: 'pgwarden_process_' });
   }

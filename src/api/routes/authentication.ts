@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { AUTH_METHOD_LABELS } from '../../catalog/auth-method.js';
 import { getAuthMethod, setAuthMethod } from '../../control/auth-methods.js';
 import type { ApiDeps } from '../context.js';
+import { changed } from '../changes.js';
 import { Authentication, AuthenticationChanged, AuthenticationPut } from '../schemas.js';
 
 export const authenticationRoutes = (deps: ApiDeps): FastifyPluginAsyncZod => async (app) => {
@@ -16,7 +17,7 @@ export const authenticationRoutes = (deps: ApiDeps): FastifyPluginAsyncZod => as
     schema: { summary: 'Choose the authentication methods; applies to new sign-ins within a second', tags: ['authentication'], body: AuthenticationPut, response: { 200: AuthenticationChanged } },
   }, async (req) => {
     const { value, workers } = await setAuthMethod(deps.admin, req.body.methods);
-    deps.audit.record({ kind: 'change', actor: req.caller.name, action: 'auth-method.set', target: value.methods, result: 'ok', details: { previous: value.previous } });
+    changed(deps, req, { action: 'auth-method.set', target: value.methods, details: { previous: value.previous } }, workers);
     return { methods: value.methods, label: AUTH_METHOD_LABELS[value.methods], previous: value.previous, nodes: workers };
   });
 };

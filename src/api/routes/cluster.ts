@@ -10,6 +10,11 @@ export const clusterRoutes = (deps: ApiDeps): FastifyPluginAsyncZod => async (ap
   app.get('/cluster', {
     schema: { summary: 'The nodes of the cluster and their state', tags: ['cluster'], response: { 200: Cluster } },
   }, async () => {
+    const sync = new Map((deps.reconciler?.status() ?? []).map((st) => [st.node, st]));
+    const syncOf = (name: string) => {
+      const st = sync.get(name);
+      return st ? { sync: { ...st, drift: [...st.drift], errors: [...st.errors] } } : {};
+    };
     const nodes = await Promise.all(
       deps.admin.adminNodes.map(async (n) => {
         try {
@@ -17,12 +22,12 @@ export const clusterRoutes = (deps: ApiDeps): FastifyPluginAsyncZod => async (ap
             deps.admin.withAdmin(n, (c) => c.query('SELECT 1')),
             new Promise((_, reject) => setTimeout(() => reject(new Error('no answer')), PROBE_TIMEOUT_MS).unref()),
           ]);
-          return { name: n.name, kind: n.kind, state: 'up' as const };
+          return { name: n.name, kind: n.kind, state: 'up' as const, ...syncOf(n.name) };
         } catch (e) {
-          return { name: n.name, kind: n.kind, state: 'down' as const, error: (e as Error).message };
+          return { name: n.name, kind: n.kind, state: 'down' as const, error: (e as Error).message, ...syncOf(n.name) };
         }
       }),
     );
-    return { authentication: await getAuthMethod(deps.admin), nodes };
+    return { authentication: await getAuthMethod(deps.admin), ...(deps.reconciler ? { mode: deps.reconciler.mode } : {}), nodes };
   });
 };

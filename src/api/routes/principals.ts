@@ -7,6 +7,7 @@ import { addPrincipal, listPrincipals, removePrincipal } from '../../control/pri
 import { roleNameOf } from '../../control/directory.js';
 import { PgwardenError } from '../../util/errors.js';
 import type { ApiDeps } from '../context.js';
+import { changed } from '../changes.js';
 import { AdminPost, NameChanged, PrincipalChanged, PrincipalList, PrincipalPost, RoleNameParam } from '../schemas.js';
 
 export function principalView(p: EntraPrincipal) {
@@ -60,7 +61,7 @@ export const principalRoutes = (deps: ApiDeps): FastifyPluginAsyncZod => async (
         appId,
         isAdmin: admins,
       });
-      deps.audit.record({ kind: 'change', actor: req.caller.name, action: admins ? 'entra-admin.add' : 'entra-principal.add', target: value.roleName, result: 'ok', details: { type: value.type, objectId: value.objectId } });
+      changed(deps, req, { action: admins ? 'entra-admin.add' : 'entra-principal.add', target: value.roleName, details: { type: value.type, objectId: value.objectId } }, workers);
       return reply.code(201).send({ ...principalView(value), nodes: workers });
     });
 
@@ -68,7 +69,7 @@ export const principalRoutes = (deps: ApiDeps): FastifyPluginAsyncZod => async (
       schema: { summary: `Remove a ${what} and its role on every node`, tags: [tag], params: RoleNameParam, response: { 200: NameChanged } },
     }, async (req) => {
       const { value, workers } = await removePrincipal(deps.admin, req.params.name, admins ? { admin: true } : {});
-      deps.audit.record({ kind: 'change', actor: req.caller.name, action: admins ? 'entra-admin.remove' : 'entra-principal.remove', target: value.roleName, result: 'ok' });
+      changed(deps, req, { action: admins ? 'entra-admin.remove' : 'entra-principal.remove', target: value.roleName }, workers);
       return { name: value.roleName, nodes: workers };
     });
   }

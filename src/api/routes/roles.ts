@@ -3,6 +3,7 @@ import { writeSecretFile } from '../../util/files.js';
 import { CITUS_ROLE } from '../../cluster/bootstrap.js';
 import { addNativeRole, deleteNativeRole, listNativeRoles, resetNativePassword } from '../../control/native-roles.js';
 import type { ApiDeps } from '../context.js';
+import { changed } from '../changes.js';
 import { NameChanged, PasswordPost, RoleChanged, RoleDeleteQuery, RoleList, RoleNameParam, RolePost } from '../schemas.js';
 
 export const roleRoutes = (deps: ApiDeps): FastifyPluginAsyncZod => async (app) => {
@@ -14,7 +15,7 @@ export const roleRoutes = (deps: ApiDeps): FastifyPluginAsyncZod => async (app) 
     schema: { summary: 'Add a native role with LOGIN on every node', tags: ['roles'], body: RolePost, response: { 201: RoleChanged } },
   }, async (req, reply) => {
     const { value, workers } = await addNativeRole(deps.admin, req.body.name, req.body.password);
-    deps.audit.record({ kind: 'change', actor: req.caller.name, action: 'role.add', target: value.name, result: 'ok' });
+    changed(deps, req, { action: 'role.add', target: value.name }, workers);
     return reply.code(201).send({ ...value, nodes: workers });
   });
 
@@ -22,7 +23,7 @@ export const roleRoutes = (deps: ApiDeps): FastifyPluginAsyncZod => async (app) 
     schema: { summary: 'Delete a native role on every node', tags: ['roles'], params: RoleNameParam, querystring: RoleDeleteQuery, response: { 200: NameChanged } },
   }, async (req) => {
     const { value, workers } = await deleteNativeRole(deps.admin, req.params.name, req.query.reassignTo);
-    deps.audit.record({ kind: 'change', actor: req.caller.name, action: 'role.delete', target: value.name, result: 'ok', details: req.query.reassignTo ? { reassignTo: req.query.reassignTo } : undefined });
+    changed(deps, req, { action: 'role.delete', target: value.name, details: req.query.reassignTo ? { reassignTo: req.query.reassignTo } : undefined }, workers);
     return { name: value.name, nodes: workers };
   });
 
@@ -31,7 +32,7 @@ export const roleRoutes = (deps: ApiDeps): FastifyPluginAsyncZod => async (app) 
   }, async (req) => {
     const { value, workers } = await resetNativePassword(deps.admin, req.params.name, req.body.password);
     if (value.name === CITUS_ROLE && deps.citusPasswordFile) await writeSecretFile(deps.citusPasswordFile, req.body.password + '\n');
-    deps.audit.record({ kind: 'change', actor: req.caller.name, action: 'role.reset-password', target: value.name, result: 'ok' });
+    changed(deps, req, { action: 'role.reset-password', target: value.name }, workers);
     return { name: value.name, nodes: workers };
   });
 };
