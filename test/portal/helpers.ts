@@ -141,19 +141,3 @@ export async function newContext(browser: Browser, viewport = { width: 1280, hei
   return context;
 }
 
-/**
- * Known issue in src/idp (reported): its sign-in pages send `Referrer-Policy: no-referrer`,
- * so a browser's form POST carries `Origin: null`, which the provider's same-origin check
- * refuses (403 "This page expired or did not come from this site"). Until it also accepts
- * `Sec-Fetch-Site: same-origin`, the tests send that one POST again from Node with the
- * provider's own origin, and hand the browser the provider's real answer (the redirect
- * back to the portal). Nothing else of the flow is touched.
- */
-export async function workAroundIdpOriginCheck(page: Page, authority: string): Promise<void> {
-  await page.route(`${authority}/**`, async (route) => {
-    const r = route.request();
-    if (r.method() !== 'POST' || r.headers()['origin'] !== 'null') return route.continue();
-    const answer = await route.fetch({ headers: { ...r.headers(), origin: authority }, maxRedirects: 0 });
-    return route.fulfill({ response: answer });
-  });
-}

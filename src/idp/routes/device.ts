@@ -88,6 +88,10 @@ export function registerDeviceFlow(app: FastifyInstance, ctx: ProviderContext): 
 
 /** A browser's POST carries Origin (or at least Referer); when it does, it must be ours. */
 export function sameOrigin(req: FastifyRequest, ctx: ProviderContext): boolean {
+  // Our pages' no-referrer policy makes browsers post their forms with `Origin: null`;
+  // Sec-Fetch-Site (which no page can forge) still says where the form came from.
+  const site = req.headers['sec-fetch-site'];
+  if (site !== undefined) return site === 'same-origin';
   const origin = req.headers.origin;
   if (origin === undefined || origin === 'null') return origin === undefined;
   return origin === ctx.authority();
