@@ -8,6 +8,8 @@ import type { FastifyInstance } from 'fastify';
 import { buildApi, listenApi } from './api/server.js';
 import { Metrics } from './observability/metrics.js';
 import { Reconciler } from './reconcile/index.js';
+import { SessionStore } from './api/sessions.js';
+import { PORTAL_APPLICATION, portalPlugin, type PortalOptions } from './portal/index.js';
 import type { Directory } from './control/directory.js';
 import { addPrincipal, listPrincipals } from './control/principals.js';
 import { EmbeddedIdp, type SeededAdmin } from './idp/embedded-idp.js';
@@ -60,6 +62,8 @@ export interface PgwardenOptions {
   /** The control plane's REST API (and portal): loopback and 8080 unless given. */
   apiHost?: string;
   apiPort?: number;
+  /** The portal's sign-in with a real tenant: its application (client) id and public URL. */
+  portal?: PortalOptions;
   /** The reconciler's periodic full pass (default 30 s). */
   reconcileIntervalMs?: number;
   /** An existing cluster (administrators' connection strings) instead of the embedded one. */
@@ -188,6 +192,9 @@ export async function startPgwarden(options: PgwardenOptions): Promise<RunningPg
       {
         tls,
         metrics,
+        sessions: new SessionStore(),
+        ...(options.throttle ? { throttle: options.throttle } : {}),
+        plugins: [portalPlugin(identity.idp ? { entra: { clientId: PORTAL_APPLICATION.appId } } : (options.portal ?? {}))],
         ready: async () => {
           await pool.query('SELECT 1');
           return gateway.listening;
@@ -247,6 +254,10 @@ async function startIdentity(options: PgwardenOptions, cluster: Cluster, tls: Tl
   try {
     const seededAdmin = await idp.seedIfEmpty();
     await idp.listen({ host: identity.host ?? '127.0.0.1', port: identity.port });
+    // The portal signs people in with the provider: its application must be registered.
+    if (!(await idp.directory.snapshot())?.publicClients.some((c) => c.appId === PORTAL_APPLICATION.appId)) {
+      await idp.directory.registerPublicClient(PORTAL_APPLICATION);
+    }
     const config: EntraConfig = {
       authority: idp.authority,
       tenantId: idp.tenantId,

@@ -13,6 +13,7 @@ import { matchPrincipal } from '../identity/match-principal.js';
 import type { TokenVerifier } from '../identity/verify-token.js';
 import { PgwardenError, isPgwardenError } from '../util/errors.js';
 import { constantTimeEqual } from '../scram/primitives.js';
+import { SignInThrottle } from '../gateway/throttle.js';
 
 export type Caller =
   /** `password` is there when the request itself carried it (HTTP Basic), for statements
@@ -32,15 +33,17 @@ export class ApiAuthenticator {
     private readonly admin: ClusterAdmin,
     private readonly authMethod: () => Promise<AuthMethod>,
     private readonly verifier: TokenVerifier | undefined,
+    private readonly throttle: SignInThrottle = new SignInThrottle(),
   ) {}
 
-  async authenticate(authorization: string | undefined): Promise<Caller> {
+  /** @param address the caller's address, for throttling failed password attempts */
+  async authenticate(authorization: string | undefined, address = 'unknown'): Promise<Caller> {
     if (!authorization) throw unauthorized();
     const space = authorization.indexOf(' ');
     const scheme = authorization.slice(0, space).toLowerCase();
     const value = authorization.slice(space + 1).trim();
     if (scheme === 'bearer' && value) return this.entra(value);
-    if (scheme === 'basic' && value) return this.basic(value);
+    if (scheme === 'basic' && value) return this.basic(value, address);
     throw unauthorized();
   }
 
@@ -66,19 +69,36 @@ export class ApiAuthenticator {
     throw new PgwardenError('FORBIDDEN', 'Only Microsoft Entra admins of this cluster may manage it.');
   }
 
-  private async basic(value: string): Promise<Caller> {
+  /** Whether a caller that signed in earlier (a portal session) may still manage the
+   * cluster: its kind of sign-in still enabled, an Entra admin still an admin. */
+  async stillAllowed(caller: Caller): Promise<boolean> {
+    const method = await this.authMethod();
+    if (caller.kind === 'citus') return allowsNative(method);
+    if (!this.verifier || !allowsEntra(method)) return false;
+    const admins = await listPrincipals(this.admin, { admins: true });
+    return admins.some((p) => p.objectId === caller.principal.objectId && p.roleName === caller.principal.roleName);
+  }
+
+  private async basic(value: string, address: string): Promise<Caller> {
     const decoded = Buffer.from(value, 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
     const user = decoded.slice(0, colon);
     const password = decoded.slice(colon + 1);
     if (colon < 0 || user !== CITUS_ROLE) throw unauthorized('HTTP Basic sign-in is for citus only.');
+    // Password guessing through the API is throttled like at the gateway.
+    const verdict = this.throttle.check(address, CITUS_ROLE);
+    if (verdict.blocked) throw new PgwardenError('THROTTLED', `Too many failed sign-in attempts; try again in ${Math.ceil(verdict.retryAfterMs / 1000)} seconds.`);
     const verifier = await this.admin.withAdmin(coordinatorOf(this.admin), async (c) => {
       const r = await c.query<{ rolpassword: string | null }>('SELECT rolpassword FROM pg_authid WHERE rolname = $1', [CITUS_ROLE]);
       return r.rows[0]?.rolpassword ?? '';
     });
     const hash = createHash('sha256').update(password).digest('hex');
     const cached = this.citusOk !== undefined && this.citusOk.verifier === verifier && constantTimeEqual(Buffer.from(this.citusOk.hash), Buffer.from(hash));
-    if (!cached && !verifierMatches(verifier, password)) throw unauthorized('The citus password is wrong.');
+    if (!cached && !verifierMatches(verifier, password)) {
+      this.throttle.failure(address, CITUS_ROLE);
+      throw unauthorized('The citus password is wrong.');
+    }
+    this.throttle.success(address, CITUS_ROLE);
     this.citusOk = { verifier, hash };
     if (!allowsNative(await this.authMethod())) throw new PgwardenError('FORBIDDEN', 'PostgreSQL authentication is disabled for this cluster; sign in with a Microsoft Entra admin\'s token.');
     return { kind: 'citus', name: 'citus', password };

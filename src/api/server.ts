@@ -12,6 +12,7 @@ import { PgwardenError } from '../util/errors.js';
 import { ApiAuthenticator, type Caller } from './authn.js';
 import type { ApiDeps } from './context.js';
 import { errorHandler } from './problems.js';
+import { SignInThrottle, type ThrottlePolicy } from '../gateway/throttle.js';
 import type { Metrics } from '../observability/metrics.js';
 import { CSRF_HEADER, SESSION_COOKIE, SessionStore } from './sessions.js';
 import { auditRoutes } from './routes/audit.js';
@@ -44,6 +45,8 @@ export interface ApiServerOptions {
   tls: TlsMaterial;
   /** Browser sessions (the portal); the API then also accepts its session cookie. */
   sessions?: SessionStore;
+  /** Failures allowed before citus's Basic sign-in is throttled (defaults: the gateway's). */
+  throttle?: Partial<ThrottlePolicy>;
   /** Served at /metrics (Prometheus text format). */
   metrics?: Metrics;
   /** For /readyz: true when pgwarden can serve sign-ins (coordinator reachable, gateway listening). */
@@ -102,16 +105,21 @@ export async function buildApi(deps: ApiDeps, options: ApiServerOptions): Promis
   }
   app.get(`${API_PREFIX}/openapi.json`, { schema: { hide: true } }, async () => app.swagger());
 
-  const authenticator = new ApiAuthenticator(deps.admin, () => getAuthMethod(deps.admin), deps.verifier);
+  const authenticator = new ApiAuthenticator(deps.admin, () => getAuthMethod(deps.admin), deps.verifier, new SignInThrottle(Date.now, options.throttle));
   const sessions = options.sessions;
   // A request signs in with its Authorization header, or else with the portal's session
   // cookie; with the cookie, a state-changing request must also carry the CSRF token.
   const callerOf = async (req: FastifyRequest): Promise<Caller> => {
-    if (req.headers.authorization || !sessions) return authenticator.authenticate(req.headers.authorization);
+    if (req.headers.authorization || !sessions) return authenticator.authenticate(req.headers.authorization, req.ip);
     const session = sessions.get(req.cookies[SESSION_COOKIE]);
     if (!session) return authenticator.authenticate(undefined);
     if (!['GET', 'HEAD', 'OPTIONS'].includes(req.method) && !SessionStore.csrfMatches(session, req.headers[CSRF_HEADER])) {
       throw new PgwardenError('FORBIDDEN', 'The request lacks the CSRF token of the session (X-CSRF-Token).');
+    }
+    // A session lasts only while its owner may still manage the cluster. The portal's
+    // own session route then ends it and tells the person why.
+    if (!(await authenticator.stillAllowed(session.caller))) {
+      throw new PgwardenError('UNAUTHORIZED', 'The session ended: its owner may no longer manage this cluster. Sign in again.');
     }
     return session.caller;
   };

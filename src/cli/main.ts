@@ -67,6 +67,8 @@ export function buildProgram(): Command {
     .option('--entra-authority <url>', 'the authority of --entra-tenant', 'https://login.microsoftonline.com')
     .option('--entra-audience <uri...>', 'accepted token audiences (default: the managed service\'s three)')
     .option('--clock-skew <seconds>', 'tolerated clock skew on token exp/nbf, 0 to 300', parseCount, 300)
+    .option('--portal-client-id <id>', 'with --entra-tenant: the application (client) id the portal signs people in with')
+    .option('--portal-url <url>', "the portal's URL as browsers reach it (for the sign-in redirect)")
     .option('--api-host <host>', 'address of the REST API and portal', '127.0.0.1')
     .option('--api-port <port>', 'port of the REST API and portal (HTTPS)', parsePort, 8080)
     .option('--log-level <level>', 'trace, debug, info, warn or error', 'info')

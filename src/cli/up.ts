@@ -32,6 +32,8 @@ export interface UpOptions {
   entraAuthority: string;
   entraAudience?: string[];
   clockSkew: number;
+  portalClientId?: string;
+  portalUrl?: string;
   logLevel: string;
 }
 
@@ -64,6 +66,9 @@ export async function up(opts: UpOptions): Promise<void> {
           },
         }
       : { kind: 'embedded', port: opts.idpPort },
+    ...(opts.portalClientId || opts.portalUrl
+      ? { portal: { entra: { ...(opts.portalClientId ? { clientId: opts.portalClientId } : {}), ...(opts.portalUrl ? { publicUrl: opts.portalUrl } : {}) } } }
+      : {}),
     ...(opts.workers !== undefined ? { workers: opts.workers } : {}),
     ...(opts.coordinator ? { external: { coordinator: opts.coordinator, workers: opts.worker ?? [] } } : {}),
     ...(opts.citusPassword !== undefined ? { citusPassword: opts.citusPassword } : {}),

@@ -42,11 +42,22 @@ export interface NodeOutcome {
 }
 
 /** A node of the cluster; later versions add fields (sync state), shown as they come. */
+/** A worker compared with the coordinator (the reconciler). */
+export interface NodeSync {
+  state: 'in-sync' | 'pending' | 'unreachable' | string;
+  pending?: string;
+  unreachableSince?: string;
+  lastInSyncAt?: string;
+  drift?: Array<{ kind: string; subject: string }>;
+  errors?: string[];
+}
+
 export interface ClusterNode {
   name: string;
   kind: 'coordinator' | 'worker' | string;
   state: 'up' | 'down' | string;
   error?: string;
+  sync?: NodeSync;
   [extra: string]: unknown;
 }
 

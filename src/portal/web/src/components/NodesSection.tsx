@@ -1,10 +1,10 @@
 // "Nodes": the coordinator and the workers and their state, polled while the page is
 // visible. Fields this page does not know yet (a reconciler's sync state, say) are shown
 // as they come, as name and value.
-import type { ClusterNode, ClusterState } from '../types.js';
+import type { ClusterNode, ClusterState, NodeSync } from '../types.js';
 import { Icon } from './Icon.js';
 
-const KNOWN = new Set(['name', 'kind', 'state', 'error']);
+const KNOWN = new Set(['name', 'kind', 'state', 'error', 'sync']);
 
 /** "lastSync" -> "Last sync", "sync_state" -> "Sync state". */
 export function humanize(key: string): string {
@@ -45,6 +45,35 @@ function StateBadge({ state }: { state: string }) {
   );
 }
 
+/** How a worker compares with the coordinator, in words; the coordinator is the source. */
+function SyncCell({ node }: { node: ClusterNode }) {
+  if (node.kind === 'coordinator') return <span class="muted">Source of roles and grants</span>;
+  const sync: NodeSync | undefined = node.sync;
+  if (!sync) return <span class="muted">—</span>;
+  const when = (iso: string | undefined) => (iso ? new Date(iso).toLocaleTimeString() : '');
+  const text =
+    sync.state === 'in-sync' ? 'In sync'
+      : sync.state === 'pending' ? `Catching up${sync.pending ? `: ${sync.pending}` : ''}`
+        : sync.state === 'unreachable' ? `Unreachable${sync.unreachableSince ? ` since ${when(sync.unreachableSince)}` : ''}`
+          : humanize(sync.state);
+  const notes = [...(sync.drift ?? []).map((d) => `${humanize(d.kind)}: ${d.subject}`), ...(sync.errors ?? [])];
+  return (
+    <span class="sync">
+      <span class={`state ${sync.state === 'in-sync' ? 'ok' : sync.state === 'unreachable' ? 'bad' : 'unknown'}`}>
+        <span class="state-dot" aria-hidden="true" />
+        {text}
+      </span>
+      {notes.length > 0 ? (
+        <ul class="sync-notes">
+          {notes.map((n) => (
+            <li key={n}>{n}</li>
+          ))}
+        </ul>
+      ) : null}
+    </span>
+  );
+}
+
 export function NodesSection({ cluster, error, updatedAt, onRefresh }: { cluster: ClusterState | undefined; error: string | undefined; updatedAt: Date | undefined; onRefresh: () => void }) {
   const nodes = cluster?.nodes ?? [];
   const up = nodes.filter((n) => n.state === 'up').length;
@@ -74,6 +103,7 @@ export function NodesSection({ cluster, error, updatedAt, onRefresh }: { cluster
               <th scope="col">Name</th>
               <th scope="col">Role</th>
               <th scope="col">State</th>
+              <th scope="col">Roles and grants</th>
               <th scope="col">Details</th>
             </tr>
           </thead>
@@ -92,8 +122,11 @@ export function NodesSection({ cluster, error, updatedAt, onRefresh }: { cluster
                   <td data-label="State">
                     <StateBadge state={String(n.state)} />
                   </td>
+                  <td data-label="Roles and grants">
+                    <SyncCell node={n} />
+                  </td>
                   <td data-label="Details">
-                    {n.error ? <span class="node-error">{n.error}</span> : null}
+                    {n.error ? <span class="node-error">Not answering</span> : null}
                     {more.length > 0 ? (
                       <dl class="extras">
                         {more.map(([k, v]) => (
