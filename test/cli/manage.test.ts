@@ -3,6 +3,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { setAuthMethod } from '../../src/control/auth-methods.js';
 import { CITUS_PASSWORD, psql, run, startTestPgwarden, type TestPgwarden } from '../helpers/pgwarden.js';
 import { spawn } from 'node:child_process';
@@ -11,7 +12,8 @@ const BIN = fileURLToPath(new URL('../../bin/pgwarden.js', import.meta.url));
 let pw: TestPgwarden;
 
 before(async () => {
-  pw = await startTestPgwarden();
+  // Many expected refusals from one address: this file tests the CLI, not the throttle.
+  pw = await startTestPgwarden({ throttle: { roleFreeFailures: 1_000, addressFreeFailures: 1_000 } });
 });
 after(async () => {
   await pw?.destroy();
@@ -115,4 +117,36 @@ test('errors are one line with a documented exit code', async () => {
   assert.equal(down.code, 4);
   assert.match(down.stderr, /cannot reach the pgwarden API at https:\/\/127.0.0.1:1/);
   assert.ok(![weak, missing, wrong].some((r) => r.stderr.includes(CITUS_PASSWORD)));
+});
+
+test('the seed procedure with a Microsoft Entra admin, through the CLI (token from pgwarden login)', async () => {
+  const upn = `cli.admin@${pw.idp!.tenantDomain}`;
+  await pw.idp!.directory.addUser({ userPrincipalName: upn, displayName: 'CLI Admin', password: 'Cli-Admin-Passw0rd' });
+  const add = await cli(['admin', 'add', upn]);
+  assert.equal(add.code, 0, add.stderr);
+  assert.match(add.stdout, new RegExp(`added user "${upn.replace(/\./g, '\\.')}" \\(object id [0-9a-f-]{36}\\) as a Microsoft Entra admin`));
+  const list = await cli(['admin', 'list', '-o', 'json']);
+  assert.ok(JSON.parse(list.stdout).items.some((p: { name: string }) => p.name === upn));
+
+  // The admin gets a token as a user would, and signs in with psql and manages the cluster.
+  const env = { PGWARDEN_CONFIG_DIR: join(pw.dataDir, 'cli-config') };
+  const login = await cli(['login', '-u', upn, '-p', 'Cli-Admin-Passw0rd'], undefined, env);
+  assert.equal(login.code, 0, login.stderr);
+  // get-access-token uses the account that login stored (it takes no --data-dir, as az).
+  const got = await run(process.execPath, [BIN, 'account', 'get-access-token', '--query', 'accessToken', '-o', 'tsv'], { env });
+  assert.equal(got.code, 0, got.stderr);
+  const token = got.stdout.trim();
+  assert.ok(await signsIn(upn, token));
+  const asAdmin = (args: string[]) => cli([...args, '--token', token]);
+  assert.equal((await asAdmin(['auth', 'set-method', 'entra'])).code, 0);
+  assert.equal(await signsIn('citus', CITUS_PASSWORD), false, 'citus signs in under Entra only');
+  assert.ok(await signsIn(upn, token));
+  const refused = await cli(['role', 'list']);
+  assert.equal(refused.code, 3, 'citus may not use the CLI under Entra only');
+  assert.equal((await asAdmin(['auth', 'set-method', 'postgres'])).code, 0);
+  assert.equal(await signsIn(upn, token), false, 'the admin signs in under PostgreSQL only');
+  assert.ok(await signsIn('citus', CITUS_PASSWORD));
+  assert.equal((await cli(['auth', 'set-method', 'both'])).code, 0);
+  const remove = await cli(['admin', 'remove', upn]);
+  assert.equal(remove.code, 0, remove.stderr);
 });
