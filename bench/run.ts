@@ -142,6 +142,9 @@ async function main(): Promise<void> {
     log('pgbench -i -s 10 (direct) ...');
     const init = await run('pgbench', ['-i', '-s', '10', '-q', direct], { PGPASSWORD: CITUS_PASSWORD });
     if (init.code !== 0) throw new Error(init.stderr);
+    // The Entra admin of the token cases reads the tables too (citus owns them).
+    const grant = await run('psql', ['-X', '-c', 'GRANT SELECT ON ALL TABLES IN SCHEMA public TO pgwarden_admin', direct], { PGPASSWORD: CITUS_PASSWORD });
+    if (grant.code !== 0) throw new Error(grant.stderr);
 
     const cases: Case[] = [];
     const targets: Array<[string, string | undefined, boolean]> = [['direct', direct, false], ['gateway', gateway, true], ['pgbouncer', bouncerConn, false]];

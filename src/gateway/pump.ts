@@ -21,7 +21,8 @@ export function pump(client: Socket, server: Socket, onClose: (stats: PumpStats)
     });
     to.on('drain', () => from.resume());
     // A clean end on one side is passed on as a clean end, after pending writes flush.
-    from.on('end', () => to.end());
+    // (Ending a socket twice costs an error object with a stack trace: check first.)
+    from.on('end', () => endOnce(to));
   };
   forward(client, server, (n) => (stats.bytesFromClient += n));
   forward(server, client, (n) => (stats.bytesFromServer += n));
@@ -34,7 +35,7 @@ export function pump(client: Socket, server: Socket, onClose: (stats: PumpStats)
     });
     side.once('close', () => {
       if (!other.destroyed) {
-        other.end();
+        endOnce(other);
         setTimeout(() => other.destroy(), CLOSE_GRACE_MS).unref();
       }
       if (--open === 0) onClose(stats);
@@ -42,4 +43,8 @@ export function pump(client: Socket, server: Socket, onClose: (stats: PumpStats)
   }
   client.resume();
   server.resume();
+}
+
+function endOnce(socket: Socket): void {
+  if (!socket.destroyed && !socket.writableEnded) socket.end();
 }
