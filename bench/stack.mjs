@@ -29,7 +29,11 @@ process.stdout.write(
   }) + '\n',
 );
 // The load script asks for a full GC before it reads memory (node --expose-gc).
-process.on('SIGUSR2', () => globalThis.gc?.());
+process.on('SIGUSR2', () => {
+  globalThis.gc?.();
+  const m = process.memoryUsage();
+  process.stderr.write(`stack memory after GC: heap used ${(m.heapUsed / 1048576).toFixed(1)} MB, external ${(m.external / 1048576).toFixed(1)} MB, RSS ${(m.rss / 1048576).toFixed(1)} MB\n`);
+});
 const stop = () => running.stop().then(() => process.exit(0));
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);
