@@ -18,7 +18,7 @@ import { CITUS_PASSWORD, freePort, log, run, startStack, type Stack } from './st
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const IDLE = Number(process.env.BENCH_IDLE ?? 2000);
-const ONLY = new Set((process.env.BENCH_ONLY ?? 'throughput,connect,latency,signin,memory').split(','));
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'throughput,connect,latency,signin,memory,reconcile').split(','));
 const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK']).stdout.toString().trim() || 100);
 
 /** PgBouncer in session mode in front of the same coordinator, TLS towards clients,
@@ -199,13 +199,26 @@ async function main(): Promise<void> {
 
     if (ONLY.has('signin')) await signInLatency(stack, direct, gateway);
     if (ONLY.has('memory')) await idleMemory(stack);
+    if (ONLY.has('reconcile')) {
+      // Its own cluster (1 coordinator, 8 workers): after this one's servers are gone.
+      pendingReconcile = true;
+    }
   } finally {
     bouncer?.child.kill('SIGTERM');
     stack.child.kill('SIGTERM');
     await new Promise((r) => stack.child.once('exit', r));
     await rm(stack.dataDir, { recursive: true, force: true });
   }
+  if (pendingReconcile) {
+    log('\n## Reconciler (bench/reconcile.ts; docs/propagation.md)\n');
+    await new Promise<void>((resolve) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', new URL('./reconcile.ts', import.meta.url).pathname], { stdio: 'inherit' });
+      child.once('exit', () => resolve());
+    });
+  }
 }
+
+let pendingReconcile = false;
 
 /** One full sign-in (TCP, TLS, authentication, first ReadyForQuery) at a time. */
 async function signInLatency(stack: Stack, direct: string, gateway: string): Promise<void> {
