@@ -7,7 +7,7 @@ import { api, ApiError } from '../api.js';
 import type { AdminType } from '../changes.js';
 import { PRINCIPAL_TYPE_LABELS, type DirectoryEntry } from '../types.js';
 import { Icon } from './Icon.js';
-import { Panel } from './Panel.js';
+import { Panel, SubmitCancel } from './Panel.js';
 
 const SEARCH_DELAY_MS = 250;
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -181,16 +181,7 @@ function ManualAdmin({ message, existing, onSelect, onClose, returnFocus }: { me
       onClose={onClose}
       returnFocus={returnFocus}
       onSubmit={submit}
-      footer={
-        <>
-          <button type="submit" class="button primary">
-            Select
-          </button>
-          <button type="button" class="button" onClick={onClose}>
-            Cancel
-          </button>
-        </>
-      }
+      footer={<SubmitCancel submit="Select" onCancel={onClose} />}
     >
       <p class="notice info">
         <Icon name="info" /> {message}

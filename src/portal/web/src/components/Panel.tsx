@@ -117,3 +117,17 @@ export function Panel({ title, subtitle, onClose, returnFocus, children, footer,
     </div>
   );
 }
+
+/** The usual footer of a panel that is a form: the submit button, and Cancel. */
+export function SubmitCancel({ submit, onCancel }: { submit: string; onCancel: () => void }) {
+  return (
+    <>
+      <button type="submit" class="button primary">
+        {submit}
+      </button>
+      <button type="button" class="button" onClick={onCancel}>
+        Cancel
+      </button>
+    </>
+  );
+}

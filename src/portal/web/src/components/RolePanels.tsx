@@ -5,7 +5,7 @@ import { useId, useRef, useState } from 'preact/hooks';
 import { MAX_ROLE_NAME_BYTES, passwordOk, roleNameProblem, utf8Length } from '../rules.js';
 import { Icon } from './Icon.js';
 import { NewPassword } from './NewPassword.js';
-import { Panel } from './Panel.js';
+import { Panel, SubmitCancel } from './Panel.js';
 
 function readPassword(password: HTMLInputElement | null, confirm: HTMLInputElement | null): string | undefined {
   const pw = password?.value ?? '';
@@ -49,16 +49,7 @@ export function AddRolePanel({ taken, onStage, onClose, returnFocus }: { taken: 
       onClose={onClose}
       returnFocus={returnFocus}
       onSubmit={submit}
-      footer={
-        <>
-          <button type="submit" class="button primary">
-            Save
-          </button>
-          <button type="button" class="button" onClick={onClose}>
-            Cancel
-          </button>
-        </>
-      }
+      footer={<SubmitCancel submit="Save" onCancel={onClose} />}
     >
       <div class="field">
         <label for={nameId}>Role name</label>
@@ -113,16 +104,7 @@ export function ResetPasswordPanel({ role, onStage, onClose, returnFocus }: { ro
       onClose={onClose}
       returnFocus={returnFocus}
       onSubmit={submit}
-      footer={
-        <>
-          <button type="submit" class="button primary">
-            Save
-          </button>
-          <button type="button" class="button" onClick={onClose}>
-            Cancel
-          </button>
-        </>
-      }
+      footer={<SubmitCancel submit="Save" onCancel={onClose} />}
     >
       <NewPassword password={password} confirm={confirm} submitted={submitted} label="New password" />
     </Panel>

@@ -4,7 +4,7 @@
 import type { RefObject } from 'preact';
 import type { AdminRow, RoleRow, RowStatus } from '../changes.js';
 import { allowsEntra, allowsNative, METHOD_LABELS, PRINCIPAL_TYPE_LABELS, type AuthMethod } from '../types.js';
-import { Icon } from './Icon.js';
+import { Icon, type IconName } from './Icon.js';
 import { Menu } from './Menu.js';
 
 const METHODS: AuthMethod[] = ['postgres', 'entra', 'both'];
@@ -49,6 +49,23 @@ function StatusBadge({ status }: { status: RowStatus }) {
   if (status === 'saved') return null;
   const b = STATUS_BADGE[status];
   return <span class={`badge ${b.cls}`}>{b.text}</span>;
+}
+
+function rowClass(status: RowStatus): string {
+  return status === 'removed' ? 'row-removed' : status === 'added' ? 'row-added' : '';
+}
+
+/** A row's name with its icon, and what is staged for it. */
+function NameCell({ icon, name, status }: { icon: IconName; name: string; status: RowStatus }) {
+  return (
+    <>
+      <span class="cell-name">
+        <Icon name={icon} />
+        <span class="name-text">{name}</span>
+      </span>
+      <StatusBadge status={status} />
+    </>
+  );
 }
 
 export function EntraSection({
@@ -96,13 +113,9 @@ export function EntraSection({
           </thead>
           <tbody>
             {rows.map((r) => (
-              <tr key={r.name} class={r.status === 'removed' ? 'row-removed' : r.status === 'added' ? 'row-added' : ''}>
+              <tr key={r.name} class={rowClass(r.status)}>
                 <th scope="row" data-label="Name">
-                  <span class="cell-name">
-                    <Icon name={r.type === 'user' ? 'user' : 'app'} />
-                    <span class="name-text">{r.name}</span>
-                  </span>
-                  <StatusBadge status={r.status} />
+                  <NameCell icon={r.type === 'user' ? 'user' : 'app'} name={r.name} status={r.status} />
                 </th>
                 <td data-label="Type">{PRINCIPAL_TYPE_LABELS[r.type]}</td>
                 <td data-label="Object id" class="mono">
@@ -171,13 +184,9 @@ export function RolesSection({
         </thead>
         <tbody>
           {rows.map((r) => (
-            <tr key={r.name} class={r.status === 'removed' ? 'row-removed' : r.status === 'added' ? 'row-added' : ''}>
+            <tr key={r.name} class={rowClass(r.status)}>
               <th scope="row" data-label="Name">
-                <span class="cell-name">
-                  <Icon name="key" />
-                  <span class="name-text">{r.name}</span>
-                </span>
-                <StatusBadge status={r.status} />
+                <NameCell icon="key" name={r.name} status={r.status} />
               </th>
               <td data-label="Type">{r.builtIn ? <span class="badge builtin">Built-in</span> : 'Native role'}</td>
               <td class="actions">
