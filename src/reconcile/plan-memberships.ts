@@ -2,7 +2,7 @@
 // ADMIN, INHERIT and SET options. GRANT ... WITH sets all three on an existing grant, so
 // one statement both adds a membership and corrects its options.
 // https://www.postgresql.org/docs/current/sql-grant.html (GRANT on Roles)
-import { quoteIdent } from '../util/sql.js';
+import { quoteIdent, quoteLiteral } from '../util/sql.js';
 import { PHASE, type Change } from './changes.js';
 import { BOOTSTRAP, type MembershipRow, type SharedCatalog } from './model.js';
 import type { RoleUniverse } from './universe.js';
@@ -19,10 +19,11 @@ export function planMemberships(coordinator: SharedCatalog, worker: SharedCatalo
   for (const [k, w] of want) {
     const h = have.get(k);
     if (h && h.admin === w.admin && h.inherit === w.inherit && h.set === w.set) continue;
+    const grant = `GRANT ${quoteIdent(w.role)} TO ${quoteIdent(w.member)} WITH ADMIN ${bool(w.admin)}, INHERIT ${bool(w.inherit)}, SET ${bool(w.set)} GRANTED BY ${universe.sql(w.grantor)}`;
     changes.push({
       category: 'membership',
       phase: w.grantor === BOOTSTRAP ? PHASE.membershipBySuperuser : PHASE.membershipByRole,
-      sql: `GRANT ${quoteIdent(w.role)} TO ${quoteIdent(w.member)} WITH ADMIN ${bool(w.admin)}, INHERIT ${bool(w.inherit)}, SET ${bool(w.set)} GRANTED BY ${universe.sql(w.grantor)}`,
+      sql: w.grantor === BOOTSTRAP ? grant : grantAsFormerAdmin(grant, w, universe),
       describe: `grant role "${w.role}" to "${w.member}" (admin ${w.admin}, inherit ${w.inherit}, set ${w.set}) as granted by "${universe.label(w.grantor)}"`,
     });
   }
@@ -36,4 +37,38 @@ export function planMemberships(coordinator: SharedCatalog, worker: SharedCatalo
     });
   }
   return changes;
+}
+
+/**
+ * A grant recorded as made by a role that no longer holds ADMIN on the granted role:
+ * PostgreSQL keeps such grants when the grantor's ADMIN is taken back with
+ * `GRANT r TO g WITH ADMIN FALSE`, but will not create one. To copy it, the grantor's
+ * own membership (granted by the bootstrap superuser) gets ADMIN for the length of the
+ * statement, and then its options back. If the grantor has no such membership, the grant
+ * fails as it would have, and the pass reports it.
+ */
+function grantAsFormerAdmin(grant: string, w: MembershipRow, universe: RoleUniverse): string {
+  const role = quoteLiteral(w.role);
+  const grantor = quoteLiteral(universe.label(w.grantor));
+  const bootstrap = quoteLiteral(universe.label(BOOTSTRAP));
+  const regrant = (admin: 'TRUE' | 'FALSE') =>
+    `EXECUTE format('GRANT %I TO %I WITH ADMIN ${admin}, INHERIT %s, SET %s GRANTED BY %I', ${role}, ${grantor}, CASE WHEN prev.inherit_option THEN 'TRUE' ELSE 'FALSE' END, CASE WHEN prev.set_option THEN 'TRUE' ELSE 'FALSE' END, ${bootstrap});`;
+  return `DO $pgwarden$
+DECLARE prev record;
+BEGIN
+  BEGIN
+    ${grant};
+    RETURN;
+  EXCEPTION WHEN insufficient_privilege THEN
+    SELECT a.inherit_option, a.set_option INTO prev FROM pg_catalog.pg_auth_members a
+     WHERE a.roleid = (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = ${role})
+       AND a.member = (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = ${grantor})
+       AND a.grantor = 10 AND NOT a.admin_option;
+    IF NOT FOUND THEN RAISE; END IF;
+  END;
+  ${regrant('TRUE')}
+  ${grant};
+  ${regrant('FALSE')}
+END
+$pgwarden$`;
 }

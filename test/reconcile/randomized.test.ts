@@ -258,7 +258,10 @@ class Operations {
 }
 
 test(`${OPERATIONS} random operations, a worker down for a third of them: every worker ends equal to the coordinator`, async (t) => {
-  const seed = Number(process.env.RECONCILE_SEED ?? Math.floor(Math.random() * 2 ** 31));
+  // A fixed seed in CI (this one once found a bug: a grant recorded as made by a role
+  // that no longer holds ADMIN); RECONCILE_SEED=random explores, RECONCILE_SEED=<n> replays.
+  const given = process.env.RECONCILE_SEED ?? '1338412836';
+  const seed = given === 'random' ? Math.floor(Math.random() * 2 ** 31) : Number(given);
   t.diagnostic(`seed ${seed} (RECONCILE_SEED=${seed} replays it)`);
   const { cluster } = bare;
   const w1 = cluster.workers[0]!;
