@@ -33,8 +33,14 @@ function refuse(code: ErrorCode, message: string, cause?: unknown): PgwardenErro
   return new PgwardenError(code, message, cause === undefined ? undefined : { cause });
 }
 
+/** Verified tokens kept, by the token itself, until they expire: clients reuse a token
+ * for each connection of its lifetime (up to 90 minutes), and a cached answer saves the
+ * parsing and the RSA verification. Bounded: cleared when full. */
+const MAX_CACHED_TOKENS = 10_000;
+
 export class TokenVerifier {
   readonly keys: TenantKeys;
+  private readonly verified = new Map<string, VerifiedToken>();
 
   constructor(readonly config: EntraConfig, keys?: TenantKeys) {
     if (config.clockSkewSeconds < 0 || config.clockSkewSeconds > MAX_CLOCK_SKEW_SECONDS) {
@@ -44,6 +50,19 @@ export class TokenVerifier {
   }
 
   async verify(token: string): Promise<VerifiedToken> {
+    const cached = this.verified.get(token);
+    if (cached) {
+      // exp is checked again: the cache never outlives the token (nor its skew).
+      if ((cached.expiresAt + this.config.clockSkewSeconds) * 1000 > Date.now()) return cached;
+      this.verified.delete(token);
+    }
+    const fresh = await this.verifyUncached(token);
+    if (this.verified.size >= MAX_CACHED_TOKENS) this.verified.clear();
+    this.verified.set(token, fresh);
+    return fresh;
+  }
+
+  private async verifyUncached(token: string): Promise<VerifiedToken> {
     if (!JWT_SHAPE.test(token)) throw refuse('TOKEN_MALFORMED', 'The password is not a Microsoft Entra access token.');
     let header: ReturnType<typeof decodeProtectedHeader>;
     let unverified: JWTPayload;
