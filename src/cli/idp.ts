@@ -6,7 +6,9 @@ import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { readEndpoint } from '../idp/endpoint-file.js';
 import { issuersFor } from '../idp/issuers.js';
-import { openIdpFiles, seedIfEmpty } from '../idp/seed.js';
+// The provider's files (keys need crypto and certificate code) load on use, so that
+// every other command starts faster.
+const seedModule = () => import('../idp/seed.js');
 import { PgwardenError } from '../util/errors.js';
 import { print, readStdinSecret } from './api-client.js';
 
@@ -25,7 +27,7 @@ function withIdpOptions(cmd: Command): Command {
 }
 
 async function files(o: IdpOptions) {
-  return openIdpFiles(resolve(o.dataDir));
+  return (await seedModule()).openIdpFiles(resolve(o.dataDir));
 }
 
 export function registerIdpCommands(program: Command): void {
@@ -33,7 +35,7 @@ export function registerIdpCommands(program: Command): void {
 
   withIdpOptions(idp.command('init').description('create the tenant and its first user (pgwarden up does this on its first start)')).action(async (o: IdpOptions) => {
     const { directory, keys } = await files(o);
-    const admin = await seedIfEmpty(directory, keys);
+    const admin = await (await seedModule()).seedIfEmpty(directory, keys);
     if (!admin) throw new PgwardenError('ALREADY_EXISTS', `${resolve(o.dataDir)} has an identity provider tenant already`);
     if (o.output === 'json') return json(admin);
     out(`created tenant ${admin.tenantId} (${admin.tenantDomain})`);
