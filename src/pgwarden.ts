@@ -25,7 +25,7 @@ import { ExternalCluster } from './cluster/external.js';
 import type { Cluster } from './cluster/cluster.js';
 import { GATEWAY_ROLE } from './cluster/bootstrap.js';
 import { Gateway } from './gateway/server.js';
-import type { ThrottlePolicy } from './gateway/throttle.js';
+import type { ThrottlePolicy } from './util/throttle.js';
 import type { EntraConfig } from './identity/config.js';
 import { TokenVerifier } from './identity/verify-token.js';
 import { ensureLocalTls, loadOperatorTls, type TlsMaterial } from './tls/certificates.js';

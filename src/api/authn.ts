@@ -13,7 +13,7 @@ import { matchPrincipal } from '../identity/match-principal.js';
 import type { TokenVerifier } from '../identity/verify-token.js';
 import { PgwardenError, isPgwardenError } from '../util/errors.js';
 import { constantTimeEqual } from '../scram/primitives.js';
-import { SignInThrottle } from '../gateway/throttle.js';
+import { SignInThrottle } from '../util/throttle.js';
 
 export type Caller =
   /** `password` is there when the request itself carried it (HTTP Basic), for statements

@@ -12,7 +12,7 @@ import { PgwardenError } from '../util/errors.js';
 import { ApiAuthenticator, type Caller } from './authn.js';
 import type { ApiDeps } from './context.js';
 import { errorHandler } from './problems.js';
-import { SignInThrottle, type ThrottlePolicy } from '../gateway/throttle.js';
+import { SignInThrottle, type ThrottlePolicy } from '../util/throttle.js';
 import type { Metrics } from '../observability/metrics.js';
 import { CSRF_HEADER, SESSION_COOKIE, SessionStore } from './sessions.js';
 import { auditRoutes } from './routes/audit.js';

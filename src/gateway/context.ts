@@ -8,7 +8,7 @@ import type { AuditWriter } from '../catalog/audit.js';
 import type { AuthMethod } from '../catalog/auth-method.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { BackendTarget } from './backend.js';
-import type { SignInThrottle } from './throttle.js';
+import type { SignInThrottle } from '../util/throttle.js';
 import type { CancelRegistry } from './cancel.js';
 
 /** What every client connection of one gateway shares. */

@@ -10,7 +10,7 @@ import { tlsServerEndPoint, type TlsMaterial } from '../tls/certificates.js';
 import { PgwardenError } from '../util/errors.js';
 import type { BackendTarget } from './backend.js';
 import { CancelRegistry } from './cancel.js';
-import { SignInThrottle, type ThrottlePolicy } from './throttle.js';
+import { SignInThrottle, type ThrottlePolicy } from '../util/throttle.js';
 import { errorResponse } from '../protocol/messages.js';
 import type { Metrics } from '../observability/metrics.js';
 import { ClientConnection } from './connection.js';

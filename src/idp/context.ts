@@ -1,4 +1,5 @@
 // What every endpoint of the provider works with, and the `{tenant}` segment of its URLs.
+import type { SignInThrottle } from '../util/throttle.js';
 import type { Logger } from '../util/log.js';
 import type { AuthorizationCodes } from './authorization-codes.js';
 import type { DeviceCodes } from './device-codes.js';
@@ -17,6 +18,8 @@ export interface ProviderContext {
   readonly deviceCodes: DeviceCodes;
   readonly authorizationCodes: AuthorizationCodes;
   readonly forms: FormGuard;
+  /** Failed password attempts, per client address and user name. */
+  readonly passwords: SignInThrottle;
   readonly now: () => number;
   readonly log: Logger;
   /** `https://localhost:PORT`, once listening. */

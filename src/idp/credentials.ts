@@ -2,6 +2,7 @@
 // User passwords are low-entropy, so they get a memory-hard hash (scrypt, RFC 7914);
 // client secrets are 34 random characters, for which a salted SHA-256 is enough and keeps
 // client_credentials cheap. Both are compared in constant time.
+import type { SignInThrottle } from '../util/throttle.js';
 import { createHash, randomBytes, randomUUID, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 import { PgwardenError } from '../util/errors.js';
 
@@ -98,4 +99,28 @@ export function verifyClientSecret(secret: string, hash: string): boolean {
 
 function digest(salt: Buffer, secret: string): Buffer {
   return createHash('sha256').update(salt).update(secret, 'utf8').digest();
+}
+
+export type PasswordCheck = { ok: true } | { ok: false; throttled: false } | { ok: false; throttled: true; retryAfterSeconds: number };
+
+/**
+ * A user's password at one of the provider's doors (token endpoint, sign-in page, device
+ * page), throttled per client address and user name as the gateway throttles sign-ins:
+ * after a few failures, attempts are refused outright for a time that doubles. Unknown
+ * users count like known ones.
+ */
+export async function checkUserPassword(
+  throttle: SignInThrottle,
+  address: string,
+  username: string,
+  password: string,
+  hash: string | undefined,
+): Promise<PasswordCheck> {
+  const key = username.toLowerCase();
+  const verdict = throttle.check(address, key);
+  if (verdict.blocked) return { ok: false, throttled: true, retryAfterSeconds: Math.ceil(verdict.retryAfterMs / 1000) };
+  const ok = (await verifyPassword(password, hash)) && hash !== undefined;
+  if (ok) throttle.success(address, key);
+  else throttle.failure(address, key);
+  return ok ? { ok: true } : { ok: false, throttled: false };
 }

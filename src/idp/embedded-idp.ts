@@ -8,6 +8,7 @@
 //   await idp.listen({ host: '127.0.0.1', port: 0 });
 //   idp.authority; idp.tenantId; idp.issuers
 //   await idp.close();
+import { SignInThrottle } from '../util/throttle.js';
 import { mkdir } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
@@ -97,6 +98,7 @@ export class EmbeddedIdp {
       deviceCodes: new DeviceCodes(this.now, this.options.deviceCodeIntervalSeconds ?? DEFAULT_POLL_INTERVAL_SECONDS),
       authorizationCodes: new AuthorizationCodes(this.now),
       forms: new FormGuard(this.now),
+      passwords: new SignInThrottle(this.now),
       now: this.now,
       log: this.options.log,
       authority: () => this.authority,

@@ -6,7 +6,7 @@
 import type { Subject, TokenVersion } from './claims.js';
 import { authenticateClient, clientCredentials, type AuthenticatedClient } from './client-auth.js';
 import { resolveTenant, type ProviderContext, type TenantScope } from './context.js';
-import { verifyPassword } from './credentials.js';
+import { checkUserPassword } from './credentials.js';
 import { findUser, findUserByObjectId, groupsOf } from './lookups.js';
 import type { DirectoryData, User } from './model.js';
 import { refuse } from './oauth-errors.js';
@@ -58,7 +58,7 @@ function runGrant(ctx: ProviderContext, scope: TenantScope, req: TokenRequest, g
     case 'client_credentials':
       return clientCredentialsGrant(scope, req, client);
     case 'password':
-      return passwordGrant(scope, req);
+      return passwordGrant(ctx, scope, req);
     case 'refresh_token':
       return refreshTokenGrant(ctx, scope, req, client);
     case DEVICE_CODE_GRANT:
@@ -89,15 +89,16 @@ async function clientCredentialsGrant(scope: TenantScope, req: TokenRequest, cli
   return { subject: { kind: 'app', sp, groups: groupsOf(scope.data, sp.objectId) }, target: requestedTarget(scope, req, true) };
 }
 
-async function passwordGrant(scope: TenantScope, req: TokenRequest): Promise<Granted> {
+async function passwordGrant(ctx: ProviderContext, scope: TenantScope, req: TokenRequest): Promise<Granted> {
   const { username, password } = req.params;
   if (!username) throw refuse.missingParameter('username');
   if (!password) throw refuse.missingParameter('password');
   const target = requestedTarget(scope, req, false);
   const user = findUser(scope.data, username);
   // The same work and the same answer whether the user is unknown or the password wrong.
-  const ok = await verifyPassword(password, user?.passwordHash);
-  if (!user || !ok) throw refuse.wrongCredentials();
+  const check = await checkUserPassword(ctx.passwords, req.ip, username, password, user?.passwordHash);
+  if (!check.ok) throw check.throttled ? refuse.locked(check.retryAfterSeconds) : refuse.wrongCredentials();
+  if (!user) throw refuse.wrongCredentials();
   return { subject: userSubject(scope.data, user), target };
 }
 

@@ -42,6 +42,8 @@ export const refuse = {
   twoClientAuthentications: () =>
     aadsts('OAUTH_INVALID_REQUEST', 9002313, 'Invalid request. Request is malformed or invalid: client credentials were sent both in the body and in the Authorization header.'),
   wrongCredentials: () => aadsts('OAUTH_INVALID_GRANT', 50126, 'Error validating credentials due to invalid username or password.'),
+  locked: (seconds: number) =>
+    aadsts('OAUTH_INVALID_GRANT', 50053, `The account is locked because of too many sign-in attempts with a wrong user name or password. Try again in ${seconds} seconds.`),
   unknownResource: (resource: string, tenantName: string) =>
     aadsts(
       'OAUTH_INVALID_RESOURCE',

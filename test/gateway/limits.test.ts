@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import pg from 'pg';
-import { SignInThrottle, ROLE_FREE_FAILURES, ADDRESS_FREE_FAILURES, ROLE_MAX_BLOCK_MS, MAX_ENTRIES } from '../../src/gateway/throttle.js';
+import { SignInThrottle, ROLE_FREE_FAILURES, ADDRESS_FREE_FAILURES, ROLE_MAX_BLOCK_MS, MAX_ENTRIES } from '../../src/util/throttle.js';
 import { formatScramSecret, makeScramSecret } from '../../src/scram/primitives.js';
 import { CITUS_PASSWORD, psql, startTestPgwarden, waitFor, type TestPgwarden } from '../helpers/pgwarden.js';
 import { apiClient } from '../helpers/api.js';

@@ -165,3 +165,21 @@ test('lifetimes: 60 to 90 minutes by default', async () => {
   }
   assert.ok(seen.size > 1, 'random within the range');
 });
+
+test('password guessing is throttled per address and user name: AADSTS50053, even with the right password, and no one else is slowed', async () => {
+  const { user } = await t.idp.directory.addUser({ userPrincipalName: 'guessed', displayName: 'Guessed', password: 'Guessed-Passw0rd' });
+  const upn = user.userPrincipalName!;
+  for (let i = 0; i < 4; i++) {
+    const r = await v1(password({ resource: PG, username: upn, password: `wrong-${i}` }));
+    assert.deepEqual(r.json<{ error_codes: number[] }>().error_codes, [50126]);
+  }
+  const locked = await v1(password({ resource: PG, username: upn, password: 'Guessed-Passw0rd' }));
+  assert.equal(locked.status, 400);
+  const body = locked.json<{ error: string; error_codes: number[]; error_description: string }>();
+  assert.equal(body.error, 'invalid_grant');
+  assert.deepEqual(body.error_codes, [50053]);
+  assert.match(body.error_description, /too many sign-in attempts.*Try again in \d+ seconds/);
+  assert.equal((await v1(password({ resource: PG }))).status, 200, 'another user signs in as usual');
+  t.clock.advance(2_000);
+  assert.equal((await v1(password({ resource: PG, username: upn, password: 'Guessed-Passw0rd' }))).status, 200, 'after the block, the right password works');
+});

@@ -10,7 +10,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { PgwardenError } from '../../util/errors.js';
 import { resolveTenant, type ProviderContext } from '../context.js';
-import { verifyPassword } from '../credentials.js';
+import { checkUserPassword } from '../credentials.js';
 import { FORM_COOKIE, formCookieHeader, readCookie } from '../form-guard.js';
 import { clientName, findClient, findUser, type Client } from '../lookups.js';
 import type { DirectoryData } from '../model.js';
@@ -71,10 +71,12 @@ export function registerAuthorize(app: FastifyInstance, ctx: ProviderContext): v
       }
       const username = (form.username ?? '').slice(0, 256);
       const user = findUser(data, username);
-      const ok = await verifyPassword(form.password ?? '', user?.passwordHash);
-      if (!user || !ok) {
-        ctx.log.info({ event: 'authorize', outcome: 'wrong credentials', client: request.clientId }, 'authorize sign-in refused');
-        return signInPage(ctx, req, reply, 400, data, request, { username, error: 'Your account or password is incorrect.' });
+      const check = await checkUserPassword(ctx.passwords, req.ip, username, form.password ?? '', user?.passwordHash);
+      if (!user || !check.ok) {
+        const throttled = !check.ok && check.throttled;
+        ctx.log.info({ event: 'authorize', outcome: throttled ? 'throttled' : 'wrong credentials', client: request.clientId }, 'authorize sign-in refused');
+        const error = throttled ? `Too many sign-in attempts. Try again in ${check.retryAfterSeconds} seconds.` : 'Your account or password is incorrect.';
+        return signInPage(ctx, req, reply, 400, data, request, { username, error });
       }
       const code = ctx.authorizationCodes.issue({
         clientId: request.clientId,

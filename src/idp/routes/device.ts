@@ -3,7 +3,7 @@
 // (scope=), and the page where the user enters the code and signs in, `/devicelogin`.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { resolveTenant, type ProviderContext } from '../context.js';
-import { verifyPassword } from '../credentials.js';
+import { checkUserPassword } from '../credentials.js';
 import { FORM_COOKIE, formCookieHeader, readCookie } from '../form-guard.js';
 import { clientName, findClient, findUser } from '../lookups.js';
 import { refuse } from '../oauth-errors.js';
@@ -67,10 +67,12 @@ export function registerDeviceFlow(app: FastifyInstance, ctx: ProviderContext): 
     }
     const data = await ctx.directory.snapshot();
     const user = data ? findUser(data, username) : undefined;
-    const ok = await verifyPassword(form.password ?? '', user?.passwordHash);
-    if (!data || !user || !ok) {
-      ctx.log.info({ event: 'devicelogin', outcome: 'wrong credentials', client: auth.clientId }, 'device sign-in refused');
-      return devicePage(ctx, req, reply, 400, { code, username, error: 'Your account or password is incorrect.' });
+    const check = await checkUserPassword(ctx.passwords, req.ip, username, form.password ?? '', user?.passwordHash);
+    if (!data || !user || !check.ok) {
+      const throttled = !check.ok && check.throttled;
+      ctx.log.info({ event: 'devicelogin', outcome: throttled ? 'throttled' : 'wrong credentials', client: auth.clientId }, 'device sign-in refused');
+      const error = throttled ? `Too many sign-in attempts. Try again in ${check.retryAfterSeconds} seconds.` : 'Your account or password is incorrect.';
+      return devicePage(ctx, req, reply, 400, { code, username, error });
     }
     ctx.deviceCodes.approve(auth, user.objectId);
     ctx.log.info({ event: 'devicelogin', outcome: 'approved', client: auth.clientId, oid: user.objectId }, 'device sign-in approved');
