@@ -4,7 +4,8 @@ import { generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SignJWT, type JWTPayload } from 'jose';
-import { httpRequestJson } from '../../src/util/http-client.js';
+import { locateProvider, postForm, tokenUrl, type TokenAnswer } from '../../src/cli/provider-client.js';
+import { AZURE_CLI_CLIENT_ID } from '../../src/idp/model.js';
 import type { TestPgwarden } from './pgwarden.js';
 
 export interface SavedAdmin {
@@ -18,16 +19,13 @@ export async function savedAdmin(pw: TestPgwarden): Promise<SavedAdmin> {
   return JSON.parse(await readFile(join(pw.dataDir, 'entra-admin.json'), 'utf8')) as SavedAdmin;
 }
 
+/** The token endpoint of the test's embedded provider, through the CLI's own client. */
 async function tokenRequest(pw: TestPgwarden, version: 1 | 2, form: Record<string, string>): Promise<string> {
-  const idp = pw.idp!;
-  const path = version === 1 ? 'oauth2/token' : 'oauth2/v2.0/token';
-  const res = await httpRequestJson(`${idp.authority}/${idp.tenantId}/${path}`, { ca: pw.tls.caPem, form });
-  const body = res.json<{ access_token?: string; error_description?: string }>();
-  if (!body.access_token) throw new Error(`no token: ${body.error_description ?? res.status}`);
-  return body.access_token;
+  const provider = await locateProvider({ dataDir: pw.dataDir });
+  return (await postForm<TokenAnswer>(provider, tokenUrl(provider, version === 1 ? '1.0' : '2.0'), form)).access_token;
 }
 
-export const AZ_CLI = '04b07795-8ddb-461a-bbee-02f9e1bf7b46';
+export const AZ_CLI = AZURE_CLI_CLIENT_ID;
 export const RESOURCE = 'https://token.postgres.cosmos.azure.com';
 
 /** A user's token by the password grant (v1: resource=, v2: scope=). */
