@@ -9,6 +9,7 @@ import type { EntraPrincipal } from '../catalog/principals.js';
 import { verifierMatches } from '../cluster/bootstrap.js';
 import { coordinatorOf, type ClusterAdmin } from '../control/cluster-admin.js';
 import { listPrincipals } from '../control/principals.js';
+import { isGuid } from '../control/role-names.js';
 import { matchPrincipal } from '../identity/match-principal.js';
 import type { TokenVerifier } from '../identity/verify-token.js';
 import { PgwardenError, isPgwardenError } from '../util/errors.js';
@@ -57,8 +58,9 @@ export class ApiAuthenticator {
       if (isPgwardenError(e) && e.code.startsWith('TOKEN_')) throw unauthorized(e.message);
       throw e;
     }
-    const admins = await listPrincipals(this.admin, { admins: true });
-    for (const principal of admins.filter((p) => p.objectId === verified.objectId.toLowerCase())) {
+    // Only this token's object can match: the catalog answers for it alone.
+    const candidates = isGuid(verified.objectId) ? await listPrincipals(this.admin, { admins: true, objectId: verified.objectId }) : [];
+    for (const principal of candidates) {
       try {
         matchPrincipal(verified, principal);
         return { kind: 'entra', name: principal.roleName, principal };
@@ -75,8 +77,8 @@ export class ApiAuthenticator {
     const method = await this.authMethod();
     if (caller.kind === 'citus') return allowsNative(method);
     if (!this.verifier || !allowsEntra(method)) return false;
-    const admins = await listPrincipals(this.admin, { admins: true });
-    return admins.some((p) => p.objectId === caller.principal.objectId && p.roleName === caller.principal.roleName);
+    const admins = await listPrincipals(this.admin, { admins: true, objectId: caller.principal.objectId });
+    return admins.some((p) => p.roleName === caller.principal.roleName);
   }
 
   private async basic(value: string, address: string): Promise<Caller> {

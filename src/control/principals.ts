@@ -73,14 +73,14 @@ export async function addPrincipal(admin: ClusterAdmin, gatewaySecret: Buffer, i
   return { value: principal, workers };
 }
 
-export async function listPrincipals(admin: ClusterAdmin, filter: { admins?: boolean } = {}): Promise<EntraPrincipal[]> {
+export async function listPrincipals(admin: ClusterAdmin, filter: { admins?: boolean; objectId?: string } = {}): Promise<EntraPrincipal[]> {
   return admin.withAdmin(coordinatorOf(admin), async (c) => {
     const res = await c.query<PrincipalRow>(
       `SELECT role_name, principal_type, object_id::text, tenant_id::text, app_id::text, is_admin
          FROM pgwarden.entra_principals
-        WHERE $1::boolean IS NULL OR is_admin = $1
+        WHERE ($1::boolean IS NULL OR is_admin = $1) AND ($2::uuid IS NULL OR object_id = $2::uuid)
         ORDER BY role_name`,
-      [filter.admins ?? null],
+      [filter.admins ?? null, filter.objectId ?? null],
     );
     return res.rows.map(principalFromRow);
   });

@@ -17,6 +17,13 @@ export const clusterRoutes = (deps: ApiDeps): FastifyPluginAsyncZod => async (ap
     };
     const nodes = await Promise.all(
       deps.admin.adminNodes.map(async (n) => {
+        // The reconciler probes every worker every second already: its answer is the
+        // worker's state. Only what it does not watch (the coordinator) is probed here.
+        const watched = sync.get(n.name);
+        if (watched) {
+          const down = watched.state === 'unreachable';
+          return { name: n.name, kind: n.kind, state: down ? ('down' as const) : ('up' as const), ...(down ? { error: 'not reachable' } : {}), ...syncOf(n.name) };
+        }
         try {
           await Promise.race([
             deps.admin.withAdmin(n, (c) => c.query('SELECT 1')),
