@@ -24,10 +24,6 @@ import { Wire } from './wire.js';
  * with TLS when `tls` is given (a remote coordinator). */
 export type BackendTarget = { path: string } | { host: string; port: number; tls?: ConnectionOptions };
 
-export function describeTarget(t: BackendTarget): string {
-  return 'path' in t ? t.path : `${t.host}:${t.port}`;
-}
-
 export type KeysFor = (s: ServerFirst) => { clientKey: Buffer; serverKey: Buffer } | undefined;
 
 export interface BackendSession {

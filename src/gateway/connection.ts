@@ -34,7 +34,6 @@ type Startup = Extract<StartupPacket, { kind: 'startup' }>;
 
 /** What a successful authentication of the client leaves behind. */
 interface ClientProof {
-  method: 'scram' | 'entra';
   /** Sent to the client once PostgreSQL has accepted the role too. */
   finalMessages: Buffer;
   /** Signs in to PostgreSQL as the role. */
@@ -231,7 +230,6 @@ export class ClientConnection {
       throw e;
     }
     return {
-      method: 'entra',
       finalMessages: authenticationOk(),
       keysFor: entra.derivedKeys.keysFor(principal.roleName, principal.objectId),
     };
@@ -255,7 +253,6 @@ export class ClientConnection {
     }
     const { clientKey, serverFinal } = result;
     return {
-      method: 'scram',
       finalMessages: Buffer.concat([authenticationSASLFinal(serverFinal), authenticationOk()]),
       // The same secret signs in to PostgreSQL: same salt and iterations, so the
       // ClientKey recovered from the client's proof is all it takes.
@@ -296,12 +293,12 @@ export class ClientConnection {
     const client = this.socket;
     if (!this.tls) client.setNoDelay(true);
     this.ctx.sessions.add(client);
-    this.ctx.log.info({ event: 'sign-in', result: 'ok', method: proof.method, role: this.role, database: this.database, client: this.remote }, 'signed in');
-    this.recordSignIn('ok', undefined, proof.method);
+    this.ctx.log.info({ event: 'sign-in', result: 'ok', method: this.method, role: this.role, database: this.database, client: this.remote }, 'signed in');
+    this.recordSignIn('ok', undefined, this.method);
     this.ctx.throttle.success(this.remote, this.role);
     this.signedInOrGone();
     const metrics = this.ctx.metrics;
-    metrics?.signInSeconds.observe({ method: proof.method }, (performance.now() - this.startedAt) / 1000);
+    metrics?.signInSeconds.observe({ method: this.method }, (performance.now() - this.startedAt) / 1000);
     metrics?.connectionsTotal.inc({ outcome: 'signed-in' });
     metrics?.connectionsActive.inc();
     pump(client, backend.socket, (stats) => {
