@@ -24,6 +24,7 @@ import { EmbeddedCluster } from './cluster/embedded.js';
 import { ExternalCluster } from './cluster/external.js';
 import type { Cluster } from './cluster/cluster.js';
 import { GATEWAY_ROLE } from './cluster/bootstrap.js';
+import type { ServerPoolOptions } from './gateway/server-pool.js';
 import { Gateway } from './gateway/server.js';
 import type { ThrottlePolicy } from './util/throttle.js';
 import type { EntraConfig } from './identity/config.js';
@@ -47,6 +48,8 @@ export interface PgwardenOptions {
   authTimeoutMs?: number;
   maxPendingAuth?: number;
   maxConnections?: number;
+  /** Idle server sessions kept for reuse (src/gateway/server-pool.ts). */
+  serverPool?: Partial<ServerPoolOptions>;
   throttle?: Partial<ThrottlePolicy>;
   /** The authentication method of a new cluster (default both). */
   authMethod?: AuthMethod;
@@ -171,6 +174,7 @@ export async function startPgwarden(options: PgwardenOptions): Promise<RunningPg
       ...(options.authTimeoutMs !== undefined ? { authTimeoutMs: options.authTimeoutMs } : {}),
       ...(options.maxPendingAuth !== undefined ? { maxPendingAuth: options.maxPendingAuth } : {}),
       ...(options.maxConnections !== undefined ? { maxConnections: options.maxConnections } : {}),
+      ...(options.serverPool ? { serverPool: options.serverPool } : {}),
       ...(options.throttle ? { throttle: options.throttle } : {}),
     });
     const address = await gateway.listen();

@@ -16,8 +16,9 @@ export const ROLE_CACHE_TTL_MS = 5_000;
 const MAX_ENTRIES = 10_000;
 
 export type RoleLookup =
-  | { kind: 'entra'; principal: EntraPrincipal }
-  | { kind: 'scram'; secret: ScramSecret }
+  /** `verifier`: the role's password verifier as stored, to tell whether it changed. */
+  | { kind: 'entra'; principal: EntraPrincipal; verifier: string | null }
+  | { kind: 'scram'; secret: ScramSecret; verifier: string }
   /** Unknown role, a role that may not sign in here, or a role whose password is not
    * SCRAM (MD5, none): all answered with a mock exchange and the same failure. */
   | { kind: 'none'; reason: 'unknown-or-not-allowed' | 'not-scram' };
@@ -31,6 +32,7 @@ type Row = Partial<PrincipalRow> & { found: boolean; secret: string | null };
 
 export class RoleCatalog {
   private readonly cache = new Map<string, Entry>();
+  private readonly forgetListeners: Array<(role: string | undefined) => void> = [];
 
   constructor(private readonly pool: pg.Pool, private readonly ttlMs = ROLE_CACHE_TTL_MS) {}
 
@@ -52,16 +54,39 @@ export class RoleCatalog {
     return value;
   }
 
+  /**
+   * Asks the coordinator now, past the cache, for the verifier of a role that may still
+   * sign in (LOGIN, not expired) and connect to `database`; undefined if it may not.
+   * A server session handed to a new client skips PostgreSQL's own checks: this is them.
+   */
+  async recheck(role: string, database: string): Promise<string | undefined> {
+    const res = await this.pool.query<{ secret: string | null; may_connect: boolean | null }>(
+      `SELECT s.secret, CASE WHEN s.found THEN has_database_privilege($1, $2, 'CONNECT') END AS may_connect
+         FROM pgwarden.role_secret($1) AS s`,
+      [role, database],
+    );
+    const row = res.rows[0];
+    return row?.may_connect && row.secret ? row.secret : undefined;
+  }
+
   /** Drops a cached answer (after a failed sign-in, or a change made through pgwarden). */
   forget(role?: string): void {
     if (role === undefined) this.cache.clear();
     else this.cache.delete(role);
+    for (const listener of this.forgetListeners) listener(role);
   }
+
+  /** Calls `listener` whenever answers are dropped (so that whoever keeps sessions of
+   * the role drops them too). */
+  onForget(listener: (role: string | undefined) => void): void {
+    this.forgetListeners.push(listener);
+  }
+
 }
 
 function toLookup(row: Row | undefined): RoleLookup {
-  if (row?.role_name) return { kind: 'entra', principal: principalFromRow(row as PrincipalRow) };
+  if (row?.role_name) return { kind: 'entra', principal: principalFromRow(row as PrincipalRow), verifier: row.found ? row.secret : null };
   if (!row?.found) return { kind: 'none', reason: 'unknown-or-not-allowed' };
   const secret = parseScramSecret(row.secret);
-  return secret ? { kind: 'scram', secret } : { kind: 'none', reason: 'not-scram' };
+  return secret ? { kind: 'scram', secret, verifier: row.secret! } : { kind: 'none', reason: 'not-scram' };
 }

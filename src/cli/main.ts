@@ -61,6 +61,8 @@ export function buildProgram(): Command {
     )
     .option('--max-pending-auth <n>', 'connections in the sign-in phase at once', parseCount, 1000)
     .option('--max-connections <n>', 'signed-in sessions at once (beyond: 53300 too many connections)', parseCount, 10000)
+    .option('--server-pool <n>', 'idle PostgreSQL sessions kept for the next client of the same role and database (0: none)', parseCount, 20)
+    .option('--server-idle-timeout <seconds>', 'a kept session unused for this long is closed', parseSeconds, 60)
     .option('--drain-timeout <seconds>', 'on SIGTERM, how long sessions may take to finish', parseSeconds, 30)
     .option('--idp-port <port>', 'port of the embedded identity provider (HTTPS), when no real tenant is given', parsePort, 8443)
     .option('--entra-tenant <id>', 'accept tokens of this Microsoft Entra tenant (a GUID) instead of running the embedded provider')

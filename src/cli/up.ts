@@ -24,6 +24,8 @@ export interface UpOptions {
   authMethod: AuthMethod;
   maxPendingAuth: number;
   maxConnections: number;
+  serverPool: number;
+  serverIdleTimeout: number;
   drainTimeout: number;
   apiHost: string;
   apiPort: number;
@@ -53,6 +55,7 @@ export async function up(opts: UpOptions): Promise<void> {
     authMethod: opts.authMethod,
     maxPendingAuth: opts.maxPendingAuth,
     maxConnections: opts.maxConnections,
+    serverPool: { maxIdle: opts.serverPool, idleTimeoutMs: opts.serverIdleTimeout * 1000 },
     apiHost: opts.apiHost,
     apiPort: opts.apiPort,
     identity: opts.entraTenant

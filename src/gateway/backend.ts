@@ -5,7 +5,12 @@ import { connect, type Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { AUTH, MAX_AUTH_MESSAGE_BYTES } from '../protocol/constants.js';
 import {
+  backendKeyData,
   frameMessage,
+  parameterStatus,
+  readCString,
+  readyForQueryIdle,
+  simpleQuery,
   parseAuthentication,
   parseBackendKeyData,
   parseErrorFields,
@@ -28,10 +33,21 @@ export type KeysFor = (s: ServerFirst) => { clientKey: Buffer; serverKey: Buffer
 
 export interface BackendSession {
   socket: Socket;
-  /** Everything PostgreSQL sent after AuthenticationOk, up to and including ReadyForQuery
-   * (ParameterStatus, BackendKeyData, notices): forwarded to the client as is. */
-  startupBytes: Buffer;
+  /** The run-time parameters PostgreSQL reported (ParameterStatus), in its order. */
+  parameters: Map<string, string>;
+  /** Notices PostgreSQL sent during startup, framed, for the client. */
+  notices: Buffer;
   key: { processId: number; secretKey: Buffer } | undefined;
+}
+
+/** What the client gets after AuthenticationOk: notices, every ParameterStatus, the
+ * cancel key the gateway issued it, and ReadyForQuery. */
+export function startupMessages(session: BackendSession, clientKey: { processId: number; secretKey: Buffer } | undefined): Buffer {
+  const parts = [session.notices];
+  for (const [name, value] of session.parameters) parts.push(parameterStatus(name, value));
+  if (clientKey) parts.push(backendKeyData(clientKey.processId, clientKey.secretKey));
+  parts.push(readyForQueryIdle());
+  return Buffer.concat(parts);
 }
 
 /** An ErrorResponse from PostgreSQL during sign-in, to be forwarded to the client verbatim. */
@@ -132,25 +148,66 @@ export async function openBackendSession(
       }
     }
     // Startup: collect until ReadyForQuery.
-    const parts: Buffer[] = [];
+    const parameters = new Map<string, string>();
+    const notices: Buffer[] = [];
     let key: BackendSession['key'];
     for (;;) {
       const msg = await wire.readMessage();
       if (msg.type === 'E') throw refusal(msg.body);
-      parts.push(frameMessage(msg.type, msg.body));
-      if (msg.type === 'K') key = parseBackendKeyData(msg.body);
       if (msg.type === 'Z') break;
+      if (msg.type === 'K') key = parseBackendKeyData(msg.body);
+      else if (msg.type === 'S') addParameter(parameters, msg.body);
+      else notices.push(frameMessage(msg.type, msg.body));
     }
+    // PostgreSQL sends nothing unasked after ReadyForQuery but an asynchronous notice.
     const rest = wire.detach();
-    if (rest.length > 0) parts.push(rest);
+    if (rest.length > 0) notices.push(rest);
     clearTimeout(timer);
-    return { socket, startupBytes: Buffer.concat(parts), key };
+    return { socket, parameters, notices: Buffer.concat(notices), key };
   } catch (e) {
     clearTimeout(timer);
     wire.detach();
     socket.destroy();
     throw e;
   }
+}
+
+function addParameter(parameters: Map<string, string>, body: Buffer): void {
+  const [name, next] = readCString(body, 0);
+  parameters.set(name, readCString(body, next)[0]);
+}
+
+/** The reset a session gets before another client may have it: everything a session can
+ * set is dropped (RESET ALL, DEALLOCATE ALL, CLOSE ALL, UNLISTEN *, advisory locks,
+ * temporary tables, cached plans and sequences), as PgBouncer's server_reset_query. */
+export const RESET_QUERY = 'DISCARD ALL';
+
+/**
+ * Runs RESET_QUERY on an idle session and follows what PostgreSQL reports, so that the
+ * next client is told the parameters as they are. Rejects if the session is not idle
+ * and clean afterwards; the caller then closes it.
+ */
+export async function resetSession(socket: Socket, parameters: Map<string, string>, timeoutMs: number): Promise<void> {
+  const wire = new Wire(socket, 1024 * 1024);
+  socket.resume();
+  const timer = setTimeout(() => socket.destroy(new PgwardenError('BACKEND_UNAVAILABLE', 'the session reset did not finish in time')), timeoutMs);
+  try {
+    socket.write(simpleQuery(RESET_QUERY));
+    for (;;) {
+      const msg = await wire.readMessage();
+      if (msg.type === 'E') throw refusal(msg.body);
+      if (msg.type === 'S') addParameter(parameters, msg.body);
+      if (msg.type === 'Z') {
+        if (msg.body[0] !== 0x49) throw new PgwardenError('PROTOCOL_VIOLATION', 'the session is not idle after its reset');
+        break;
+      }
+    }
+  } finally {
+    clearTimeout(timer);
+    const rest = wire.detach();
+    if (rest.length > 0) socket.destroy();
+  }
+  if (socket.destroyed) throw new PgwardenError('BACKEND_UNAVAILABLE', 'the session ended during its reset');
 }
 
 function refusal(body: Buffer): BackendRefusal {

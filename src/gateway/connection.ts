@@ -25,9 +25,11 @@ import { parseStartupPacket, type StartupPacket } from '../protocol/startup.js';
 import { mockScramSecret, type ScramSecret } from '../scram/primitives.js';
 import { ScramServerExchange, scramMechanisms } from '../scram/server.js';
 import { PgwardenError, describeError, isPgwardenError } from '../util/errors.js';
-import { BackendRefusal, openBackendSession, type BackendSession } from './backend.js';
+import { BackendRefusal, openBackendSession, startupMessages, type BackendSession } from './backend.js';
 import type { GatewayContext } from './context.js';
-import { pump } from './pump.js';
+import { pump, type Reuse } from './pump.js';
+import { closeSession, poolKey, type PooledSession } from './server-pool.js';
+import { SessionTracker } from './session-tracker.js';
 import { Wire } from './wire.js';
 
 type Startup = Extract<StartupPacket, { kind: 'startup' }>;
@@ -61,6 +63,9 @@ export class ClientConnection {
   /** When the startup packet arrived (sign-in latency). */
   private startedAt = 0;
   private method: 'scram' | 'entra' | undefined;
+  /** The role's verifier as the sign-in found it (server sessions are reused only while
+   * it stays the same); null when the role cannot have its sessions reused. */
+  private verifier: string | null = null;
 
   /** @param signedInOrGone called once the connection leaves the sign-in phase */
   constructor(raw: Socket, private readonly ctx: GatewayContext, private readonly signedInOrGone: () => void = () => undefined) {
@@ -81,7 +86,7 @@ export class ClientConnection {
       this.checkThrottle();
       const proof = await this.authenticate();
       this.checkCapacity();
-      const backend = await this.signInToBackend(proof);
+      const backend = (await this.reuseSession()) ?? (await this.signInToBackend(proof));
       this.handOver(proof, backend);
     } catch (e) {
       this.fail(e);
@@ -188,6 +193,7 @@ export class ClientConnection {
     const lookup = await this.ctx.roles.lookup(this.role);
     const method = this.ctx.authMethod();
     this.method = lookup.kind === 'entra' ? 'entra' : 'scram';
+    if (lookup.kind !== 'none') this.verifier = lookup.verifier;
     if (lookup.kind === 'entra') {
       if (!allowsEntra(method)) throw this.refused('Microsoft Entra authentication is disabled for this cluster');
       return this.authenticateEntra(lookup.principal);
@@ -269,27 +275,54 @@ export class ClientConnection {
     return new PgwardenError('AUTH_FAILED', `password authentication failed for user "${this.role}"`, detail ? { detail } : undefined);
   }
 
-  // Step 5: sign in to PostgreSQL as the role.
-  private async signInToBackend(proof: ClientProof): Promise<BackendSession> {
+  // Step 5: an idle session of the same role, database and parameters, if one is kept
+  // and the role may still sign in with the same verifier; else a new one.
+  private async reuseSession(): Promise<PooledSession | undefined> {
+    const pool = this.ctx.serverPool;
+    if (!pool || this.verifier === null) return undefined;
+    const session = pool.take(poolKey(this.startupParams));
+    if (!session) return undefined;
+    const now = await this.ctx.roles.recheck(this.role, this.database).catch(() => undefined);
+    if (now === this.verifier && now === session.verifier) {
+      pool.reused++;
+      return { ...session, notices: Buffer.alloc(0) };
+    }
+    // The role changed: its other kept sessions and its cached secret go too.
+    closeSession(session.socket);
+    this.ctx.roles.forget(this.role);
+    return undefined;
+  }
+
+  private async signInToBackend(proof: ClientProof): Promise<PooledSession> {
+    let session: BackendSession;
     try {
-      return await openBackendSession(this.ctx.backend, this.startupParams, proof.keysFor, this.ctx.backendTimeoutMs);
+      session = await openBackendSession(this.ctx.backend, this.startupParams, proof.keysFor, this.ctx.backendTimeoutMs);
     } catch (e) {
       if (isPgwardenError(e, 'AUTH_FAILED') || (e instanceof BackendRefusal && e.sqlstate === '28P01')) {
         // The secret changed between our check and PostgreSQL's.
         this.ctx.roles.forget(this.role);
         throw this.authFailed('secret-changed');
       }
+      // Too many connections (in all, or for the role): idle kept sessions count too.
+      // Close them and try once more.
+      const pool = this.ctx.serverPool;
+      if (e instanceof BackendRefusal && e.sqlstate === '53300' && pool && pool.idleCount > 0) {
+        pool.forget();
+        await new Promise((r) => setTimeout(r, 100));
+        return this.signInToBackend(proof);
+      }
       throw e;
     }
+    return { ...session, role: this.role, verifier: this.verifier ?? '', bornAt: Date.now() };
   }
 
   // Step 6: finish the client's sign-in and pipe bytes.
-  private handOver(proof: ClientProof, backend: BackendSession): void {
+  private handOver(proof: ClientProof, backend: PooledSession): void {
     clearTimeout(this.timer);
     const early = this.wire.detach();
-    this.socket.write(Buffer.concat([proof.finalMessages, backend.startupBytes]));
+    const issued = backend.key ? this.ctx.cancels.issue(backend.key, this.ctx.backend) : undefined;
+    this.socket.write(Buffer.concat([proof.finalMessages, startupMessages(backend, issued?.key)]));
     if (early.length > 0) backend.socket.write(early);
-    const unregister = backend.key ? this.ctx.cancels.register(backend.key.processId, backend.key.secretKey, this.ctx.backend) : () => undefined;
     const client = this.socket;
     if (!this.tls) client.setNoDelay(true);
     this.ctx.sessions.add(client);
@@ -301,13 +334,30 @@ export class ClientConnection {
     metrics?.signInSeconds.observe({ method: this.method }, (performance.now() - this.startedAt) / 1000);
     metrics?.connectionsTotal.inc({ outcome: 'signed-in' });
     metrics?.connectionsActive.inc();
-    pump(client, backend.socket, (stats) => {
-      unregister();
-      this.ctx.sessions.delete(client);
-      metrics?.connectionsActive.dec();
-      metrics?.bytes.inc({ direction: 'client-to-server' }, stats.bytesFromClient);
-      metrics?.bytes.inc({ direction: 'server-to-client' }, stats.bytesFromServer);
-    });
+    pump(
+      client,
+      backend.socket,
+      (stats) => {
+        issued?.withdraw();
+        this.ctx.sessions.delete(client);
+        metrics?.connectionsActive.dec();
+        metrics?.bytes.inc({ direction: 'client-to-server' }, stats.bytesFromClient);
+        metrics?.bytes.inc({ direction: 'server-to-client' }, stats.bytesFromServer);
+      },
+      // Bytes the client sent ahead of its sign-in's end were not followed: no reuse then.
+      early.length === 0 ? this.reuseOnCleanEnd(backend) : undefined,
+    );
+  }
+
+  private reuseOnCleanEnd(backend: PooledSession): Reuse | undefined {
+    const pool = this.ctx.serverPool;
+    if (!pool || !backend.verifier) return undefined;
+    const tracker = new SessionTracker(backend.parameters);
+    const key = poolKey(this.startupParams);
+    return {
+      tracker,
+      release: (socket) => void pool.release(key, { ...backend, socket, parameters: tracker.parameters, notices: Buffer.alloc(0) }),
+    };
   }
 
   private fail(e: unknown): void {

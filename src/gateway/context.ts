@@ -10,6 +10,7 @@ import type { Metrics } from '../observability/metrics.js';
 import type { BackendTarget } from './backend.js';
 import type { SignInThrottle } from '../util/throttle.js';
 import type { CancelRegistry } from './cancel.js';
+import type { ServerPool } from './server-pool.js';
 
 /** What every client connection of one gateway shares. */
 export interface GatewayContext {
@@ -31,6 +32,8 @@ export interface GatewayContext {
   /** Key for mock SCRAM secrets of unknown roles. */
   readonly mockKey: Buffer;
   readonly cancels: CancelRegistry;
+  /** Idle server sessions kept for reuse; undefined when none are kept. */
+  readonly serverPool: ServerPool | undefined;
   readonly sessions: Set<Socket>;
   /** Signed-in sessions allowed at once; beyond, 53300 too many connections. */
   readonly maxConnections: number;

@@ -1,6 +1,9 @@
 // After sign-in the gateway only moves bytes: no parsing, no stream machinery, one
 // `data` handler per direction that pauses the source while the destination is full.
+// With a SessionTracker it also follows message boundaries, and a client that ends
+// cleanly while the server is idle releases the server connection instead of closing it.
 import type { Socket } from 'node:net';
+import type { SessionTracker } from './session-tracker.js';
 
 /** How long a closing side may take to flush before the other is torn down. */
 const CLOSE_GRACE_MS = 5_000;
@@ -10,35 +13,79 @@ export interface PumpStats {
   bytesFromServer: number;
 }
 
-/** Pipes `client` and `server` both ways until either closes; calls `onClose` once. */
-export function pump(client: Socket, server: Socket, onClose: (stats: PumpStats) => void): void {
-  const stats: PumpStats = { bytesFromClient: 0, bytesFromServer: 0 };
+export interface Reuse {
+  tracker: SessionTracker;
+  /** Gets the server socket, paused and with no listeners of the pump, after a clean end. */
+  release: (server: Socket) => void;
+}
 
-  const forward = (from: Socket, to: Socket, count: (n: number) => void): void => {
-    from.on('data', (chunk: Buffer) => {
-      count(chunk.length);
-      if (!to.write(chunk)) from.pause();
-    });
-    to.on('drain', () => from.resume());
-    // A clean end on one side is passed on as a clean end, after pending writes flush.
-    // (Ending a socket twice costs an error object with a stack trace: check first.)
-    from.on('end', () => endOnce(to));
+/** Pipes `client` and `server` both ways until either closes (or the server connection
+ * is released); calls `onClose` once. */
+export function pump(client: Socket, server: Socket, onClose: (stats: PumpStats) => void, reuse?: Reuse): void {
+  const stats: PumpStats = { bytesFromClient: 0, bytesFromServer: 0 };
+  const tracker = reuse?.tracker;
+  // Every listener the pump adds, so that a release can take them all off again.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- EventEmitter's own listener type
+  type Listener = (...args: any[]) => void;
+  const attached: Array<[Socket, string, Listener]> = [];
+  const on = (socket: Socket, event: string, listener: Listener): void => {
+    socket.on(event, listener);
+    attached.push([socket, event, listener]);
   };
-  forward(client, server, (n) => (stats.bytesFromClient += n));
-  forward(server, client, (n) => (stats.bytesFromServer += n));
+  let done = false;
+  const finish = (): void => {
+    if (done) return;
+    done = true;
+    onClose(stats);
+  };
+
+  const release = (): void => {
+    server.pause();
+    for (const [socket, event, listener] of attached) socket.off(event, listener);
+    client.on('error', () => client.destroy());
+    endOnce(client);
+    setTimeout(() => client.destroy(), CLOSE_GRACE_MS).unref();
+    finish();
+    reuse!.release(server);
+  };
+
+  on(client, 'data', (chunk: Buffer) => {
+    stats.bytesFromClient += chunk.length;
+    if (tracker) {
+      tracker.fromClient(chunk);
+      if (tracker.reusable) {
+        const before = chunk.subarray(0, Math.max(0, tracker.terminatedAt!));
+        if (before.length > 0) server.write(before);
+        release();
+        return;
+      }
+    }
+    if (!server.write(chunk)) client.pause();
+  });
+  on(server, 'data', (chunk: Buffer) => {
+    stats.bytesFromServer += chunk.length;
+    tracker?.fromServer(chunk);
+    if (!client.write(chunk)) server.pause();
+  });
+  on(server, 'drain', () => client.resume());
+  on(client, 'drain', () => server.resume());
+  // A clean end on one side is passed on as a clean end, after pending writes flush.
+  // (Ending a socket twice costs an error object with a stack trace: check first.)
+  on(client, 'end', () => endOnce(server));
+  on(server, 'end', () => endOnce(client));
 
   let open = 2;
   for (const [side, other] of [[client, server], [server, client]] as const) {
-    side.on('error', () => {
+    on(side, 'error', () => {
       side.destroy();
       other.destroy();
     });
-    side.once('close', () => {
+    on(side, 'close', () => {
       if (!other.destroyed) {
         endOnce(other);
         setTimeout(() => other.destroy(), CLOSE_GRACE_MS).unref();
       }
-      if (--open === 0) onClose(stats);
+      if (--open === 0) finish();
     });
   }
   client.resume();

@@ -10,6 +10,7 @@ import { tlsServerEndPoint, type TlsMaterial } from '../tls/certificates.js';
 import { PgwardenError } from '../util/errors.js';
 import type { BackendTarget } from './backend.js';
 import { CancelRegistry } from './cancel.js';
+import { DEFAULT_SERVER_POOL, ServerPool, type ServerPoolOptions } from './server-pool.js';
 import { SignInThrottle, type ThrottlePolicy } from '../util/throttle.js';
 import { errorResponse } from '../protocol/messages.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -42,6 +43,8 @@ export interface GatewayOptions {
   metrics?: Metrics;
   /** How many failures the throttle allows before it blocks (defaults in throttle.ts). */
   throttle?: Partial<ThrottlePolicy>;
+  /** Idle server sessions kept for the next client (server-pool.ts); maxIdle 0: none. */
+  serverPool?: Partial<ServerPoolOptions>;
 }
 
 export const DEFAULT_MAX_PENDING_AUTH = 1_000;
@@ -54,6 +57,11 @@ export class Gateway {
   private readonly maxPending: number;
 
   constructor(private readonly options: GatewayOptions) {
+    const poolOptions = { ...DEFAULT_SERVER_POOL, ...options.serverPool };
+    const serverPool = poolOptions.maxIdle > 0 ? new ServerPool(poolOptions, options.log) : undefined;
+    // A role changed (through pgwarden, or noticed by the catalog watch): its kept
+    // sessions go, as its cached secret does.
+    if (serverPool) options.roles.onForget((role) => serverPool.forget(role));
     this.ctx = {
       secureContext: createSecureContext({ cert: options.tls.certPem, key: options.tls.keyPem, minVersion: 'TLSv1.2' }),
       endPointHash: tlsServerEndPoint(options.tls.certPem),
@@ -67,6 +75,7 @@ export class Gateway {
       entra: options.entra,
       mockKey: options.mockKey,
       cancels: new CancelRegistry(),
+      serverPool,
       sessions: new Set(),
       maxConnections: options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
       throttle: new SignInThrottle(Date.now, options.throttle),
@@ -120,6 +129,11 @@ export class Gateway {
     return this.server.address() as AddressInfo;
   }
 
+  /** Idle server sessions kept for reuse, and how many sign-ins reused one. */
+  get serverPoolStats(): { idle: number; reused: number } {
+    return { idle: this.ctx.serverPool?.idleCount ?? 0, reused: this.ctx.serverPool?.reused ?? 0 };
+  }
+
   get sessionCount(): number {
     return this.ctx.sessions.size;
   }
@@ -137,6 +151,7 @@ export class Gateway {
       while (this.ctx.sessions.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     }
     for (const s of this.ctx.sessions) s.destroy();
+    this.ctx.serverPool?.close();
     await closed;
   }
 

@@ -1,7 +1,8 @@
 // Builders and parsers for the typed messages of the sign-in phase: a type byte, an
 // int32 length that counts itself but not the type byte, then the body.
 // https://www.postgresql.org/docs/current/protocol-message-formats.html
-// After sign-in the gateway parses nothing: bytes are piped as they come.
+// After sign-in the gateway parses nothing: bytes are piped as they come (only message
+// boundaries are followed, by src/gateway/session-tracker.ts, for server reuse).
 import { AUTH } from './constants.js';
 import { PgwardenError } from '../util/errors.js';
 
@@ -88,7 +89,32 @@ export function negotiateProtocolVersion(newestMinor: number, unrecognized: read
   return frameMessage('v', Buffer.concat([int32(newestMinor), int32(unrecognized.length), ...unrecognized.map(cstring)]));
 }
 
+/** ParameterStatus ('S'): a run-time parameter's name and value. */
+export function parameterStatus(name: string, value: string): Buffer {
+  return frameMessage('S', Buffer.concat([cstring(name), cstring(value)]));
+}
+
+/** BackendKeyData ('K'): what the client presents to cancel a query. */
+export function backendKeyData(processId: number, secretKey: Buffer): Buffer {
+  return frameMessage('K', Buffer.concat([int32(processId), secretKey]));
+}
+
+/** ReadyForQuery ('Z') with transaction status 'I' (idle). */
+export function readyForQueryIdle(): Buffer {
+  return frameMessage('Z', Buffer.from('I', 'latin1'));
+}
+
 // ---- frontend messages (gateway -> backend) ----
+
+/** Query ('Q'): a simple query. */
+export function simpleQuery(sql: string): Buffer {
+  return frameMessage('Q', cstring(sql));
+}
+
+/** Terminate ('X'). */
+export function terminate(): Buffer {
+  return frameMessage('X', Buffer.alloc(0));
+}
 
 /** SASLInitialResponse ('p'): mechanism, then the length-prefixed client-first-message. */
 export function saslInitialResponse(mechanism: string, data: string): Buffer {
@@ -103,7 +129,7 @@ export function saslResponse(data: string): Buffer {
 
 // ---- parsers ----
 
-function readCString(body: Buffer, pos: number): [string, number] {
+export function readCString(body: Buffer, pos: number): [string, number] {
   const end = body.indexOf(0, pos);
   if (end < 0) throw new PgwardenError('PROTOCOL_VIOLATION', 'invalid message format: unterminated string');
   return [body.toString('utf8', pos, end), end + 1];

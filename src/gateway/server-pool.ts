@@ -1,0 +1,141 @@
+// Idle PostgreSQL sessions kept for the next client of the same role, database and
+// startup parameters (PgBouncer's session mode): a new client then costs PostgreSQL no
+// fork, no backend start-up and no sign-in. A session is kept only after its client
+// ended cleanly while it was idle, and only once `DISCARD ALL` has returned it to the
+// state of a new session; it is closed after `idleTimeoutMs` unused or `lifetimeMs` in
+// all, when the role changes, and when the pool is full (the oldest goes first).
+import type { Socket } from 'node:net';
+import type { Logger } from 'pino';
+import { terminate } from '../protocol/messages.js';
+import { resetSession, type BackendSession } from './backend.js';
+
+export interface ServerPoolOptions {
+  /** Idle sessions kept in all (0: none are kept). */
+  maxIdle: number;
+  idleTimeoutMs: number;
+  lifetimeMs: number;
+  /** How long the reset may take. */
+  resetTimeoutMs: number;
+}
+
+export const DEFAULT_SERVER_POOL: ServerPoolOptions = {
+  maxIdle: 20,
+  idleTimeoutMs: 60_000,
+  lifetimeMs: 3_600_000,
+  resetTimeoutMs: 5_000,
+};
+
+/** A signed-in session that may serve another client. */
+export interface PooledSession extends BackendSession {
+  role: string;
+  /** The role's password verifier when the session signed in: a session is handed on
+   * only while the role's verifier is still this one. */
+  verifier: string;
+  bornAt: number;
+}
+
+interface Parked {
+  session: PooledSession;
+  key: string;
+  timer: NodeJS.Timeout;
+  onGone: () => void;
+}
+
+/** The startup parameters that make sessions interchangeable, as one string. */
+export function poolKey(params: ReadonlyMap<string, string>): string {
+  return [...params].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, v]) => `${k}\0${v}`).join('\0');
+}
+
+export class ServerPool {
+  private readonly byKey = new Map<string, Parked[]>();
+  /** Every parked session, oldest first (a Set keeps insertion order). */
+  private readonly all = new Set<Parked>();
+  private closed = false;
+  reused = 0;
+
+  constructor(private readonly options: ServerPoolOptions, private readonly log: Logger) {}
+
+  get idleCount(): number {
+    return this.all.size;
+  }
+
+  /** Takes an idle session for `key`, the most recently parked first (warm caches). */
+  take(key: string): PooledSession | undefined {
+    const list = this.byKey.get(key);
+    const parked = list?.pop();
+    if (!parked) return undefined;
+    this.unpark(parked);
+    return parked.session;
+  }
+
+  /** Resets a session whose client has ended cleanly and keeps it, or closes it. */
+  async release(key: string, session: PooledSession): Promise<void> {
+    const { socket } = session;
+    if (this.closed || this.options.maxIdle === 0 || Date.now() - session.bornAt > this.options.lifetimeMs) return closeSession(socket);
+    try {
+      await resetSession(socket, session.parameters, this.options.resetTimeoutMs);
+    } catch (e) {
+      this.log.debug({ event: 'server-reset-failed', role: session.role, error: (e as Error).message }, 'session not kept');
+      return closeSession(socket);
+    }
+    if (this.closed) return closeSession(socket);
+    if (this.all.size >= this.options.maxIdle) this.closeParked(this.all.values().next().value!);
+    const parked: Parked = {
+      session,
+      key,
+      timer: setTimeout(() => this.closeParked(parked), this.options.idleTimeoutMs).unref(),
+      // An idle session says nothing unasked unless it is going away (a FATAL error
+      // before PostgreSQL closes it): whatever arrives, it is not kept.
+      onGone: () => this.closeParked(parked),
+    };
+    socket.on('data', parked.onGone);
+    socket.on('end', parked.onGone);
+    socket.on('close', parked.onGone);
+    socket.on('error', parked.onGone);
+    socket.resume();
+    let list = this.byKey.get(key);
+    if (!list) this.byKey.set(key, (list = []));
+    list.push(parked);
+    this.all.add(parked);
+  }
+
+  /** Closes the idle sessions of one role, or all (after a change of roles or secrets). */
+  forget(role?: string): void {
+    for (const parked of [...this.all]) if (role === undefined || parked.session.role === role) this.closeParked(parked);
+  }
+
+  close(): void {
+    this.closed = true;
+    this.forget();
+  }
+
+  private unpark(parked: Parked): void {
+    const { socket } = parked.session;
+    clearTimeout(parked.timer);
+    socket.pause();
+    socket.off('data', parked.onGone);
+    socket.off('end', parked.onGone);
+    socket.off('close', parked.onGone);
+    socket.off('error', parked.onGone);
+    this.all.delete(parked);
+    const list = this.byKey.get(parked.key);
+    if (list) {
+      const i = list.indexOf(parked);
+      if (i >= 0) list.splice(i, 1);
+      if (list.length === 0) this.byKey.delete(parked.key);
+    }
+  }
+
+  private closeParked(parked: Parked): void {
+    if (!this.all.has(parked)) return;
+    this.unpark(parked);
+    closeSession(parked.session.socket);
+  }
+}
+
+/** Ends a session politely (Terminate), then for good. */
+export function closeSession(socket: Socket): void {
+  socket.on('error', () => undefined);
+  if (!socket.destroyed && !socket.writableEnded) socket.end(terminate());
+  setTimeout(() => socket.destroy(), 1_000).unref();
+}
