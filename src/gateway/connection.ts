@@ -66,6 +66,8 @@ export class ClientConnection {
   /** The role's verifier as the sign-in found it (server sessions are reused only while
    * it stays the same); null when the role cannot have its sessions reused. */
   private verifier: string | null = null;
+  /** Which kept server sessions could serve this client (server-pool.ts). */
+  private poolKey = '';
 
   /** @param signedInOrGone called once the connection leaves the sign-in phase */
   constructor(raw: Socket, private readonly ctx: GatewayContext, private readonly signedInOrGone: () => void = () => undefined) {
@@ -84,9 +86,10 @@ export class ClientConnection {
       this.checkTransport();
       this.acceptStartup(startup);
       this.checkThrottle();
+      const recheck = this.recheckEarly();
       const proof = await this.authenticate();
       this.checkCapacity();
-      const backend = (await this.reuseSession()) ?? (await this.signInToBackend(proof));
+      const backend = (await this.reuseSession(recheck)) ?? (await this.signInToBackend(proof));
       this.handOver(proof, backend);
     } catch (e) {
       this.fail(e);
@@ -169,6 +172,7 @@ export class ClientConnection {
     for (const o of options) params.delete(o);
     params.set('database', this.database);
     this.startupParams = params;
+    this.poolKey = poolKey(params);
   }
 
   // Step 3b: a client that failed too often recently is refused before it tries again.
@@ -277,12 +281,12 @@ export class ClientConnection {
 
   // Step 5: an idle session of the same role, database and parameters, if one is kept
   // and the role may still sign in with the same verifier; else a new one.
-  private async reuseSession(): Promise<PooledSession | undefined> {
+  private async reuseSession(early: Promise<string | undefined> | undefined): Promise<PooledSession | undefined> {
     const pool = this.ctx.serverPool;
     if (!pool || this.verifier === null) return undefined;
-    const session = pool.take(poolKey(this.startupParams));
+    const session = pool.take(this.poolKey);
     if (!session) return undefined;
-    const now = await this.ctx.roles.recheck(this.role, this.database).catch(() => undefined);
+    const now = await (early ?? this.recheck());
     if (now === this.verifier && now === session.verifier) {
       pool.reused++;
       return { ...session, notices: Buffer.alloc(0) };
@@ -291,6 +295,17 @@ export class ClientConnection {
     closeSession(session.socket);
     this.ctx.roles.forget(this.role);
     return undefined;
+  }
+
+  /** When a session is waiting for this client's role, database and parameters, the
+   * recheck runs while the client is still busy with its proof (its PBKDF2 takes
+   * milliseconds), so that a reuse adds no round trip to the sign-in. */
+  private recheckEarly(): Promise<string | undefined> | undefined {
+    return this.ctx.serverPool?.has(this.poolKey) ? this.recheck() : undefined;
+  }
+
+  private recheck(): Promise<string | undefined> {
+    return this.ctx.roles.recheck(this.role, this.database).catch(() => undefined);
   }
 
   private async signInToBackend(proof: ClientProof): Promise<PooledSession> {
@@ -353,7 +368,7 @@ export class ClientConnection {
     const pool = this.ctx.serverPool;
     if (!pool || !backend.verifier) return undefined;
     const tracker = new SessionTracker(backend.parameters);
-    const key = poolKey(this.startupParams);
+    const key = this.poolKey;
     return {
       tracker,
       release: (socket) => void pool.release(key, { ...backend, socket, parameters: tracker.parameters, notices: Buffer.alloc(0) }),

@@ -59,6 +59,10 @@ export class ServerPool {
     return this.all.size;
   }
 
+  has(key: string): boolean {
+    return this.byKey.has(key);
+  }
+
   /** Takes an idle session for `key`, the most recently parked first (warm caches). */
   take(key: string): PooledSession | undefined {
     const list = this.byKey.get(key);
