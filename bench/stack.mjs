@@ -15,6 +15,9 @@ const running = await startPgwarden({
   citusPassword: 'Bench-Citus-Passw0rd',
   nodeTcp: { host: '127.0.0.1', basePort: Number(basePort) },
   nodeSettings: { max_connections: '2300', shared_buffers: '256MB', superuser_reserved_connections: '3' },
+  // BENCH_SERVER_POOL=0 runs the gateway without kept server sessions (and so without
+  // following message boundaries), to compare.
+  ...(process.env.BENCH_SERVER_POOL ? { serverPool: { maxIdle: Number(process.env.BENCH_SERVER_POOL) } } : {}),
   log: createLogger({ file: `${dataDir}/logs/pgwarden.log`, level: 'warn', stderrLevel: 'silent' }),
 });
 process.stdout.write(

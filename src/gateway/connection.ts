@@ -136,9 +136,19 @@ export class ClientConnection {
     this.tls = tls;
     this.wire = new Wire(tls, MAX_AUTH_MESSAGE_BYTES);
     await new Promise<void>((resolve, reject) => {
-      tls.once('secure', resolve);
-      tls.once('error', (e) => reject(new PgwardenError('PROTOCOL_VIOLATION', 'TLS handshake failed', { cause: e })));
-      tls.once('close', () => reject(new PgwardenError('PROTOCOL_VIOLATION', 'the client closed the connection during the TLS handshake')));
+      const failed = (e?: Error): void => {
+        tls.off('close', failed);
+        tls.off('error', failed);
+        reject(new PgwardenError('PROTOCOL_VIOLATION', e ? 'TLS handshake failed' : 'the client closed the connection during the TLS handshake', { cause: e }));
+      };
+      tls.once('error', failed);
+      tls.once('close', failed);
+      tls.once('secure', () => {
+        // Off again: an error object (with its stack trace) per closing session is waste.
+        tls.off('error', failed);
+        tls.off('close', failed);
+        resolve();
+      });
     });
     if (direct && tls.alpnProtocol !== ALPN_POSTGRESQL) {
       throw new PgwardenError('PROTOCOL_VIOLATION', 'direct SSL connection without the "postgresql" ALPN protocol');
