@@ -8,7 +8,7 @@ import { CITUS_ROLE } from '../cluster/bootstrap.js';
 import { AUTH_METHODS, allowsNative, isAuthMethod, type AuthMethod } from '../catalog/auth-method.js';
 import { PgwardenError } from '../util/errors.js';
 import { quoteIdent } from '../util/sql.js';
-import { coordinatorOf, onWorkers, type ClusterAdmin } from './cluster-admin.js';
+import { coordinatorOf, exclusively, onWorkers, type ClusterAdmin } from './cluster-admin.js';
 import type { ChangeResult } from './principals.js';
 
 export async function getAuthMethod(admin: ClusterAdmin): Promise<AuthMethod> {
@@ -24,6 +24,10 @@ async function setCitusLogin(c: pg.Client, login: boolean): Promise<void> {
 }
 
 export async function setAuthMethod(admin: ClusterAdmin, method: unknown): Promise<ChangeResult<{ methods: AuthMethod; previous: AuthMethod }>> {
+  return exclusively(admin, () => setAuthMethodNow(admin, method));
+}
+
+async function setAuthMethodNow(admin: ClusterAdmin, method: unknown): Promise<ChangeResult<{ methods: AuthMethod; previous: AuthMethod }>> {
   if (!isAuthMethod(method)) throw new PgwardenError('INVALID_INPUT', `methods must be one of ${AUTH_METHODS.join(', ')}`);
   const login = allowsNative(method);
   const previous = await admin.withAdmin(coordinatorOf(admin), async (c) => {

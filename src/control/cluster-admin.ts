@@ -49,3 +49,25 @@ export function coordinatorOf(admin: ClusterAdmin): AdminNode {
   if (!c) throw new Error('the cluster has no coordinator');
   return c;
 }
+
+/** The advisory lock key of cluster-wide changes (any fixed 64-bit number; "pgwarden" in ASCII). */
+const CLUSTER_CHANGE_LOCK = '0x7067776172640000';
+
+/**
+ * Runs `fn` as the only change to the whole cluster at that moment, across every
+ * pgwarden process on the cluster: control-plane changes and reconciler passes hold this
+ * advisory lock on the coordinator while they work, so that a pass never copies to the
+ * workers a coordinator snapshot read before a change that is meanwhile applied to them
+ * (it would bring back, for a moment, a role just dropped everywhere).
+ */
+export async function exclusively<T>(admin: ClusterAdmin, fn: () => Promise<T>): Promise<T> {
+  return admin.withAdmin(coordinatorOf(admin), async (c) => {
+    await c.query("SET lock_timeout = '60s'");
+    await c.query(`SELECT pg_advisory_lock(${CLUSTER_CHANGE_LOCK}::bigint)`);
+    try {
+      return await fn();
+    } finally {
+      await c.query(`SELECT pg_advisory_unlock(${CLUSTER_CHANGE_LOCK}::bigint)`).catch(() => undefined);
+    }
+  });
+}

@@ -9,7 +9,7 @@ import { CATALOG_CHANNEL } from '../catalog/catalog-watch.js';
 import { formatScramSecret, makeScramSecret } from '../scram/primitives.js';
 import { PgwardenError } from '../util/errors.js';
 import { quoteIdent, quoteLiteral } from '../util/sql.js';
-import { coordinatorOf, forEachWorker, onWorkers, type AdminNode, type ClusterAdmin } from './cluster-admin.js';
+import { coordinatorOf, exclusively, forEachWorker, onWorkers, type AdminNode, type ClusterAdmin } from './cluster-admin.js';
 import { checkPassword } from './password-policy.js';
 import { checkRoleName } from './role-names.js';
 import type { ChangeResult } from './principals.js';
@@ -74,6 +74,10 @@ async function ensureLoginRole(c: pg.Client, name: string, verifier: string): Pr
 }
 
 export async function addNativeRole(admin: ClusterAdmin, nameInput: unknown, passwordInput: unknown): Promise<ChangeResult<NativeRole>> {
+  return exclusively(admin, () => addNativeRoleNow(admin, nameInput, passwordInput));
+}
+
+async function addNativeRoleNow(admin: ClusterAdmin, nameInput: unknown, passwordInput: unknown): Promise<ChangeResult<NativeRole>> {
   const name = checkRoleName(nameInput);
   const verifier = formatScramSecret(makeScramSecret(checkPassword(passwordInput)));
   await onCoordinator(admin, async (c) => {
@@ -88,6 +92,10 @@ export async function addNativeRole(admin: ClusterAdmin, nameInput: unknown, pas
 
 /** Resets a native role's password (citus's too) on every node. */
 export async function resetNativePassword(admin: ClusterAdmin, nameInput: unknown, passwordInput: unknown): Promise<ChangeResult<{ name: string }>> {
+  return exclusively(admin, () => resetNativePasswordNow(admin, nameInput, passwordInput));
+}
+
+async function resetNativePasswordNow(admin: ClusterAdmin, nameInput: unknown, passwordInput: unknown): Promise<ChangeResult<{ name: string }>> {
   if (typeof nameInput !== 'string' || nameInput.length === 0) throw new PgwardenError('INVALID_INPUT', 'a role name is required');
   const name = nameInput;
   const verifier = formatScramSecret(makeScramSecret(checkPassword(passwordInput)));
@@ -123,6 +131,10 @@ async function assertNativeRole(c: pg.Client, name: string): Promise<void> {
  * database of every node), then the role is dropped.
  */
 export async function deleteNativeRole(admin: ClusterAdmin, nameInput: unknown, reassignTo?: unknown): Promise<ChangeResult<{ name: string }>> {
+  return exclusively(admin, () => deleteNativeRoleNow(admin, nameInput, reassignTo));
+}
+
+async function deleteNativeRoleNow(admin: ClusterAdmin, nameInput: unknown, reassignTo?: unknown): Promise<ChangeResult<{ name: string }>> {
   if (typeof nameInput !== 'string' || nameInput.length === 0) throw new PgwardenError('INVALID_INPUT', 'a role name is required');
   const name = nameInput;
   if (name === CITUS_ROLE) throw new PgwardenError('PROTECTED_ROLE', 'The citus role is built in and cannot be deleted. Its password can be reset.');

@@ -9,7 +9,7 @@ import { PRINCIPAL_TYPES, principalFromRow, type EntraPrincipal, type PrincipalR
 import { formatScramSecret, makeScramSecret } from '../scram/primitives.js';
 import { PgwardenError } from '../util/errors.js';
 import { quoteIdent, quoteLiteral } from '../util/sql.js';
-import { coordinatorOf, onWorkers, type ClusterAdmin, type NodeOutcome } from './cluster-admin.js';
+import { coordinatorOf, exclusively, onWorkers, type ClusterAdmin, type NodeOutcome } from './cluster-admin.js';
 import { checkGuid, checkRoleName } from './role-names.js';
 
 export interface NewPrincipal {
@@ -48,6 +48,10 @@ async function applyRole(client: pg.Client, roleName: string, verifier: string, 
 }
 
 export async function addPrincipal(admin: ClusterAdmin, gatewaySecret: Buffer, input: NewPrincipal): Promise<ChangeResult<EntraPrincipal>> {
+  return exclusively(admin, () => addPrincipalNow(admin, gatewaySecret, input));
+}
+
+async function addPrincipalNow(admin: ClusterAdmin, gatewaySecret: Buffer, input: NewPrincipal): Promise<ChangeResult<EntraPrincipal>> {
   const p = validate(input);
   const verifier = formatScramSecret(makeScramSecret(derivedPassword(gatewaySecret, p.roleName, p.objectId)));
   const principal = await admin.withAdmin(coordinatorOf(admin), async (c) => {
@@ -88,6 +92,10 @@ export async function listPrincipals(admin: ClusterAdmin, filter: { admins?: boo
 
 /** Removes the principal and its role on every node. Refused while the role owns objects. */
 export async function removePrincipal(admin: ClusterAdmin, roleName: string, filter: { admin?: boolean } = {}): Promise<ChangeResult<EntraPrincipal>> {
+  return exclusively(admin, () => removePrincipalNow(admin, roleName, filter));
+}
+
+async function removePrincipalNow(admin: ClusterAdmin, roleName: string, filter: { admin?: boolean } = {}): Promise<ChangeResult<EntraPrincipal>> {
   const principal = await admin.withAdmin(coordinatorOf(admin), async (c) => {
     await c.query('BEGIN');
     try {

@@ -1,7 +1,7 @@
 // One pass: read the coordinator once, then reconcile each targeted worker with that
 // snapshot, in parallel and independently (one worker down must not stop the others).
 import type { Logger } from 'pino';
-import { coordinatorOf, type AdminNode, type ClusterAdmin } from '../control/cluster-admin.js';
+import { coordinatorOf, exclusively, type AdminNode, type ClusterAdmin } from '../control/cluster-admin.js';
 import { describeError } from '../util/errors.js';
 import { emptyCounts, total, type Counts } from './changes.js';
 import { detectCitus, maintainAuthinfo } from './citus.js';
@@ -59,6 +59,17 @@ export interface PassContext {
 
 export async function runPass(ctx: PassContext, targets: ReadonlySet<string> | 'all', reasons: readonly string[]): Promise<PassReport> {
   const started = new Date();
+  // Never between a control-plane change's coordinator part and its workers part.
+  try {
+    return await exclusively(ctx.admin, () => passUnderLock(ctx, targets, reasons, started));
+  } catch (e) {
+    const error = `cannot read the coordinator: ${describeError(e)}`;
+    ctx.log.warn({ event: 'reconcile-failed', error }, 'reconciliation pass failed');
+    return { reasons, startedAt: started.toISOString(), mode: undefined, durationMs: Date.now() - started.getTime(), error, nodes: [] };
+  }
+}
+
+async function passUnderLock(ctx: PassContext, targets: ReadonlySet<string> | 'all', reasons: readonly string[], started: Date): Promise<PassReport> {
   const workers = ctx.admin.adminNodes.filter((n) => n.kind === 'worker' && (targets === 'all' || targets.has(n.name)));
   const base = { reasons, startedAt: started.toISOString() };
   let snapshot: CoordinatorSnapshot;

@@ -105,7 +105,7 @@ describe('the seed procedure through the API', () => {
     const del = await api.call('DELETE', `/api/v1/entra-admins/${encodeURIComponent(upn())}`);
     assert.equal(del.status, 200, JSON.stringify(del.data));
     const exists = await Promise.all(pw.cluster.nodes.map((n) => pw.cluster.withSuperuser(n, async (c) => (await c.query('select 1 from pg_roles where rolname = $1', [upn()])).rowCount)));
-    assert.deepEqual(exists, [0, 0, 0]);
+    assert.deepEqual(exists, [0, 0, 0], JSON.stringify(del.data));
     const again = await api.call('DELETE', `/api/v1/entra-admins/${encodeURIComponent(upn())}`);
     assert.equal(again.status, 404);
   });
