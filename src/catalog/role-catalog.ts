@@ -40,12 +40,14 @@ export class RoleCatalog {
     const now = Date.now();
     const hit = this.cache.get(role);
     if (hit && hit.expires > now) return hit.value;
-    const res = await this.pool.query<Row>(
-      `SELECT s.found, s.secret, p.role_name, p.principal_type, p.object_id, p.tenant_id, p.app_id, p.is_admin
-         FROM pgwarden.role_secret($1) AS s
-         LEFT JOIN pgwarden.entra_principals AS p ON p.role_name = $1`,
-      [role],
-    ).catch((e: unknown) => {
+    // Named statements: each pool connection parses and plans them once.
+    const res = await this.pool.query<Row>({
+      name: 'pgwarden-role-lookup',
+      text: `SELECT s.found, s.secret, p.role_name, p.principal_type, p.object_id, p.tenant_id, p.app_id, p.is_admin
+               FROM pgwarden.role_secret($1) AS s
+               LEFT JOIN pgwarden.entra_principals AS p ON p.role_name = $1`,
+      values: [role],
+    }).catch((e: unknown) => {
       throw new PgwardenError('BACKEND_UNAVAILABLE', 'the database server is not reachable right now; try again', { cause: e });
     });
     const value = toLookup(res.rows[0]);
@@ -60,11 +62,12 @@ export class RoleCatalog {
    * A server session handed to a new client skips PostgreSQL's own checks: this is them.
    */
   async recheck(role: string, database: string): Promise<string | undefined> {
-    const res = await this.pool.query<{ secret: string | null; may_connect: boolean | null }>(
-      `SELECT s.secret, CASE WHEN s.found THEN has_database_privilege($1, $2, 'CONNECT') END AS may_connect
-         FROM pgwarden.role_secret($1) AS s`,
-      [role, database],
-    );
+    const res = await this.pool.query<{ secret: string | null; may_connect: boolean | null }>({
+      name: 'pgwarden-role-recheck',
+      text: `SELECT s.secret, CASE WHEN s.found THEN has_database_privilege($1, $2, 'CONNECT') END AS may_connect
+               FROM pgwarden.role_secret($1) AS s`,
+      values: [role, database],
+    });
     const row = res.rows[0];
     return row?.may_connect && row.secret ? row.secret : undefined;
   }
