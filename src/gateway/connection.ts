@@ -299,6 +299,7 @@ export class ClientConnection {
     const now = await (early ?? this.recheck());
     if (now === this.verifier && now === session.verifier) {
       pool.reused++;
+      this.ctx.metrics?.serverSessionsReused.inc();
       return { ...session, notices: Buffer.alloc(0) };
     }
     // The role changed: its other kept sessions and its cached secret go too.
@@ -318,7 +319,7 @@ export class ClientConnection {
     return this.ctx.roles.recheck(this.role, this.database).catch(() => undefined);
   }
 
-  private async signInToBackend(proof: ClientProof): Promise<PooledSession> {
+  private async signInToBackend(proof: ClientProof, attempt = 0): Promise<PooledSession> {
     let session: BackendSession;
     try {
       session = await openBackendSession(this.ctx.backend, this.startupParams, proof.keysFor, this.ctx.backendTimeoutMs);
@@ -329,12 +330,13 @@ export class ClientConnection {
         throw this.authFailed('secret-changed');
       }
       // Too many connections (in all, or for the role): idle kept sessions count too.
-      // Close them and try once more.
+      // Close them, give their backends a moment to exit, and try again (a few times, if
+      // sessions were closed for it).
       const pool = this.ctx.serverPool;
-      if (e instanceof BackendRefusal && e.sqlstate === '53300' && pool && pool.idleCount > 0) {
+      if (e instanceof BackendRefusal && e.sqlstate === '53300' && pool && (pool.idleCount > 0 || (attempt > 0 && attempt < 4))) {
         pool.forget();
-        await new Promise((r) => setTimeout(r, 100));
-        return this.signInToBackend(proof);
+        await new Promise((r) => setTimeout(r, 50 * 2 ** attempt));
+        return this.signInToBackend(proof, attempt + 1);
       }
       throw e;
     }

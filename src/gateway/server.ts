@@ -62,6 +62,10 @@ export class Gateway {
     // A role changed (through pgwarden, or noticed by the catalog watch): its kept
     // sessions go, as its cached secret does.
     if (serverPool) options.roles.onForget((role) => serverPool.forget(role));
+    if (serverPool && options.metrics) {
+      const metrics = options.metrics;
+      metrics.beforeScrape.push(() => metrics.serverSessionsIdle.set(serverPool.idleCount));
+    }
     this.ctx = {
       secureContext: createSecureContext({ cert: options.tls.certPem, key: options.tls.keyPem, minVersion: 'TLSv1.2' }),
       endPointHash: tlsServerEndPoint(options.tls.certPem),

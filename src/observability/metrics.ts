@@ -42,6 +42,16 @@ export class Metrics {
     help: 'Client addresses and role/address pairs currently blocked',
     registers: [this.registry],
   });
+  readonly serverSessionsIdle = new client.Gauge({
+    name: 'pgwarden_server_sessions_idle',
+    help: 'Idle PostgreSQL sessions kept for the next client (--server-pool)',
+    registers: [this.registry],
+  });
+  readonly serverSessionsReused = new client.Counter({
+    name: 'pgwarden_server_sessions_reused_total',
+    help: 'Sign-ins that were given a kept PostgreSQL session instead of a new one',
+    registers: [this.registry],
+  });
   readonly nodeUp = new client.Gauge({
     name: 'pgwarden_node_up',
     help: '1 if the node answered the last probe',

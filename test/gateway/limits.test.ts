@@ -101,6 +101,8 @@ describe('a gateway with small limits', () => {
     assert.match(text, /pgwarden_sign_ins_throttled_total [1-9]/);
     assert.match(text, /pgwarden_sign_in_duration_seconds_bucket/);
     assert.match(text, /pgwarden_connections_total\{outcome="too_many_connections"\} [1-9]/);
+    assert.match(text, /pgwarden_server_sessions_idle \d+/);
+    assert.match(text, /pgwarden_server_sessions_reused_total \d+/);
     assert.doesNotMatch(text, /throttled_role|citus/, 'no role names in metrics');
     assert.equal((await api.call('GET', '/readyz', undefined, null)).status, 200);
     assert.equal((await api.call('GET', '/healthz', undefined, null)).status, 200);

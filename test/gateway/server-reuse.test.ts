@@ -229,6 +229,18 @@ describe('a kept session never outlives what allowed it', () => {
     }
   });
 
+  test('a kept session does not take the slot a new one needs: CONNECTION LIMIT 1', async () => {
+    const user = 'reuse_limited';
+    await asSuperuser(`CREATE ROLE ${user} LOGIN CONNECTION LIMIT 1 PASSWORD ${quoteLiteral(formatScramSecret(makeScramSecret(PASSWORD)))}`);
+    const kept = idle();
+    await session(undefined, { user });
+    await waitIdle(kept + 1);
+    // Other startup parameters: the kept session cannot serve it, and it holds the role's
+    // one connection. The gateway closes kept sessions and tries again.
+    const other = await session(undefined, { user, application_name: 'another' });
+    assert.ok(other.pid > 0);
+  });
+
   test('with --server-pool 0 every client gets a backend of its own', async () => {
     const other = await startTestPgwarden({ workers: 0, serverPool: { maxIdle: 0 } });
     try {
