@@ -68,6 +68,7 @@ export class ClientConnection {
   private verifier: string | null = null;
   /** Which kept server sessions could serve this client (server-pool.ts). */
   private poolKey = '';
+  private recheckStartedAt = 0;
 
   /** @param signedInOrGone called once the connection leaves the sign-in phase */
   constructor(raw: Socket, private readonly ctx: GatewayContext, private readonly signedInOrGone: () => void = () => undefined) {
@@ -296,7 +297,8 @@ export class ClientConnection {
     if (!pool || this.verifier === null) return undefined;
     const session = pool.take(this.poolKey);
     if (!session) return undefined;
-    const now = await (early ?? this.recheck());
+    // An early answer older than a second (a slow client) is asked again.
+    const now = await (early && Date.now() - this.recheckStartedAt < 1_000 ? early : this.recheck());
     if (now === this.verifier && now === session.verifier) {
       pool.reused++;
       this.ctx.metrics?.serverSessionsReused.inc();
@@ -316,6 +318,7 @@ export class ClientConnection {
   }
 
   private recheck(): Promise<string | undefined> {
+    this.recheckStartedAt = Date.now();
     return this.ctx.roles.recheck(this.role, this.database).catch(() => undefined);
   }
 

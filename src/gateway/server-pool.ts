@@ -65,11 +65,14 @@ export class ServerPool {
 
   /** Takes an idle session for `key`, the most recently parked first (warm caches). */
   take(key: string): PooledSession | undefined {
-    const list = this.byKey.get(key);
-    const parked = list?.pop();
-    if (!parked) return undefined;
-    this.unpark(parked);
-    return parked.session;
+    for (;;) {
+      const parked = this.byKey.get(key)?.at(-1);
+      if (!parked) return undefined;
+      this.unpark(parked);
+      // Gone since (its close event not yet seen): the next one.
+      if (!parked.session.socket.destroyed && parked.session.socket.writable) return parked.session;
+      closeSession(parked.session.socket);
+    }
   }
 
   /** Resets a session whose client has ended cleanly and keeps it, or closes it. */
