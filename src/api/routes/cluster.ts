@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { getAuthMethod } from '../../control/auth-methods.js';
+import { describeError } from '../../util/errors.js';
 import type { ApiDeps } from '../context.js';
 import { Cluster } from '../schemas.js';
 
@@ -31,7 +32,9 @@ export const clusterRoutes = (deps: ApiDeps): FastifyPluginAsyncZod => async (ap
           ]);
           return { name: n.name, kind: n.kind, state: 'up' as const, ...syncOf(n.name) };
         } catch (e) {
-          return { name: n.name, kind: n.kind, state: 'down' as const, error: (e as Error).message, ...syncOf(n.name) };
+          // The raw error names socket paths and hosts: it goes to the log, not the answer.
+          deps.log.warn({ event: 'node-down', node: n.name, error: describeError(e) }, 'node did not answer');
+          return { name: n.name, kind: n.kind, state: 'down' as const, error: 'not reachable', ...syncOf(n.name) };
         }
       }),
     );
