@@ -31,8 +31,12 @@ process.stdout.write(
     superuserPassword: running.cluster.secrets.superuserPassword,
   }) + '\n',
 );
-// The load script asks for a full GC before it reads memory (node --expose-gc).
+// The load script asks for a full GC before it reads memory and descriptors (node
+// --expose-gc); idle server sessions kept for reuse are closed first, so that what is
+// left open is only what finished sessions failed to release.
 process.on('SIGUSR2', () => {
+  const closed = running.gateway.closeIdleServerSessions();
+  if (closed > 0) process.stderr.write(`stack: closed ${closed} kept server sessions\n`);
   globalThis.gc?.();
   const m = process.memoryUsage();
   process.stderr.write(`stack memory after GC: heap used ${(m.heapUsed / 1048576).toFixed(1)} MB, external ${(m.external / 1048576).toFixed(1)} MB, RSS ${(m.rss / 1048576).toFixed(1)} MB\n`);

@@ -133,6 +133,13 @@ export class Gateway {
     return this.server.address() as AddressInfo;
   }
 
+  /** Closes every idle server session kept for reuse; returns how many there were. */
+  closeIdleServerSessions(): number {
+    const n = this.ctx.serverPool?.idleCount ?? 0;
+    this.ctx.serverPool?.forget();
+    return n;
+  }
+
   /** Idle server sessions kept for reuse, and how many sign-ins reused one. */
   get serverPoolStats(): { idle: number; reused: number } {
     return { idle: this.ctx.serverPool?.idleCount ?? 0, reused: this.ctx.serverPool?.reused ?? 0 };
