@@ -6,7 +6,9 @@ import assert from 'node:assert/strict';
 import { connect as tlsConnect } from 'node:tls';
 import pg from 'pg';
 import postgres from 'postgres';
-import { psql, startTestPgwarden, waitFor, type TestPgwarden } from '../helpers/pgwarden.js';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { psql, run, startTestPgwarden, waitFor, type TestPgwarden } from '../helpers/pgwarden.js';
 import { buildCancelRequest } from '../../src/protocol/startup.js';
 import { formatScramSecret, makeScramSecret } from '../../src/scram/primitives.js';
 import { quoteLiteral } from '../../src/util/sql.js';
@@ -76,6 +78,17 @@ describe('a clean end hands the server session to the next client', () => {
       await waitIdle();
     }
     assert.equal(pids.size, 1);
+  });
+
+  test('pgbench -C (a new connection per transaction, 4 at once): every transaction succeeds on kept sessions', async () => {
+    const script = join(pw.dataDir, 'reuse.sql');
+    await writeFile(script, 'SELECT count(*) FROM public.reuse_t;\nSET application_name = \'dirty\';\n');
+    const before = pw.gateway.serverPoolStats.reused;
+    const r = await run('pgbench', ['-n', '-C', '-c', '4', '-j', '2', '-t', '25', '-f', script, pw.conn(ROLE)], { env: { PGPASSWORD: PASSWORD }, timeoutMs: 60_000 });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /number of transactions actually processed: 100\/100/);
+    assert.match(r.stdout, /number of failed transactions: 0/);
+    assert.ok(pw.gateway.serverPoolStats.reused - before >= 50, `reused ${pw.gateway.serverPoolStats.reused - before} of 100`);
   });
 
   test('nothing of the first session is left for the second', async () => {
