@@ -25,7 +25,7 @@ export function pump(client: Socket, server: Socket, onClose: (stats: PumpStats)
   const stats: PumpStats = { bytesFromClient: 0, bytesFromServer: 0 };
   const tracker = reuse?.tracker;
   // Every listener the pump adds, so that a release can take them all off again.
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- EventEmitter's own listener type
+  // EventEmitter's own listener type (any arguments).
   type Listener = (...args: any[]) => void;
   const attached: Array<[Socket, string, Listener]> = [];
   const on = (socket: Socket, event: string, listener: Listener): void => {
