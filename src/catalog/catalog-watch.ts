@@ -49,7 +49,7 @@ export class CatalogWatch {
       this.log.info({ event: 'auth-method', method: v }, 'authentication method changed');
       this.method = v;
       // A method change also changes roles (citus LOGIN or not): cached answers are stale.
-      this.roles.forget();
+      this.roles.changed();
     }
   }
 
@@ -72,7 +72,7 @@ export class CatalogWatch {
     try {
       await this.listen();
       // Whatever changed while we were away: forget it all, read it again.
-      this.roles.forget();
+      this.roles.changed();
       await this.reread();
     } catch {
       setTimeout(() => void this.reconnect(), RECONNECT_DELAY_MS).unref();
@@ -81,7 +81,7 @@ export class CatalogWatch {
 
   private onChange(payload: string): void {
     if (payload === 'settings') void this.reread().catch(() => undefined);
-    else if (payload.startsWith('role:')) this.roles.forget(payload.slice(5));
-    else this.roles.forget();
+    else if (payload.startsWith('role:')) this.roles.changed(payload.slice(5));
+    else this.roles.changed();
   }
 }

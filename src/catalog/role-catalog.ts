@@ -32,7 +32,9 @@ type Row = Partial<PrincipalRow> & { found: boolean; secret: string | null };
 
 export class RoleCatalog {
   private readonly cache = new Map<string, Entry>();
-  private readonly forgetListeners: Array<(role: string | undefined) => void> = [];
+  private readonly changeListeners: Array<(role: string | undefined) => void> = [];
+  /** Rechecks in flight, by role and database. */
+  private readonly rechecks = new Map<string, Promise<string | undefined>>();
 
   constructor(private readonly pool: pg.Pool, private readonly ttlMs = ROLE_CACHE_TTL_MS) {}
 
@@ -58,33 +60,51 @@ export class RoleCatalog {
 
   /**
    * Asks the coordinator now, past the cache, for the verifier of a role that may still
-   * sign in (LOGIN, not expired) and connect to `database`; undefined if it may not.
-   * A server session handed to a new client skips PostgreSQL's own checks: this is them.
+   * sign in (LOGIN, not expired) and connect to `database` (CONNECT, and the database
+   * allows connections); undefined if it may not. A server session handed to a new
+   * client skips PostgreSQL's own checks: this is them. Sign-ins that ask while a query
+   * for the same role and database is under way share it (its answer is as old as that
+   * query, milliseconds), so that a flood of connections costs the coordinator one query
+   * at a time per role and database.
    */
-  async recheck(role: string, database: string): Promise<string | undefined> {
-    const res = await this.pool.query<{ secret: string | null; may_connect: boolean | null }>({
-      name: 'pgwarden-role-recheck',
-      text: `SELECT s.secret, CASE WHEN s.found THEN has_database_privilege($1, $2, 'CONNECT') END AS may_connect
-               FROM pgwarden.role_secret($1) AS s`,
-      values: [role, database],
-    });
-    const row = res.rows[0];
-    return row?.may_connect && row.secret ? row.secret : undefined;
+  recheck(role: string, database: string): Promise<string | undefined> {
+    const key = `${role}\0${database}`;
+    const inFlight = this.rechecks.get(key);
+    if (inFlight) return inFlight;
+    const asked = this.pool
+      .query<{ secret: string | null; may_connect: boolean | null }>({
+        name: 'pgwarden-role-recheck',
+        text: `SELECT s.secret,
+                      CASE WHEN s.found THEN has_database_privilege($1, $2, 'CONNECT')
+                                         AND (SELECT datallowconn FROM pg_catalog.pg_database WHERE datname = $2) END AS may_connect
+                 FROM pgwarden.role_secret($1) AS s`,
+        values: [role, database],
+      })
+      .then((res) => {
+        const row = res.rows[0];
+        return row?.may_connect && row.secret ? row.secret : undefined;
+      })
+      .finally(() => this.rechecks.delete(key));
+    this.rechecks.set(key, asked);
+    return asked;
   }
 
-  /** Drops a cached answer (after a failed sign-in, or a change made through pgwarden). */
+  /** Drops a cached answer (after a failed sign-in: the password may have changed). */
   forget(role?: string): void {
     if (role === undefined) this.cache.clear();
     else this.cache.delete(role);
-    for (const listener of this.forgetListeners) listener(role);
   }
 
-  /** Calls `listener` whenever answers are dropped (so that whoever keeps sessions of
-   * the role drops them too). */
-  onForget(listener: (role: string | undefined) => void): void {
-    this.forgetListeners.push(listener);
+  /** A role changed (or all may have): drops its cached answer and tells whoever keeps
+   * sessions of the role, so that they drop them too. */
+  changed(role?: string): void {
+    this.forget(role);
+    for (const listener of this.changeListeners) listener(role);
   }
 
+  onChange(listener: (role: string | undefined) => void): void {
+    this.changeListeners.push(listener);
+  }
 }
 
 function toLookup(row: Row | undefined): RoleLookup {

@@ -37,6 +37,9 @@ export interface BackendSession {
   parameters: Map<string, string>;
   /** Notices PostgreSQL sent during startup, framed, for the client. */
   notices: Buffer;
+  /** Bytes that came after the startup ReadyForQuery (none, normally), for the client
+   * after it; a session with any is not followed for reuse. */
+  trailing: Buffer;
   key: { processId: number; secretKey: Buffer } | undefined;
 }
 
@@ -46,7 +49,7 @@ export function startupMessages(session: BackendSession, clientKey: { processId:
   const parts = [session.notices];
   for (const [name, value] of session.parameters) parts.push(parameterStatus(name, value));
   if (clientKey) parts.push(backendKeyData(clientKey.processId, clientKey.secretKey));
-  parts.push(readyForQueryIdle());
+  parts.push(readyForQueryIdle(), session.trailing);
   return Buffer.concat(parts);
 }
 
@@ -159,11 +162,9 @@ export async function openBackendSession(
       else if (msg.type === 'S') addParameter(parameters, msg.body);
       else notices.push(frameMessage(msg.type, msg.body));
     }
-    // PostgreSQL sends nothing unasked after ReadyForQuery but an asynchronous notice.
-    const rest = wire.detach();
-    if (rest.length > 0) notices.push(rest);
+    const trailing = wire.detach();
     clearTimeout(timer);
-    return { socket, parameters, notices: Buffer.concat(notices), key };
+    return { socket, parameters, notices: Buffer.concat(notices), trailing, key };
   } catch (e) {
     clearTimeout(timer);
     wire.detach();
@@ -188,10 +189,14 @@ export const RESET_QUERY = 'DISCARD ALL';
  * and clean afterwards; the caller then closes it.
  */
 export async function resetSession(socket: Socket, parameters: Map<string, string>, timeoutMs: number): Promise<void> {
+  if (socket.destroyed || !socket.writable) throw new PgwardenError('BACKEND_UNAVAILABLE', 'the session has ended');
   const wire = new Wire(socket, 1024 * 1024);
   socket.resume();
-  const timer = setTimeout(() => socket.destroy(new PgwardenError('BACKEND_UNAVAILABLE', 'the session reset did not finish in time')), timeoutMs);
-  try {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new PgwardenError('BACKEND_UNAVAILABLE', 'the session reset did not finish in time')), timeoutMs);
+  });
+  const reset = async (): Promise<void> => {
     socket.write(simpleQuery(RESET_QUERY));
     for (;;) {
       const msg = await wire.readMessage();
@@ -199,9 +204,14 @@ export async function resetSession(socket: Socket, parameters: Map<string, strin
       if (msg.type === 'S') addParameter(parameters, msg.body);
       if (msg.type === 'Z') {
         if (msg.body[0] !== 0x49) throw new PgwardenError('PROTOCOL_VIOLATION', 'the session is not idle after its reset');
-        break;
+        return;
       }
     }
+  };
+  const running = reset();
+  running.catch(() => undefined); // settled either way; only the race's outcome counts
+  try {
+    await Promise.race([running, timedOut]);
   } finally {
     clearTimeout(timer);
     const rest = wire.detach();

@@ -242,7 +242,11 @@ export class ClientConnection {
     if (msg.type !== 'p') throw new PgwardenError('PROTOCOL_VIOLATION', `expected password response, got message type "${msg.type}"`);
     const token = parsePasswordMessage(msg.body);
     try {
-      matchPrincipal(await entra.verifier.verify(token), principal);
+      const verified = await entra.verifier.verify(token);
+      matchPrincipal(verified, principal);
+      // Members of a group sign in as one role: a kept session goes only to the same
+      // member again (session state DISCARD ALL does not reach stays with one person).
+      if (principal.type === 'group') this.poolKey += `\0entra-object-id\0${verified.objectId.toLowerCase()}`;
     } catch (e) {
       // A DETAIL helps the holder of a token. A password that is not even shaped like
       // one gets none: it answers exactly as a wrong password for any other role does, so
@@ -299,14 +303,15 @@ export class ClientConnection {
     if (!session) return undefined;
     // An early answer older than a second (a slow client) is asked again.
     const now = await (early && Date.now() - this.recheckStartedAt < 1_000 ? early : this.recheck());
+    if (session.socket.destroyed) return undefined; // ended while we asked: a new one
     if (now === this.verifier && now === session.verifier) {
       pool.reused++;
       this.ctx.metrics?.serverSessionsReused.inc();
-      return { ...session, notices: Buffer.alloc(0) };
+      return { ...session, notices: Buffer.alloc(0), trailing: Buffer.alloc(0) };
     }
     // The role changed: its other kept sessions and its cached secret go too.
     closeSession(session.socket);
-    this.ctx.roles.forget(this.role);
+    this.ctx.roles.changed(this.role);
     return undefined;
   }
 
@@ -329,7 +334,7 @@ export class ClientConnection {
     } catch (e) {
       if (isPgwardenError(e, 'AUTH_FAILED') || (e instanceof BackendRefusal && e.sqlstate === '28P01')) {
         // The secret changed between our check and PostgreSQL's.
-        this.ctx.roles.forget(this.role);
+        this.ctx.roles.changed(this.role);
         throw this.authFailed('secret-changed');
       }
       // Too many connections (in all, or for the role): idle kept sessions count too.
@@ -381,12 +386,12 @@ export class ClientConnection {
 
   private reuseOnCleanEnd(backend: PooledSession): Reuse | undefined {
     const pool = this.ctx.serverPool;
-    if (!pool || !backend.verifier) return undefined;
+    if (!pool || !backend.verifier || backend.trailing.length > 0) return undefined;
     const tracker = new SessionTracker(backend.parameters);
     const key = this.poolKey;
     return {
       tracker,
-      release: (socket) => void pool.release(key, { ...backend, socket, parameters: tracker.parameters, notices: Buffer.alloc(0) }),
+      release: (socket) => void pool.release(key, { ...backend, socket, parameters: tracker.parameters, notices: Buffer.alloc(0), trailing: Buffer.alloc(0) }),
     };
   }
 

@@ -33,6 +33,7 @@ export function pump(client: Socket, server: Socket, onClose: (stats: PumpStats)
     attached.push([socket, event, listener]);
   };
   let done = false;
+  let serverEnded = false;
   const finish = (): void => {
     if (done) return;
     done = true;
@@ -53,7 +54,9 @@ export function pump(client: Socket, server: Socket, onClose: (stats: PumpStats)
     stats.bytesFromClient += chunk.length;
     if (tracker) {
       tracker.fromClient(chunk);
-      if (tracker.reusable) {
+      // A server that has ended or gone (its FATAL message may have left it "idle") is
+      // not released: the bytes go on, and the sockets close as they would.
+      if (tracker.reusable && !serverEnded && !server.destroyed && server.writable) {
         const before = chunk.subarray(0, Math.max(0, tracker.terminatedAt!));
         if (before.length > 0) server.write(before);
         release();
@@ -72,7 +75,10 @@ export function pump(client: Socket, server: Socket, onClose: (stats: PumpStats)
   // A clean end on one side is passed on as a clean end, after pending writes flush.
   // (Ending a socket twice costs an error object with a stack trace: check first.)
   on(client, 'end', () => endOnce(server));
-  on(server, 'end', () => endOnce(client));
+  on(server, 'end', () => {
+    serverEnded = true;
+    endOnce(client);
+  });
 
   let open = 2;
   for (const [side, other] of [[client, server], [server, client]] as const) {

@@ -69,8 +69,11 @@ export class ServerPool {
       const parked = this.byKey.get(key)?.at(-1);
       if (!parked) return undefined;
       this.unpark(parked);
+      const { socket } = parked.session;
+      // Until the pump takes it over, an error closes it (and is not thrown).
+      socket.on('error', () => socket.destroy());
       // Gone since (its close event not yet seen): the next one.
-      if (!parked.session.socket.destroyed && parked.session.socket.writable) return parked.session;
+      if (!socket.destroyed && socket.writable) return parked.session;
       closeSession(parked.session.socket);
     }
   }

@@ -61,7 +61,7 @@ export class Gateway {
     const serverPool = poolOptions.maxIdle > 0 ? new ServerPool(poolOptions, options.log) : undefined;
     // A role changed (through pgwarden, or noticed by the catalog watch): its kept
     // sessions go, as its cached secret does.
-    if (serverPool) options.roles.onForget((role) => serverPool.forget(role));
+    if (serverPool) options.roles.onChange((role) => serverPool.forget(role));
     if (serverPool && options.metrics) {
       const metrics = options.metrics;
       metrics.beforeScrape.push(() => metrics.serverSessionsIdle.set(serverPool.idleCount));

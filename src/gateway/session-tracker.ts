@@ -89,6 +89,11 @@ export class MessageBoundaries {
     }
   }
 
+  /** Between two messages: nothing of a message is pending. */
+  get atBoundary(): boolean {
+    return this.remaining === 0 && this.headerFill === 0 && this.parts === undefined;
+  }
+
   private finishParts(): void {
     const body = Buffer.concat(this.parts!);
     this.parts = undefined;
@@ -136,9 +141,10 @@ export class SessionTracker {
     this.server.feed(chunk);
   }
 
-  /** True when the server is idle, owes no answer, and the client ended cleanly. */
+  /** True when the server is idle, owes no answer, has sent nothing half-way (an
+   * asynchronous notice, say), and the client ended cleanly. */
   get reusable(): boolean {
-    return this.terminatedAt !== undefined && !this.afterTerminate && !this.client.broken && !this.server.broken;
+    return this.terminatedAt !== undefined && !this.afterTerminate && !this.client.broken && !this.server.broken && this.server.atBoundary;
   }
 
   private clientMessage(type: number, offset: number): void {

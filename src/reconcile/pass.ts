@@ -14,6 +14,8 @@ import type { SyncStates } from './state.js';
 import { isManagedRole } from './universe.js';
 import { reconcileWorker, type CoordinatorSnapshot, type DriftItem } from './worker-pass.js';
 
+/** SQLSTATE of a lock wait that ran out (the cluster change lock, `exclusively()`). */
+const LOCK_NOT_AVAILABLE = '55P03';
 /** SQLSTATE of a missing table (pgwarden.propagated_roles before installReconcileSchema()). */
 const UNDEFINED_TABLE = '42P01';
 
@@ -63,7 +65,9 @@ export async function runPass(ctx: PassContext, targets: ReadonlySet<string> | '
   try {
     return await exclusively(ctx.admin, () => passUnderLock(ctx, targets, reasons, started));
   } catch (e) {
-    const error = `cannot read the coordinator: ${describeError(e)}`;
+    const error = (e as { code?: string }).code === LOCK_NOT_AVAILABLE
+      ? 'another change to the cluster has held its lock for 60 s; the pass will run later'
+      : `cannot read the coordinator: ${describeError(e)}`;
     ctx.log.warn({ event: 'reconcile-failed', error }, 'reconciliation pass failed');
     return { reasons, startedAt: started.toISOString(), mode: undefined, durationMs: Date.now() - started.getTime(), error, nodes: [] };
   }

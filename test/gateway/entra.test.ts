@@ -7,7 +7,7 @@ import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { addPrincipal, removePrincipal } from '../../src/control/principals.js';
-import { CITUS_PASSWORD, psql, startTestPgwarden, type TestPgwarden } from '../helpers/pgwarden.js';
+import { CITUS_PASSWORD, psql, startTestPgwarden, waitFor, type TestPgwarden } from '../helpers/pgwarden.js';
 import { appToken, forge, otherRsaKey, savedAdmin, userClaims, userToken, RESOURCE, type SavedAdmin } from '../helpers/entra.js';
 import { collect, directTls, errorMessage, startupPacket } from '../helpers/raw-client.js';
 
@@ -83,6 +83,26 @@ describe('sign-in with tokens', () => {
     assert.equal(r.out, 'Data Readers', r.err);
     const no = await asRole('Data Readers', await userToken(pw, outsider, 'Outsider-Passw0rd-1'));
     assert.match(no.err, /DETAIL: {2}The access token's subject is not a member of group "Data Readers"/);
+  });
+
+  test('members of one group do not get each other\'s kept server sessions; the same member does', async () => {
+    const members = ['first.member', 'second.member'].map((n) => `${n}@${pw.idp!.tenantDomain}`);
+    const group = await pw.idp!.directory.addGroup({ displayName: 'Shared Readers' });
+    for (const upn of members) {
+      await addUser(upn, 'Shared-Passw0rd-1');
+      await pw.idp!.directory.addMember('Shared Readers', upn);
+    }
+    await addPrincipal(pw.cluster, pw.cluster.gatewaySecret, { roleName: 'Shared Readers', type: 'group', objectId: group.objectId, tenantId: pw.idp!.tenantId, isAdmin: false });
+    const pidOf = async (upn: string): Promise<string> => {
+      const r = await asRole('Shared Readers', await userToken(pw, upn, 'Shared-Passw0rd-1'), 'select pg_backend_pid()');
+      assert.match(r.out, /^\d+$/, r.err);
+      await waitFor(() => pw.gateway.serverPoolStats.idle > 0, 5_000, 'a kept session');
+      return r.out;
+    };
+    const first = await pidOf(members[0]!);
+    const second = await pidOf(members[1]!);
+    assert.notEqual(second, first, 'another member gets a session of its own');
+    assert.equal(await pidOf(members[0]!), first, 'the same member gets its kept session again');
   });
 });
 

@@ -56,13 +56,14 @@ describe('session tracker', () => {
     assert.equal(t.terminatedAt, 0);
   });
 
-  test('not reusable: in a transaction, an answer still owed, unsynced extended messages, bytes after Terminate', () => {
+  test('not reusable: in a transaction, an answer still owed, unsynced extended messages, bytes after Terminate, half a server message', () => {
     const cases: Array<[string, Buffer[], Buffer[]]> = [
       ['in a transaction', [simpleQuery('begin'), terminate()], [Buffer.concat([done, Z('T')])]],
       ['failed transaction', [simpleQuery('x'), terminate()], [Buffer.concat([frameMessage('E', Buffer.from('SERROR\0\0')), Z('E')])]],
       ['answer owed', [simpleQuery('select 1'), Buffer.concat([simpleQuery('select 2'), terminate()])], [Buffer.concat([done, Z('I')])]],
       ['Parse without Sync', [Buffer.concat([frameMessage('P', Buffer.from('\0select 1\0\0\0')), terminate()])], []],
       ['bytes after Terminate', [Buffer.concat([terminate(), simpleQuery('select 1')])], []],
+      ['half a notice from the server', [simpleQuery('select 1'), terminate()], [Buffer.concat([done, Z('I'), frameMessage('N', Buffer.from('SNOTICE\0\0')).subarray(0, 7)])]],
     ];
     for (const [what, client, server] of cases) {
       const t = new SessionTracker(new Map());
