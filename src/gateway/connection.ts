@@ -307,7 +307,7 @@ export class ClientConnection {
     if (now === this.verifier && now === session.verifier) {
       pool.reused++;
       this.ctx.metrics?.serverSessionsReused.inc();
-      return { ...session, notices: Buffer.alloc(0), trailing: Buffer.alloc(0) };
+      return session;
     }
     // The role changed: its other kept sessions and its cached secret go too.
     closeSession(session.socket);
@@ -391,7 +391,7 @@ export class ClientConnection {
     const key = this.poolKey;
     return {
       tracker,
-      release: (socket) => void pool.release(key, { ...backend, socket, parameters: tracker.parameters, notices: Buffer.alloc(0), trailing: Buffer.alloc(0) }),
+      release: (socket) => void pool.release(key, { ...backend, socket, parameters: tracker.parameters }),
     };
   }
 

@@ -18,6 +18,8 @@ export interface ServerPoolOptions {
   resetTimeoutMs: number;
 }
 
+const EMPTY = Buffer.alloc(0);
+
 export const DEFAULT_SERVER_POOL: ServerPoolOptions = {
   maxIdle: 20,
   idleTimeoutMs: 60_000,
@@ -33,6 +35,9 @@ export interface PooledSession extends BackendSession {
   verifier: string;
   bornAt: number;
 }
+
+/** What ends a parked session's rest: anything it says, and its end. */
+const PARKED_EVENTS = ['data', 'end', 'close', 'error'] as const;
 
 interface Parked {
   session: PooledSession;
@@ -78,7 +83,8 @@ export class ServerPool {
     }
   }
 
-  /** Resets a session whose client has ended cleanly and keeps it, or closes it. */
+  /** Resets a session whose client has ended cleanly and keeps it, or closes it. Its
+   * startup notices and trailing bytes were its first client's: they are not kept. */
   async release(key: string, session: PooledSession): Promise<void> {
     const { socket } = session;
     if (this.closed || this.options.maxIdle === 0 || Date.now() - session.bornAt > this.options.lifetimeMs) return closeSession(socket);
@@ -91,17 +97,14 @@ export class ServerPool {
     if (this.closed) return closeSession(socket);
     if (this.all.size >= this.options.maxIdle) this.closeParked(this.all.values().next().value!);
     const parked: Parked = {
-      session,
+      session: { ...session, notices: EMPTY, trailing: EMPTY },
       key,
       timer: setTimeout(() => this.closeParked(parked), this.options.idleTimeoutMs).unref(),
       // An idle session says nothing unasked unless it is going away (a FATAL error
       // before PostgreSQL closes it): whatever arrives, it is not kept.
       onGone: () => this.closeParked(parked),
     };
-    socket.on('data', parked.onGone);
-    socket.on('end', parked.onGone);
-    socket.on('close', parked.onGone);
-    socket.on('error', parked.onGone);
+    for (const event of PARKED_EVENTS) socket.on(event, parked.onGone);
     socket.resume();
     let list = this.byKey.get(key);
     if (!list) this.byKey.set(key, (list = []));
@@ -123,10 +126,7 @@ export class ServerPool {
     const { socket } = parked.session;
     clearTimeout(parked.timer);
     socket.pause();
-    socket.off('data', parked.onGone);
-    socket.off('end', parked.onGone);
-    socket.off('close', parked.onGone);
-    socket.off('error', parked.onGone);
+    for (const event of PARKED_EVENTS) socket.off(event, parked.onGone);
     this.all.delete(parked);
     const list = this.byKey.get(parked.key);
     if (list) {
