@@ -9,7 +9,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
-import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Browser, BrowserContext, Locator, Page, Route } from 'playwright-core';
 import { CITUS_PASSWORD, psql, waitFor } from '../helpers/pgwarden.js';
 import { savedAdmin, userToken, type SavedAdmin } from '../helpers/entra.js';
 import { launchBrowser, newContext, PageErrors, startPortalEnv, type PortalEnv } from './helpers.js';
@@ -299,8 +300,19 @@ describe('the Authentication page, as the seed walks it', () => {
     // Saving ends citus's own session at once (the API re-checks a session's owner on every
     // call): the page signs out and says why. Its refused calls answer 401, which chromium logs.
     const allowed = errors.allow(/status of 401/);
+    // The calls the page makes after saving answer 401 at different moments; one held back
+    // answers after the server has told the reason (once) and ended the session. The page
+    // must keep the reason, not replace it with a generic one.
+    const lateRoles = async (route: Route) => {
+      await sleep(1000);
+      await route.continue();
+    };
+    await page.route('**/api/v1/roles', lateRoles);
     await toolbarSave(page).click();
     await page.getByText('Your session ended: PostgreSQL authentication is disabled for this cluster, so citus cannot sign in.').waitFor();
+    await sleep(1500);
+    await page.unroute('**/api/v1/roles', lateRoles);
+    await page.getByText('Your session ended: PostgreSQL authentication is disabled for this cluster, so citus cannot sign in.').waitFor({ timeout: 100 });
     allowed();
     const r = await psql(env.pg.conn('citus'), 'select 1', CITUS_PASSWORD);
     assert.notEqual(r.code, 0);

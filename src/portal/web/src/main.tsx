@@ -1,6 +1,6 @@
 // The portal's entry: ask who is signed in, then show the sign-in or the page.
 import { render } from 'preact';
-import { useCallback, useEffect, useState } from 'preact/hooks';
+import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { api } from './api.js';
 import { AuthenticationPage } from './components/AuthenticationPage.js';
 import { Icon } from './components/Icon.js';
@@ -13,12 +13,17 @@ type State = { state: 'loading' } | { state: 'error'; message: string } | { stat
 function App() {
   const [s, setS] = useState<State>({ state: 'loading' });
   const [announcement, setAnnouncement] = useState('');
+  // When a session ends, every call in flight answers 401. Only the first asks the server
+  // why: the server tells the reason once (it ends the session as it answers), so a later
+  // ask would replace the reason with a generic one.
+  const ending = useRef(false);
 
   const refresh = useCallback(async (notice?: string) => {
     try {
       const session = await api.session();
       if (session.signedIn) api.setCsrf(session.csrfHeader, session.csrf);
       else api.clearCsrf();
+      ending.current = !session.signedIn && ending.current;
       // The server's reason (a session ended, a refused sign-in) says more than ours.
       const shown = (session.signedIn ? undefined : session.error) ?? notice;
       setS({ state: 'ready', session, ...(shown ? { notice: shown } : {}) });
@@ -29,7 +34,11 @@ function App() {
 
   useEffect(() => {
     void refresh();
-    return api.onSignedOut(() => void refresh('Your session ended. Please sign in again.'));
+    return api.onSignedOut(() => {
+      if (ending.current) return;
+      ending.current = true;
+      void refresh('Your session ended. Please sign in again.');
+    });
   }, [refresh]);
 
   // Screen readers hear what changed without focus moving.
