@@ -21,9 +21,10 @@ function App() {
   const refresh = useCallback(async (notice?: string) => {
     try {
       const session = await api.session();
-      if (session.signedIn) api.setCsrf(session.csrfHeader, session.csrf);
-      else api.clearCsrf();
-      ending.current = !session.signedIn && ending.current;
+      if (session.signedIn) {
+        api.setCsrf(session.csrfHeader, session.csrf);
+        ending.current = false;
+      } else api.clearCsrf();
       // The server's reason (a session ended, a refused sign-in) says more than ours.
       const shown = (session.signedIn ? undefined : session.error) ?? notice;
       setS({ state: 'ready', session, ...(shown ? { notice: shown } : {}) });
