@@ -1,5 +1,5 @@
 // Keeps a gateway's view of the catalog current: the authentication method, and which
-// cached role answers are stale. Changes arrive at once through LISTEN pgwarden_catalog
+// cached role answers and kept server sessions are stale. Changes arrive at once through LISTEN pgwarden_catalog
 // (the catalog's triggers and the control plane send NOTIFY); a re-read every second is
 // the safety net for a lost notification or a dropped connection, so that a change
 // applies to every new sign-in within a second on every gateway.
@@ -11,9 +11,14 @@ import type { RoleCatalog } from './role-catalog.js';
 export const CATALOG_CHANNEL = 'pgwarden_catalog';
 export const REREAD_INTERVAL_MS = 1_000;
 const RECONNECT_DELAY_MS = 1_000;
+const REREAD_SQL = `SELECT (SELECT value FROM pgwarden.settings WHERE name = 'auth_method') AS method,
+  (SELECT md5(coalesce(string_agg(setdatabase || ' ' || setrole || ' ' || setconfig::text, ',' ORDER BY setdatabase, setrole), ''))
+     FROM pg_db_role_setting) AS settings`;
 
 export class CatalogWatch {
   private method: AuthMethod = 'both';
+  /** A digest of pg_db_role_setting at the last re-read. */
+  private settings: string | undefined;
   private listener: pg.Client | undefined;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
@@ -43,14 +48,23 @@ export class CatalogWatch {
   }
 
   private async reread(): Promise<void> {
-    const r = await this.pool.query<{ value: string }>("SELECT value FROM pgwarden.settings WHERE name = 'auth_method'");
-    const v = r.rows[0]?.value;
+    const r = await this.pool.query<{ method: string | null; settings: string }>({ name: 'pgwarden_catalog_reread', text: REREAD_SQL });
+    const v = r.rows[0]?.method ?? undefined;
     if (isAuthMethod(v) && v !== this.method) {
       this.log.info({ event: 'auth-method', method: v }, 'authentication method changed');
       this.method = v;
       // A method change also changes roles (citus LOGIN or not): cached answers are stale.
       this.roles.changed();
     }
+    // ALTER ROLE/DATABASE ... SET applies when a session starts: kept server sessions
+    // started before the change would hand the old settings on. (No trigger fires on
+    // those commands; this re-read is how a change is seen.)
+    const settings = r.rows[0]?.settings;
+    if (settings !== undefined && this.settings !== undefined && settings !== this.settings) {
+      this.log.info({ event: 'role-settings' }, 'role or database settings changed');
+      this.roles.changed();
+    }
+    this.settings = settings;
   }
 
   private async listen(): Promise<void> {

@@ -216,6 +216,28 @@ describe('a kept session never outlives what allowed it', () => {
     await session();
   });
 
+  test('ALTER ROLE ... SET and ALTER DATABASE ... SET reach the next client: kept sessions started before are closed', async () => {
+    const show = (c: pg.Client) =>
+      c.query<{ work_mem: string; lock_timeout: string }>("SELECT current_setting('work_mem') AS work_mem, current_setting('lock_timeout') AS lock_timeout").then((r) => r.rows[0]!);
+    const first = await session(show);
+    await waitIdle();
+    // No trigger fires on these commands: the gateway sees them in its re-read (every second).
+    await asSuperuser(`ALTER ROLE ${ROLE} IN DATABASE postgres SET work_mem = '7MB'`);
+    await waitFor(() => idle() === 0, 5_000, 'the kept session closed after ALTER ROLE ... SET');
+    const second = await session(show);
+    assert.notEqual(second.pid, first.pid);
+    assert.deepEqual(second.result, { work_mem: '7MB', lock_timeout: first.result.lock_timeout });
+    await waitIdle();
+    await asSuperuser(`ALTER DATABASE postgres SET lock_timeout = '3s'`);
+    try {
+      await waitFor(() => idle() === 0, 5_000, 'the kept session closed after ALTER DATABASE ... SET');
+      const third = await session(show);
+      assert.deepEqual(third.result, { work_mem: '7MB', lock_timeout: '3s' });
+    } finally {
+      await asSuperuser(`ALTER DATABASE postgres RESET lock_timeout; ALTER ROLE ${ROLE} IN DATABASE postgres RESET work_mem`);
+    }
+  });
+
   test('a cancel key of an earlier client cannot cancel the next client\'s query', async () => {
     const first = client();
     await first.connect();
