@@ -1,16 +1,30 @@
 // LISTEN pgwarden_reconcile on the coordinator: the event trigger (schema.ts) sends a
 // NOTIFY after each GRANT, REVOKE, ALTER DEFAULT PRIVILEGES or object creation, which
-// PostgreSQL delivers when the transaction commits. A lost connection is re-opened; as
-// notifications may have been missed meanwhile, a reconnection asks for a pass too.
+// PostgreSQL delivers when the transaction commits. PostgreSQL fires no event trigger
+// for roles, memberships, role settings or database privileges (shared catalogs): on the
+// same connection, a digest of those catalogs is read every second, and a change counts
+// as a notification. A lost connection is re-opened; as notifications may have been
+// missed meanwhile, a reconnection asks for a pass too.
 // https://www.postgresql.org/docs/current/sql-notify.html
 import type pg from 'pg';
 import { coordinatorOf, type ClusterAdmin } from '../control/cluster-admin.js';
 import { describeError } from '../util/errors.js';
 import { quoteIdent } from '../util/sql.js';
-import { pause } from './probe.js';
+import { pause, withTimeout } from './probe.js';
 import { RECONCILE_CHANNEL } from './schema.js';
 
 const RECONNECT_DELAY_MS = 1_000;
+/** A digest read that takes longer ends the connection (and is reported as lost). */
+const DIGEST_TIMEOUT_MS = 10_000;
+
+/** What the pass reads from the shared catalogs, as one digest. Whole rows of pg_authid,
+ * pg_auth_members and pg_db_role_setting (nothing in them changes by itself); of
+ * pg_database only what a pass reads (its other columns move with VACUUM). */
+const SHARED_DIGEST_SQL = `SELECT md5(concat_ws(E'\\n',
+  (SELECT string_agg(a::text, ',' ORDER BY a.oid) FROM pg_authid a),
+  (SELECT string_agg(m::text, ',' ORDER BY m.oid) FROM pg_auth_members m),
+  (SELECT string_agg(s::text, ',' ORDER BY s.setdatabase, s.setrole) FROM pg_db_role_setting s),
+  (SELECT string_agg(concat_ws(' ', d.oid, d.datname, d.datdba, d.datacl, d.datallowconn), ',' ORDER BY d.oid) FROM pg_database d))) AS digest`;
 
 export interface ListenerEvents {
   notified(payload: string): void;
@@ -26,6 +40,8 @@ export class CoordinatorListener {
   constructor(
     private readonly admin: ClusterAdmin,
     private readonly events: ListenerEvents,
+    /** How often the shared catalogs' digest is read. */
+    private readonly pollMs: number,
   ) {}
 
   start(): void {
@@ -47,7 +63,7 @@ export class CoordinatorListener {
           await c.query(`LISTEN ${quoteIdent(RECONCILE_CHANNEL)}`);
           if (!first) this.events.reconnected();
           first = false;
-          await untilClosed(c, signal);
+          await this.watchShared(c, signal);
         });
         if (!signal.aborted) this.events.lost('the connection closed');
       } catch (e) {
@@ -57,18 +73,24 @@ export class CoordinatorListener {
       await pause(RECONNECT_DELAY_MS, signal);
     }
   }
+
+  /** Reads the shared catalogs' digest until the connection ends or `signal` aborts; a
+   * change is told as a notification. A failed read ends the connection. */
+  private async watchShared(c: pg.Client, signal: AbortSignal): Promise<void> {
+    let closed = false;
+    const onClosed = (): void => {
+      closed = true;
+    };
+    c.once('end', onClosed);
+    c.once('error', onClosed);
+    let last: string | undefined;
+    while (!signal.aborted && !closed) {
+      const r = await withTimeout(c.query<{ digest: string }>(SHARED_DIGEST_SQL), DIGEST_TIMEOUT_MS);
+      const digest = r.rows[0]!.digest;
+      if (last !== undefined && digest !== last) this.events.notified('roles, memberships, role settings or database privileges changed');
+      last = digest;
+      await pause(this.pollMs, signal);
+    }
+  }
 }
 
-/** Resolves when the connection ends or `signal` aborts. */
-function untilClosed(c: pg.Client, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = (): void => {
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    c.once('end', done);
-    c.once('error', done);
-    signal.addEventListener('abort', done, { once: true });
-  });
-}

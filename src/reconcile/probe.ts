@@ -68,7 +68,7 @@ export async function pause(ms: number, signal: AbortSignal): Promise<void> {
 }
 
 /** Rejects if `p` takes longer than `ms`. */
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+export function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   return Promise.race([
     p,

@@ -1,5 +1,7 @@
 // The propagation reconciler: converges every worker to the coordinator. Passes start
-// on a NOTIFY from the coordinator's event trigger, on the control plane's trigger(), on
+// on a NOTIFY from the coordinator's event trigger, when the digest of the shared
+// catalogs (roles, memberships, role settings, database privileges) changes, on the
+// control plane's trigger(), on
 // a timer (every 30 s by default), and when a worker that was unreachable answers again
 // (probed every second). One pass runs at a time; triggers during a pass ask for exactly
 // one more. docs/propagation.md explains what is propagated and how.
@@ -70,7 +72,7 @@ export class Reconciler {
       notified: (payload) => this.trigger(`coordinator: ${payload || 'notification'}`),
       reconnected: () => this.trigger('notification channel reconnected'),
       lost: (error) => log.warn({ event: 'reconcile-listen-lost', error }, 'lost the reconciler notification connection; reconnecting'),
-    });
+    }, options.probeIntervalMs ?? DEFAULT_PROBE_INTERVAL_MS);
   }
 
   /** Starts listening, probing and the periodic pass, and asks for a first pass. */

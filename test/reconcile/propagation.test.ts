@@ -120,6 +120,18 @@ test('roles, memberships, role settings and database privileges arrive with trig
   assert.deepEqual(settings[0]!.setconfig, ['search_path="$user", "Sales", public']);
 });
 
+test('roles, memberships, role settings and database privileges made in SQL arrive without a trigger, long before the periodic pass', async () => {
+  // No event trigger fires for these: the reconciler reads a digest of the shared
+  // catalogs every second. The periodic pass (30 s) is far beyond the 10 s waited here.
+  const c = pw.cluster.coordinator;
+  await sql(pw.cluster, c, `CREATE ROLE "New Person@example.com" LOGIN; GRANT readers TO "New Person@example.com"`);
+  await sql(pw.cluster, c, `ALTER ROLE "New Person@example.com" IN DATABASE postgres SET statement_timeout = '9s'`);
+  await sql(pw.cluster, c, 'GRANT CREATE ON DATABASE postgres TO "New Person@example.com"');
+  await waitForConvergence(pw.cluster);
+  const [row] = await sql(pw.cluster, pw.cluster.workers[0]!, `SELECT has_database_privilege('New Person@example.com', 'postgres', 'CREATE') AS can, pg_has_role('New Person@example.com', 'readers', 'MEMBER') AS member`);
+  assert.deepEqual(row, { can: true, member: true });
+});
+
 test('a changed password is copied as the same verifier, which never reaches logs, reports or status', async () => {
   await sql(pw.cluster, pw.cluster.coordinator, `ALTER ROLE db_user PASSWORD 'Db-User-Passw0rd'`);
   const report = await r.reconciler.runPass();
