@@ -5,6 +5,7 @@
 // the control plane's trigger().
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { addNativeRole } from '../../src/control/native-roles.js';
 import { parseAclItem } from '../../src/reconcile/acl-text.js';
 import { installReconcileSchema } from '../../src/reconcile/index.js';
@@ -130,6 +131,12 @@ test('roles, memberships, role settings and database privileges made in SQL arri
   await waitForConvergence(pw.cluster);
   const [row] = await sql(pw.cluster, pw.cluster.workers[0]!, `SELECT has_database_privilege('New Person@example.com', 'postgres', 'CREATE') AS can, pg_has_role('New Person@example.com', 'readers', 'MEMBER') AS member`);
   assert.deepEqual(row, { can: true, member: true });
+  // A pass changes nothing on the coordinator, so the digest stays put: no pass follows a pass.
+  await r.reconciler.runPass('test: settle');
+  const passes = () => r.logs.filter((l) => l.includes('"reconcile-pass"')).length;
+  const before = passes();
+  await sleep(2_500);
+  assert.equal(passes(), before, 'no pass while nothing changes');
 });
 
 test('a changed password is copied as the same verifier, which never reaches logs, reports or status', async () => {
