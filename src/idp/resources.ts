@@ -5,14 +5,19 @@
 // https://learn.microsoft.com/entra/identity-platform/scopes-oidc
 import { refuse } from './oauth-errors.js';
 
-/** Resources known to the tenant: the managed PostgreSQL services' and Azure management's
- * (which `az login` asks for). */
+/** Microsoft Graph's resource URI: app-only Graph tokens (`scope=https://graph.microsoft.com/.default`)
+ * carry it in `aud`. The provider serves a read-only subset of Graph (see graph/). */
+export const GRAPH_RESOURCE = 'https://graph.microsoft.com';
+
+/** Resources known to the tenant: the managed PostgreSQL services', Azure management's
+ * (which `az login` asks for) and Microsoft Graph's. */
 export const KNOWN_RESOURCES: readonly string[] = [
   'https://token.postgres.cosmos.azure.com',
   'https://postgres.cosmos.azure.com',
   'https://ossrdbms-aad.database.windows.net',
   'https://management.core.windows.net/',
   'https://management.azure.com/',
+  GRAPH_RESOURCE,
 ];
 
 /** Entra gives a v2 request with only OpenID Connect scopes a Microsoft Graph token, whose
@@ -32,6 +37,11 @@ export interface Target {
 }
 
 const normalize = (r: string): string => r.toLowerCase().replace(/\/+$/, '');
+
+/** Microsoft Graph, named by its application id or its URI (any case, trailing slash). */
+export function isGraph(resource: string): boolean {
+  return resource.toLowerCase() === GRAPH_AUDIENCE || normalize(resource) === GRAPH_RESOURCE;
+}
 
 /** The resource as given, if the tenant knows it; else AADSTS500011. */
 export function knownResource(resource: string, tenantName: string): string {
@@ -63,17 +73,19 @@ export function v2Target(scope: string | undefined, tenantName: string, appOnly:
   if (others.length === 0) return { resource: GRAPH_AUDIENCE, oidc };
   const s = others[0]!;
   const suffix = ['/.default', `/${USER_SCOPE}`].find((x) => s.endsWith(x));
-  if (!suffix) throw refuse.invalidScope(s);
+  // Graph's delegated permissions have their own names (User.Read, ...), not user_impersonation.
+  if (!suffix || (suffix !== '/.default' && isGraph(s.slice(0, -suffix.length)))) throw refuse.invalidScope(s);
   return { resource: knownResource(s.slice(0, -suffix.length), tenantName), oidc };
 }
 
-/** The delegated permissions a user token carries (`scp`). */
+/** The delegated permissions a user token carries (`scp`): Graph's sign-in permissions for
+ * Graph, `user_impersonation` for the others. */
 export function userPermissions(target: Target): string {
-  return target.resource === GRAPH_AUDIENCE ? [...target.oidc.filter((s) => s !== 'offline_access'), 'User.Read'].join(' ') : USER_SCOPE;
+  return isGraph(target.resource) ? [...target.oidc.filter((s) => s !== 'offline_access'), 'User.Read'].join(' ') : USER_SCOPE;
 }
 
 /** The `scope` of a v2 token response: what was granted, named as the request named it. */
 export function grantedScope(target: Target, appOnly: boolean): string {
-  if (target.resource === GRAPH_AUDIENCE) return userPermissions(target);
+  if (target.resource === GRAPH_AUDIENCE || (isGraph(target.resource) && !appOnly)) return userPermissions(target);
   return appOnly ? `${target.resource}/.default` : `${target.resource}/${USER_SCOPE} ${target.resource}/.default`;
 }
