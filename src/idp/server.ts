@@ -9,6 +9,7 @@ import { refuse } from './oauth-errors.js';
 import { registerAuthorize } from './routes/authorize.js';
 import { registerDeviceFlow } from './routes/device.js';
 import { registerDiscovery } from './routes/discovery.js';
+import { registerGraph } from './routes/graph.js';
 import { registerLogout } from './routes/logout.js';
 import { sendError } from './routes/replies.js';
 import { registerTokenEndpoints } from './routes/token.js';
@@ -47,5 +48,6 @@ export async function buildServer(ctx: ProviderContext, tls: TlsMaterial): Promi
   registerDeviceFlow(app, ctx);
   registerAuthorize(app, ctx);
   registerLogout(app, ctx);
+  registerGraph(app, ctx);
   return app;
 }
