@@ -11,6 +11,7 @@ import { Reconciler } from './reconcile/index.js';
 import { SessionStore } from './api/sessions.js';
 import { PORTAL_APPLICATION, portalPlugin, type PortalOptions } from './portal/index.js';
 import type { Directory } from './control/directory.js';
+import { GraphDirectory } from './identity/graph-directory.js';
 import { addPrincipal, listPrincipals } from './control/principals.js';
 import { EmbeddedIdp, type SeededAdmin } from './idp/embedded-idp.js';
 import { DEFAULT_AUDIENCES, MAX_CLOCK_SKEW_SECONDS } from './identity/config.js';
@@ -36,6 +37,16 @@ import type { Logger } from './util/log.js';
 /** Where the embedded identity provider listens by default. */
 export const DEFAULT_IDP_PORT = 8443;
 
+/** Microsoft Graph, for directory searches of a real tenant (src/identity/graph-directory.ts). */
+export interface GraphOptions {
+  readonly clientId: string;
+  readonly clientSecret: string;
+  /** Default https://graph.microsoft.com. */
+  readonly endpoint?: string;
+  /** The resource its tokens are for (default: the endpoint). */
+  readonly resource?: string;
+}
+
 export interface PgwardenOptions {
   dataDir: string;
   workers?: number;
@@ -60,7 +71,7 @@ export interface PgwardenOptions {
    */
   identity?:
     | { kind: 'embedded'; host?: string; port: number }
-    | { kind: 'entra'; config: EntraConfig }
+    | { kind: 'entra'; config: EntraConfig; graph?: GraphOptions }
     | { kind: 'none' };
   /** The control plane's REST API (and portal): loopback and 8080 unless given. */
   apiHost?: string;
@@ -253,7 +264,14 @@ interface Identity {
 async function startIdentity(options: PgwardenOptions, cluster: Cluster, tls: TlsMaterial, log: Logger): Promise<Identity> {
   const identity = options.identity ?? { kind: 'embedded', port: DEFAULT_IDP_PORT };
   if (identity.kind === 'none') return { config: undefined, idp: undefined, directory: undefined, seededAdmin: undefined };
-  if (identity.kind === 'entra') return { config: identity.config, idp: undefined, directory: undefined, seededAdmin: undefined };
+  if (identity.kind === 'entra') {
+    const { config, graph } = identity;
+    // Without Graph, principals of a real tenant are added by object id.
+    const directory = graph
+      ? new GraphDirectory({ authority: config.authority, tenantId: config.tenantId, clientId: graph.clientId, clientSecret: graph.clientSecret, graphEndpoint: graph.endpoint, ...(graph.resource ? { resource: graph.resource } : {}), ...(config.ca ? { ca: config.ca } : {}) })
+      : undefined;
+    return { config, idp: undefined, directory, seededAdmin: undefined };
+  }
   const idp = await EmbeddedIdp.open({ dataDir: cluster.dataDir, tls, log });
   try {
     const seededAdmin = await idp.seedIfEmpty();

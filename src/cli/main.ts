@@ -68,6 +68,13 @@ export function buildProgram(): Command {
     .option('--entra-tenant <id>', 'accept tokens of this Microsoft Entra tenant (a GUID) instead of running the embedded provider')
     .option('--entra-authority <url>', 'the authority of --entra-tenant', 'https://login.microsoftonline.com')
     .option('--entra-audience <uri...>', 'accepted token audiences (default: the managed service\'s three)')
+    .option('--graph-client-id <id>', 'with --entra-tenant: the application (client) id pgwarden searches the directory with in Microsoft Graph (needs Directory.Read.All)')
+    .addOption(
+      program
+        .createOption('--graph-client-secret-file <path>', "a file holding that application's client secret (or PGWARDEN_GRAPH_CLIENT_SECRET)")
+        .env('PGWARDEN_GRAPH_CLIENT_SECRET_FILE'),
+    )
+    .option('--graph-endpoint <url>', 'Microsoft Graph of the tenant\'s cloud', 'https://graph.microsoft.com')
     .option('--clock-skew <seconds>', 'tolerated clock skew on token exp/nbf, 0 to 300', parseCount, 300)
     .option('--portal-client-id <id>', 'with --entra-tenant: the application (client) id the portal signs people in with')
     .option('--portal-url <url>', "the portal's URL as browsers reach it (for the sign-in redirect)")

@@ -33,6 +33,9 @@ export interface UpOptions {
   entraTenant?: string;
   entraAuthority: string;
   entraAudience?: string[];
+  graphClientId?: string;
+  graphClientSecretFile?: string;
+  graphEndpoint: string;
   clockSkew: number;
   portalClientId?: string;
   portalUrl?: string;
@@ -42,6 +45,9 @@ export interface UpOptions {
 export async function up(opts: UpOptions): Promise<void> {
   if (opts.worker && !opts.coordinator) throw new PgwardenError('CONFIG_INVALID', '--worker goes with --coordinator (an existing cluster)');
   if (opts.coordinator && opts.workers !== undefined) throw new PgwardenError('CONFIG_INVALID', '--workers is for the embedded cluster; an existing cluster takes --worker CONNINFO for each worker');
+  if ((opts.graphClientId || opts.graphClientSecretFile) && !opts.entraTenant) {
+    throw new PgwardenError('CONFIG_INVALID', '--graph-client-id is for a real tenant (--entra-tenant); the embedded provider has its own directory');
+  }
   const dataDir = resolve(opts.dataDir);
   const log = createLogger({ file: join(dataDir, 'logs', 'pgwarden.log'), level: opts.logLevel });
   process.stdout.write(`pgwarden: starting in ${shown(dataDir)} ...\n`);
@@ -67,6 +73,7 @@ export async function up(opts: UpOptions): Promise<void> {
             audiences: opts.entraAudience ?? DEFAULT_AUDIENCES,
             clockSkewSeconds: opts.clockSkew,
           },
+          ...(await graphOptions(opts)),
         }
       : { kind: 'embedded', port: opts.idpPort },
     ...(opts.portalClientId || opts.portalUrl
@@ -159,4 +166,23 @@ export async function up(opts: UpOptions): Promise<void> {
 function shown(path: string): string {
   const rel = relative(process.cwd(), path);
   return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : path;
+}
+
+/** Microsoft Graph for directory searches of a real tenant: an application id and its
+ * secret, read from a file (a secret on the command line would show in `ps`). */
+async function graphOptions(opts: UpOptions): Promise<{ graph?: { clientId: string; clientSecret: string; endpoint: string } }> {
+  if (!opts.graphClientId && !opts.graphClientSecretFile) return {};
+  if (!opts.graphClientId || !opts.graphClientSecretFile) {
+    throw new PgwardenError('CONFIG_INVALID', '--graph-client-id and --graph-client-secret-file go together');
+  }
+  const clientSecret = (await readOptional(resolve(opts.graphClientSecretFile)))?.trim();
+  if (!clientSecret) throw new PgwardenError('CONFIG_INVALID', `--graph-client-secret-file ${opts.graphClientSecretFile} does not exist or is empty`);
+  let endpoint: URL;
+  try {
+    endpoint = new URL(opts.graphEndpoint);
+  } catch {
+    throw new PgwardenError('CONFIG_INVALID', `--graph-endpoint ${opts.graphEndpoint} is not a URL`);
+  }
+  if (endpoint.protocol !== 'https:') throw new PgwardenError('CONFIG_INVALID', '--graph-endpoint must be an https URL');
+  return { graph: { clientId: checkGuid(opts.graphClientId, '--graph-client-id'), clientSecret, endpoint: endpoint.toString().replace(/\/+$/, '') } };
 }

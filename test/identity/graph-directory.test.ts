@@ -1,0 +1,165 @@
+// Directory searches of a real tenant through Microsoft Graph (src/identity/graph-directory.ts),
+// against the embedded provider's Graph subset: real HTTPS, real app-only tokens from its
+// token endpoint. Then the whole path: pgwarden started for "a real tenant" (the provider
+// standing in for Entra ID), an admin added by name through the API, signing in with psql.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
+import { GraphDirectory, graphFilter, odataString } from '../../src/identity/graph-directory.js';
+import { DEFAULT_AUDIENCES, MAX_CLOCK_SKEW_SECONDS } from '../../src/identity/config.js';
+import { AZURE_CLI_CLIENT_ID } from '../../src/idp/model.js';
+import { httpRequestJson } from '../../src/util/http-client.js';
+import { isPgwardenError } from '../../src/util/errors.js';
+import { startIdp, type TestIdp } from '../idp/helpers.js';
+import { CITUS_PASSWORD, psql, startTestPgwarden, type TestPgwarden } from '../helpers/pgwarden.js';
+import { apiClient, basic } from '../helpers/api.js';
+
+const GRAPH = 'https://graph.microsoft.com';
+let t: TestIdp;
+let reader: { appId: string; secret: string };
+let ids: { alice: string; sean: string; billing: string; billingApp: string; readers: string };
+let domain: string;
+
+function directory(overrides: Partial<ConstructorParameters<typeof GraphDirectory>[0]> = {}): GraphDirectory {
+  return new GraphDirectory({
+    authority: t.authority,
+    tenantId: t.tenantId,
+    clientId: reader.appId,
+    clientSecret: reader.secret,
+    graphEndpoint: `${t.authority}/graph`,
+    resource: GRAPH,
+    ca: t.ca,
+    ...overrides,
+  });
+}
+
+before(async () => {
+  t = await startIdp();
+  domain = t.idp.tenantDomain;
+  const d = t.idp.directory;
+  const made = await d.addServicePrincipal({ displayName: 'pgwarden-directory-reader' });
+  reader = { appId: made.servicePrincipal.appId, secret: made.secret };
+  const alice = await d.addUser({ userPrincipalName: `alice@${domain}`, displayName: 'Alice Smith', password: 'Alice-Passw0rd-1' });
+  const sean = await d.addUser({ userPrincipalName: `sean.obrien@${domain}`, displayName: "Sean O'Brien" });
+  const billing = await d.addServicePrincipal({ displayName: 'Billing App' });
+  const readers = await d.addGroup({ displayName: 'Data Readers' });
+  ids = {
+    alice: alice.user.objectId,
+    sean: sean.user.objectId,
+    billing: billing.servicePrincipal.objectId,
+    billingApp: billing.servicePrincipal.appId,
+    readers: readers.objectId,
+  };
+});
+after(() => t?.destroy());
+
+describe('the queries', () => {
+  test('OData string literals double their quotes', () => {
+    assert.equal(odataString("O'Brien"), "'O''Brien'");
+    assert.equal(odataString("''"), "''''''");
+  });
+
+  test('a name is looked for at the start of display names (and UPNs); a GUID also as an id (and app id)', () => {
+    assert.equal(graphFilter('user', 'al'), "startswith(displayName,'al') or startswith(userPrincipalName,'al')");
+    assert.equal(graphFilter('group', "O'B"), "startswith(displayName,'O''B')");
+    const guid = '0A1B2C3D-0000-4000-8000-000000000001';
+    assert.equal(
+      graphFilter('servicePrincipal', guid),
+      `startswith(displayName,'${guid}') or id eq '${guid.toLowerCase()}' or appId eq '${guid.toLowerCase()}'`,
+    );
+    assert.equal(graphFilter('user', ''), undefined);
+  });
+});
+
+describe('searching the tenant through Microsoft Graph', () => {
+  test('users by the start of the display name or the UPN, any case', async () => {
+    const g = directory();
+    const byName = await g.search('ALI', ['user']);
+    assert.deepEqual(byName, [{ type: 'user', objectId: ids.alice, displayName: 'Alice Smith', userPrincipalName: `alice@${domain}` }]);
+    assert.deepEqual(await g.search(`alice@${domain}`, ['user']), byName);
+  });
+
+  test('service principals with their app id, found by name, app id or object id; groups by name or id', async () => {
+    const g = directory();
+    const billing = { type: 'servicePrincipal', objectId: ids.billing, displayName: 'Billing App', appId: ids.billingApp };
+    assert.deepEqual(await g.search('billing', ['servicePrincipal']), [billing]);
+    assert.deepEqual(await g.search(ids.billingApp, ['servicePrincipal']), [billing]);
+    assert.deepEqual(await g.search(ids.billing.toUpperCase(), ['servicePrincipal']), [billing]);
+    assert.deepEqual(await g.search(ids.readers, ['group']), [{ type: 'group', objectId: ids.readers, displayName: 'Data Readers' }]);
+  });
+
+  test('every kind at once, sorted by display name; a quote in the name; nothing found is an empty list', async () => {
+    const g = directory();
+    const all = await g.search('');
+    assert.ok(all.length >= 6, JSON.stringify(all));
+    assert.deepEqual(
+      all.map((e) => e.displayName),
+      [...all.map((e) => e.displayName)].sort((a, b) => a.localeCompare(b)),
+    );
+    assert.deepEqual((await g.search("Sean O'B")).map((e) => e.objectId), [ids.sean]);
+    assert.deepEqual(await g.search('nobody-by-this-name'), []);
+  });
+
+  test('a wrong client secret: a clear error that names the application, never the secret', async () => {
+    const wrong = 'Wrong-Secret-123456789';
+    const e = await directory({ clientSecret: wrong }).search('alice').then(
+      () => assert.fail('the search succeeded'),
+      (err: unknown) => err,
+    );
+    assert.ok(isPgwardenError(e, 'IDENTITY_PROVIDER_UNAVAILABLE'), String(e));
+    assert.match((e as Error).message, new RegExp(`cannot sign in to Microsoft Graph as application ${reader.appId}: invalid_client`));
+    assert.ok(!(e as Error).message.includes(wrong));
+  });
+
+  test('Graph not answering: a clear error, no hang', async () => {
+    const port = await closedPort();
+    const e = await directory({ graphEndpoint: `https://127.0.0.1:${port}` }).search('alice').then(
+      () => assert.fail('the search succeeded'),
+      (err: unknown) => err,
+    );
+    assert.ok(isPgwardenError(e, 'IDENTITY_PROVIDER_UNAVAILABLE'), String(e));
+    assert.match((e as Error).message, /Microsoft Graph cannot be reached at https:\/\/127\.0\.0\.1:\d+/);
+  });
+});
+
+describe('pgwarden for a real tenant, with Microsoft Graph', () => {
+  let pw: TestPgwarden;
+  before(async () => {
+    pw = await startTestPgwarden({
+      workers: 0,
+      identity: {
+        kind: 'entra',
+        config: { authority: t.authority, tenantId: t.tenantId, audiences: DEFAULT_AUDIENCES, clockSkewSeconds: MAX_CLOCK_SKEW_SECONDS, ca: t.ca },
+        graph: { clientId: reader.appId, clientSecret: reader.secret, endpoint: `${t.authority}/graph`, resource: GRAPH },
+      },
+    });
+  });
+  after(() => pw?.destroy());
+
+  test('the API searches the tenant, adds an admin by name alone, and the admin signs in with psql', async () => {
+    const api = apiClient(pw.apiUrl, pw.caPath, basic('citus', CITUS_PASSWORD));
+    const found = await api.call('GET', '/api/v1/directory?type=admin-candidates&q=alice');
+    assert.equal(found.status, 200, JSON.stringify(found.data));
+    assert.deepEqual(found.data.items, [{ type: 'user', objectId: ids.alice, displayName: 'Alice Smith', roleName: `alice@${domain}`, userPrincipalName: `alice@${domain}` }]);
+    const add = await api.call('POST', '/api/v1/entra-admins', { name: `alice@${domain}` });
+    assert.equal(add.status, 201, JSON.stringify(add.data));
+    assert.equal(add.data.objectId, ids.alice);
+
+    const token = await httpRequestJson(`${t.authority}/${t.tenantId}/oauth2/token`, {
+      ca: t.ca,
+      form: { grant_type: 'password', client_id: AZURE_CLI_CLIENT_ID, username: `alice@${domain}`, password: 'Alice-Passw0rd-1', resource: 'https://ossrdbms-aad.database.windows.net' },
+    });
+    assert.equal(token.status, 200, token.text());
+    const r = await psql(pw.conn(`alice@${domain}`), 'select current_user', token.json<{ access_token: string }>().access_token);
+    assert.equal(r.stdout.trim(), `alice@${domain}`, r.stderr);
+  });
+});
+
+/** A local port with nothing listening on it. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
