@@ -4,13 +4,14 @@
 // standing in for Entra ID), an admin added by name through the API, signing in with psql.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { GraphDirectory, graphFilter, odataString } from '../../src/identity/graph-directory.js';
 import { DEFAULT_AUDIENCES, MAX_CLOCK_SKEW_SECONDS } from '../../src/identity/config.js';
 import { AZURE_CLI_CLIENT_ID } from '../../src/idp/model.js';
 import { httpRequestJson } from '../../src/util/http-client.js';
 import { isPgwardenError } from '../../src/util/errors.js';
-import { startIdp, type TestIdp } from '../idp/helpers.js';
+import { makeTempDir, runCli, startIdp, type TestIdp } from '../idp/helpers.js';
 import { CITUS_PASSWORD, psql, startTestPgwarden, type TestPgwarden } from '../helpers/pgwarden.js';
 import { apiClient, basic } from '../helpers/api.js';
 
@@ -152,6 +153,23 @@ describe('pgwarden for a real tenant, with Microsoft Graph', () => {
     assert.equal(token.status, 200, token.text());
     const r = await psql(pw.conn(`alice@${domain}`), 'select current_user', token.json<{ access_token: string }>().access_token);
     assert.equal(r.stdout.trim(), `alice@${domain}`, r.stderr);
+  });
+});
+
+describe('pgwarden up: the Graph options', () => {
+  const refused = async (args: string[], message: RegExp) => {
+    const dir = await makeTempDir();
+    const r = await runCli(['up', '--data-dir', dir, ...args]);
+    await rm(dir, { recursive: true, force: true });
+    assert.equal(r.code, 2, r.stdout + r.stderr);
+    assert.match(r.stderr, message);
+  };
+  const tenant = '00000000-0000-4000-8000-000000000001';
+
+  test('are for a real tenant, go together, and read the secret from a file that must exist', async () => {
+    await refused(['--graph-client-id', tenant], /--graph-client-id is for a real tenant \(--entra-tenant\)/);
+    await refused(['--entra-tenant', tenant, '--graph-client-id', tenant], /--graph-client-id and --graph-client-secret-file go together/);
+    await refused(['--entra-tenant', tenant, '--graph-client-id', tenant, '--graph-client-secret-file', '/nonexistent/graph.secret'], /does not exist or is empty/);
   });
 });
 
