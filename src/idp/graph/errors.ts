@@ -9,6 +9,9 @@ const GRAPH_CODES: Partial<Record<ErrorCode, string>> = {
   FORBIDDEN: 'Authorization_RequestDenied',
   FEATURE_NOT_SUPPORTED: 'Request_UnsupportedQuery',
   INVALID_INPUT: 'Request_BadRequest',
+  NOT_FOUND: 'Request_ResourceNotFound',
+  // 413: a body past the server's limit (an unparsable or empty one is INVALID_INPUT).
+  PAYLOAD_TOO_LARGE: 'Request_BadRequest',
 };
 
 export const graphRefuse = {
@@ -18,8 +21,12 @@ export const graphRefuse = {
   denied: () => new PgwardenError('FORBIDDEN', 'Insufficient privileges to complete the operation.'),
   /** 400: a query this subset of OData does not take. */
   unsupported: (message: string) => new PgwardenError('FEATURE_NOT_SUPPORTED', message),
-  /** 400: a malformed query option. */
+  /** 400: a malformed query option or request body. */
   badRequest: (message: string) => new PgwardenError('INVALID_INPUT', message),
+  /** 404: no such object (or not one of the collection's type), in Graph's words. */
+  notFound: (id: string) => new PgwardenError('NOT_FOUND', `Resource '${id}' does not exist or one of its queried reference-property objects are not present.`),
+  /** 413: a request body longer than the server takes. */
+  tooLarge: (limit: number) => new PgwardenError('PAYLOAD_TOO_LARGE', `The request body is larger than ${limit} bytes.`),
 };
 
 export interface GraphErrorAnswer {
