@@ -29,7 +29,14 @@ export interface ClaimsContext {
   /** Seconds since the epoch. */
   readonly issuedAt: number;
   readonly expiresAt: number;
+  /** At most this many groups go into the `groups` claim; past it, the groups overage. */
+  readonly groupsClaimLimit: number;
+  /** Where the provider's Graph subset is: `{authority}/graph/v1.0`. */
+  readonly graphBase: string;
 }
+
+/** Entra's limit of groups in a JWT's `groups` claim. */
+export const DEFAULT_GROUPS_CLAIM_LIMIT = 200;
 
 /** Entra's `sub` for users is pairwise: stable for one user and one application, different
  * for another application, so that applications cannot correlate users by it. */
@@ -46,8 +53,23 @@ function refreshHint(ctx: ClaimsContext): string {
   return `0.A${createHash('sha256').update(`${ctx.tenantId}\0${ctx.clientId}\0${ctx.target.resource}`).digest('base64url')}.`;
 }
 
-function withGroups(claims: JWTPayload, groups: readonly string[]): JWTPayload {
-  return groups.length > 0 ? { ...claims, groups: [...groups] } : claims;
+/** The `groups` claim, or, when the subject is in more groups than the limit, Entra's
+ * groups overage instead: no `groups`, and `_claim_names`/`_claim_sources` naming where
+ * to ask for them (OpenID Connect distributed claims). Entra points at
+ * `https://graph.windows.net/{tid}/users/{oid}/getMemberObjects` (v1) or
+ * `https://graph.microsoft.com/v1.0/users/{oid}/getMemberObjects` (v2); the provider at
+ * its own Graph subset, the same in both versions, `servicePrincipals/{oid}` for apps.
+ * https://learn.microsoft.com/entra/identity-platform/access-token-claims-reference#groups-overage-claim */
+function withGroups(claims: JWTPayload, subject: Subject, ctx: ClaimsContext): JWTPayload {
+  const groups = subject.groups;
+  if (groups.length === 0) return claims;
+  if (groups.length <= ctx.groupsClaimLimit) return { ...claims, groups: [...groups] };
+  const object = subject.kind === 'user' ? `users/${subject.user.objectId}` : `servicePrincipals/${subject.sp.objectId}`;
+  return {
+    ...claims,
+    _claim_names: { groups: 'src1' },
+    _claim_sources: { src1: { endpoint: `${ctx.graphBase}/${object}/getMemberObjects` } },
+  };
 }
 
 export function accessTokenClaims(subject: Subject, ctx: ClaimsContext): JWTPayload {
@@ -61,7 +83,7 @@ export function accessTokenClaims(subject: Subject, ctx: ClaimsContext): JWTPayl
       ctx.version === '1.0'
         ? { ...common, aio, appid: ctx.clientId, appidacr: acr, idp: ctx.issuers.v1, idtyp: 'app', oid, rh: refreshHint(ctx), sub: oid, tid: ctx.tenantId, uti, ver: '1.0' }
         : { ...common, aio, azp: ctx.clientId, azpacr: acr, idtyp: 'app', oid, rh: refreshHint(ctx), sub: oid, tid: ctx.tenantId, uti, ver: '2.0' };
-    return withGroups(claims, subject.groups);
+    return withGroups(claims, subject, ctx);
   }
   const u = subject.user;
   const sub = pairwiseSubject(ctx.tenantId, u.objectId, ctx.clientId);
@@ -103,7 +125,7 @@ export function accessTokenClaims(subject: Subject, ctx: ClaimsContext): JWTPayl
           uti,
           ver: '2.0',
         };
-  return withGroups(claims, subject.groups);
+  return withGroups(claims, subject, ctx);
 }
 
 /** The ID token of a user sign-in: about the user, for the client (`aud` = client id). */

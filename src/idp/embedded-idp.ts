@@ -16,11 +16,13 @@ import type { TlsMaterial } from '../tls/certificates.js';
 import { PgwardenError } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import { AuthorizationCodes } from './authorization-codes.js';
+import { DEFAULT_GROUPS_CLAIM_LIMIT } from './claims.js';
 import type { ProviderContext } from './context.js';
 import { prepareUnknownUserCheck } from './credentials.js';
 import { DeviceCodes, DEFAULT_POLL_INTERVAL_SECONDS } from './device-codes.js';
 import { Directory } from './directory.js';
 import { removeEndpoint, writeEndpoint } from './endpoint-file.js';
+import { GRAPH_BASE_PATH } from './routes/graph.js';
 import { FormGuard } from './form-guard.js';
 import { issuersFor, type Issuers } from './issuers.js';
 import type { Tenant } from './model.js';
@@ -28,7 +30,7 @@ import { idpPaths } from './paths.js';
 import { seedIfEmpty, type SeededAdmin } from './seed.js';
 import { buildServer } from './server.js';
 import { SigningKeys, type RotationResult } from './signing-keys.js';
-import { checkLifetime, DEFAULT_TOKEN_LIFETIME_MINUTES, TokenIssuer, type LifetimeMinutes } from './token-issuer.js';
+import { checkGroupsClaimLimit, checkLifetime, DEFAULT_TOKEN_LIFETIME_MINUTES, TokenIssuer, type LifetimeMinutes } from './token-issuer.js';
 
 export type { SeededAdmin };
 
@@ -42,6 +44,10 @@ export interface EmbeddedIdpOptions {
   readonly tokenLifetimeMinutes?: LifetimeMinutes;
   /** Device flow poll interval in seconds (default 5, as Entra ID). */
   readonly deviceCodeIntervalSeconds?: number;
+  /** At most this many groups in a token's `groups` claim; a subject in more gets the
+   * groups overage (`_claim_names`/`_claim_sources`, see claims.ts). Default 200, as
+   * Entra ID for JWTs; tests lower it. */
+  readonly groupsClaimLimit?: number;
   /** The clock, in milliseconds since the epoch (tests move it). */
   readonly now?: () => number;
 }
@@ -56,6 +62,7 @@ export class EmbeddedIdp {
   private constructor(
     private readonly options: EmbeddedIdpOptions,
     private readonly lifetime: LifetimeMinutes,
+    private readonly groupsClaimLimit: number,
     private readonly now: () => number,
   ) {
     const paths = idpPaths(options.dataDir);
@@ -66,7 +73,8 @@ export class EmbeddedIdp {
   /** Opens the provider on `<dataDir>/idp/`, making its signing keys on the first open. */
   static async open(options: EmbeddedIdpOptions): Promise<EmbeddedIdp> {
     const lifetime = checkLifetime(options.tokenLifetimeMinutes ?? DEFAULT_TOKEN_LIFETIME_MINUTES);
-    const idp = new EmbeddedIdp(options, lifetime, options.now ?? Date.now);
+    const groupsClaimLimit = checkGroupsClaimLimit(options.groupsClaimLimit ?? DEFAULT_GROUPS_CLAIM_LIMIT);
+    const idp = new EmbeddedIdp(options, lifetime, groupsClaimLimit, options.now ?? Date.now);
     await mkdir(idpPaths(options.dataDir).dir, { recursive: true, mode: 0o700 });
     await Promise.all([idp.keys.ensure(), prepareUnknownUserCheck()]);
     idp.tenant = (await idp.directory.snapshot())?.tenant;
@@ -94,7 +102,7 @@ export class EmbeddedIdp {
     const ctx: ProviderContext = {
       directory: this.directory,
       keys: this.keys,
-      issuer: new TokenIssuer(this.keys, this.lifetime, this.now),
+      issuer: new TokenIssuer(this.keys, this.lifetime, this.now, { limit: this.groupsClaimLimit, graphBase: () => `${this.authority}${GRAPH_BASE_PATH}` }),
       deviceCodes: new DeviceCodes(this.now, this.options.deviceCodeIntervalSeconds ?? DEFAULT_POLL_INTERVAL_SECONDS),
       authorizationCodes: new AuthorizationCodes(this.now),
       forms: new FormGuard(this.now),

@@ -49,11 +49,27 @@ export interface Issue {
   readonly clientInfo: boolean;
 }
 
+export interface GroupsClaimOptions {
+  /** At most this many groups in the `groups` claim (see claims.ts, withGroups). */
+  readonly limit: number;
+  /** `{authority}/graph/v1.0`, where the groups overage points (known once listening). */
+  readonly graphBase: () => string;
+}
+
+/** A groups claim limit must be a whole number, 0 or more. */
+export function checkGroupsClaimLimit(limit: number): number {
+  if (!Number.isSafeInteger(limit) || limit < 0) {
+    throw new PgwardenError('CONFIG_INVALID', `the groups claim limit must be a whole number, 0 or more (got ${limit})`);
+  }
+  return limit;
+}
+
 export class TokenIssuer {
   constructor(
     private readonly keys: SigningKeys,
     readonly lifetime: LifetimeMinutes,
     private readonly now: () => number,
+    private readonly groupsClaim: GroupsClaimOptions,
   ) {}
 
   get maxLifetimeSeconds(): number {
@@ -79,6 +95,8 @@ export class TokenIssuer {
       ...(issue.ipaddr ? { ipaddr: issue.ipaddr } : {}),
       issuedAt: nowSeconds,
       expiresAt: nowSeconds + lifetime,
+      groupsClaimLimit: this.groupsClaim.limit,
+      graphBase: this.groupsClaim.graphBase(),
     };
     const accessToken = await this.sign(accessTokenClaims(issue.subject, ctx));
     const user = issue.subject.kind === 'user' ? issue.subject.user : undefined;
