@@ -12,6 +12,8 @@ import { SessionStore } from './api/sessions.js';
 import { PORTAL_APPLICATION, portalPlugin, type PortalOptions } from './portal/index.js';
 import type { Directory } from './control/directory.js';
 import { GraphDirectory } from './identity/graph-directory.js';
+import { CachedMembership, type GroupMembership } from './identity/group-membership.js';
+import { groupsOf } from './idp/lookups.js';
 import { addPrincipal, listPrincipals } from './control/principals.js';
 import { EmbeddedIdp, type SeededAdmin } from './idp/embedded-idp.js';
 import { DEFAULT_AUDIENCES, MAX_CLOCK_SKEW_SECONDS } from './identity/config.js';
@@ -70,7 +72,7 @@ export interface PgwardenOptions {
    * any), or nobody (`none`: Entra sign-in is off).
    */
   identity?:
-    | { kind: 'embedded'; host?: string; port: number }
+    | { kind: 'embedded'; host?: string; port: number; /** Groups a token lists at most (Entra: 200). */ groupsClaimLimit?: number }
     | { kind: 'entra'; config: EntraConfig; graph?: GraphOptions }
     | { kind: 'none' };
   /** The control plane's REST API (and portal): loopback and 8080 unless given. */
@@ -177,7 +179,7 @@ export async function startPgwarden(options: PgwardenOptions): Promise<RunningPg
       roles,
       authMethod: () => catalog.authMethod,
       audit,
-      ...(verifier ? { entra: { verifier, derivedKeys: new DerivedKeys(cluster.gatewaySecret) } } : {}),
+      ...(verifier ? { entra: { verifier, derivedKeys: new DerivedKeys(cluster.gatewaySecret), ...membershipOf(identity.directory) } } : {}),
       mockKey: cluster.mockKey,
       log,
       metrics,
@@ -272,7 +274,7 @@ async function startIdentity(options: PgwardenOptions, cluster: Cluster, tls: Tl
       : undefined;
     return { config, idp: undefined, directory, seededAdmin: undefined };
   }
-  const idp = await EmbeddedIdp.open({ dataDir: cluster.dataDir, tls, log });
+  const idp = await EmbeddedIdp.open({ dataDir: cluster.dataDir, tls, log, ...(identity.groupsClaimLimit !== undefined ? { groupsClaimLimit: identity.groupsClaimLimit } : {}) });
   try {
     const seededAdmin = await idp.seedIfEmpty();
     await idp.listen({ host: identity.host ?? '127.0.0.1', port: identity.port });
@@ -301,12 +303,24 @@ async function startIdentity(options: PgwardenOptions, cluster: Cluster, tls: Tl
         await addPrincipal(cluster, cluster.gatewaySecret, { roleName: admin.username, type: 'user', objectId: admin.objectId, tenantId: admin.tenantId, isAdmin: true });
       }
     }
-    const directory: Directory = { search: (q, types) => idp.directory.search(q, types) };
+    const directory: Directory = {
+      search: (q, types) => idp.directory.search(q, types),
+      isMemberOf: async (objectId, groupObjectId) => {
+        const data = await idp.directory.snapshot();
+        return data !== undefined && groupsOf(data, objectId.toLowerCase()).some((g) => g.toLowerCase() === groupObjectId.toLowerCase());
+      },
+    };
     return { config, idp, directory, seededAdmin };
   } catch (e) {
     await idp.close();
     throw e;
   }
+}
+
+/** Group membership for groups-overage tokens, where the directory can answer it. */
+function membershipOf(directory: Directory | undefined): { membership?: GroupMembership } {
+  const isMemberOf = directory?.isMemberOf?.bind(directory);
+  return isMemberOf ? { membership: new CachedMembership({ isMemberOf }) } : {};
 }
 
 /** Worker health and reconciler lag as metrics, computed at each scrape. */

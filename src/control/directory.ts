@@ -1,5 +1,6 @@
 // Looking up Microsoft Entra objects by name, for adding admins and principals: the
-// embedded identity provider's directory, or (later) Microsoft Graph for a real tenant.
+// embedded identity provider's directory, or Microsoft Graph for a real tenant
+// (src/identity/graph-directory.ts).
 import type { PrincipalType } from '../catalog/principals.js';
 
 export interface DirectoryEntry {
@@ -15,6 +16,9 @@ export interface DirectoryEntry {
 export interface Directory {
   /** Entries whose display name, UPN or app id start with (or contain) `query`, case-insensitively. */
   search(query: string, types?: readonly PrincipalType[]): Promise<DirectoryEntry[]>;
+  /** Whether a user or service principal is a member of a group (for tokens whose groups
+   * did not fit: src/identity/group-membership.ts). */
+  isMemberOf?(objectId: string, groupObjectId: string): Promise<boolean>;
 }
 
 /** The PostgreSQL role name of a directory entry: a user's UPN, else the display name. */

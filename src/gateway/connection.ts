@@ -19,7 +19,7 @@ import {
 } from '../protocol/messages.js';
 import type { RoleLookup } from '../catalog/role-catalog.js';
 import type { EntraPrincipal } from '../catalog/principals.js';
-import { matchPrincipal } from '../identity/match-principal.js';
+import { matchPrincipalAsking } from '../identity/match-principal.js';
 import { allowsEntra, allowsNative } from '../catalog/auth-method.js';
 import { parseStartupPacket, type StartupPacket } from '../protocol/startup.js';
 import { mockScramSecret, type ScramSecret } from '../scram/primitives.js';
@@ -243,7 +243,7 @@ export class ClientConnection {
     const token = parsePasswordMessage(msg.body);
     try {
       const verified = await entra.verifier.verify(token);
-      matchPrincipal(verified, principal);
+      await matchPrincipalAsking(verified, principal, entra.membership);
       // Members of a group sign in as one role: a kept session goes only to the same
       // member again (session state DISCARD ALL does not reach stays with one person).
       if (principal.type === 'group') this.poolKey += `\0entra-object-id\0${verified.objectId.toLowerCase()}`;

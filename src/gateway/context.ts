@@ -2,6 +2,7 @@ import type { Socket } from 'node:net';
 import type { SecureContext } from 'node:tls';
 import type { Logger } from 'pino';
 import type { RoleCatalog } from '../catalog/role-catalog.js';
+import type { GroupMembership } from '../identity/group-membership.js';
 import type { DerivedKeys } from '../catalog/derived-password.js';
 import type { TokenVerifier } from '../identity/verify-token.js';
 import type { AuditWriter } from '../catalog/audit.js';
@@ -46,4 +47,6 @@ export interface EntraSignIn {
   readonly verifier: TokenVerifier;
   /** SCRAM keys of the Entra roles' derived passwords. */
   readonly derivedKeys: DerivedKeys;
+  /** Group membership for tokens that could not list their groups, where a directory can tell. */
+  readonly membership?: GroupMembership;
 }

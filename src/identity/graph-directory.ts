@@ -1,13 +1,13 @@
 // A real tenant's users, service principals and groups, looked up in Microsoft Graph
 // v1.0 by name, for adding admins and principals (the portal's picker, `pgwarden admin
-// add NAME`). pgwarden signs in to Graph as an application of the tenant (client
+// add NAME`); and group membership, for tokens too full to list their groups. pgwarden signs in to Graph as an application of the tenant (client
 // credentials, app-only), which an administrator granted the application permission
 // Directory.Read.All (or User.Read.All, Application.Read.All and Group.Read.All).
 // https://learn.microsoft.com/graph/api/user-list
 // https://learn.microsoft.com/graph/filter-query-parameter (startswith, eq, `or`;
 // a quote inside a string literal is doubled)
 //
-// By hand rather than with a Graph SDK: three GET requests with one query each do not
+// By hand rather than with a Graph SDK: four requests with one query each do not
 // justify an SDK and its dependencies, and every answer must be bounded in time and size
 // like the other identity traffic (src/util/http-client.ts).
 import type { PrincipalType } from '../catalog/principals.js';
@@ -106,21 +106,36 @@ export class GraphDirectory implements Directory {
     if (filter) url.searchParams.set('$filter', filter);
     url.searchParams.set('$select', c.select);
     url.searchParams.set('$top', String(TOP));
-    let res = await this.get(url, await this.accessToken());
-    // A token revoked or rotated early: one more try with a new one.
-    if (res.status === 401) {
-      this.token = undefined;
-      res = await this.get(url, await this.accessToken());
-    }
-    if (res.status !== 200) throw graphRefusal(res);
-    const body = res.json<{ value?: unknown }>();
-    if (!Array.isArray(body.value)) throw new PgwardenError('IDENTITY_PROVIDER_UNAVAILABLE', 'Microsoft Graph answered without a list of objects.');
-    return (body.value as GraphObject[]).flatMap((o) => entryOf(type, o));
+    const res = await this.call(url);
+    if (res.status !== 200) throw graphRefusal(res, 'the directory search');
+    return (listOf(res) as GraphObject[]).flatMap((o) => entryOf(type, o));
   }
 
-  private get(url: URL, token: string): Promise<HttpResponse> {
+  /** Graph's checkMemberGroups (transitive membership); an object that is gone is no member.
+   * https://learn.microsoft.com/graph/api/directoryobject-checkmembergroups */
+  async isMemberOf(objectId: string, groupObjectId: string): Promise<boolean> {
+    if (!GUID.test(objectId) || !GUID.test(groupObjectId)) return false;
+    const url = new URL(`${this.graph}/v1.0/directoryObjects/${objectId.toLowerCase()}/checkMemberGroups`);
+    const res = await this.call(url, { groupIds: [groupObjectId.toLowerCase()] });
+    if (res.status === 404) return false;
+    if (res.status !== 200) throw graphRefusal(res, 'the group membership check');
+    return listOf(res).some((id) => typeof id === 'string' && id.toLowerCase() === groupObjectId.toLowerCase());
+  }
+
+  /** A GET (or a POST of `json`) with the app's token; a token refused early is renewed once. */
+  private async call(url: URL, json?: unknown): Promise<HttpResponse> {
+    let res = await this.send(url, await this.accessToken(), json);
+    if (res.status === 401) {
+      this.token = undefined;
+      res = await this.send(url, await this.accessToken(), json);
+    }
+    return res;
+  }
+
+  private send(url: URL, token: string, json: unknown): Promise<HttpResponse> {
     return httpRequestJson(url.toString(), {
       headers: { authorization: `Bearer ${token}` },
+      ...(json !== undefined ? { json } : {}),
       ca: this.config.ca,
       timeoutMs: REQUEST_TIMEOUT_MS,
       maxBytes: MAX_ANSWER_BYTES,
@@ -182,8 +197,15 @@ function entryOf(type: PrincipalType, o: GraphObject): DirectoryEntry[] {
   return [entry];
 }
 
+/** The `value` list of a Graph answer. */
+function listOf(res: HttpResponse): unknown[] {
+  const body = res.json<{ value?: unknown }>();
+  if (!Array.isArray(body.value)) throw new PgwardenError('IDENTITY_PROVIDER_UNAVAILABLE', 'Microsoft Graph answered without a list.');
+  return body.value;
+}
+
 /** Graph's error answer as one clear line, with what to do about the usual one. */
-function graphRefusal(res: HttpResponse): PgwardenError {
+function graphRefusal(res: HttpResponse, what: string): PgwardenError {
   let code = `HTTP ${res.status}`;
   let message = '';
   try {
@@ -195,5 +217,5 @@ function graphRefusal(res: HttpResponse): PgwardenError {
   }
   const hint =
     res.status === 403 ? ' Grant the application the Microsoft Graph application permission Directory.Read.All (admin consent).' : '';
-  return new PgwardenError('IDENTITY_PROVIDER_UNAVAILABLE', `Microsoft Graph refused the directory search (${code}${message}).${hint}`);
+  return new PgwardenError('IDENTITY_PROVIDER_UNAVAILABLE', `Microsoft Graph refused ${what} (${code}${message}).${hint}`);
 }

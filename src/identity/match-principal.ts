@@ -4,6 +4,7 @@
 // case-sensitive for this purpose, as the managed service documents).
 import type { EntraPrincipal } from '../catalog/principals.js';
 import { PgwardenError } from '../util/errors.js';
+import type { GroupMembership } from './group-membership.js';
 import type { VerifiedToken } from './verify-token.js';
 
 export function matchPrincipal(token: VerifiedToken, principal: EntraPrincipal): void {
@@ -47,4 +48,26 @@ export function matchPrincipal(token: VerifiedToken, principal: EntraPrincipal):
       return;
     }
   }
+}
+
+/**
+ * matchPrincipal; and for a group's role and a token that could not list its groups
+ * (groups overage), the directory's answer instead of the token's list.
+ */
+export async function matchPrincipalAsking(token: VerifiedToken, principal: EntraPrincipal, membership: GroupMembership | undefined): Promise<void> {
+  if (principal.type !== 'group' || !token.groupsOverage) return matchPrincipal(token, principal);
+  const role = principal.roleName;
+  if (!membership) {
+    throw new PgwardenError(
+      'TOKEN_GROUPS_OVERAGE',
+      `The access token does not list its subject's groups (too many groups: "groups overage"), and pgwarden cannot ask Microsoft Graph whether it is a member of group "${role}". Start pgwarden with --graph-client-id to allow that.`,
+    );
+  }
+  let member: boolean;
+  try {
+    member = await membership.isMemberOf(token.objectId, principal.objectId);
+  } catch (e) {
+    throw new PgwardenError('IDENTITY_PROVIDER_UNAVAILABLE', `Membership of group "${role}" cannot be checked in the directory right now. Try again later.`, { cause: e });
+  }
+  if (!member) throw new PgwardenError('TOKEN_NOT_GROUP_MEMBER', `The access token's subject is not a member of group "${role}".`);
 }

@@ -21,6 +21,9 @@ export interface VerifiedToken {
   readonly identityType: 'user' | 'app';
   /** Object ids of the groups the token's subject is a member of. */
   readonly groups: readonly string[];
+  /** The subject is in too many groups for the token to list (`_claim_names.groups`, no
+   * `groups`): membership must be asked of the directory. */
+  readonly groupsOverage: boolean;
   readonly audience: string;
   /** `exp`, seconds since the epoch. */
   readonly expiresAt: number;
@@ -145,7 +148,12 @@ function toVerified(p: JWTPayload, version: '1.0' | '2.0'): VerifiedToken {
     appId: str(p.appid) ?? str(p.azp),
     identityType: p.idtyp === 'app' ? 'app' : 'user',
     groups,
+    groupsOverage: !Array.isArray(p.groups) && hasGroupsSource(p._claim_names),
     audience: String(aud),
     expiresAt: Number(p.exp),
   };
+}
+
+function hasGroupsSource(claimNames: unknown): boolean {
+  return typeof claimNames === 'object' && claimNames !== null && typeof (claimNames as Record<string, unknown>).groups === 'string';
 }

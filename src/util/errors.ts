@@ -39,6 +39,7 @@ export const ERROR_KINDS = {
   TOKEN_PRINCIPAL_MISMATCH: { sqlstate: '28P01', http: 401, exit: 3 },
   TOKEN_NAME_MISMATCH: { sqlstate: '28P01', http: 401, exit: 3 },
   TOKEN_NOT_GROUP_MEMBER: { sqlstate: '28P01', http: 401, exit: 3 },
+  TOKEN_GROUPS_OVERAGE: { sqlstate: '28P01', http: 401, exit: 3 },
   TOKEN_APP_MISMATCH: { sqlstate: '28P01', http: 401, exit: 3 },
   IDENTITY_PROVIDER_UNAVAILABLE: { sqlstate: '28000', http: 503, exit: 4 },
   // Control plane (API and CLI)

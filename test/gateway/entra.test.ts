@@ -17,7 +17,8 @@ const used: string[] = [];
 
 before(async () => {
   // Many refusals in a row for one role: this file tests them, not the throttle.
-  pw = await startTestPgwarden({ throttle: { roleFreeFailures: 1_000, addressFreeFailures: 1_000 } });
+  // Tokens list at most 3 groups here (Entra: 200), so that a groups-overage token is cheap to get.
+  pw = await startTestPgwarden({ throttle: { roleFreeFailures: 1_000, addressFreeFailures: 1_000 }, identity: { kind: 'embedded', port: 0, groupsClaimLimit: 3 } });
   admin = await savedAdmin(pw);
 });
 after(async () => {
@@ -83,6 +84,27 @@ describe('sign-in with tokens', () => {
     assert.equal(r.out, 'Data Readers', r.err);
     const no = await asRole('Data Readers', await userToken(pw, outsider, 'Outsider-Passw0rd-1'));
     assert.match(no.err, /DETAIL: {2}The access token's subject is not a member of group "Data Readers"/);
+  });
+
+  test('a member of too many groups for the token (groups overage) signs in as a group\'s role; the directory is asked', async () => {
+    const upn = `many.groups@${pw.idp!.tenantDomain}`;
+    const other = `other.groups@${pw.idp!.tenantDomain}`;
+    await addUser(upn, 'Many-Groups-Passw0rd-1');
+    await addUser(other, 'Other-Groups-Passw0rd-1');
+    const names = ['Overage A', 'Overage B', 'Overage C', 'Overage D', 'Overage E'];
+    const groups = [];
+    for (const name of names) groups.push(await pw.idp!.directory.addGroup({ displayName: name }));
+    for (const name of names.slice(0, 4)) await pw.idp!.directory.addMember(name, upn);
+    for (const name of names.slice(1)) await pw.idp!.directory.addMember(name, other);
+    await addPrincipal(pw.cluster, pw.cluster.gatewaySecret, { roleName: 'Overage A', type: 'group', objectId: groups[0]!.objectId, tenantId: pw.idp!.tenantId, isAdmin: false });
+    const token = await userToken(pw, upn, 'Many-Groups-Passw0rd-1', { version: 2 });
+    const claims = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as Record<string, unknown>;
+    assert.equal(claims.groups, undefined, 'the token lists no groups');
+    assert.deepEqual(claims._claim_names, { groups: 'src1' });
+    const r = await asRole('Overage A', token);
+    assert.equal(r.out, 'Overage A', r.err);
+    const no = await asRole('Overage A', await userToken(pw, other, 'Other-Groups-Passw0rd-1'));
+    assert.match(no.err, /DETAIL: {2}The access token's subject is not a member of group "Overage A"/);
   });
 
   test('members of one group do not get each other\'s kept server sessions; the same member does', async () => {

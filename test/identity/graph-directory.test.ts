@@ -35,7 +35,8 @@ function directory(overrides: Partial<ConstructorParameters<typeof GraphDirector
 }
 
 before(async () => {
-  t = await startIdp();
+  // Tokens list at most 2 groups (Entra: 200): bob, in 3, gets a groups-overage token.
+  t = await startIdp({ groupsClaimLimit: 2 });
   domain = t.idp.tenantDomain;
   const d = t.idp.directory;
   const made = await d.addServicePrincipal({ displayName: 'pgwarden-directory-reader' });
@@ -44,6 +45,11 @@ before(async () => {
   const sean = await d.addUser({ userPrincipalName: `sean.obrien@${domain}`, displayName: "Sean O'Brien" });
   const billing = await d.addServicePrincipal({ displayName: 'Billing App' });
   const readers = await d.addGroup({ displayName: 'Data Readers' });
+  await d.addUser({ userPrincipalName: `bob@${domain}`, displayName: 'Bob Many-Groups', password: 'Bob-Passw0rd-1' });
+  await d.addUser({ userPrincipalName: `carol@${domain}`, displayName: 'Carol Other-Groups', password: 'Carol-Passw0rd-1' });
+  for (const name of ['Analysts', 'Auditors', 'Admins Of Nothing']) await d.addGroup({ displayName: name });
+  for (const name of ['Data Readers', 'Analysts', 'Auditors']) await d.addMember(name, `bob@${domain}`);
+  for (const name of ['Analysts', 'Auditors', 'Admins Of Nothing']) await d.addMember(name, `carol@${domain}`);
   ids = {
     alice: alice.user.objectId,
     sean: sean.user.objectId,
@@ -101,6 +107,15 @@ describe('searching the tenant through Microsoft Graph', () => {
     assert.deepEqual(await g.search('nobody-by-this-name'), []);
   });
 
+  test('group membership through checkMemberGroups: a member, not a member, an object that does not exist', async () => {
+    const g = directory();
+    const [bob] = await g.search(`bob@${domain}`, ['user']);
+    assert.equal(await g.isMemberOf(bob!.objectId, ids.readers), true);
+    assert.equal(await g.isMemberOf(bob!.objectId.toUpperCase(), ids.readers.toUpperCase()), true);
+    assert.equal(await g.isMemberOf(ids.alice, ids.readers), false);
+    assert.equal(await g.isMemberOf('00000000-0000-4000-8000-00000000abcd', ids.readers), false);
+  });
+
   test('a wrong client secret: a clear error that names the application, never the secret', async () => {
     const wrong = 'Wrong-Secret-123456789';
     const e = await directory({ clientSecret: wrong }).search('alice').then(
@@ -153,6 +168,26 @@ describe('pgwarden for a real tenant, with Microsoft Graph', () => {
     assert.equal(token.status, 200, token.text());
     const r = await psql(pw.conn(`alice@${domain}`), 'select current_user', token.json<{ access_token: string }>().access_token);
     assert.equal(r.stdout.trim(), `alice@${domain}`, r.stderr);
+  });
+
+  test('a member of too many groups for the token signs in as a group\'s role: pgwarden asks Graph', async () => {
+    const api = apiClient(pw.apiUrl, pw.caPath, basic('citus', CITUS_PASSWORD));
+    const add = await api.call('POST', '/api/v1/entra-principals', { name: 'Data Readers', type: 'group' });
+    assert.equal(add.status, 201, JSON.stringify(add.data));
+    const tokenOf = async (user: string, password: string): Promise<string> => {
+      const r = await httpRequestJson(`${t.authority}/${t.tenantId}/oauth2/token`, {
+        ca: t.ca,
+        form: { grant_type: 'password', client_id: AZURE_CLI_CLIENT_ID, username: `${user}@${domain}`, password, resource: 'https://ossrdbms-aad.database.windows.net' },
+      });
+      assert.equal(r.status, 200, r.text());
+      return r.json<{ access_token: string }>().access_token;
+    };
+    const bob = await tokenOf('bob', 'Bob-Passw0rd-1');
+    assert.ok(!JSON.parse(Buffer.from(bob.split('.')[1]!, 'base64url').toString()).groups, 'an overage token');
+    const yes = await psql(pw.conn('Data Readers'), 'select current_user', bob);
+    assert.equal(yes.stdout.trim(), 'Data Readers', yes.stderr);
+    const no = await psql(pw.conn('Data Readers'), 'select current_user', await tokenOf('carol', 'Carol-Passw0rd-1'));
+    assert.match(no.stderr, /DETAIL: {2}The access token's subject is not a member of group "Data Readers"/);
   });
 });
 
