@@ -7,6 +7,7 @@ import { randomPassword, writeSecretFile } from '../util/files.js';
 import { PgwardenError } from '../util/errors.js';
 import { checkPasswordRule, hashClientSecret, hashPassword, newClientSecret, newObjectId } from './credentials.js';
 import { withFileLock } from './file-lock.js';
+import { graphAppRole, GRAPH_APP_ROLES } from './graph/permissions.js';
 import {
   findGroup,
   findServicePrincipal,
@@ -41,6 +42,12 @@ const UPN_PATTERN = /^[A-Za-z0-9'_!#^~-](?:[A-Za-z0-9'._!#^~-]{0,62}[A-Za-z0-9'_
 
 export interface GroupListing extends PrincipalSummary {
   readonly members: readonly PrincipalSummary[];
+}
+
+export interface GraphPermissionChange {
+  readonly servicePrincipal: PrincipalSummary;
+  /** All the service principal's Graph application permissions after the change. */
+  readonly graphPermissions: readonly string[];
 }
 
 export interface NewServicePrincipal {
@@ -161,6 +168,7 @@ export class Directory {
         displayName,
         secrets: [{ keyId: newObjectId(), hint: secret.slice(0, 3), hash: hashClientSecret(secret), createdAt: createdAt.toISOString(), expiresAt: expiresAt.toISOString() }],
         redirectUris,
+        graphPermissions: [],
         createdAt: createdAt.toISOString(),
       };
       return {
@@ -175,12 +183,58 @@ export class Directory {
     });
   }
 
-  /** Service principals with their secrets' hints and expiry dates (never the secrets). */
-  async listServicePrincipals(): Promise<Array<PrincipalSummary & { secrets: Array<{ keyId: string; hint: string; expiresAt: string }> }>> {
+  /** Service principals with their secrets' hints and expiry dates (never the secrets)
+   * and their Microsoft Graph application permissions. */
+  async listServicePrincipals(): Promise<Array<PrincipalSummary & { secrets: Array<{ keyId: string; hint: string; expiresAt: string }>; graphPermissions: string[] }>> {
     const data = await this.require();
     return data.servicePrincipals
-      .map((s) => ({ ...summarizeServicePrincipal(s), secrets: s.secrets.map(({ keyId, hint, expiresAt }) => ({ keyId, hint, expiresAt })) }))
+      .map((s) => ({
+        ...summarizeServicePrincipal(s),
+        secrets: s.secrets.map(({ keyId, hint, expiresAt }) => ({ keyId, hint, expiresAt })),
+        graphPermissions: [...s.graphPermissions],
+      }))
       .sort((a, b) => a.displayName.localeCompare(b.displayName));
+  }
+
+  /**
+   * Grants a service principal (display name, app id or object id) Microsoft Graph
+   * application permissions, as the tenant's admin does in Entra (an app role assignment
+   * with admin consent): each a known Graph app role's value (any case) or id, see
+   * graph/permissions.ts. Graph tokens issued from now on carry them in `roles`. Granting
+   * one twice is not an error. Returns all the service principal's Graph permissions.
+   */
+  async grantGraphPermission(spNameOrId: string, permissions: string | readonly string[]): Promise<GraphPermissionChange> {
+    const values = graphPermissionValues(permissions);
+    return this.update((data) => {
+      const sp = findServicePrincipal(data, spNameOrId);
+      if (!sp) throw new PgwardenError('NOT_FOUND', `no service principal ${spNameOrId} in the directory`);
+      const granted = sortPermissions([...sp.graphPermissions, ...values.filter((v) => !sp.graphPermissions.includes(v))]);
+      const same = granted.length === sp.graphPermissions.length;
+      const updated: ServicePrincipal = { ...sp, graphPermissions: granted };
+      return {
+        data: same ? data : { ...data, servicePrincipals: data.servicePrincipals.map((s) => (s === sp ? updated : s)) },
+        result: { servicePrincipal: summarizeServicePrincipal(sp), graphPermissions: granted },
+      };
+    });
+  }
+
+  /** Takes Graph application permissions back; the Graph subset refuses the service
+   * principal's tokens that carry them at once (they are checked against the directory at
+   * every call). A permission that is not granted is NOT_FOUND. */
+  async revokeGraphPermission(spNameOrId: string, permissions: string | readonly string[]): Promise<GraphPermissionChange> {
+    const values = graphPermissionValues(permissions);
+    return this.update((data) => {
+      const sp = findServicePrincipal(data, spNameOrId);
+      if (!sp) throw new PgwardenError('NOT_FOUND', `no service principal ${spNameOrId} in the directory`);
+      const missing = values.find((v) => !sp.graphPermissions.includes(v));
+      if (missing) throw new PgwardenError('NOT_FOUND', `service principal "${sp.displayName}" has no Microsoft Graph permission ${missing}`);
+      const granted = sp.graphPermissions.filter((v) => !values.includes(v));
+      const updated: ServicePrincipal = { ...sp, graphPermissions: granted };
+      return {
+        data: { ...data, servicePrincipals: data.servicePrincipals.map((s) => (s === sp ? updated : s)) },
+        result: { servicePrincipal: summarizeServicePrincipal(sp), graphPermissions: [...granted] },
+      };
+    });
   }
 
   async removeServicePrincipal(nameOrId: string): Promise<PrincipalSummary> {
@@ -305,10 +359,32 @@ function parseDirectory(raw: unknown): DirectoryData {
     version: d.version,
     tenant: d.tenant,
     users: d.users ?? [],
-    servicePrincipals: (d.servicePrincipals ?? []).map((s) => ({ ...s, redirectUris: s.redirectUris ?? [] })),
+    // Fields added after version 1 are absent from older files: read as empty.
+    servicePrincipals: (d.servicePrincipals ?? []).map((s) => ({
+      ...s,
+      redirectUris: s.redirectUris ?? [],
+      graphPermissions: Array.isArray(s.graphPermissions) ? s.graphPermissions.filter((p): p is string => typeof p === 'string') : [],
+    })),
     groups: d.groups ?? [],
     publicClients: d.publicClients ?? [],
   };
+}
+
+/** Graph permission values from what a caller gave (values in any case, or app role ids):
+ * the known ones' canonical values, at least one. */
+function graphPermissionValues(permissions: string | readonly string[]): string[] {
+  const given = typeof permissions === 'string' ? [permissions] : permissions;
+  if (given.length === 0) throw new PgwardenError('INVALID_INPUT', 'name at least one Microsoft Graph application permission');
+  return [...new Set(given.map((p) => graphAppRole(p).value))];
+}
+
+/** Known permissions in GRAPH_APP_ROLES order, then any others (kept as they were). */
+function sortPermissions(values: readonly string[]): string[] {
+  const rank = (v: string): number => {
+    const i = GRAPH_APP_ROLES.findIndex((r) => r.value === v);
+    return i < 0 ? GRAPH_APP_ROLES.length : i;
+  };
+  return [...values].sort((a, b) => rank(a) - rank(b));
 }
 
 /** The directory without an object: removed from every group too. */

@@ -8,7 +8,9 @@
 /** Azure CLI's well-known public client id: what `az login` signs in as. */
 export const AZURE_CLI_CLIENT_ID = '04b07795-8ddb-461a-bbee-02f9e1bf7b46';
 
-/** Bumped when the file's shape changes incompatibly. */
+/** Bumped when the file's shape changes incompatibly. Fields added since version 1 are
+ * optional in the file and read as empty when absent (servicePrincipals[].redirectUris,
+ * servicePrincipals[].graphPermissions), so older files load as they are. */
 export const DIRECTORY_FILE_VERSION = 1;
 
 export interface Tenant {
@@ -47,6 +49,10 @@ export interface ServicePrincipal {
   readonly secrets: readonly ClientSecret[];
   /** Redirect URIs for the authorization code flow (loopback URIs are always allowed). */
   readonly redirectUris: readonly string[];
+  /** Microsoft Graph application permissions the admin granted (app role values, e.g.
+   * Directory.Read.All; see graph/permissions.ts): app-only Graph tokens carry them in
+   * `roles`, and the Graph subset reads the directory only with them. */
+  readonly graphPermissions: readonly string[];
   readonly createdAt: string;
 }
 

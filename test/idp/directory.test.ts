@@ -2,7 +2,7 @@
 // and concurrent writers.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile, rm, stat } from 'node:fs/promises';
+import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { Directory } from '../../src/idp/directory.js';
 import { idpPaths } from '../../src/idp/paths.js';
 import { AZURE_CLI_CLIENT_ID } from '../../src/idp/model.js';
@@ -69,6 +69,55 @@ test('service principals: app id, object id, a secret shown once and stored as a
     const removed = await d.removeServicePrincipal(sp.servicePrincipal.appId);
     assert.equal(removed.displayName, 'reporting-app');
     await assert.rejects(d.removeServicePrincipal('reporting-app'), (e) => isPgwardenError(e, 'NOT_FOUND'));
+  });
+});
+
+test('Graph application permissions: granted and revoked by value (any case) or app role id, known ones only, stored on the service principal', async () => {
+  await withDirectory(async (d, path) => {
+    const sp = await d.addServicePrincipal({ displayName: 'directory-reader' });
+    assert.deepEqual((await d.listServicePrincipals())[0]!.graphPermissions, [], 'a new service principal has none');
+    const granted = await d.grantGraphPermission('Directory-Reader', 'groupmember.read.all');
+    assert.equal(granted.servicePrincipal.objectId, sp.servicePrincipal.objectId);
+    assert.deepEqual(granted.graphPermissions, ['GroupMember.Read.All']);
+    // By app role id, several at once, and again: known order, no duplicates.
+    const both = await d.grantGraphPermission(sp.servicePrincipal.appId, ['7AB1D382-F21E-4ACD-A863-BA3E13F7DA61', 'GroupMember.Read.All']);
+    assert.deepEqual(both.graphPermissions, ['Directory.Read.All', 'GroupMember.Read.All']);
+    assert.deepEqual((await d.grantGraphPermission(sp.servicePrincipal.objectId, 'Directory.Read.All')).graphPermissions, ['Directory.Read.All', 'GroupMember.Read.All']);
+    assert.deepEqual((await d.snapshot())!.servicePrincipals[0]!.graphPermissions, ['Directory.Read.All', 'GroupMember.Read.All']);
+    assert.match(await readFile(path, 'utf8'), /"graphPermissions": \[\n\s+"Directory.Read.All",\n\s+"GroupMember.Read.All"\n\s+\]/);
+    assert.deepEqual((await d.listServicePrincipals())[0]!.graphPermissions, ['Directory.Read.All', 'GroupMember.Read.All']);
+
+    const unknown = (e: unknown) => isPgwardenError(e, 'INVALID_INPUT') && /"User.ReadWrite.All" is not a Microsoft Graph application permission pgwarden knows \(Directory.Read.All, GroupMember.Read.All\)/.test((e as Error).message);
+    await assert.rejects(d.grantGraphPermission('directory-reader', 'User.ReadWrite.All'), unknown);
+    await assert.rejects(d.grantGraphPermission('directory-reader', ['Directory.Read.All', 'User.ReadWrite.All']), unknown, 'all or nothing');
+    await assert.rejects(d.grantGraphPermission('directory-reader', []), (e) => isPgwardenError(e, 'INVALID_INPUT'));
+    await assert.rejects(d.grantGraphPermission('nobody', 'Directory.Read.All'), (e) => isPgwardenError(e, 'NOT_FOUND') && /no service principal nobody/.test((e as Error).message));
+
+    assert.deepEqual((await d.revokeGraphPermission('directory-reader', 'directory.read.all')).graphPermissions, ['GroupMember.Read.All']);
+    await assert.rejects(
+      d.revokeGraphPermission('directory-reader', 'Directory.Read.All'),
+      (e) => isPgwardenError(e, 'NOT_FOUND') && (e as Error).message === 'service principal "directory-reader" has no Microsoft Graph permission Directory.Read.All',
+    );
+    assert.deepEqual((await d.revokeGraphPermission('directory-reader', '98830695-27a2-44f7-8c18-0c3ebc9698f6')).graphPermissions, []);
+    await assert.rejects(d.revokeGraphPermission('directory-reader', 'Nope.Read'), (e) => isPgwardenError(e, 'INVALID_INPUT'));
+  });
+});
+
+test('a directory file written before Graph permissions (no graphPermissions, no redirectUris) loads, with none', async () => {
+  await withDirectory(async (d, path) => {
+    await d.addServicePrincipal({ displayName: 'old-app' });
+    const raw = JSON.parse(await readFile(path, 'utf8')) as { version: number; servicePrincipals: Array<Record<string, unknown>> };
+    assert.equal(raw.version, 1);
+    for (const s of raw.servicePrincipals) {
+      delete s.graphPermissions;
+      delete s.redirectUris;
+    }
+    await writeFile(path, JSON.stringify(raw));
+    const old = new Directory(path);
+    const [sp] = (await old.snapshot())!.servicePrincipals;
+    assert.deepEqual(sp!.graphPermissions, []);
+    assert.deepEqual(sp!.redirectUris, []);
+    assert.deepEqual((await old.grantGraphPermission('old-app', 'Directory.Read.All')).graphPermissions, ['Directory.Read.All']);
   });
 });
 

@@ -287,7 +287,7 @@ test('checkMemberGroups: no token is 401, a user token 403, an app token for ano
 
 test('the default limit is Entra\'s 200: 200 groups are listed, 201 are the overage', () => {
   assert.equal(DEFAULT_GROUPS_CLAIM_LIMIT, 200);
-  const sp = { objectId: randomUUID(), appId: randomUUID(), displayName: 'x', secrets: [], redirectUris: [], createdAt: '' } satisfies ServicePrincipal;
+  const sp = { objectId: randomUUID(), appId: randomUUID(), displayName: 'x', secrets: [], redirectUris: [], graphPermissions: [], createdAt: '' } satisfies ServicePrincipal;
   const tenantId = randomUUID();
   const ctx: ClaimsContext = {
     tenantId,
