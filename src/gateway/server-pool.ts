@@ -75,8 +75,9 @@ export class ServerPool {
       if (!parked) return undefined;
       this.unpark(parked);
       const { socket } = parked.session;
-      // Until the pump takes it over, an error closes it (and is not thrown).
-      socket.on('error', () => socket.destroy());
+      // Until the pump takes it over, an error closes it (and is not thrown). One listener
+      // per socket however often it is taken: the same function, put on once.
+      if (!socket.listeners('error').includes(destroyOnError)) socket.on('error', destroyOnError);
       // Gone since (its close event not yet seen): the next one.
       if (!socket.destroyed && socket.writable) return parked.session;
       closeSession(parked.session.socket);
@@ -141,6 +142,10 @@ export class ServerPool {
     this.unpark(parked);
     closeSession(parked.session.socket);
   }
+}
+
+function destroyOnError(this: Socket): void {
+  this.destroy();
 }
 
 /** Ends a session politely (Terminate), then for good. */

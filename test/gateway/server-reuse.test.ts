@@ -68,6 +68,25 @@ describe('a clean end hands the server session to the next client', () => {
     assert.equal(pw.gateway.serverPoolStats.reused, before + 1);
   });
 
+  test('a session taken again and again gathers no listeners (no MaxListenersExceededWarning after 15 clients)', async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(`${w.name}: ${w.message}`);
+    process.on('warning', onWarning);
+    try {
+      await waitIdle();
+      const pids = new Set<number>();
+      for (let i = 0; i < 15; i++) {
+        pids.add((await session()).pid);
+        await waitIdle();
+      }
+      assert.equal(pids.size, 1, 'one backend for all');
+      await new Promise((r) => setImmediate(r));
+      assert.deepEqual(warnings.filter((w) => w.includes('MaxListeners')), []);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
   test('psql, one connection after another, keeps one backend', async () => {
     await waitIdle();
     const pids = new Set<string>();
