@@ -6,7 +6,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { JWTPayload } from 'jose';
 import type { Issuers } from './issuers.js';
 import type { ServicePrincipal, User } from './model.js';
-import { userPermissions, type Target } from './resources.js';
+import { knownGraphPermissions } from './graph/permissions.js';
+import { isGraph, userPermissions, type Target } from './resources.js';
 
 /** Who a token is about: a user signed in through a client, or a service principal itself. */
 export type Subject =
@@ -59,6 +60,10 @@ function refreshHint(ctx: ClaimsContext): string {
  * `https://graph.windows.net/{tid}/users/{oid}/getMemberObjects` (v1) or
  * `https://graph.microsoft.com/v1.0/users/{oid}/getMemberObjects` (v2); the provider at
  * its own Graph subset, the same in both versions, `servicePrincipals/{oid}` for apps.
+ * Who can follow it differs: Entra also lets the token's own user call getMemberObjects
+ * with a delegated Graph token (User.Read); the provider's Graph subset answers only
+ * app-only callers granted Directory.Read.All or GroupMember.Read.All (graph/access.ts),
+ * i.e. the resource server, with its own service principal, as pgwarden does.
  * https://learn.microsoft.com/entra/identity-platform/access-token-claims-reference#groups-overage-claim */
 function withGroups(claims: JWTPayload, subject: Subject, ctx: ClaimsContext): JWTPayload {
   const groups = subject.groups;
@@ -72,6 +77,15 @@ function withGroups(claims: JWTPayload, subject: Subject, ctx: ClaimsContext): J
   };
 }
 
+/** `roles` of an app-only token: the application permissions granted to the service
+ * principal on the token's resource, as Entra lists them. Only Microsoft Graph's can be
+ * granted here, so only Graph tokens carry `roles`, and only when something is granted. */
+function appRoles(sp: ServicePrincipal, target: Target): { roles?: string[] } {
+  if (!isGraph(target.resource)) return {};
+  const roles = knownGraphPermissions(sp.graphPermissions);
+  return roles.length > 0 ? { roles } : {};
+}
+
 export function accessTokenClaims(subject: Subject, ctx: ClaimsContext): JWTPayload {
   const { aio, uti } = opaque();
   const acr = ctx.clientAuthenticated ? '1' : '0';
@@ -79,10 +93,11 @@ export function accessTokenClaims(subject: Subject, ctx: ClaimsContext): JWTPayl
   const common = { aud: ctx.target.resource, iss: ctx.version === '1.0' ? ctx.issuers.v1 : ctx.issuers.v2, ...times };
   if (subject.kind === 'app') {
     const oid = subject.sp.objectId;
+    const roles = appRoles(subject.sp, ctx.target);
     const claims =
       ctx.version === '1.0'
-        ? { ...common, aio, appid: ctx.clientId, appidacr: acr, idp: ctx.issuers.v1, idtyp: 'app', oid, rh: refreshHint(ctx), sub: oid, tid: ctx.tenantId, uti, ver: '1.0' }
-        : { ...common, aio, azp: ctx.clientId, azpacr: acr, idtyp: 'app', oid, rh: refreshHint(ctx), sub: oid, tid: ctx.tenantId, uti, ver: '2.0' };
+        ? { ...common, aio, appid: ctx.clientId, appidacr: acr, idp: ctx.issuers.v1, idtyp: 'app', oid, rh: refreshHint(ctx), ...roles, sub: oid, tid: ctx.tenantId, uti, ver: '1.0' }
+        : { ...common, aio, azp: ctx.clientId, azpacr: acr, idtyp: 'app', oid, rh: refreshHint(ctx), ...roles, sub: oid, tid: ctx.tenantId, uti, ver: '2.0' };
     return withGroups(claims, subject, ctx);
   }
   const u = subject.user;

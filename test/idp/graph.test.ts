@@ -1,7 +1,8 @@
 // The provider's read-only Microsoft Graph subset: app-only Graph tokens from its own
 // token endpoint (v2 scope=https://graph.microsoft.com/.default, v1 resource=), listing
 // users, service principals and groups over real HTTPS with $filter, $select and $top,
-// and Graph's refusals (401, 403, 400) in Graph's error shape.
+// for a service principal granted Directory.Read.All (in the token's `roles`, and still
+// granted at the call), and Graph's refusals (401, 403, 400) in Graph's error shape.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
@@ -11,6 +12,7 @@ import { claimsOf, startIdp, type TestIdp } from './helpers.js';
 
 const GRAPH = 'https://graph.microsoft.com';
 const GRAPH_APP_ID = '00000003-0000-0000-c000-000000000000';
+const OSS = 'https://ossrdbms-aad.database.windows.net';
 const USER_PASSWORD = 'Graph-test-passw0rd!';
 
 interface Sp {
@@ -42,6 +44,9 @@ before(async () => {
   };
   etl = await sp('etl-job');
   reporting = await sp('Reporting');
+  // As an admin grants the application permission in Entra.
+  await d.grantGraphPermission('etl-job', 'Directory.Read.All');
+  await d.grantGraphPermission('Reporting', 'Directory.Read.All');
   const user = async (name: string, displayName: string) => (await d.addUser({ userPrincipalName: name, displayName, password: USER_PASSWORD })).user;
   const alice = await user('alice', 'Alice Smith');
   const alan = await user('alan', 'alan turing');
@@ -92,7 +97,7 @@ async function refused(r: Awaited<ReturnType<typeof graph>>, status: number, cod
   return body.error.message;
 }
 
-test('the Graph token: aud https://graph.microsoft.com, app-only, scope .default', async () => {
+test('the Graph token: aud https://graph.microsoft.com, app-only, scope .default, the granted permissions in roles', async () => {
   const r = await t.post(`/${t.tenantId}/oauth2/v2.0/token`, { grant_type: 'client_credentials', client_id: etl.appId, client_secret: etl.secret, scope: `${GRAPH}/.default` });
   assert.equal(r.json<{ scope: string }>().scope, `${GRAPH}/.default`);
   const { payload } = await t.verify(token, '2.0', GRAPH);
@@ -100,6 +105,71 @@ test('the Graph token: aud https://graph.microsoft.com, app-only, scope .default
   assert.equal(payload.idtyp, 'app');
   assert.equal(payload.oid, etl.objectId);
   assert.equal(payload.scp, undefined);
+  assert.deepEqual(payload.roles, ['Directory.Read.All']);
+});
+
+test('roles only in Graph tokens: not for other resources, not without a grant, not in user tokens', async () => {
+  const both = await t.idp.directory.addServicePrincipal({ displayName: 'roles-check' });
+  const sp = { appId: both.servicePrincipal.appId, objectId: both.servicePrincipal.objectId, secret: both.secret };
+  const credentials = { grant_type: 'client_credentials', client_id: sp.appId, client_secret: sp.secret };
+  const v1 = async (resource: string) => claimsOf((await t.post(`/${t.tenantId}/oauth2/token`, { ...credentials, resource })).json<{ access_token: string }>().access_token);
+  const v2 = async (resource: string) => claimsOf((await t.post(`/${t.tenantId}/oauth2/v2.0/token`, { ...credentials, scope: `${resource}/.default` })).json<{ access_token: string }>().access_token);
+  try {
+    assert.equal(claimsOf(await graphToken(sp)).roles, undefined, 'nothing granted: no roles claim');
+    await t.idp.directory.grantGraphPermission('roles-check', ['GroupMember.Read.All', 'Directory.Read.All']);
+    for (const get of [v1, v2]) {
+      assert.deepEqual((await get(GRAPH)).roles, ['Directory.Read.All', 'GroupMember.Read.All']);
+      for (const other of [OSS, 'https://management.azure.com/']) {
+        const claims = await get(other);
+        assert.equal(claims.aud, other);
+        assert.equal(claims.roles, undefined, `no Graph roles in a token for ${other}`);
+      }
+    }
+    const user = await t.post(`/${t.tenantId}/oauth2/token`, { grant_type: 'password', client_id: AZURE_CLI_CLIENT_ID, username: `alice@${t.idp.tenantDomain}`, password: USER_PASSWORD, resource: GRAPH });
+    assert.equal(claimsOf(user.json<{ access_token: string }>().access_token).roles, undefined, 'a user token has scp, no roles');
+  } finally {
+    await t.idp.directory.removeServicePrincipal('roles-check');
+  }
+});
+
+test('403 Authorization_RequestDenied without Directory.Read.All: no grant, or only GroupMember.Read.All, for every list', async () => {
+  const made = await t.idp.directory.addServicePrincipal({ displayName: 'ungranted' });
+  const sp = { appId: made.servicePrincipal.appId, objectId: made.servicePrincipal.objectId, secret: made.secret };
+  try {
+    const none = await graphToken(sp);
+    for (const collection of ['users', 'servicePrincipals', 'groups']) {
+      assert.equal(await refused(await graph(collection, {}, none), 403, 'Authorization_RequestDenied'), 'Insufficient privileges to complete the operation.');
+    }
+    // Not before the query is checked either: the caller learns nothing of the directory.
+    await refused(await graph('users', { $filter: 'nonsense' }, none), 403, 'Authorization_RequestDenied');
+    await t.idp.directory.grantGraphPermission('ungranted', 'GroupMember.Read.All');
+    const members = await graphToken(sp);
+    assert.deepEqual(claimsOf(members).roles, ['GroupMember.Read.All']);
+    for (const collection of ['users', 'servicePrincipals', 'groups']) await refused(await graph(collection, {}, members), 403, 'Authorization_RequestDenied');
+    // A grant counts from the next token on: the one issued before it has no roles.
+    await t.idp.directory.grantGraphPermission('ungranted', 'Directory.Read.All');
+    await refused(await graph('users', {}, none), 403, 'Authorization_RequestDenied');
+    assert.equal((await graph('users', {}, await graphToken(sp))).status, 200);
+  } finally {
+    await t.idp.directory.removeServicePrincipal('ungranted');
+  }
+});
+
+test('a revoked permission: the token issued before the revoke reads nothing more, at once', async () => {
+  const made = await t.idp.directory.addServicePrincipal({ displayName: 'revoked-reader' });
+  const sp = { appId: made.servicePrincipal.appId, objectId: made.servicePrincipal.objectId, secret: made.secret };
+  try {
+    await t.idp.directory.grantGraphPermission('revoked-reader', 'Directory.Read.All');
+    const before = await graphToken(sp);
+    assert.equal((await graph('groups', {}, before)).status, 200);
+    await t.idp.directory.revokeGraphPermission('revoked-reader', 'Directory.Read.All');
+    assert.deepEqual(claimsOf(before).roles, ['Directory.Read.All'], 'the token still says so');
+    await refused(await graph('groups', {}, before), 403, 'Authorization_RequestDenied');
+    await refused(await graph('users', {}, before), 403, 'Authorization_RequestDenied');
+    assert.equal(claimsOf(await graphToken(sp)).roles, undefined, 'new tokens have no roles');
+  } finally {
+    await t.idp.directory.removeServicePrincipal('revoked-reader');
+  }
 });
 
 test('lists users, service principals and groups: default properties, ordered by display name, the ids tokens carry', async () => {
@@ -258,6 +328,18 @@ test("signed by the provider's own key but not a Graph token of this tenant: 401
   await bad(noTenant, /'tid'/);
   const { idtyp: _idtyp, ...noType } = good;
   await refused(await graph('users', {}, await sign(noType)), 403, 'Authorization_RequestDenied');
+  const { roles: _roles, ...noRoles } = good;
+  await refused(await graph('users', {}, await sign(noRoles)), 403, 'Authorization_RequestDenied');
+  await refused(await graph('users', {}, await sign({ ...good, roles: ['GroupMember.Read.All'] })), 403, 'Authorization_RequestDenied');
+  await refused(await graph('users', {}, await sign({ ...good, roles: 'Directory.Read.All' })), 403, 'Authorization_RequestDenied');
+  // roles naming a permission the service principal was never granted: refused too.
+  const ungranted = await t.idp.directory.addServicePrincipal({ displayName: 'forged-roles' });
+  try {
+    const forged = { ...good, oid: ungranted.servicePrincipal.objectId, azp: ungranted.servicePrincipal.appId, roles: ['Directory.Read.All'] };
+    await refused(await graph('users', {}, await sign(forged)), 403, 'Authorization_RequestDenied');
+  } finally {
+    await t.idp.directory.removeServicePrincipal('forged-roles');
+  }
   await refused(await graph('users', {}, await sign({ ...good, azp: reporting.appId })), 403, 'Authorization_RequestDenied');
   await refused(await graph('users', {}, await sign({ ...good, scp: 'User.Read' })), 403, 'Authorization_RequestDenied');
 });
@@ -283,6 +365,7 @@ test('403 Authorization_RequestDenied: a user delegated Graph token, v1 and v2; 
   assert.equal(imp.json<{ error: string }>().error, 'invalid_scope');
 
   const gone = await t.idp.directory.addServicePrincipal({ displayName: 'short-lived-reader' });
+  await t.idp.directory.grantGraphPermission('short-lived-reader', 'Directory.Read.All');
   const goneToken = await graphToken({ appId: gone.servicePrincipal.appId, objectId: gone.servicePrincipal.objectId, secret: gone.secret });
   assert.equal((await graph('users', {}, goneToken)).status, 200);
   await t.idp.directory.removeServicePrincipal('short-lived-reader');

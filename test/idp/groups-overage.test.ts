@@ -2,7 +2,8 @@
 // 3 groups gets `_claim_names`/`_claim_sources` instead of `groups` (user tokens by the
 // password grant, app tokens by client credentials, v1 and v2), one in 2 groups the
 // `groups` claim as before; the overage endpoint (getMemberObjects) and checkMemberGroups
-// answer over real HTTPS for an app-only Graph token, with Graph's refusals.
+// answer over real HTTPS for an app-only Graph token whose service principal was granted
+// GroupMember.Read.All (or Directory.Read.All), with Graph's refusals.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -48,6 +49,8 @@ before(async () => {
     return { appId: made.servicePrincipal.appId, objectId: made.servicePrincipal.objectId, secret: made.secret };
   };
   reader = await sp('directory-reader');
+  // What resolving group memberships needs, and no more (lists need Directory.Read.All).
+  await d.grantGraphPermission('directory-reader', 'GroupMember.Read.All');
   spMany = await sp('crowded-job');
   spFew = await sp('quiet-job');
   const user = async (name: string) => {
@@ -283,6 +286,45 @@ test('checkMemberGroups: no token is 401, a user token 403, an app token for ano
   // A v1 Graph token reads too.
   const v1Graph = (await clientCredentials(reader, '1.0', GRAPH)).access_token;
   assert.deepEqual(await values(await check('users', few.oid, [g.a], v1Graph)), [g.a]);
+});
+
+test('the membership actions need GroupMember.Read.All or Directory.Read.All: without, 403, even for a bad body', async () => {
+  const made = await t.idp.directory.addServicePrincipal({ displayName: 'membership-checker' });
+  const checker = { appId: made.servicePrincipal.appId, objectId: made.servicePrincipal.objectId, secret: made.secret };
+  try {
+    const none = (await clientCredentials(checker, '2.0', GRAPH)).access_token;
+    assert.equal(claimsOf(none).roles, undefined);
+    assert.equal(refused(await check('users', many.oid, [g.a], none), 403, 'Authorization_RequestDenied'), 'Insufficient privileges to complete the operation.');
+    refused(await check('directoryObjects', spMany.objectId, [g.a], none), 403, 'Authorization_RequestDenied');
+    refused(await post(`users/${many.oid}/getMemberObjects`, { securityEnabledOnly: true }, none), 403, 'Authorization_RequestDenied');
+    // The caller learns nothing of the body or the object before its permission is checked.
+    refused(await check('users', many.oid, [], none), 403, 'Authorization_RequestDenied');
+    refused(await check('users', randomUUID(), [g.a], none), 403, 'Authorization_RequestDenied');
+    refused(await post(`users/${many.oid}/checkMemberGroups`, undefined, none, { contentType: 'application/json', data: '{' }), 403, 'Authorization_RequestDenied');
+
+    // Directory.Read.All alone is enough too.
+    await t.idp.directory.grantGraphPermission('membership-checker', 'Directory.Read.All');
+    const directoryToken = (await clientCredentials(checker, '1.0', GRAPH)).access_token;
+    assert.deepEqual(claimsOf(directoryToken).roles, ['Directory.Read.All']);
+    assert.deepEqual(await values(await check('users', many.oid, [g.b], directoryToken)), [g.b]);
+    assert.deepEqual(sorted(await values(await post(`servicePrincipals/${spFew.objectId}/getMemberObjects`, { securityEnabledOnly: true }, directoryToken))), sorted([g.a, g.c]));
+    // Revoked: the token issued before reads nothing more, at once.
+    await t.idp.directory.revokeGraphPermission('membership-checker', 'Directory.Read.All');
+    refused(await check('users', many.oid, [g.b], directoryToken), 403, 'Authorization_RequestDenied');
+    refused(await post(`users/${many.oid}/getMemberObjects`, { securityEnabledOnly: true }, directoryToken), 403, 'Authorization_RequestDenied');
+  } finally {
+    await t.idp.directory.removeServicePrincipal('membership-checker');
+  }
+});
+
+test('GroupMember.Read.All alone: checkMemberGroups and getMemberObjects answer, the lists are 403', async () => {
+  assert.deepEqual(claimsOf(graphToken).roles, ['GroupMember.Read.All']);
+  assert.deepEqual(await values(await check('users', few.oid, [g.a, g.b])), [g.a]);
+  assert.deepEqual(sorted(await values(await post(`users/${few.oid}/getMemberObjects`, { securityEnabledOnly: false }))), sorted([g.a, g.c]));
+  for (const collection of ['users', 'servicePrincipals', 'groups']) {
+    const r = await t.get(`/graph/v1.0/${collection}`, { authorization: `Bearer ${graphToken}` });
+    assert.equal(refused(r, 403, 'Authorization_RequestDenied'), 'Insufficient privileges to complete the operation.', collection);
+  }
 });
 
 test('the default limit is Entra\'s 200: 200 groups are listed, 201 are the overage', () => {

@@ -3,16 +3,28 @@
 // provider's published key set, `iss` one of this tenant's issuers (v1 or v2), `aud`
 // Graph (its URI or its application id), `tid` this tenant, not expired. App-only means
 // issued by client_credentials to a service principal of the tenant: `idtyp` "app" and no
-// `scp` (delegated permissions). Real Graph also wants an admin-granted application
-// permission (Directory.Read.All in `roles`); here every service principal may read.
+// `scp` (delegated permissions). As Graph, it also wants an admin-granted application
+// permission in `roles` (graph/permissions.ts): Directory.Read.All for the lists,
+// Directory.Read.All or GroupMember.Read.All for checkMemberGroups/getMemberObjects.
+// Unlike Graph, which trusts a token's `roles` until it expires, the permission must
+// also still be granted to the service principal at the call: a revoked permission, like
+// a removed service principal, reads nothing more at once.
 // https://learn.microsoft.com/entra/identity-platform/access-tokens#validate-tokens
 // https://learn.microsoft.com/graph/auth-v2-service
+// https://learn.microsoft.com/graph/api/user-list#permissions
 import { createLocalJWKSet, errors as joseErrors, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
 import type { ProviderContext } from '../context.js';
 import { issuersFor } from '../issuers.js';
 import type { DirectoryData, ServicePrincipal } from '../model.js';
 import { isGraph } from '../resources.js';
 import { graphRefuse } from './errors.js';
+import { DIRECTORY_READ_ALL, GROUP_MEMBER_READ_ALL } from './permissions.js';
+
+/** Any one of these application permissions lets a caller list users, service principals
+ * and groups (Graph also takes narrower ones, User.Read.All and so on; not known here). */
+export const LIST_PERMISSIONS: readonly string[] = [DIRECTORY_READ_ALL];
+/** Any one of these lets a caller ask checkMemberGroups and getMemberObjects. */
+export const MEMBERSHIP_PERMISSIONS: readonly string[] = [DIRECTORY_READ_ALL, GROUP_MEMBER_READ_ALL];
 
 /** Tokens longer than this are not ours (ours are about 1.5 KB with many groups). */
 const MAX_TOKEN_LENGTH = 16 * 1024;
@@ -22,9 +34,10 @@ export interface GraphCaller {
   readonly data: DirectoryData;
 }
 
-/** The service principal calling, from the request's Authorization header; throws a 401
- * or 403 refusal (graph/errors.ts). The token itself is never logged or echoed. */
-export async function authorizeGraphCall(ctx: ProviderContext, authorization: string | undefined): Promise<GraphCaller> {
+/** The service principal calling, from the request's Authorization header, if its token
+ * carries one of `permissions` in `roles` and the service principal still has it; throws
+ * a 401 or 403 refusal (graph/errors.ts). The token itself is never logged or echoed. */
+export async function authorizeGraphCall(ctx: ProviderContext, authorization: string | undefined, permissions: readonly string[]): Promise<GraphCaller> {
   const m = /^Bearer +(\S+) *$/i.exec(authorization ?? '');
   if (!authorization) throw graphRefuse.token('Access token is empty.');
   if (!m || m[1]!.length > MAX_TOKEN_LENGTH) throw graphRefuse.token('Access token validation failure. The Authorization header must be "Bearer <token>".');
@@ -37,6 +50,9 @@ export async function authorizeGraphCall(ctx: ProviderContext, authorization: st
   const sp = data.servicePrincipals.find((s) => s.objectId === payload.oid && s.appId === appId);
   // A service principal removed since its token was issued reads nothing more.
   if (!sp) throw graphRefuse.denied();
+  // One of the permissions in the token's roles, and still granted (not revoked since).
+  const roles = Array.isArray(payload.roles) ? payload.roles.filter((r): r is string => typeof r === 'string') : [];
+  if (!permissions.some((p) => roles.includes(p) && sp.graphPermissions.includes(p))) throw graphRefuse.denied();
   return { sp, data };
 }
 

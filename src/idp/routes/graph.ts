@@ -1,12 +1,14 @@
 // A read-only subset of Microsoft Graph v1.0 for an app-only Graph token from this
-// provider; what a client that searches a tenant through Graph, or resolves a token's
-// groups, needs, served without network:
+// provider, whose service principal the admin granted the application permission
+// (graph/access.ts); what a client that searches a tenant through Graph, or resolves a
+// token's groups, needs, served without network:
 // - `GET /graph/v1.0/users`, `/servicePrincipals`, `/groups`, with $filter (startswith
-//   and eq, joined by or), $select and $top. The answer:
+//   and eq, joined by or), $select and $top; with Directory.Read.All. The answer:
 //   `{"@odata.context": "{authority}/graph/v1.0/$metadata#users", "value": [...]}`.
 // - `POST /graph/v1.0/{users|servicePrincipals|directoryObjects}/{id}/checkMemberGroups`
 //   (`{"groupIds": [...]}`) and `.../getMemberObjects` (`{"securityEnabledOnly": bool}`),
-//   the latter where a token's groups overage points. The answer:
+//   the latter where a token's groups overage points; with Directory.Read.All or
+//   GroupMember.Read.All. The answer:
 //   `{"@odata.context": "{authority}/graph/v1.0/$metadata#Collection(Edm.String)", "value": [ids]}`.
 // https://learn.microsoft.com/graph/api/user-list
 // https://learn.microsoft.com/graph/api/serviceprincipal-list
@@ -16,7 +18,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ProviderContext } from '../context.js';
-import { authorizeGraphCall, type GraphCaller } from '../graph/access.js';
+import { authorizeGraphCall, LIST_PERMISSIONS, MEMBERSHIP_PERMISSIONS, type GraphCaller } from '../graph/access.js';
 import { COLLECTIONS, parseQuery, runQuery } from '../graph/collections.js';
 import { graphErrorAnswer, graphRefuse } from '../graph/errors.js';
 import {
@@ -36,7 +38,7 @@ export const GRAPH_BASE_PATH = '/graph/v1.0';
 export function registerGraph(app: FastifyInstance, ctx: ProviderContext): void {
   for (const collection of COLLECTIONS) {
     app.get(`${GRAPH_BASE_PATH}/${collection.name}`, (req, reply) =>
-      serve(ctx, req, reply, { collection: collection.name }, ({ sp, data }) => {
+      serve(ctx, req, reply, { collection: collection.name, permissions: LIST_PERMISSIONS }, ({ sp, data }) => {
         const query = parseQuery(collection, req.query);
         const value = runQuery(collection, data, query);
         ctx.log.info({ event: 'graph', collection: collection.name, client: sp.appId, filter: query.filter?.length ?? 0, count: value.length }, 'graph list');
@@ -47,13 +49,14 @@ export function registerGraph(app: FastifyInstance, ctx: ProviderContext): void 
   const bodyLimit = app.initialConfig.bodyLimit ?? 1024 * 1024;
   for (const collection of MEMBER_COLLECTIONS) {
     for (const action of ['checkMemberGroups', 'getMemberObjects'] as const) {
+      const op: Operation = { collection, action, permissions: MEMBERSHIP_PERMISSIONS };
       app.post<{ Params: { id: string } }>(
         `${GRAPH_BASE_PATH}/${collection}/:id/${action}`,
         // The body is parsed before the handler runs: its refusals (not JSON, empty, too
         // large, an unknown content type) are answered here, in Graph's shape.
-        { errorHandler: (error, req, reply) => refuseBody(ctx, req, reply, { collection, action }, bodyRefusal(error, bodyLimit)) },
+        { errorHandler: (error, req, reply) => refuseBody(ctx, req, reply, op, bodyRefusal(error, bodyLimit)) },
         (req, reply) =>
-          serve(ctx, req, reply, { collection, action }, ({ sp, data }) => {
+          serve(ctx, req, reply, op, ({ sp, data }) => {
             const body = jsonBody(req);
             // The body is checked before the object is looked up, as Graph does.
             const given = action === 'checkMemberGroups' ? parseCheckMemberGroups(body) : undefined;
@@ -68,10 +71,11 @@ export function registerGraph(app: FastifyInstance, ctx: ProviderContext): void 
   }
 }
 
-/** What a request is about, for the log. */
+/** What a request is about, for the log, and the application permissions it needs (any one). */
 interface Operation {
   readonly collection: string;
   readonly action?: string;
+  readonly permissions: readonly string[];
 }
 
 /** The body of a POST, if it came as JSON; a form or text body is refused. */
@@ -94,11 +98,12 @@ function bodyRefusal(error: unknown, bodyLimit: number): unknown {
   return error;
 }
 
-/** A body refused by the parser: a caller without a valid token learns that first. */
+/** A body refused by the parser: a caller without a valid token, or without the
+ * permission, learns that first. */
 async function refuseBody(ctx: ProviderContext, req: FastifyRequest, reply: FastifyReply, op: Operation, refusal: unknown): Promise<FastifyReply> {
   let caller: string | undefined;
   try {
-    caller = (await authorizeGraphCall(ctx, req.headers.authorization)).sp.appId;
+    caller = (await authorizeGraphCall(ctx, req.headers.authorization, op.permissions)).sp.appId;
   } catch (e) {
     return sendGraphError(ctx, req, reply, op, e);
   }
@@ -125,7 +130,7 @@ async function serve(
 ): Promise<FastifyReply> {
   let caller: string | undefined;
   try {
-    const authorized = await authorizeGraphCall(ctx, req.headers.authorization);
+    const authorized = await authorizeGraphCall(ctx, req.headers.authorization, op.permissions);
     caller = authorized.sp.appId;
     const answer = work(authorized);
     graphHeaders(req, reply);
