@@ -1,5 +1,11 @@
-// Where the embedded identity provider keeps its state, under `<data-dir>/idp/`.
+// Where the embedded identity provider keeps its state, under `<data-dir>/idp/`, and
+// where under its authority it serves what is not OAuth's.
 import { join } from 'node:path';
+
+/** Where the Graph subset is mounted (routes/graph.ts): Graph's
+ * `https://graph.microsoft.com/v1.0/...` is `{authority}/graph/v1.0/...` here, and a
+ * token's groups overage points there (claims.ts). */
+export const GRAPH_BASE_PATH = '/graph/v1.0';
 
 export interface IdpPaths {
   readonly dir: string;

@@ -4,6 +4,7 @@
 // the `value` array out; refusals are thrown (graph/errors.ts).
 // https://learn.microsoft.com/graph/api/directoryobject-checkmembergroups
 // https://learn.microsoft.com/graph/api/directoryobject-getmemberobjects
+import { isGuid } from '../../control/role-names.js';
 import { findUser, groupsOf } from '../lookups.js';
 import type { DirectoryData } from '../model.js';
 import { graphRefuse } from './errors.js';
@@ -18,8 +19,6 @@ export type MemberAction = 'checkMemberGroups' | 'getMemberObjects';
 
 /** Graph takes at most 20 group ids in one checkMemberGroups. */
 export const MAX_GROUP_IDS = 20;
-
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** How much of a caller's value a message repeats. */
 const ECHO = 100;
@@ -65,7 +64,7 @@ export function parseCheckMemberGroups(body: unknown): string[] {
   }
   const ids: string[] = [];
   groupIds.forEach((g: unknown, i) => {
-    if (typeof g !== 'string' || !GUID.test(g)) {
+    if (!isGuid(g)) {
       const shown = typeof g === 'string' ? `'${g.slice(0, ECHO)}'` : JSON.stringify(g)?.slice(0, ECHO) ?? String(g);
       throw graphRefuse.badRequest(`'groupIds' item ${i} is not a GUID: ${shown}.`);
     }

@@ -29,11 +29,8 @@ import {
   parseGetMemberObjects,
   resolveMemberObject,
 } from '../graph/membership.js';
+import { GRAPH_BASE_PATH } from '../paths.js';
 import { GRAPH_AUDIENCE } from '../resources.js';
-
-/** Where the subset is mounted: Graph's `https://graph.microsoft.com/v1.0/...` is
- * `{authority}/graph/v1.0/...` here. */
-export const GRAPH_BASE_PATH = '/graph/v1.0';
 
 export function registerGraph(app: FastifyInstance, ctx: ProviderContext): void {
   for (const collection of COLLECTIONS) {
