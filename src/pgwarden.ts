@@ -13,7 +13,7 @@ import { PORTAL_APPLICATION, portalPlugin, type PortalOptions } from './portal/i
 import type { Directory } from './control/directory.js';
 import { GraphDirectory } from './identity/graph-directory.js';
 import { CachedMembership, type GroupMembership } from './identity/group-membership.js';
-import { groupsOf } from './idp/lookups.js';
+import { checkMemberGroups } from './idp/graph/membership.js';
 import { addPrincipal, listPrincipals } from './control/principals.js';
 import { EmbeddedIdp, type SeededAdmin } from './idp/embedded-idp.js';
 import { DEFAULT_AUDIENCES, MAX_CLOCK_SKEW_SECONDS } from './identity/config.js';
@@ -179,7 +179,7 @@ export async function startPgwarden(options: PgwardenOptions): Promise<RunningPg
       roles,
       authMethod: () => catalog.authMethod,
       audit,
-      ...(verifier ? { entra: { verifier, derivedKeys: new DerivedKeys(cluster.gatewaySecret), ...membershipOf(identity.directory) } } : {}),
+      ...(verifier ? { entra: { verifier, derivedKeys: new DerivedKeys(cluster.gatewaySecret), ...(identity.membership ? { membership: identity.membership } : {}) } } : {}),
       mockKey: cluster.mockKey,
       log,
       metrics,
@@ -255,6 +255,8 @@ interface Identity {
   config: EntraConfig | undefined;
   idp: EmbeddedIdp | undefined;
   directory: Directory | undefined;
+  /** Group membership for tokens too full to list their groups, where the directory can tell. */
+  membership?: GroupMembership;
   seededAdmin: SeededAdmin | undefined;
 }
 
@@ -269,10 +271,18 @@ async function startIdentity(options: PgwardenOptions, cluster: Cluster, tls: Tl
   if (identity.kind === 'entra') {
     const { config, graph } = identity;
     // Without Graph, principals of a real tenant are added by object id.
-    const directory = graph
-      ? new GraphDirectory({ authority: config.authority, tenantId: config.tenantId, clientId: graph.clientId, clientSecret: graph.clientSecret, graphEndpoint: graph.endpoint, ...(graph.resource ? { resource: graph.resource } : {}), ...(config.ca ? { ca: config.ca } : {}) })
-      : undefined;
-    return { config, idp: undefined, directory, seededAdmin: undefined };
+    if (!graph) return { config, idp: undefined, directory: undefined, seededAdmin: undefined };
+    const directory = new GraphDirectory({
+      authority: config.authority,
+      tenantId: config.tenantId,
+      clientId: graph.clientId,
+      clientSecret: graph.clientSecret,
+      graphEndpoint: graph.endpoint,
+      ...(graph.resource ? { resource: graph.resource } : {}),
+      ...(config.ca ? { ca: config.ca } : {}),
+    });
+    // Graph's answers are kept a while: a sign-in must not wait on Graph each time.
+    return { config, idp: undefined, directory, membership: new CachedMembership(directory), seededAdmin: undefined };
   }
   const idp = await EmbeddedIdp.open({ dataDir: cluster.dataDir, tls, log, ...(identity.groupsClaimLimit !== undefined ? { groupsClaimLimit: identity.groupsClaimLimit } : {}) });
   try {
@@ -303,24 +313,19 @@ async function startIdentity(options: PgwardenOptions, cluster: Cluster, tls: Tl
         await addPrincipal(cluster, cluster.gatewaySecret, { roleName: admin.username, type: 'user', objectId: admin.objectId, tenantId: admin.tenantId, isAdmin: true });
       }
     }
-    const directory: Directory = {
-      search: (q, types) => idp.directory.search(q, types),
+    const directory: Directory = { search: (q, types) => idp.directory.search(q, types) };
+    // The provider's directory is at hand: asked at each sign-in, a change counts at once.
+    const membership: GroupMembership = {
       isMemberOf: async (objectId, groupObjectId) => {
         const data = await idp.directory.snapshot();
-        return data !== undefined && groupsOf(data, objectId.toLowerCase()).some((g) => g.toLowerCase() === groupObjectId.toLowerCase());
+        return data !== undefined && checkMemberGroups(data, objectId.toLowerCase(), [groupObjectId.toLowerCase()]).length > 0;
       },
     };
-    return { config, idp, directory, seededAdmin };
+    return { config, idp, directory, membership, seededAdmin };
   } catch (e) {
     await idp.close();
     throw e;
   }
-}
-
-/** Group membership for groups-overage tokens, where the directory can answer it. */
-function membershipOf(directory: Directory | undefined): { membership?: GroupMembership } {
-  const isMemberOf = directory?.isMemberOf?.bind(directory);
-  return isMemberOf ? { membership: new CachedMembership({ isMemberOf }) } : {};
 }
 
 /** Worker health and reconciler lag as metrics, computed at each scrape. */

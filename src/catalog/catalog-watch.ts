@@ -12,13 +12,15 @@ export const CATALOG_CHANNEL = 'pgwarden_catalog';
 export const REREAD_INTERVAL_MS = 1_000;
 const RECONNECT_DELAY_MS = 1_000;
 const REREAD_SQL = `SELECT (SELECT value FROM pgwarden.settings WHERE name = 'auth_method') AS method,
-  (SELECT md5(coalesce(string_agg(setdatabase || ' ' || setrole || ' ' || setconfig::text, ',' ORDER BY setdatabase, setrole), ''))
+  (SELECT encode(sha256(convert_to(coalesce(string_agg(setdatabase || ' ' || setrole || ' ' || setconfig::text, ',' ORDER BY setdatabase, setrole), ''), 'UTF8')), 'hex')
      FROM pg_db_role_setting) AS settings`;
 
 export class CatalogWatch {
   private method: AuthMethod = 'both';
   /** A digest of pg_db_role_setting at the last re-read. */
   private settings: string | undefined;
+  private rereading: Promise<void> | undefined;
+  private rereadAgain = false;
   private listener: pg.Client | undefined;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
@@ -47,7 +49,27 @@ export class CatalogWatch {
     await this.listener?.end().catch(() => undefined);
   }
 
-  private async reread(): Promise<void> {
+  /** Re-reads, one at a time: an ask while a read runs makes one more read after it (an
+   * older answer landing last would undo a newer one). */
+  private reread(): Promise<void> {
+    if (this.rereading) {
+      this.rereadAgain = true;
+      return this.rereading;
+    }
+    this.rereading = (async () => {
+      try {
+        do {
+          this.rereadAgain = false;
+          await this.readOnce();
+        } while (this.rereadAgain);
+      } finally {
+        this.rereading = undefined;
+      }
+    })();
+    return this.rereading;
+  }
+
+  private async readOnce(): Promise<void> {
     const r = await this.pool.query<{ method: string | null; settings: string }>({ name: 'pgwarden_catalog_reread', text: REREAD_SQL });
     const v = r.rows[0]?.method ?? undefined;
     if (isAuthMethod(v) && v !== this.method) {

@@ -71,7 +71,7 @@ export function buildProgram(): Command {
     .option('--graph-client-id <id>', 'with --entra-tenant: the application (client) id pgwarden searches the directory with in Microsoft Graph (needs Directory.Read.All)')
     .addOption(
       program
-        .createOption('--graph-client-secret-file <path>', "a file holding that application's client secret (or PGWARDEN_GRAPH_CLIENT_SECRET)")
+        .createOption('--graph-client-secret-file <path>', "a file holding that application's client secret")
         .env('PGWARDEN_GRAPH_CLIENT_SECRET_FILE'),
     )
     .option('--graph-endpoint <url>', 'Microsoft Graph of the tenant\'s cloud', 'https://graph.microsoft.com')

@@ -46,7 +46,10 @@ export async function up(opts: UpOptions): Promise<void> {
   if (opts.worker && !opts.coordinator) throw new PgwardenError('CONFIG_INVALID', '--worker goes with --coordinator (an existing cluster)');
   if (opts.coordinator && opts.workers !== undefined) throw new PgwardenError('CONFIG_INVALID', '--workers is for the embedded cluster; an existing cluster takes --worker CONNINFO for each worker');
   if ((opts.graphClientId || opts.graphClientSecretFile) && !opts.entraTenant) {
-    throw new PgwardenError('CONFIG_INVALID', '--graph-client-id is for a real tenant (--entra-tenant); the embedded provider has its own directory');
+    throw new PgwardenError(
+      'CONFIG_INVALID',
+      '--graph-client-id and --graph-client-secret-file (PGWARDEN_GRAPH_CLIENT_SECRET_FILE) are for a real tenant (--entra-tenant); the embedded provider has its own directory',
+    );
   }
   const dataDir = resolve(opts.dataDir);
   const log = createLogger({ file: join(dataDir, 'logs', 'pgwarden.log'), level: opts.logLevel });

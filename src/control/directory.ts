@@ -16,9 +16,9 @@ export interface DirectoryEntry {
 export interface Directory {
   /** Entries whose display name, UPN or app id start with (or contain) `query`, case-insensitively. */
   search(query: string, types?: readonly PrincipalType[]): Promise<DirectoryEntry[]>;
-  /** Whether a user or service principal is a member of a group (for tokens whose groups
-   * did not fit: src/identity/group-membership.ts). */
-  isMemberOf?(objectId: string, groupObjectId: string): Promise<boolean>;
+  /** The objects of a type named exactly `name` (a user's UPN, else the display name),
+   * where a search could miss them among many that start with it. Without it, search. */
+  named?(name: string, type: PrincipalType): Promise<DirectoryEntry[]>;
 }
 
 /** The PostgreSQL role name of a directory entry: a user's UPN, else the display name. */

@@ -12,6 +12,8 @@
 // like the other identity traffic (src/util/http-client.ts).
 import type { PrincipalType } from '../catalog/principals.js';
 import type { Directory, DirectoryEntry } from '../control/directory.js';
+import type { GroupMembership } from './group-membership.js';
+import { isGuid } from '../control/role-names.js';
 import { PgwardenError } from '../util/errors.js';
 import { httpRequestJson, type HttpResponse } from '../util/http-client.js';
 
@@ -31,10 +33,12 @@ export interface GraphDirectoryConfig {
   readonly resource?: string;
   /** An extra CA to trust (a provider with a local CA), PEM. */
   readonly ca?: string;
+  /** Each request, connect to last byte (default 10 s). */
+  readonly timeoutMs?: number;
   readonly now?: () => number;
 }
 
-/** Graph and the token endpoint answer in well under this. */
+/** Graph and the token endpoint answer in well under this (GraphDirectoryConfig.timeoutMs). */
 const REQUEST_TIMEOUT_MS = 10_000;
 /** A page of 50 objects with three properties each is a few KB. */
 const MAX_ANSWER_BYTES = 1024 * 1024;
@@ -43,7 +47,6 @@ const TOP = 50;
 /** A token is used until this long before it expires. */
 const TOKEN_MARGIN_MS = 5 * 60_000;
 
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const ALL_TYPES: readonly PrincipalType[] = ['user', 'servicePrincipal', 'group'];
 
 interface Collection {
@@ -78,11 +81,11 @@ export function graphFilter(type: PrincipalType, query: string): string | undefi
   if (query === '') return undefined;
   const c = COLLECTIONS[type];
   const terms = c.prefixOn.map((p) => `startswith(${p},${odataString(query)})`);
-  if (GUID.test(query)) terms.push(...c.guidOn.map((p) => `${p} eq ${odataString(query.toLowerCase())}`));
+  if (isGuid(query)) terms.push(...c.guidOn.map((p) => `${p} eq ${odataString(query.toLowerCase())}`));
   return terms.join(' or ');
 }
 
-export class GraphDirectory implements Directory {
+export class GraphDirectory implements Directory, GroupMembership {
   private readonly graph: string;
   private readonly now: () => number;
   private token: { value: string; expiresAt: number } | undefined;
@@ -111,10 +114,23 @@ export class GraphDirectory implements Directory {
     return (listOf(res) as GraphObject[]).flatMap((o) => entryOf(type, o));
   }
 
+  /** The objects named exactly `name` (a user's UPN, else the display name), whatever
+   * else starts with it: for adding a principal by name. */
+  async named(name: string, type: PrincipalType): Promise<DirectoryEntry[]> {
+    const c = COLLECTIONS[type];
+    const url = new URL(`${this.graph}/v1.0/${c.path}`);
+    url.searchParams.set('$filter', `${type === 'user' ? 'userPrincipalName' : 'displayName'} eq ${odataString(name)}`);
+    url.searchParams.set('$select', c.select);
+    url.searchParams.set('$top', String(TOP));
+    const res = await this.call(url);
+    if (res.status !== 200) throw graphRefusal(res, 'the directory lookup');
+    return (listOf(res) as GraphObject[]).flatMap((o) => entryOf(type, o));
+  }
+
   /** Graph's checkMemberGroups (transitive membership); an object that is gone is no member.
    * https://learn.microsoft.com/graph/api/directoryobject-checkmembergroups */
   async isMemberOf(objectId: string, groupObjectId: string): Promise<boolean> {
-    if (!GUID.test(objectId) || !GUID.test(groupObjectId)) return false;
+    if (!isGuid(objectId) || !isGuid(groupObjectId)) return false;
     const url = new URL(`${this.graph}/v1.0/directoryObjects/${objectId.toLowerCase()}/checkMemberGroups`);
     const res = await this.call(url, { groupIds: [groupObjectId.toLowerCase()] });
     if (res.status === 404) return false;
@@ -124,9 +140,11 @@ export class GraphDirectory implements Directory {
 
   /** A GET (or a POST of `json`) with the app's token; a token refused early is renewed once. */
   private async call(url: URL, json?: unknown): Promise<HttpResponse> {
-    let res = await this.send(url, await this.accessToken(), json);
+    const token = await this.accessToken();
+    let res = await this.send(url, token, json);
     if (res.status === 401) {
-      this.token = undefined;
+      // Forget it, unless another request already got a new one.
+      if (this.token?.value === token) this.token = undefined;
       res = await this.send(url, await this.accessToken(), json);
     }
     return res;
@@ -137,7 +155,7 @@ export class GraphDirectory implements Directory {
       headers: { authorization: `Bearer ${token}` },
       ...(json !== undefined ? { json } : {}),
       ca: this.config.ca,
-      timeoutMs: REQUEST_TIMEOUT_MS,
+      timeoutMs: this.config.timeoutMs ?? REQUEST_TIMEOUT_MS,
       maxBytes: MAX_ANSWER_BYTES,
     }).catch((e: unknown) => {
       throw new PgwardenError('IDENTITY_PROVIDER_UNAVAILABLE', `Microsoft Graph cannot be reached at ${url.origin}: ${(e as Error).message}`);
@@ -159,7 +177,7 @@ export class GraphDirectory implements Directory {
     const res = await httpRequestJson(url, {
       form: { grant_type: 'client_credentials', client_id: clientId, client_secret: clientSecret, scope: `${(this.config.resource ?? this.graph).replace(/\/+$/, '')}/.default` },
       ca,
-      timeoutMs: REQUEST_TIMEOUT_MS,
+      timeoutMs: this.config.timeoutMs ?? REQUEST_TIMEOUT_MS,
       maxBytes: MAX_ANSWER_BYTES,
     }).catch((e: unknown) => {
       throw new PgwardenError('IDENTITY_PROVIDER_UNAVAILABLE', `the identity provider cannot be reached at ${new URL(url).origin}: ${(e as Error).message}`);

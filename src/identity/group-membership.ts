@@ -6,7 +6,6 @@
 // wait on Graph each time, and a membership removed in the directory takes effect when
 // the answer expires, as it does for a token that still lists the group until it expires.
 // https://learn.microsoft.com/entra/identity-platform/access-token-claims-reference#groups-overage-claim
-import type { Directory } from '../control/directory.js';
 
 export interface GroupMembership {
   /** Whether `objectId` (a user or service principal) is a member of the group. */
@@ -25,7 +24,7 @@ export class CachedMembership implements GroupMembership {
   private readonly asking = new Map<string, Promise<boolean>>();
 
   constructor(
-    private readonly directory: Required<Pick<Directory, 'isMemberOf'>>,
+    private readonly directory: GroupMembership,
     private readonly now: () => number = Date.now,
   ) {}
 

@@ -17,14 +17,15 @@ const RECONNECT_DELAY_MS = 1_000;
 /** A digest read that takes longer ends the connection (and is reported as lost). */
 const DIGEST_TIMEOUT_MS = 10_000;
 
-/** What the pass reads from the shared catalogs, as one digest. Whole rows of pg_authid,
- * pg_auth_members and pg_db_role_setting (nothing in them changes by itself); of
- * pg_database only what a pass reads (its other columns move with VACUUM). */
-const SHARED_DIGEST_SQL = `SELECT md5(concat_ws(E'\\n',
+/** What the pass reads from the shared catalogs, as one digest (SHA-256: md5() is refused
+ * on FIPS-mode servers). Whole rows of pg_authid, pg_auth_members and pg_db_role_setting
+ * (nothing in them changes by itself); of pg_database only what a pass reads (its other
+ * columns move with VACUUM). */
+const SHARED_DIGEST_SQL = `SELECT encode(sha256(convert_to(concat_ws(E'\\n',
   (SELECT string_agg(a::text, ',' ORDER BY a.oid) FROM pg_authid a),
   (SELECT string_agg(m::text, ',' ORDER BY m.oid) FROM pg_auth_members m),
   (SELECT string_agg(s::text, ',' ORDER BY s.setdatabase, s.setrole) FROM pg_db_role_setting s),
-  (SELECT string_agg(concat_ws(' ', d.oid, d.datname, d.datdba, d.datacl, d.datallowconn), ',' ORDER BY d.oid) FROM pg_database d))) AS digest`;
+  (SELECT string_agg(concat_ws(' ', d.oid, d.datname, d.datdba, d.datacl, d.datallowconn), ',' ORDER BY d.oid) FROM pg_database d)), 'UTF8')), 'hex') AS digest`;
 
 export interface ListenerEvents {
   notified(payload: string): void;

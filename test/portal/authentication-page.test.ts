@@ -308,9 +308,13 @@ describe('the Authentication page, as the seed walks it', () => {
       await route.continue();
     };
     await page.route('**/api/v1/roles', lateRoles);
+    const lateAnswer = page.waitForResponse('**/api/v1/roles');
     await toolbarSave(page).click();
     await page.getByText('Your session ended: PostgreSQL authentication is disabled for this cluster, so citus cannot sign in.').waitFor();
-    await sleep(1500);
+    // The held call's 401 has reached the page; what it would set off (one local request)
+    // has time to land before the reason is looked for again.
+    assert.equal((await lateAnswer).status(), 401);
+    await sleep(500);
     await page.unroute('**/api/v1/roles', lateRoles);
     await page.getByText('Your session ended: PostgreSQL authentication is disabled for this cluster, so citus cannot sign in.').waitFor({ timeout: 100 });
     allowed();

@@ -24,7 +24,9 @@ async function resolve(deps: ApiDeps, body: z.infer<typeof PrincipalPost>): Prom
     if (!body.objectId) throw new PgwardenError('INVALID_INPUT', 'objectId is required: no directory is available to look the name up');
     return { objectId: body.objectId, appId: body.appId };
   }
-  const found = (await deps.directory.search(body.name, [body.type])).filter((e) => roleNameOf(e) === body.name);
+  const directory = deps.directory;
+  const candidates = directory.named ? await directory.named(body.name, body.type) : await directory.search(body.name, [body.type]);
+  const found = candidates.filter((e) => roleNameOf(e) === body.name);
   const match = body.objectId ? found.find((e) => e.objectId.toLowerCase() === body.objectId!.toLowerCase()) : found[0];
   if (!match) {
     throw new PgwardenError('NOT_FOUND', `no ${body.type} named "${body.name}"${body.objectId ? ` with object id ${body.objectId}` : ''} in the tenant's directory`);
