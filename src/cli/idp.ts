@@ -5,6 +5,7 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { readEndpoint } from '../idp/endpoint-file.js';
+import { GRAPH_APP_ROLES } from '../idp/graph/permissions.js';
 import { issuersFor } from '../idp/issuers.js';
 // The provider's files (keys need crypto and certificate code) load on use, so that
 // every other command starts faster.
@@ -127,11 +128,36 @@ function registerServicePrincipalCommands(sp: Command): void {
     out(`  secret     ${r.secret}  (shown only now; expires ${r.secretExpiresAt.slice(0, 10)})`);
   });
 
-  withIdpOptions(sp.command('list').description('list the service principals (secret hints and expiry only)')).action(async (o: IdpOptions) => {
+  withIdpOptions(sp.command('list').description('list the service principals (secret hints and expiry only) and their Microsoft Graph permissions')).action(async (o: IdpOptions) => {
     const sps = await (await files(o)).directory.listServicePrincipals();
     const rows = sps.map((s) => ({ ...s, secrets: s.secrets.map((x) => `${x.hint}*** until ${x.expiresAt.slice(0, 10)}`) }));
-    print(o.output, sps, rows, ['displayName', 'appId', 'objectId', 'secrets']);
+    print(o.output, sps, rows, ['displayName', 'appId', 'objectId', 'secrets', 'graphPermissions']);
   });
+
+  // Microsoft Graph application permissions, as an admin grants them in Entra (an app role
+  // assignment with admin consent): the provider's Graph subset reads only with them.
+  const known = GRAPH_APP_ROLES.map((r) => r.value).join(', ');
+  for (const verb of ['grant', 'revoke'] as const) {
+    withIdpOptions(
+      sp
+        .command(verb)
+        .argument('<name-or-app-id>', 'display name, application id or object id')
+        .requiredOption('--graph <permission...>', `Microsoft Graph application permissions (${known})`)
+        .description(
+          verb === 'grant'
+            ? 'grant Microsoft Graph application permissions: Graph tokens issued from now on carry them in roles'
+            : 'revoke Microsoft Graph application permissions: Graph calls with them stop at once',
+        ),
+    ).action(async (name: string, o: IdpOptions & { graph: string[] }) => {
+      const { directory } = await files(o);
+      const r = verb === 'grant' ? await directory.grantGraphPermission(name, o.graph) : await directory.revokeGraphPermission(name, o.graph);
+      if (o.output === 'json') return json({ ...r.servicePrincipal, graphPermissions: r.graphPermissions });
+      const now = r.graphPermissions.length > 0 ? r.graphPermissions.join(', ') : 'none';
+      out(`${verb === 'grant' ? 'granted' : 'revoked'} Microsoft Graph ${o.graph.join(', ')} ${verb === 'grant' ? 'to' : 'from'} service principal "${r.servicePrincipal.displayName}"`);
+      out(`  Graph permissions now: ${now}`);
+      if (verb === 'grant') out('  (in Graph tokens issued from now on)');
+    });
+  }
 
   withIdpOptions(sp.command('remove').argument('<name-or-app-id>', 'display name, application id or object id').description('remove a service principal')).action(
     async (name: string, o: IdpOptions) => {

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AZURE_CLI_CLIENT_ID } from '../../src/idp/model.js';
-import { headerOf, makeTempDir, runCli, startIdp, type TestIdp } from '../idp/helpers.js';
+import { claimsOf, headerOf, makeTempDir, runCli, startIdp, type TestIdp } from '../idp/helpers.js';
 
 const PG = 'https://token.postgres.cosmos.azure.com';
 
@@ -114,4 +114,53 @@ test('with a running provider: a user, service principal, membership, removal an
   const show = JSON.parse((await runCli(['idp', 'show', '-o', 'json', ...dd])).stdout) as { authority: string; issuers: { v1: string } };
   assert.equal(show.authority, t.authority);
   assert.equal(show.issuers.v1, t.idp.issuers.v1);
+});
+
+test('sp grant / sp revoke --graph: Microsoft Graph application permissions, effective at once on the running provider', async () => {
+  const dd = ['--data-dir', t.dataDir];
+  const sp = JSON.parse((await runCli(['idp', 'sp', 'add', 'directory-reader', '-o', 'json', ...dd])).stdout) as { appId: string; objectId: string; password: string };
+  const graphToken = async () => {
+    const r = await t.post(`/${t.tenantId}/oauth2/v2.0/token`, { grant_type: 'client_credentials', client_id: sp.appId, client_secret: sp.password, scope: 'https://graph.microsoft.com/.default' });
+    assert.equal(r.status, 200, r.text());
+    return r.json<{ access_token: string }>().access_token;
+  };
+  const users = (token: string) => t.get('/graph/v1.0/users', { authorization: `Bearer ${token}` });
+  assert.equal((await users(await graphToken())).status, 403, 'no permission yet');
+
+  const grant = await runCli(['idp', 'sp', 'grant', 'directory-reader', '--graph', 'Directory.Read.All', ...dd]);
+  assert.equal(grant.code, 0, grant.stderr);
+  assert.equal(
+    grant.stdout,
+    'granted Microsoft Graph Directory.Read.All to service principal "directory-reader"\n  Graph permissions now: Directory.Read.All\n  (in Graph tokens issued from now on)\n',
+  );
+  const token = await graphToken();
+  assert.deepEqual(claimsOf(token).roles, ['Directory.Read.All']);
+  assert.equal((await users(token)).status, 200);
+
+  // By app id, two at once (one already granted), as JSON.
+  const both = await runCli(['idp', 'sp', 'grant', sp.appId, '--graph', 'groupmember.read.all', 'Directory.Read.All', '-o', 'json', ...dd]);
+  assert.equal(both.code, 0, both.stderr);
+  assert.deepEqual(JSON.parse(both.stdout), { type: 'servicePrincipal', objectId: sp.objectId, displayName: 'directory-reader', appId: sp.appId, graphPermissions: ['Directory.Read.All', 'GroupMember.Read.All'] });
+  const list = await runCli(['idp', 'sp', 'list', ...dd]);
+  assert.match(list.stdout, /^DISPLAYNAME\s+APPID\s+OBJECTID\s+SECRETS\s+GRAPHPERMISSIONS\n/);
+  assert.match(list.stdout, /directory-reader\s+.*until \d{4}-\d\d-\d\d\s+Directory\.Read\.All,GroupMember\.Read\.All\n/);
+  const listed = (JSON.parse((await runCli(['idp', 'sp', 'list', '-o', 'json', ...dd])).stdout) as Array<{ displayName: string; graphPermissions: string[] }>).find((s) => s.displayName === 'directory-reader');
+  assert.deepEqual(listed?.graphPermissions, ['Directory.Read.All', 'GroupMember.Read.All']);
+
+  const revoke = await runCli(['idp', 'sp', 'revoke', 'directory-reader', '--graph', 'Directory.Read.All', ...dd]);
+  assert.equal(revoke.code, 0, revoke.stderr);
+  assert.equal(revoke.stdout, 'revoked Microsoft Graph Directory.Read.All from service principal "directory-reader"\n  Graph permissions now: GroupMember.Read.All\n');
+  assert.equal((await users(token)).status, 403, 'the token issued before the revoke reads no more');
+
+  const unknown = await runCli(['idp', 'sp', 'grant', 'directory-reader', '--graph', 'User.ReadWrite.All', ...dd]);
+  assert.equal(unknown.code, 2);
+  assert.equal(unknown.stderr, 'pgwarden: "User.ReadWrite.All" is not a Microsoft Graph application permission pgwarden knows (Directory.Read.All, GroupMember.Read.All)\n');
+  const notGranted = await runCli(['idp', 'sp', 'revoke', 'directory-reader', '--graph', 'Directory.Read.All', ...dd]);
+  assert.equal(notGranted.code, 6);
+  assert.equal(notGranted.stderr, 'pgwarden: service principal "directory-reader" has no Microsoft Graph permission Directory.Read.All\n');
+  const nobody = await runCli(['idp', 'sp', 'grant', 'nobody', '--graph', 'Directory.Read.All', ...dd]);
+  assert.equal(nobody.code, 6);
+  const missing = await runCli(['idp', 'sp', 'grant', 'directory-reader', ...dd]);
+  assert.notEqual(missing.code, 0);
+  assert.match(missing.stderr, /--graph/);
 });
