@@ -9,7 +9,7 @@ import type { EntraPrincipal } from '../catalog/principals.js';
 import { verifierMatches } from '../cluster/bootstrap.js';
 import { coordinatorOf, type ClusterAdmin } from '../control/cluster-admin.js';
 import { listPrincipals } from '../control/principals.js';
-import { isGuid } from '../control/role-names.js';
+import { isGuid } from '../util/guid.js';
 import { matchPrincipal } from '../identity/match-principal.js';
 import type { TokenVerifier } from '../identity/verify-token.js';
 import { PgwardenError, isPgwardenError } from '../util/errors.js';

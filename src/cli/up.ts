@@ -4,7 +4,7 @@ import { isAbsolute, join, relative, resolve } from 'node:path';
 import { startPgwarden } from '../pgwarden.js';
 import { createLogger } from '../util/log.js';
 import type { AuthMethod } from '../catalog/auth-method.js';
-import { checkGuid } from '../control/role-names.js';
+import { checkGuid } from '../util/guid.js';
 import { DEFAULT_AUDIENCES } from '../identity/config.js';
 import { readOptional } from '../util/files.js';
 import { PgwardenError } from '../util/errors.js';

@@ -10,7 +10,8 @@ import { formatScramSecret, makeScramSecret } from '../scram/primitives.js';
 import { PgwardenError } from '../util/errors.js';
 import { quoteIdent, quoteLiteral } from '../util/sql.js';
 import { coordinatorOf, exclusively, onWorkers, type ClusterAdmin, type NodeOutcome } from './cluster-admin.js';
-import { checkGuid, checkRoleName } from './role-names.js';
+import { checkRoleName } from './role-names.js';
+import { checkGuid } from '../util/guid.js';
 
 export interface NewPrincipal {
   roleName: string;

@@ -13,7 +13,7 @@
 import type { PrincipalType } from '../catalog/principals.js';
 import type { Directory, DirectoryEntry } from '../control/directory.js';
 import type { GroupMembership } from './group-membership.js';
-import { isGuid } from '../control/role-names.js';
+import { isGuid } from '../util/guid.js';
 import { PgwardenError } from '../util/errors.js';
 import { httpRequestJson, type HttpResponse } from '../util/http-client.js';
 

@@ -5,7 +5,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { createServer, type Socket } from 'node:net';
 import { GraphDirectory, graphFilter, odataString } from '../../src/identity/graph-directory.js';
 import { DEFAULT_AUDIENCES, MAX_CLOCK_SKEW_SECONDS } from '../../src/identity/config.js';
 import { AZURE_CLI_CLIENT_ID } from '../../src/idp/model.js';
@@ -41,6 +41,8 @@ before(async () => {
   const d = t.idp.directory;
   const made = await d.addServicePrincipal({ displayName: 'pgwarden-directory-reader' });
   reader = { appId: made.servicePrincipal.appId, secret: made.secret };
+  // As an admin grants it in Entra (admin consent to the application permission).
+  await d.grantGraphPermission('pgwarden-directory-reader', 'Directory.Read.All');
   const alice = await d.addUser({ userPrincipalName: `alice@${domain}`, displayName: 'Alice Smith', password: 'Alice-Passw0rd-1' });
   const sean = await d.addUser({ userPrincipalName: `sean.obrien@${domain}`, displayName: "Sean O'Brien" });
   const billing = await d.addServicePrincipal({ displayName: 'Billing App' });
@@ -107,6 +109,14 @@ describe('searching the tenant through Microsoft Graph', () => {
     assert.deepEqual(await g.search('nobody-by-this-name'), []);
   });
 
+  test('an exact lookup by name (for adding a principal): the one object of that name, not those that start with it', async () => {
+    const g = directory();
+    await t.idp.directory.addGroup({ displayName: 'Data Readers EU' });
+    assert.deepEqual((await g.named('Data Readers', 'group')).map((e) => e.objectId), [ids.readers]);
+    assert.deepEqual((await g.named(`alice@${domain}`, 'user')).map((e) => e.objectId), [ids.alice]);
+    assert.deepEqual(await g.named('Billing', 'servicePrincipal'), []);
+  });
+
   test('group membership through checkMemberGroups: a member, not a member, an object that does not exist', async () => {
     const g = directory();
     const [bob] = await g.search(`bob@${domain}`, ['user']);
@@ -127,14 +137,28 @@ describe('searching the tenant through Microsoft Graph', () => {
     assert.ok(!(e as Error).message.includes(wrong));
   });
 
-  test('Graph not answering: a clear error, no hang', async () => {
-    const port = await closedPort();
-    const e = await directory({ graphEndpoint: `https://127.0.0.1:${port}` }).search('alice').then(
-      () => assert.fail('the search succeeded'),
-      (err: unknown) => err,
-    );
-    assert.ok(isPgwardenError(e, 'IDENTITY_PROVIDER_UNAVAILABLE'), String(e));
-    assert.match((e as Error).message, /Microsoft Graph cannot be reached at https:\/\/127\.0\.0\.1:\d+/);
+  test('Graph refusing connections, or taking them and never answering: a clear error, no hang', async () => {
+    const failure = (g: GraphDirectory) =>
+      g.search('alice').then(
+        () => assert.fail('the search succeeded'),
+        (err: unknown) => err as Error,
+      );
+    const refused = await failure(directory({ graphEndpoint: `https://127.0.0.1:${await closedPort()}` }));
+    assert.ok(isPgwardenError(refused, 'IDENTITY_PROVIDER_UNAVAILABLE'), String(refused));
+    assert.match(refused.message, /Microsoft Graph cannot be reached at https:\/\/127\.0\.0\.1:\d+/);
+
+    const held: Socket[] = [];
+    const silent = createServer((socket) => void held.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (silent.address() as { port: number }).port;
+      const e = await failure(directory({ graphEndpoint: `https://127.0.0.1:${port}`, timeoutMs: 300 }));
+      assert.ok(isPgwardenError(e, 'IDENTITY_PROVIDER_UNAVAILABLE'), String(e));
+      assert.match(e.message, /Microsoft Graph cannot be reached at https:\/\/127\.0\.0\.1:\d+/);
+    } finally {
+      for (const socket of held) socket.destroy();
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
+    }
   });
 });
 
@@ -202,7 +226,7 @@ describe('pgwarden up: the Graph options', () => {
   const tenant = '00000000-0000-4000-8000-000000000001';
 
   test('are for a real tenant, go together, and read the secret from a file that must exist', async () => {
-    await refused(['--graph-client-id', tenant], /--graph-client-id is for a real tenant \(--entra-tenant\)/);
+    await refused(['--graph-client-id', tenant], /are for a real tenant \(--entra-tenant\)/);
     await refused(['--entra-tenant', tenant, '--graph-client-id', tenant], /--graph-client-id and --graph-client-secret-file go together/);
     await refused(['--entra-tenant', tenant, '--graph-client-id', tenant, '--graph-client-secret-file', '/nonexistent/graph.secret'], /does not exist or is empty/);
   });

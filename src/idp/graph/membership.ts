@@ -4,7 +4,7 @@
 // the `value` array out; refusals are thrown (graph/errors.ts).
 // https://learn.microsoft.com/graph/api/directoryobject-checkmembergroups
 // https://learn.microsoft.com/graph/api/directoryobject-getmemberobjects
-import { isGuid } from '../../control/role-names.js';
+import { isGuid } from '../../util/guid.js';
 import { findUser, groupsOf } from '../lookups.js';
 import type { DirectoryData } from '../model.js';
 import { graphRefuse } from './errors.js';
