@@ -8,18 +8,14 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { SignJWT, type JWTPayload } from 'jose';
 import { AZURE_CLI_CLIENT_ID } from '../../src/idp/model.js';
-import { claimsOf, startIdp, type TestIdp } from './helpers.js';
+import { addSp, claimsOf, startIdp, type TestIdp, type TestSp } from './helpers.js';
 
 const GRAPH = 'https://graph.microsoft.com';
 const GRAPH_APP_ID = '00000003-0000-0000-c000-000000000000';
 const OSS = 'https://ossrdbms-aad.database.windows.net';
 const USER_PASSWORD = 'Graph-test-passw0rd!';
 
-interface Sp {
-  appId: string;
-  objectId: string;
-  secret: string;
-}
+type Sp = TestSp;
 interface GraphList {
   '@odata.context': string;
   value: Record<string, string>[];
@@ -38,10 +34,7 @@ let token: string;
 before(async () => {
   t = await startIdp();
   const d = t.idp.directory;
-  const sp = async (displayName: string): Promise<Sp> => {
-    const made = await d.addServicePrincipal({ displayName });
-    return { appId: made.servicePrincipal.appId, objectId: made.servicePrincipal.objectId, secret: made.secret };
-  };
+  const sp = (displayName: string): Promise<Sp> => addSp(t, displayName);
   etl = await sp('etl-job');
   reporting = await sp('Reporting');
   // As an admin grants the application permission in Entra.

@@ -13,17 +13,13 @@ import { issuersFor } from '../../src/idp/issuers.js';
 import { AZURE_CLI_CLIENT_ID, type ServicePrincipal } from '../../src/idp/model.js';
 import { PgwardenError } from '../../src/util/errors.js';
 import { httpRequestJson, type HttpResponse } from '../../src/util/http-client.js';
-import { claimsOf, startIdp, type TestIdp } from './helpers.js';
+import { addSp, claimsOf, startIdp, type TestIdp, type TestSp } from './helpers.js';
 
 const GRAPH = 'https://graph.microsoft.com';
 const OSS = 'https://ossrdbms-aad.database.windows.net';
 const PASSWORD = 'Overage-test-passw0rd!';
 
-interface Sp {
-  appId: string;
-  objectId: string;
-  secret: string;
-}
+type Sp = TestSp;
 interface GraphStrings {
   '@odata.context': string;
   value: string[];
@@ -44,10 +40,7 @@ let graphToken: string;
 before(async () => {
   t = await startIdp({ groupsClaimLimit: 2 });
   const d = t.idp.directory;
-  const sp = async (displayName: string): Promise<Sp> => {
-    const made = await d.addServicePrincipal({ displayName });
-    return { appId: made.servicePrincipal.appId, objectId: made.servicePrincipal.objectId, secret: made.secret };
-  };
+  const sp = (displayName: string): Promise<Sp> => addSp(t, displayName);
   reader = await sp('directory-reader');
   // What resolving group memberships needs, and no more (lists need Directory.Read.All).
   await d.grantGraphPermission('directory-reader', 'GroupMember.Read.All');

@@ -86,6 +86,19 @@ export async function startIdp(options: Partial<Omit<EmbeddedIdpOptions, 'dataDi
   };
 }
 
+/** A service principal as tests use it: its ids and its secret. */
+export interface TestSp {
+  appId: string;
+  objectId: string;
+  secret: string;
+}
+
+/** Adds a service principal with a secret to the provider's directory. */
+export async function addSp(t: TestIdp, displayName: string): Promise<TestSp> {
+  const made = await t.idp.directory.addServicePrincipal({ displayName });
+  return { appId: made.servicePrincipal.appId, objectId: made.servicePrincipal.objectId, secret: made.secret };
+}
+
 /** A JWT's claims, unverified (for checks after verify, or of tokens meant to fail). */
 export function claimsOf(token: string): Record<string, unknown> {
   return JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString('utf8')) as Record<string, unknown>;
