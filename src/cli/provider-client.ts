@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { readEndpoint } from '../idp/endpoint-file.js';
 import { ERROR_KINDS, PgwardenError, type ErrorCode } from '../util/errors.js';
 import { readOptional } from '../util/files.js';
-import { httpRequestJson } from '../util/http-client.js';
+import { httpRequestJson, oauthErrorDescription } from '../util/http-client.js';
 
 /** Identity providers answer in well under this; device-flow polls are separate requests. */
 const REQUEST_TIMEOUT_MS = 30_000;
@@ -88,7 +88,7 @@ export async function postForm<T>(p: Provider, url: string, form: Record<string,
 export function providerError(body: Record<string, unknown>, status: number): PgwardenError {
   const error = typeof body.error === 'string' ? body.error : 'unknown_error';
   const code = `OAUTH_${error.toUpperCase()}`;
-  const description = typeof body.error_description === 'string' ? body.error_description.split(/\s*(?:\r?\n|Trace ID:)/)[0]! : `HTTP ${status}`;
+  const description = oauthErrorDescription(body, status);
   return new PgwardenError(code in ERROR_KINDS ? (code as ErrorCode) : 'AUTH_FAILED', `${error}: ${description}`);
 }
 

@@ -15,7 +15,7 @@ import type { Directory, DirectoryEntry } from '../control/directory.js';
 import type { GroupMembership } from './group-membership.js';
 import { isGuid } from '../util/guid.js';
 import { PgwardenError } from '../util/errors.js';
-import { httpRequestJson, type HttpResponse } from '../util/http-client.js';
+import { httpRequestJson, oauthErrorDescription, type HttpResponse } from '../util/http-client.js';
 
 export const GRAPH_ENDPOINT = 'https://graph.microsoft.com';
 
@@ -190,7 +190,7 @@ export class GraphDirectory implements Directory, GroupMembership {
     }
     if (res.status !== 200 || typeof body.access_token !== 'string') {
       // The provider's own words, without its trace and correlation lines; never the secret.
-      const why = typeof body.error_description === 'string' ? body.error_description.split(/\s*(?:\r?\n|Trace ID:)/)[0] : `HTTP ${res.status}`;
+      const why = oauthErrorDescription(body, res.status);
       throw new PgwardenError(
         'IDENTITY_PROVIDER_UNAVAILABLE',
         `pgwarden cannot sign in to Microsoft Graph as application ${clientId}: ${typeof body.error === 'string' ? `${body.error}: ` : ''}${why}`,

@@ -105,3 +105,9 @@ export function httpRequestJson(url: string, options: HttpRequestOptions = {}): 
     req.end(payload);
   });
 }
+
+/** An OAuth error answer's `error_description` as one line: Entra's text without its
+ * trace, correlation and timestamp lines (`HTTP <status>` when there is none). */
+export function oauthErrorDescription(body: Record<string, unknown>, status: number): string {
+  return typeof body.error_description === 'string' ? body.error_description.split(/\s*(?:\r?\n|Trace ID:)/)[0]! : `HTTP ${status}`;
+}
