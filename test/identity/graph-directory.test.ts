@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
 import { createServer, type Socket } from 'node:net';
-import { GraphDirectory, graphFilter, odataString } from '../../src/identity/graph-directory.js';
+import { GRAPH_ENDPOINT, GraphDirectory, graphFilter, odataString } from '../../src/identity/graph-directory.js';
 import { DEFAULT_AUDIENCES, MAX_CLOCK_SKEW_SECONDS } from '../../src/identity/config.js';
 import { AZURE_CLI_CLIENT_ID } from '../../src/idp/model.js';
 import { httpRequestJson } from '../../src/util/http-client.js';
@@ -15,7 +15,7 @@ import { makeTempDir, runCli, startIdp, type TestIdp } from '../idp/helpers.js';
 import { CITUS_PASSWORD, psql, startTestPgwarden, type TestPgwarden } from '../helpers/pgwarden.js';
 import { apiClient, basic } from '../helpers/api.js';
 
-const GRAPH = 'https://graph.microsoft.com';
+const GRAPH = GRAPH_ENDPOINT;
 let t: TestIdp;
 let reader: { appId: string; secret: string };
 let ids: { alice: string; sean: string; billing: string; billingApp: string; readers: string };

@@ -8,10 +8,11 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { SignJWT, type JWTPayload } from 'jose';
 import { AZURE_CLI_CLIENT_ID } from '../../src/idp/model.js';
+import { GRAPH_AUDIENCE, GRAPH_RESOURCE } from '../../src/idp/resources.js';
 import { addSp, claimsOf, startIdp, type TestIdp, type TestSp } from './helpers.js';
 
-const GRAPH = 'https://graph.microsoft.com';
-const GRAPH_APP_ID = '00000003-0000-0000-c000-000000000000';
+const GRAPH = GRAPH_RESOURCE;
+const GRAPH_APP_ID = GRAPH_AUDIENCE;
 const OSS = 'https://ossrdbms-aad.database.windows.net';
 const USER_PASSWORD = 'Graph-test-passw0rd!';
 

@@ -13,9 +13,10 @@ import { issuersFor } from '../../src/idp/issuers.js';
 import { AZURE_CLI_CLIENT_ID, type ServicePrincipal } from '../../src/idp/model.js';
 import { PgwardenError } from '../../src/util/errors.js';
 import { httpRequestJson, type HttpResponse } from '../../src/util/http-client.js';
+import { GRAPH_RESOURCE } from '../../src/idp/resources.js';
 import { addSp, claimsOf, startIdp, type TestIdp, type TestSp } from './helpers.js';
 
-const GRAPH = 'https://graph.microsoft.com';
+const GRAPH = GRAPH_RESOURCE;
 const OSS = 'https://ossrdbms-aad.database.windows.net';
 const PASSWORD = 'Overage-test-passw0rd!';
 
