@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { addNativeRole } from '../../src/control/native-roles.js';
 import { parseAclItem } from '../../src/reconcile/acl-text.js';
 import { installReconcileSchema } from '../../src/reconcile/index.js';
-import { CITUS_PASSWORD, psql, startTestPgwarden, type TestPgwarden } from '../helpers/pgwarden.js';
+import { CITUS_PASSWORD, psql, startTestPgwarden, waitFor, type TestPgwarden } from '../helpers/pgwarden.js';
 import { asRole, sql, startReconciler, waitForConvergence, type TestReconciler } from './helpers.js';
 
 const ENTRA_USER = 'user@tenant.onmicrosoft.com';
@@ -134,9 +134,12 @@ test('roles, memberships, role settings and database privileges made in SQL arri
   await waitForConvergence(pw.cluster);
   const [row] = await sql(pw.cluster, pw.cluster.workers[0]!, `SELECT has_database_privilege('New Person@example.com', 'postgres', 'CREATE') AS can, pg_has_role('New Person@example.com', 'readers', 'MEMBER') AS member`);
   assert.deepEqual(row, { can: true, member: true });
-  assert.ok(
-    passes().slice(earlier).some((l) => l.includes('roles, memberships, role settings or database privileges changed')),
-    'a pass asked for by the digest',
+  // The workers match as soon as the pass has applied its statements; its log line comes
+  // when it ends.
+  await waitFor(
+    () => passes().slice(earlier).some((l) => l.includes('roles, memberships, role settings or database privileges changed')),
+    10_000,
+    'the log of a pass asked for by the digest',
   );
   // A pass changes nothing on the coordinator, so the digest stays put: no pass follows a
   // pass. (A digest read between the statements above may still ask for one more pass:
