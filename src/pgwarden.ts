@@ -82,6 +82,10 @@ export interface PgwardenOptions {
   portal?: PortalOptions;
   /** The reconciler's periodic full pass (default 30 s). */
   reconcileIntervalMs?: number;
+  /** The embedded cluster is a Citus cluster (its binaries must have Citus). */
+  citus?: boolean;
+  /** The bin directory of the PostgreSQL the embedded cluster runs. */
+  postgresBin?: string;
   /** An existing cluster (administrators' connection strings) instead of the embedded one. */
   external?: { coordinator: string; workers: string[] };
   /** Benchmarks: nodes also listen on loopback TCP with TLS (ports basePort, basePort+1, ...). */
@@ -136,6 +140,8 @@ export async function startPgwarden(options: PgwardenOptions): Promise<RunningPg
     ...(options.workers !== undefined ? { workers: options.workers } : {}),
     ...(options.citusPassword !== undefined ? { citusPassword: options.citusPassword } : {}),
     ...(options.authMethod !== undefined ? { authMethod: options.authMethod } : {}),
+    ...(options.citus !== undefined ? { citus: options.citus } : {}),
+    ...(options.postgresBin !== undefined ? { postgresBin: options.postgresBin } : {}),
   });
   const tls = dataDirTls ?? (await loadOperatorTls(options.tlsCert!, options.tlsKey!));
   const started = await cluster.start();
@@ -162,7 +168,7 @@ export async function startPgwarden(options: PgwardenOptions): Promise<RunningPg
     const audit = new AuditWriter(pool, log);
     stoppers.push(() => audit.flush());
     // Every worker converges to the coordinator (roles, grants), also after an outage.
-    const reconciler = new Reconciler({ admin: cluster, log, gatewaySecret: cluster.gatewaySecret, ...(options.reconcileIntervalMs ? { intervalMs: options.reconcileIntervalMs } : {}) });
+    const reconciler = new Reconciler({ admin: cluster, log, ...(options.reconcileIntervalMs ? { intervalMs: options.reconcileIntervalMs } : {}) });
     await reconciler.start();
     stoppers.push(() => reconciler.stop());
     watchReconciler(reconciler, metrics);

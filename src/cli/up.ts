@@ -12,6 +12,8 @@ import { PgwardenError } from '../util/errors.js';
 export interface UpOptions {
   dataDir: string;
   workers?: number;
+  citus?: boolean;
+  postgresBin?: string;
   coordinator?: string;
   worker?: string[];
   host: string;
@@ -44,6 +46,9 @@ export interface UpOptions {
 
 export async function up(opts: UpOptions): Promise<void> {
   if (opts.worker && !opts.coordinator) throw new PgwardenError('CONFIG_INVALID', '--worker goes with --coordinator (an existing cluster)');
+  if (opts.coordinator && (opts.citus || opts.postgresBin)) {
+    throw new PgwardenError('CONFIG_INVALID', '--citus and --postgres-bin are for the embedded cluster; pgwarden finds Citus on an existing coordinator itself');
+  }
   if (opts.coordinator && opts.workers !== undefined) throw new PgwardenError('CONFIG_INVALID', '--workers is for the embedded cluster; an existing cluster takes --worker CONNINFO for each worker');
   if ((opts.graphClientId || opts.graphClientSecretFile) && !opts.entraTenant) {
     throw new PgwardenError(
@@ -83,6 +88,8 @@ export async function up(opts: UpOptions): Promise<void> {
       ? { portal: { entra: { ...(opts.portalClientId ? { clientId: opts.portalClientId } : {}), ...(opts.portalUrl ? { publicUrl: opts.portalUrl } : {}) } } }
       : {}),
     ...(opts.workers !== undefined ? { workers: opts.workers } : {}),
+    ...(opts.citus ? { citus: true } : {}),
+    ...(opts.postgresBin !== undefined ? { postgresBin: opts.postgresBin } : {}),
     ...(opts.coordinator ? { external: { coordinator: opts.coordinator, workers: opts.worker ?? [] } } : {}),
     ...(opts.citusPassword !== undefined ? { citusPassword: opts.citusPassword } : {}),
     ...(opts.tlsCert !== undefined ? { tlsCert: opts.tlsCert } : {}),

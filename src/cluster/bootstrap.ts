@@ -3,7 +3,7 @@
 // node edited by hand heals on the next start.
 import pg from 'pg';
 import { isAuthMethod, type AuthMethod } from '../catalog/auth-method.js';
-import { coordinatorOf, type ClusterAdmin } from '../control/cluster-admin.js';
+import { coordinatorOf, detectCitus, type ClusterAdmin } from '../control/cluster-admin.js';
 import { installReconcileSchema } from '../reconcile/index.js';
 import { quoteIdent, quoteLiteral } from '../util/sql.js';
 import { constantTimeEqual, formatScramSecret, makeScramSecret, parseScramSecret, saltedPassword, clientKeyFrom, sha256 } from '../scram/primitives.js';
@@ -180,11 +180,15 @@ export interface ClusterBootstrap {
 /**
  * Brings roles and pgwarden's schema up to date on every node: the coordinator first (it
  * holds the authentication method, which decides whether citus may sign in), then every
- * worker, with the same verifier bytes everywhere.
+ * worker, with the same verifier bytes everywhere. With Citus, on the coordinator only:
+ * Citus sends the role statements on to every worker in the same transaction, and
+ * refuses or deadlocks on the same statements sent to the workers directly; the
+ * reconciler's first pass brings along what Citus does not propagate.
  */
 export async function bootstrapCluster(admin: ClusterAdmin, options: ClusterBootstrap): Promise<void> {
   const coordinator = coordinatorOf(admin);
   const citusLogin = await admin.withAdmin(coordinator, async (c) => {
+    const citus = await detectCitus(c);
     const boot: BootstrapSecrets = {
       citusVerifier: await verifierFor(c, CITUS_ROLE, options.citusPassword),
       gatewayRoleVerifier: await verifierFor(c, GATEWAY_ROLE, options.gatewayRolePassword),
@@ -193,8 +197,9 @@ export async function bootstrapCluster(admin: ClusterAdmin, options: ClusterBoot
     await installReconcileSchema(c);
     const login = (await readAuthMethod(c)) !== 'entra';
     await bootstrapNode(c, boot, login);
-    return { boot, login };
+    return { boot, login, citus };
   });
+  if (citusLogin.citus) return;
   await Promise.all(
     admin.adminNodes.filter((n) => n.kind === 'worker').map((n) => admin.withAdmin(n, (c) => bootstrapNode(c, citusLogin.boot, citusLogin.login))),
   );

@@ -29,6 +29,12 @@ function invalid(text: string, why: string): PgwardenError {
   return new PgwardenError('CONFIG_INVALID', `invalid connection string (${why}): ${redact(text)}`);
 }
 
+/** One value of a libpq connection string, always single-quoted (\\ and ' escaped).
+ * https://www.postgresql.org/docs/current/libpq-connect.html#LIBPQ-CONNSTRING */
+export function conninfoValue(value: string): string {
+  return "'" + value.replace(/\\/g, '\\\\').replace(/'/g, "\\'") + "'";
+}
+
 /** The connection string with any password replaced, for messages. */
 export function redact(text: string): string {
   return text.replace(/(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)/gi, '$1***').replace(/(:\/\/[^:/@]*:)[^@]*@/, '$1***@');

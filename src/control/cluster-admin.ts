@@ -1,6 +1,7 @@
 // The control plane's view of a cluster: its nodes and an administrative connection to
 // each. The embedded cluster provides it today; an existing cluster will too.
 import type pg from 'pg';
+import { PgwardenError } from '../util/errors.js';
 
 export interface AdminNode {
   readonly name: string;
@@ -12,6 +13,8 @@ export interface ClusterAdmin {
   readonly adminNodes: readonly AdminNode[];
   /** Runs `fn` on an administrative connection to `node` (database `postgres` unless given). */
   withAdmin<T>(node: AdminNode, fn: (client: pg.Client) => Promise<T>, database?: string): Promise<T>;
+  /** The node that listens at host:port, as Citus names it in pg_dist_node (for messages). */
+  nodeAt?(host: string, port: number): AdminNode | undefined;
 }
 
 /** What happened on one node when a change was applied to every node. */
@@ -29,9 +32,17 @@ export function onWorkers(admin: ClusterAdmin, fn: (client: pg.Client) => Promis
   return forEachWorker(admin, (node) => admin.withAdmin(node, fn));
 }
 
-/** Like onWorkers, for changes that need more than one connection per node. */
+/**
+ * Like onWorkers, for changes that need more than one connection per node. With Citus,
+ * nothing is sent to the workers: Citus has already sent the coordinator's role
+ * statements to every worker in the coordinator's own transaction (two-phase commit), so
+ * that the change is on every node once it committed; sending them again from here would
+ * race Citus (it forwards role statements run on a worker to every other node) and
+ * deadlock. The reconciler's pass after the change repairs whatever Citus left out.
+ */
 export async function forEachWorker(admin: ClusterAdmin, fn: (node: AdminNode) => Promise<void>): Promise<NodeOutcome[]> {
   const workers = admin.adminNodes.filter((n) => n.kind === 'worker');
+  if (await admin.withAdmin(coordinatorOf(admin), detectCitus)) return workers.map((node) => ({ node: node.name, ok: true }));
   return Promise.all(
     workers.map(async (node): Promise<NodeOutcome> => {
       try {
@@ -66,8 +77,37 @@ export async function exclusively<T>(admin: ClusterAdmin, fn: () => Promise<T>):
     await c.query(`SELECT pg_advisory_lock(${CLUSTER_CHANGE_LOCK}::bigint)`);
     try {
       return await fn();
+    } catch (e) {
+      throw citusNodeDown(admin, e) ?? e;
     } finally {
       await c.query(`SELECT pg_advisory_unlock(${CLUSTER_CHANGE_LOCK}::bigint)`).catch(() => undefined);
     }
   });
+}
+
+export async function detectCitus(c: pg.Client): Promise<boolean> {
+  const r = await c.query("SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'citus'");
+  return (r.rowCount ?? 0) > 0;
+}
+
+/** "connection to the remote node postgres@127.0.0.1:9702 failed with the following error: ..." */
+const CITUS_REMOTE_FAILURE = /connection to the remote node (?:.*@)?([^@\s]+):(\d+) failed/;
+
+/**
+ * Citus applies a role change on every node at once, or nowhere: when a worker cannot be
+ * reached, the coordinator's statement fails and nothing is changed. Says so, naming the
+ * node and what to do, instead of Citus's connection error.
+ */
+export function citusNodeDown(admin: ClusterAdmin, e: unknown): PgwardenError | undefined {
+  const m = CITUS_REMOTE_FAILURE.exec((e as Error)?.message ?? '');
+  if (!m || e instanceof PgwardenError) return undefined;
+  const [host, port] = [m[1]!, Number(m[2])];
+  const node = admin.nodeAt?.(host, port);
+  const name = node ? `${node.name} (${host}:${port})` : `the node at ${host}:${port}`;
+  return new PgwardenError(
+    'NODE_UNAVAILABLE',
+    `${name} cannot be reached, and Citus makes this change on every node at once: nothing was changed. ` +
+      'Start that node and try again (or remove it from the cluster with citus_remove_node).',
+    { cause: e },
+  );
 }

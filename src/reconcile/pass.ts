@@ -1,10 +1,9 @@
 // One pass: read the coordinator once, then reconcile each targeted worker with that
 // snapshot, in parallel and independently (one worker down must not stop the others).
 import type { Logger } from 'pino';
-import { coordinatorOf, exclusively, type AdminNode, type ClusterAdmin } from '../control/cluster-admin.js';
+import { coordinatorOf, detectCitus, exclusively, type AdminNode, type ClusterAdmin } from '../control/cluster-admin.js';
 import { describeError } from '../util/errors.js';
 import { emptyCounts, total, type Counts } from './changes.js';
-import { detectCitus, maintainAuthinfo } from './citus.js';
 import type { DatabaseCatalog } from './model.js';
 import { readDatabase } from './read-database.js';
 import { readShared } from './read-shared.js';
@@ -47,8 +46,6 @@ export interface PassReport {
   /** Set when the coordinator could not be read: nothing was done. */
   readonly error?: string;
   readonly nodes: readonly NodeReport[];
-  /** Citus mode: pg_dist_authinfo rows changed. */
-  readonly authinfoChanged?: number;
 }
 
 export interface PassContext {
@@ -56,7 +53,6 @@ export interface PassContext {
   readonly log: Logger;
   readonly states: SyncStates;
   readonly reassignGraceMs: number;
-  readonly gatewaySecret: Buffer | undefined;
 }
 
 export async function runPass(ctx: PassContext, targets: ReadonlySet<string> | 'all', reasons: readonly string[]): Promise<PassReport> {
@@ -99,12 +95,8 @@ async function passUnderLock(ctx: PassContext, targets: ReadonlySet<string> | 'a
   const allChecked = targets === 'all' && results.every((r) => r.vanishedLeft !== undefined);
   const left = new Set(results.flatMap((r) => r.vanishedLeft ?? []));
   const forget = [...snapshot.recorded.values()].filter((r) => r.vanishedForMs !== null && !left.has(r.name)).map((r) => r.name);
-  let authinfoChanged: number | undefined;
   try {
-    await withSession(ctx.admin, coordinatorOf(ctx.admin), async (c) => {
-      if (allChecked) await forgetRoles(c, forget);
-      if (snapshot.citus && ctx.gatewaySecret) authinfoChanged = await maintainAuthinfo(c, ctx.gatewaySecret);
-    });
+    if (allChecked) await withSession(ctx.admin, coordinatorOf(ctx.admin), (c) => forgetRoles(c, forget));
   } catch (e) {
     ctx.log.warn({ event: 'reconcile-record-failed', error: describeError(e) }, 'could not update the reconciler records on the coordinator');
   }
@@ -114,7 +106,6 @@ async function passUnderLock(ctx: PassContext, targets: ReadonlySet<string> | 'a
     mode: snapshot.citus ? 'citus' : 'plain',
     durationMs: Date.now() - started.getTime(),
     nodes,
-    ...(authinfoChanged !== undefined ? { authinfoChanged } : {}),
   };
   logReport(ctx.log, report);
   return report;

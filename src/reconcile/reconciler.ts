@@ -29,9 +29,6 @@ export interface ReconcilerOptions {
   readonly probeIntervalMs?: number;
   /** See DEFAULT_REASSIGN_GRACE_MS. */
   readonly reassignGraceMs?: number;
-  /** The gateway's secret (derives Entra roles' passwords). Only used in Citus mode, for
-   * pg_dist_authinfo; without it those rows are not maintained. */
-  readonly gatewaySecret?: Buffer;
 }
 
 export class Reconciler {
@@ -49,7 +46,7 @@ export class Reconciler {
     this.states = new SyncStates(admin.adminNodes.filter((n) => n.kind === 'worker').map((n) => n.name));
     this.scheduler = new PassScheduler(async (request) => {
       const report = await runPass(
-        { admin, log, states: this.states, reassignGraceMs: options.reassignGraceMs ?? DEFAULT_REASSIGN_GRACE_MS, gatewaySecret: options.gatewaySecret },
+        { admin, log, states: this.states, reassignGraceMs: options.reassignGraceMs ?? DEFAULT_REASSIGN_GRACE_MS },
         request.targets,
         request.reasons,
       );

@@ -4,7 +4,6 @@
 //   pgwarden.propagated_roles   the roles it has propagated: a role listed here that the
 //                               coordinator no longer has is dropped on the workers; a
 //                               role only on a worker and not listed is drift, left alone
-//   pgwarden.citus_authinfo_roles  Citus mode: the pg_dist_authinfo rows it maintains
 //   pgwarden.notify_reconcile() + event trigger pgwarden_reconcile
 //                               NOTIFY pgwarden_reconcile after GRANT, REVOKE, ALTER
 //                               DEFAULT PRIVILEGES and the creation of objects that carry
@@ -40,16 +39,20 @@ export async function installReconcileSchema(client: pg.Client): Promise<void> {
       -- when the reconciler first saw the role gone from the coordinator
       vanished_at   timestamptz
     )`);
-  await client.query(`
-    CREATE TABLE IF NOT EXISTS pgwarden.citus_authinfo_roles (
-      role_name text PRIMARY KEY CHECK (octet_length(role_name) BETWEEN 1 AND 63)
-    )`);
   // The trigger runs inside the user's GRANT: it must never make that GRANT fail, hence
   // the exception block (a full NOTIFY queue is the only way pg_notify can fail).
+  // Citus's own connections skip it (application_name "citus_internal gpid=...",
+  // "citus_rebalancer gpid=...": how Citus itself tells them): Citus runs shard DDL over
+  // them in transactions it PREPAREs (two-phase commit), and PostgreSQL refuses to
+  // PREPARE a transaction that has sent a NOTIFY. The user's own statement, in the
+  // user's session, has already sent one.
   await client.query(`
     CREATE OR REPLACE FUNCTION pgwarden.notify_reconcile() RETURNS event_trigger
     LANGUAGE plpgsql SET search_path = pg_catalog AS $fn$
     BEGIN
+      IF current_setting('application_name') LIKE 'citus\\_%gpid=%' THEN
+        RETURN;
+      END IF;
       PERFORM pg_notify(${quoteLiteral(RECONCILE_CHANNEL)}, tg_tag);
     EXCEPTION WHEN OTHERS THEN
       NULL;

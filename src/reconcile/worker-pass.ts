@@ -7,7 +7,6 @@ import type pg from 'pg';
 import type { AdminNode, ClusterAdmin } from '../control/cluster-admin.js';
 import { applyChanges, type ErrorLog } from './apply.js';
 import { countChanges, emptyCounts, summarise, type Category, type Change, type Counts } from './changes.js';
-import { CITUS_REPAIRS } from './citus.js';
 import { dropVanishedRole } from './drop-role.js';
 import type { DatabaseCatalog, SharedCatalog } from './model.js';
 import { planDefaultPrivileges } from './plan-default-privileges.js';
@@ -36,7 +35,7 @@ export interface CoordinatorSnapshot {
 }
 
 export interface DriftItem {
-  readonly kind: 'role-only-on-worker' | 'owner-differs' | 'not-propagated-by-citus';
+  readonly kind: 'role-only-on-worker' | 'owner-differs';
   /** Secret-free. */
   readonly subject: string;
 }
@@ -99,21 +98,19 @@ export async function reconcileWorker(o: WorkerPassOptions): Promise<WorkerResul
   const { admin, node, coordinator } = o;
   const t = new Tally();
   const recordedNames = new Set(coordinator.recorded.keys());
-  const citus = coordinator.citus;
 
   /** Read, plan, apply until settled, on one connection. A statement that failed is not
    * tried again in the same pass (a lock it waits for will not be gone a moment later). */
   const converge = async (c: pg.Client, plan: () => Promise<Planned>): Promise<void> => {
     for (let round = 0; ; round++) {
       const p = await plan();
-      const todo = citus ? p.changes.filter((x) => CITUS_REPAIRS.has(x.category)) : p.changes;
+      const todo = p.changes;
       if (round === 0) add(t.found, countChanges(todo));
       const apply = todo.filter((x) => !t.errors.has(x.describe));
       if (apply.length === 0 || round === MAX_ROUNDS) {
         add(t.remaining, countChanges(todo));
         t.skipped += p.skipped;
         for (const o of p.ownerDiffers) t.addDrift('owner-differs', o);
-        if (citus) for (const x of p.changes.filter((y) => !CITUS_REPAIRS.has(y.category))) t.addDrift('not-propagated-by-citus', x.describe);
         return;
       }
       o.onPending(summarise(t.found));
@@ -163,13 +160,6 @@ export async function reconcileWorker(o: WorkerPassOptions): Promise<WorkerResul
   const vanishedLeft: string[] = [];
   for (const name of roles.vanished) {
     t.found.drop++;
-    if (citus) {
-      // Citus propagates DROP ROLE itself.
-      t.addDrift('not-propagated-by-citus', `role "${name}" is gone from the coordinator`);
-      t.remaining.drop++;
-      vanishedLeft.push(name);
-      continue;
-    }
     const vanishedForMs = coordinator.recorded.get(name)?.vanishedForMs;
     const mayReassign = vanishedForMs != null && vanishedForMs >= o.reassignGraceMs;
     try {

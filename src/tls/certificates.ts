@@ -116,12 +116,51 @@ function serial(): string {
   return Buffer.from(b).toString('hex');
 }
 
-async function makeCa(): Promise<{ certPem: string; keyPem: string }> {
+/**
+ * Citus mode: the identity the cluster's nodes show each other. Citus connects from node
+ * to node as the session's own role (a query on a distributed table) and as the
+ * superuser (metadata); with SCRAM for everyone else, those connections sign in with this
+ * certificate instead of passwords that pgwarden does not know (docs/citus.md). One node
+ * CA and one certificate (CN pgwarden-node, server and client use), both kept in
+ * <data-dir>/tls, keys 0600.
+ */
+export interface NodeTls {
+  readonly caPem: string;
+  readonly certPem: string;
+  readonly keyPem: string;
+}
+
+/** The common name that pg_ident.conf maps to every role (src/cluster/node.ts). */
+export const NODE_CERT_CN = 'pgwarden-node';
+
+export async function ensureNodeTls(dataDir: string): Promise<NodeTls> {
+  const dir = tlsPaths(dataDir).dir;
+  const paths = { caCert: join(dir, 'node-ca.crt'), caKey: join(dir, 'node-ca.key'), cert: join(dir, 'node.crt'), key: join(dir, 'node.key') };
+  await mkdir(dir, { recursive: true, mode: 0o755 });
+  let caPem = await readOptional(paths.caCert);
+  let caKeyPem = await readOptional(paths.caKey);
+  if (!caPem || !caKeyPem) {
+    ({ certPem: caPem, keyPem: caKeyPem } = await makeCa('CN=pgwarden node CA'));
+    await writeSecretFile(paths.caKey, caKeyPem);
+    await writeFile(paths.caCert, caPem, { mode: 0o644 });
+  }
+  const hosts = ['localhost', '127.0.0.1', '::1'];
+  let certPem = await readOptional(paths.cert);
+  let keyPem = await readOptional(paths.key);
+  if (!certPem || !keyPem || !serverCertFits(certPem, caPem, hosts)) {
+    ({ certPem, keyPem } = await makeLeafCert(caPem, caKeyPem, `CN=${NODE_CERT_CN}`, hosts, [x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]));
+    await writeSecretFile(paths.key, keyPem);
+    await writeFile(paths.cert, certPem, { mode: 0o644 });
+  }
+  return { caPem, certPem, keyPem };
+}
+
+async function makeCa(name = 'CN=pgwarden local CA'): Promise<{ certPem: string; keyPem: string }> {
   const keys = (await webcrypto.subtle.generateKey(ALGORITHM, true, ["sign", "verify"])) as webcrypto.CryptoKeyPair;
   const now = Date.now();
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: serial(),
-    name: 'CN=pgwarden local CA',
+    name,
     notBefore: new Date(now - DAY_MS),
     notAfter: new Date(now + CA_LIFETIME_DAYS * DAY_MS),
     keys,
@@ -135,14 +174,24 @@ async function makeCa(): Promise<{ certPem: string; keyPem: string }> {
   return { certPem: cert.toString('pem') + '\n', keyPem: await exportKeyPem(keys.privateKey) };
 }
 
-async function makeServerCert(caPem: string, caKeyPem: string, hosts: readonly string[]): Promise<{ certPem: string; keyPem: string }> {
+function makeServerCert(caPem: string, caKeyPem: string, hosts: readonly string[]): Promise<{ certPem: string; keyPem: string }> {
+  return makeLeafCert(caPem, caKeyPem, 'CN=localhost', hosts, [x509.ExtendedKeyUsage.serverAuth]);
+}
+
+async function makeLeafCert(
+  caPem: string,
+  caKeyPem: string,
+  subject: string,
+  hosts: readonly string[],
+  usages: string[],
+): Promise<{ certPem: string; keyPem: string }> {
   const ca = new x509.X509Certificate(caPem);
   const caKey = await importKeyPem(caKeyPem);
   const keys = (await webcrypto.subtle.generateKey(ALGORITHM, true, ["sign", "verify"])) as webcrypto.CryptoKeyPair;
   const now = Date.now();
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: serial(),
-    subject: 'CN=localhost',
+    subject,
     issuer: ca.subject,
     notBefore: new Date(now - DAY_MS),
     notAfter: new Date(now + SERVER_LIFETIME_DAYS * DAY_MS),
@@ -152,7 +201,7 @@ async function makeServerCert(caPem: string, caKeyPem: string, hosts: readonly s
     extensions: [
       new x509.BasicConstraintsExtension(false, undefined, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
+      new x509.ExtendedKeyUsageExtension(usages),
       new x509.SubjectAlternativeNameExtension(hosts.map((h) => ({ type: isIP(h) ? ('ip' as const) : ('dns' as const), value: h }))),
       await x509.AuthorityKeyIdentifierExtension.create(ca),
     ],

@@ -51,6 +51,8 @@ export const ERROR_KINDS = {
   ROLE_IN_USE: { sqlstate: '2BP01', http: 409, exit: 7 },
   PROTECTED_ROLE: { sqlstate: '42501', http: 409, exit: 7 },
   NODE_FAILED: { sqlstate: '58000', http: 502, exit: 4 },
+  /** A node is down and the change needs every node at once (Citus): nothing was changed. */
+  NODE_UNAVAILABLE: { sqlstate: '08006', http: 503, exit: 4 },
   PAYLOAD_TOO_LARGE: { sqlstate: '54000', http: 413, exit: 2 },
   // Answers of the embedded identity provider (src/idp), shaped like Microsoft Entra ID's
   // OAuth 2.0 errors: the OAuth `error` is the code without OAUTH_, lower-cased; the

@@ -1,0 +1,29 @@
+// `pgwarden up --citus`: makes the embedded nodes one Citus cluster, as Citus's own
+// guide does by hand: the extension on every node, the coordinator's address in its
+// metadata, then each worker added. Idempotent: later starts find everything in place.
+// https://docs.citusdata.com/en/stable/installation/multi_node.html
+import type { AdminNode, ClusterAdmin } from '../control/cluster-admin.js';
+
+export interface CitusNodeAddress {
+  readonly node: AdminNode;
+  /** Where the other nodes reach it. */
+  readonly host: string;
+  readonly port: number;
+}
+
+export async function joinCitusCluster(admin: ClusterAdmin, nodes: readonly CitusNodeAddress[]): Promise<void> {
+  for (const { node } of nodes) await admin.withAdmin(node, (c) => c.query('CREATE EXTENSION IF NOT EXISTS citus').then(() => undefined));
+  const coordinator = nodes.find((n) => n.node.kind === 'coordinator');
+  if (!coordinator) throw new Error('a Citus cluster needs a coordinator');
+  await admin.withAdmin(coordinator.node, async (c) => {
+    const known = await c.query<{ nodename: string; nodeport: number; groupid: number }>('SELECT nodename, nodeport, groupid FROM pg_dist_node');
+    if (!known.rows.some((r) => r.groupid === 0)) {
+      await c.query('SELECT citus_set_coordinator_host($1, $2)', [coordinator.host, coordinator.port]);
+    }
+    for (const w of nodes.filter((n) => n.node.kind === 'worker')) {
+      if (known.rows.some((r) => r.nodename === w.host && r.nodeport === w.port)) continue;
+      // Copies every role, the metadata and the reference tables to the new worker.
+      await c.query('SELECT citus_add_node($1, $2)', [w.host, w.port]);
+    }
+  });
+}
