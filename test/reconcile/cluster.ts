@@ -1,7 +1,7 @@
 // A bare embedded cluster (no gateway, no API) for the reconciler's tests that do not
 // need clients: faster to start, stopped and removed in `after`.
 import { rm } from 'node:fs/promises';
-import { EmbeddedCluster } from '../../src/cluster/embedded.js';
+import { EmbeddedCluster, type EmbeddedClusterOptions } from '../../src/cluster/embedded.js';
 import { silentLogger } from '../../src/util/log.js';
 import { makeDataDir } from '../helpers/pgwarden.js';
 
@@ -10,9 +10,9 @@ export interface BareCluster {
   destroy(): Promise<void>;
 }
 
-export async function startBareCluster(workers: number): Promise<BareCluster> {
+export async function startBareCluster(workers: number, options: Partial<EmbeddedClusterOptions> = {}): Promise<BareCluster> {
   const dataDir = await makeDataDir();
-  const cluster = await EmbeddedCluster.open({ dataDir, log: silentLogger(), workers, citusPassword: 'Citus-Test-Passw0rd' });
+  const cluster = await EmbeddedCluster.open({ dataDir, log: silentLogger(), workers, citusPassword: 'Citus-Test-Passw0rd', ...options });
   try {
     await cluster.start();
   } catch (e) {
