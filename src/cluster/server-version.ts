@@ -13,7 +13,7 @@ export function checkServerMajor(major: number, version: string, what: string): 
   if (major < MIN_SERVER_MAJOR) {
     throw new PgwardenError(
       'CONFIG_INVALID',
-      `${what} is PostgreSQL ${version}; pgwarden needs PostgreSQL ${MIN_SERVER_MAJOR} or newer (16, 17 or 18)`,
+      `${what}: PostgreSQL ${version} found; pgwarden needs PostgreSQL ${MIN_SERVER_MAJOR} or newer (16, 17 or 18)`,
     );
   }
 }
@@ -39,7 +39,7 @@ export async function checkServer(c: pg.Client, what: string): Promise<ServerVer
   if (row.citus !== null) {
     const citusMajor = Number(row.citus.split('.')[0]);
     if (citusMajor < MIN_CITUS_MAJOR) {
-      throw new PgwardenError('CONFIG_INVALID', `${what} has Citus ${row.citus}; pgwarden needs Citus ${MIN_CITUS_MAJOR} or newer (13 or 14)`);
+      throw new PgwardenError('CONFIG_INVALID', `${what}: Citus ${row.citus} found; pgwarden needs Citus ${MIN_CITUS_MAJOR} or newer (13 or 14)`);
     }
   }
   return { major, version, ...(row.citus !== null ? { citus: row.citus } : {}) };

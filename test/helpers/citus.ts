@@ -1,7 +1,7 @@
 // Where the Citus tests find PostgreSQL with Citus: PGWARDEN_CITUS_BIN, else the bundle
 // of ../shared/citus installed in /opt/postgresql-18. On a machine without it the Citus
 // tests skip with one line saying how to get it; in CI (.ci/run sets
-// PGWARDEN_REQUIRE_CITUS=1 after installing the bundle) they must run, so a missing
+// PGWARDEN_NO_SKIP=1 after installing the bundle) they must run, so a missing
 // Citus fails instead.
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -22,8 +22,8 @@ export const CITUS_BIN = process.env.PGWARDEN_CITUS_BIN ?? '/opt/postgresql-18/b
 
 const found = existsSync(join(CITUS_BIN, 'postgres')) && existsSync(join(CITUS_BIN, '..', 'lib', 'citus.so'));
 
-if (!found && process.env.PGWARDEN_REQUIRE_CITUS) {
-  throw new Error(`PGWARDEN_REQUIRE_CITUS is set, and there is no PostgreSQL with Citus in ${CITUS_BIN}`);
+if (!found && process.env.PGWARDEN_NO_SKIP) {
+  throw new Error(`PGWARDEN_NO_SKIP is set, and there is no PostgreSQL with Citus in ${CITUS_BIN}`);
 }
 
 /** `skip` for node:test: false when Citus is here, else the one line that says how to get it. */
