@@ -5,7 +5,9 @@
 //
 // Environment: BENCH_ROUNDS (default 3), BENCH_SECONDS per run (default 10),
 // BENCH_IDLE (idle connections for the memory case, default 2000), BENCH_ONLY (comma
-// list of case groups: throughput,connect,latency,signin,memory).
+// list of case groups: throughput,connect,latency,signin,memory,reconcile,reconcile-citus;
+// the last two run bench/reconcile.ts, plain and with BENCH_CITUS=1, each on a cluster
+// of its own; the Citus one says so in one line and skips where Citus is not installed).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile, chown } from 'node:fs/promises';
 import { tmpdir, userInfo } from 'node:os';
@@ -18,7 +20,7 @@ import { CITUS_PASSWORD, freePort, log, run, startStack, type Stack } from './st
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const IDLE = Number(process.env.BENCH_IDLE ?? 2000);
-const ONLY = new Set((process.env.BENCH_ONLY ?? 'throughput,connect,latency,signin,memory,reconcile').split(','));
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'throughput,connect,latency,signin,memory,reconcile,reconcile-citus').split(','));
 const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK']).stdout.toString().trim() || 100);
 
 /** PgBouncer in session mode in front of the same coordinator, TLS towards clients,
@@ -199,10 +201,9 @@ async function main(): Promise<void> {
 
     if (ONLY.has('signin')) await signInLatency(stack, direct, gateway);
     if (ONLY.has('memory')) await idleMemory(stack);
-    if (ONLY.has('reconcile')) {
-      // Its own cluster (1 coordinator, 8 workers): after this one's servers are gone.
-      pendingReconcile = true;
-    }
+    // Their own clusters (1 coordinator + 8 workers; Citus, 1 + 2): after this one's servers are gone.
+    pendingReconcile = ONLY.has('reconcile');
+    pendingReconcileCitus = ONLY.has('reconcile-citus');
   } finally {
     bouncer?.child.kill('SIGTERM');
     stack.child.kill('SIGTERM');
@@ -211,14 +212,24 @@ async function main(): Promise<void> {
   }
   if (pendingReconcile) {
     log('\n## Reconciler (bench/reconcile.ts; docs/propagation.md)\n');
-    await new Promise<void>((resolve) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', new URL('./reconcile.ts', import.meta.url).pathname], { stdio: 'inherit' });
-      child.once('exit', () => resolve());
-    });
+    await reconcileBench({ BENCH_CITUS: '0' });
+  }
+  if (pendingReconcileCitus) {
+    log('\n## Reconciler on Citus (BENCH_CITUS=1 bench/reconcile.ts; docs/citus.md)\n');
+    await reconcileBench({ BENCH_CITUS: '1' });
   }
 }
 
 let pendingReconcile = false;
+let pendingReconcileCitus = false;
+
+/** bench/reconcile.ts in a process of its own, with `env` added to this one's. */
+function reconcileBench(env: NodeJS.ProcessEnv): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', new URL('./reconcile.ts', import.meta.url).pathname], { stdio: 'inherit', env: { ...process.env, ...env } });
+    child.once('exit', () => resolve());
+  });
+}
 
 /** One full sign-in (TCP, TLS, authentication, first ReadyForQuery) at a time. */
 async function signInLatency(stack: Stack, direct: string, gateway: string): Promise<void> {

@@ -26,7 +26,6 @@ import { RoleCatalog } from './catalog/role-catalog.js';
 import { EmbeddedCluster } from './cluster/embedded.js';
 import { ExternalCluster } from './cluster/external.js';
 import type { Cluster } from './cluster/cluster.js';
-import { GATEWAY_ROLE } from './cluster/bootstrap.js';
 import type { ServerPoolOptions } from './gateway/server-pool.js';
 import { Gateway } from './gateway/server.js';
 import type { ThrottlePolicy } from './util/throttle.js';

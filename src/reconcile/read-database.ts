@@ -7,7 +7,6 @@
 import type pg from 'pg';
 import { normaliseAcl, recordedOwner, type NameContext } from './acl-text.js';
 import { defaultAclKey, objectKey, type AclEntry, type AclObject, type DatabaseCatalog, type DefaultAclRow, type ObjectKind } from './model.js';
-import { BOOTSTRAP } from './model.js';
 
 /** Schemas whose privileges are not propagated: PostgreSQL's, and pgwarden's own (coordinator only). */
 export const SKIPPED_SCHEMAS = ['pg_catalog', 'information_schema', 'pgwarden'];

@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EmbeddedCluster } from '../../src/cluster/embedded.js';
 import { createLogger } from '../../src/util/log.js';
-import { CITUS_PASSWORD, makeDataDir, psql, startTestPgwarden, waitFor, type TestPgwarden } from '../helpers/pgwarden.js';
+import { CITUS_PASSWORD, makeDataDir, psql, runCli, startTestPgwarden, waitFor, type TestPgwarden } from '../helpers/pgwarden.js';
 import { apiClient, basic, bearer, type ApiClient } from '../helpers/api.js';
 import { savedAdmin, userToken } from '../helpers/entra.js';
 import { CITUS_BIN, onEveryNode, skipWithoutCitus } from '../helpers/citus.js';
@@ -106,6 +106,35 @@ describe('pgwarden up --citus', { skip: skipWithoutCitus }, () => {
     await ok(asCitus(`REVOKE SELECT ON ALL TABLES IN SCHEMA public FROM "${upn}"`));
     const after = await psql(pw.conn(upn), 'SELECT count(*) FROM events', token);
     assert.match(after.stderr, /permission denied/);
+  });
+
+  test('native roles added, reset and deleted through the CLI reach every node once; a worker down is exit 4 naming it', async () => {
+    const verifiers = async () => Object.values(await onEveryNode<{ v: string }>(pw, "SELECT rolpassword AS v FROM pg_authid WHERE rolname = 'Cli User'")).map((r) => r[0]?.v);
+    const add = await runCli(pw, ['role', 'add', 'Cli User', '--password-stdin'], 'Cli-User-Passw0rd-1\n');
+    assert.equal(add.code, 0, add.stderr);
+    assert.match(add.stdout, /added role "Cli User"\n {2}worker-1: done\n {2}worker-2: done/);
+    const first = await verifiers();
+    assert.equal(new Set(first).size, 1, 'one verifier on every node');
+    assert.ok(first[0]);
+    const reset = await runCli(pw, ['role', 'reset-password', 'Cli User', '--password-stdin'], 'Cli-User-Passw0rd-2\n');
+    assert.equal(reset.code, 0, reset.stderr);
+    const second = await verifiers();
+    assert.equal(new Set(second).size, 1);
+    assert.notEqual(second[0], first[0]);
+    assert.equal(await ok(psql(pw.conn('Cli User'), 'SELECT current_user', 'Cli-User-Passw0rd-2')), 'Cli User');
+
+    const worker = pw.cluster.workers[0]!;
+    await worker.stop();
+    try {
+      const refused = await runCli(pw, ['role', 'delete', 'Cli User']);
+      assert.equal(refused.code, 4, refused.stdout + refused.stderr);
+      assert.match(refused.stderr, /worker-1 \(127\.0\.0\.1:\d+\) cannot be reached.*nothing was changed/);
+    } finally {
+      await worker.start();
+    }
+    const del = await runCli(pw, ['role', 'delete', 'Cli User']);
+    assert.equal(del.code, 0, del.stderr);
+    assert.deepEqual(await verifiers(), [undefined, undefined, undefined]);
   });
 
   test('Microsoft Entra only makes citus NOLOGIN on every node; both brings it back', async () => {

@@ -5,8 +5,7 @@ import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { setAuthMethod } from '../../src/control/auth-methods.js';
-import { CITUS_PASSWORD, psql, run, startTestPgwarden, type TestPgwarden } from '../helpers/pgwarden.js';
-import { spawn } from 'node:child_process';
+import { CITUS_PASSWORD, psql, run, runCli, startTestPgwarden, type TestPgwarden } from '../helpers/pgwarden.js';
 
 const BIN = fileURLToPath(new URL('../../bin/pgwarden.js', import.meta.url));
 let pw: TestPgwarden;
@@ -19,17 +18,8 @@ after(async () => {
   await pw?.destroy();
 });
 
-function cli(args: string[], stdin?: string, env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args, '--data-dir', pw.dataDir], { env: { ...process.env, PGWARDEN_CITUS_PASSWORD: undefined, ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(stdin ?? '');
-  });
-}
+/** The real CLI against this test's pgwarden (its data directory names the API and citus's password). */
+const cli = (args: string[], stdin?: string, env: NodeJS.ProcessEnv = {}) => runCli(pw, args, stdin, env);
 
 async function signsIn(user: string, password: string): Promise<boolean> {
   return (await psql(pw.conn(user), 'select current_user', password)).stdout.trim() === user;

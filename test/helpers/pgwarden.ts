@@ -5,6 +5,7 @@ import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { startPgwarden, type PgwardenOptions, type RunningPgwarden } from '../../src/pgwarden.js';
 import { createLogger } from '../../src/util/log.js';
 import type { EmbeddedCluster } from '../../src/cluster/embedded.js';
@@ -88,6 +89,21 @@ export function psql(conn: string, sql: string, password: string | undefined, en
   if (password !== undefined) e.PGPASSWORD = password;
   else e.PGPASSWORD = '';
   return run('psql', ['-X', '-A', '-t', '-v', 'ON_ERROR_STOP=1', conn, '-c', sql], { env: e });
+}
+
+const CLI = fileURLToPath(new URL('../../bin/pgwarden.js', import.meta.url));
+
+/** Runs the real CLI (bin/pgwarden.js, built) against `pw`, with `stdin` written to it. */
+export function runCli(pw: { dataDir: string }, args: string[], stdin?: string, env: NodeJS.ProcessEnv = {}): Promise<RunResult> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args, '--data-dir', pw.dataDir], { env: { ...process.env, PGWARDEN_CITUS_PASSWORD: undefined, ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(stdin ?? '');
+  });
 }
 
 /** Starts a long-running process; the caller ends it. */

@@ -27,7 +27,6 @@ after(async () => {
   await bare?.destroy();
 });
 
-const worker1 = (): string => bare.cluster.workers[0]!.name;
 const stateOf = (node: string): string | undefined => r.reconciler.status().find((s) => s.node === node)?.state;
 
 test('a worker that was down matches the coordinator within 5 s of its return: unreachable -> pending -> in-sync', async () => {
