@@ -18,6 +18,7 @@ import { PORTAL_APPLICATION, portalPlugin, type PortalOptions } from '../../src/
 import { httpRequestJson } from '../../src/util/http-client.js';
 import { createLogger } from '../../src/util/log.js';
 import { startTestPgwarden, type TestPgwarden } from '../helpers/pgwarden.js';
+import type { PgwardenOptions } from '../../src/pgwarden.js';
 
 /** The application id the portal signs in as in the tests (registered in the embedded tenant). */
 export const PORTAL_TEST_CLIENT_ID = PORTAL_APPLICATION.appId;
@@ -31,8 +32,8 @@ export interface PortalEnv {
 }
 
 /** pgwarden with its embedded identity provider, and the portal. */
-export async function startPortalEnv(options: { authMethod?: AuthMethod } = {}): Promise<PortalEnv> {
-  const pg = await startTestPgwarden({ authMethod: options.authMethod ?? 'both' });
+export async function startPortalEnv(options: { authMethod?: AuthMethod; pgwarden?: Partial<PgwardenOptions> } = {}): Promise<PortalEnv> {
+  const pg = await startTestPgwarden({ authMethod: options.authMethod ?? 'both', ...options.pgwarden });
   let portal: PortalServer | undefined;
   try {
     await pg.idp!.directory.registerPublicClient(PORTAL_APPLICATION);
