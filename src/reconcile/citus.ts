@@ -9,10 +9,13 @@
 // https://docs.citusdata.com/en/stable/develop/api_guc.html
 
 /**
- * Session settings that keep Citus from propagating what a session writes. Harmless on
- * a server without Citus: PostgreSQL keeps unknown `citus.*` settings as placeholders.
+ * Settings of every reconciler session: what it writes stays on the node it writes to
+ * (Citus propagates nothing from it), and it sees shard placements as tables. Harmless
+ * on a server without Citus: PostgreSQL keeps unknown `citus.*` settings as placeholders.
  */
-export const CITUS_LOCAL_ONLY = [
+export const CITUS_SESSION = [
+  // Shard placements are tables like any other to the reconciler (plan-shards.ts).
+  'SET citus.override_table_visibility = off',
   'SET citus.enable_ddl_propagation = off',
   'SET citus.enable_create_role_propagation = off',
   'SET citus.enable_alter_role_propagation = off',

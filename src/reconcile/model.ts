@@ -111,6 +111,9 @@ export interface DatabaseCatalog {
   readonly columns: ReadonlyMap<string, ReadonlySet<string>>;
   /** By defaultAclKey(). */
   readonly defaultAcls: ReadonlyMap<string, DefaultAclRow>;
+  /** Citus: the shard placements on this node, by the shard's objectKey('table', ...),
+   * each with its distributed or reference table's [schema, name]. */
+  readonly shards: ReadonlyMap<string, readonly [schema: string, table: string]>;
 }
 
 export function objectKey(kind: ObjectKind, parts: readonly string[]): string {

@@ -11,7 +11,7 @@ import { forgetRoles, updateRecord } from './records.js';
 import { UnreachableError, withSession } from './session.js';
 import type { SyncStates } from './state.js';
 import { isManagedRole } from './universe.js';
-import { reconcileWorker, type CoordinatorSnapshot, type DriftItem } from './worker-pass.js';
+import { reconcileWorker, type CoordinatorReader, type CoordinatorSnapshot, type DriftItem } from './worker-pass.js';
 
 /** SQLSTATE of a lock wait that ran out (the cluster change lock, `exclusively()`). */
 const LOCK_NOT_AVAILABLE = '55P03';
@@ -166,7 +166,25 @@ async function readCoordinator(admin: ClusterAdmin): Promise<CoordinatorSnapshot
     if (db === first.db) continue;
     databases.set(db, await withSession(admin, coordinator, (c) => readDatabase(c, db, first.shared.names, first.shared.context, first.shared.catalog.builtInAcl), db));
   }
-  return { shared: first.shared.catalog, databases, recorded: first.recorded, citus: first.citus };
+  return {
+    shared: first.shared.catalog,
+    databases,
+    recorded: first.recorded,
+    citus: first.citus,
+    ...(first.citus ? { reread: rereader(admin) } : {}),
+  };
+}
+
+/** Citus: the coordinator read again, after a worker (CoordinatorSnapshot.reread). */
+function rereader(admin: ClusterAdmin): CoordinatorReader {
+  const coordinator = coordinatorOf(admin);
+  return {
+    shared: () => withSession(admin, coordinator, readShared),
+    database: async (db, shared) => {
+      if (!shared.catalog.connectable.includes(db)) return undefined;
+      return withSession(admin, coordinator, (c) => readDatabase(c, db, shared.names, shared.context, shared.catalog.builtInAcl), db);
+    },
+  };
 }
 
 async function eachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {

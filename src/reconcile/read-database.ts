@@ -88,6 +88,31 @@ export async function readDatabase(
     const row: DefaultAclRow = { role, schema: d.nspname, objectType: d.objtype, acl: normaliseAcl(d.acl, roleName, context, []) };
     defaultAcls.set(defaultAclKey(role, d.nspname, d.objtype), row);
   }
-  return { database, objects, columns, defaultAcls };
+  return { database, objects, columns, defaultAcls, shards: await readShards(c) };
+}
+
+/**
+ * Citus: which of this node's tables are shard placements, and of which table. Citus
+ * names a shard after its table and shard id (shard_name()); its metadata is on every
+ * node (Citus 11+). Shards are read like any table (the reconciler's sessions turn
+ * citus.override_table_visibility off), and planned against their table's privileges
+ * (plan-shards.ts).
+ */
+async function readShards(c: pg.Client): Promise<Map<string, readonly [string, string]>> {
+  const shards = new Map<string, readonly [string, string]>();
+  const citus = await c.query<{ present: boolean }>("SELECT to_regclass('pg_catalog.pg_dist_shard') IS NOT NULL AS present");
+  if (!citus.rows[0]?.present) return shards;
+  const r = await c.query<{ schema: string; table: string; shard: string }>(
+    // A shard lives in its table's schema; shard_name() leaves out the schema where the
+    // search_path finds it, and quotes as needed (parse_ident() undoes both).
+    `SELECT n.nspname AS schema, l.relname AS table, s.relname AS shard
+       FROM pg_dist_shard d
+       JOIN pg_class l ON l.oid = d.logicalrelid JOIN pg_namespace n ON n.oid = l.relnamespace
+       CROSS JOIN LATERAL parse_ident(shard_name(d.logicalrelid, d.shardid)) AS p(parts)
+       JOIN pg_class s ON s.relnamespace = l.relnamespace AND s.relname = p.parts[array_upper(p.parts, 1)]
+      WHERE s.oid <> l.oid`,
+  );
+  for (const x of r.rows) shards.set(objectKey('table', [x.schema, x.shard]), [x.schema, x.table]);
+  return shards;
 }
 

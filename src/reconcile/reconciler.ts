@@ -72,15 +72,18 @@ export class Reconciler {
     }, options.probeIntervalMs ?? DEFAULT_PROBE_INTERVAL_MS);
   }
 
-  /** Starts listening, probing and the periodic pass, and asks for a first pass. */
-  start(): void {
+  /** Starts listening, probing and the periodic pass, and runs a first pass; resolves
+   * when that pass has ended (pgwarden serves clients once the workers have caught up). */
+  async start(): Promise<void> {
     if (this.started) return;
     this.started = true;
     this.listener.start();
     this.probes.start();
     this.timer = setInterval(() => this.trigger('periodic'), this.options.intervalMs ?? DEFAULT_INTERVAL_MS);
     this.timer.unref();
-    this.trigger('start');
+    await this.scheduler.request('start').catch((e: unknown) => {
+      this.options.log.error({ event: 'reconcile-crashed', error: describeError(e) }, 'reconciliation pass crashed');
+    });
   }
 
   /** Stops everything and waits for a running pass to end. */

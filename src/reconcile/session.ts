@@ -4,7 +4,7 @@
 // https://www.postgresql.org/docs/current/runtime-config-client.html
 import type pg from 'pg';
 import type { AdminNode, ClusterAdmin } from '../control/cluster-admin.js';
-import { CITUS_LOCAL_ONLY } from './citus.js';
+import { CITUS_SESSION } from './citus.js';
 
 /** A worker busy with a long transaction must not hold up the pass: give up, retry next pass. */
 const LOCK_TIMEOUT_MS = 2_000;
@@ -20,12 +20,12 @@ const SETUP = [
   `SET lock_timeout = ${LOCK_TIMEOUT_MS}`,
   `SET statement_timeout = ${STATEMENT_TIMEOUT_MS}`,
   // The reconciler is the one writer to the workers: what it writes there stays there.
-  ...CITUS_LOCAL_ONLY,
+  ...CITUS_SESSION,
 ].join('; ');
 
 const TEARDOWN = [
   'RESET ROLE', 'RESET search_path', 'RESET TimeZone', 'RESET DateStyle', 'RESET IntervalStyle', 'RESET lock_timeout', 'RESET statement_timeout',
-  ...CITUS_LOCAL_ONLY.map((s) => s.replace(/^SET (\S+) = .*$/, 'RESET $1')),
+  ...CITUS_SESSION.map((s) => s.replace(/^SET (\S+) = .*$/, 'RESET $1')),
 ].join('; ');
 
 /** Thrown when the node could not be reached at all (as opposed to a statement failing there). */

@@ -13,6 +13,7 @@ import { planDefaultPrivileges } from './plan-default-privileges.js';
 import { planMemberships } from './plan-memberships.js';
 import { planDatabaseObjects, planDatabasePrivileges } from './plan-privileges.js';
 import { planRoles } from './plan-roles.js';
+import { withShards } from './plan-shards.js';
 import { planSettings } from './plan-settings.js';
 import { readDatabase } from './read-database.js';
 import { readShared, type SharedRead } from './read-shared.js';
@@ -32,6 +33,19 @@ export interface CoordinatorSnapshot {
   readonly databases: ReadonlyMap<string, DatabaseCatalog>;
   readonly recorded: ReadonlyMap<string, RecordedRole>;
   readonly citus: boolean;
+  /**
+   * Citus: reads the coordinator again. Citus writes the workers itself, inside the
+   * coordinator's transactions, so a snapshot older than a worker's state could undo on
+   * that worker a GRANT that Citus has just made. So each worker's state is read first
+   * and the coordinator's after it: whatever the plan then changes moves the worker
+   * forward, to a state the coordinator had after the worker's.
+   */
+  readonly reread?: CoordinatorReader;
+}
+
+export interface CoordinatorReader {
+  shared(): Promise<SharedRead>;
+  database(database: string, shared: SharedRead): Promise<DatabaseCatalog | undefined>;
 }
 
 export interface DriftItem {
@@ -118,6 +132,14 @@ export async function reconcileWorker(o: WorkerPassOptions): Promise<WorkerResul
     }
   };
 
+  // The coordinator's side of each comparison: the pass's snapshot, or (Citus) a read
+  // made after the worker's.
+  const reread = coordinator.reread;
+  let coordinatorShared: SharedRead | undefined;
+  const wantShared = async (): Promise<SharedCatalog> => (reread ? (coordinatorShared = await reread.shared()).catalog : coordinator.shared);
+  const wantDatabase = (db: string) => async (): Promise<DatabaseCatalog | undefined> =>
+    reread && coordinatorShared ? reread.database(db, coordinatorShared) : coordinator.databases.get(db);
+
   let shared: SharedRead | undefined;
   let universe: RoleUniverse | undefined;
   let defaultDb = '';
@@ -125,21 +147,21 @@ export async function reconcileWorker(o: WorkerPassOptions): Promise<WorkerResul
     defaultDb = (await c.query<{ db: string }>('SELECT current_database() AS db')).rows[0]!.db;
     await converge(c, async () => {
       shared = await readShared(c);
-      universe = new RoleUniverse(coordinator.shared, shared.catalog, recordedNames);
-      const dbPrivileges = planDatabasePrivileges(coordinator.shared, shared.catalog, universe);
+      const want = await wantShared();
+      universe = new RoleUniverse(want, shared.catalog, recordedNames);
+      const dbPrivileges = planDatabasePrivileges(want, shared.catalog, universe);
       const planned: Planned = {
         changes: [
-          ...planRoles(coordinator.shared, shared.catalog, universe),
-          ...planMemberships(coordinator.shared, shared.catalog, universe),
-          ...planSettings(coordinator.shared, shared.catalog, universe),
+          ...planRoles(want, shared.catalog, universe),
+          ...planMemberships(want, shared.catalog, universe),
+          ...planSettings(want, shared.catalog, universe),
           ...dbPrivileges.changes,
         ],
         skipped: dbPrivileges.skipped,
         ownerDiffers: dbPrivileges.ownerDiffers,
       };
-      const want = coordinator.databases.get(defaultDb);
-      if (want && shared.catalog.connectable.includes(defaultDb)) {
-        const p = await planDatabase(c, want, shared, universe);
+      if (shared.catalog.connectable.includes(defaultDb)) {
+        const p = await planDatabase(c, defaultDb, wantDatabase(defaultDb), shared, universe);
         planned.changes.push(...p.changes);
         planned.skipped += p.skipped;
         planned.ownerDiffers.push(...p.ownerDiffers);
@@ -151,9 +173,8 @@ export async function reconcileWorker(o: WorkerPassOptions): Promise<WorkerResul
   const roles = universe!;
 
   for (const db of workerShared.catalog.connectable) {
-    const want = coordinator.databases.get(db);
-    if (db === defaultDb || !want) continue;
-    await withSession(admin, node, (c) => converge(c, () => planDatabase(c, want, workerShared, roles)), db);
+    if (db === defaultDb || !coordinator.databases.has(db)) continue;
+    await withSession(admin, node, (c) => converge(c, () => planDatabase(c, db, wantDatabase(db), workerShared, roles)), db);
   }
 
   for (const name of roles.foreign) t.addDrift('role-only-on-worker', name);
@@ -192,11 +213,14 @@ export async function reconcileWorker(o: WorkerPassOptions): Promise<WorkerResul
   };
 }
 
-async function planDatabase(c: pg.Client, want: DatabaseCatalog, shared: SharedRead, universe: RoleUniverse): Promise<Planned> {
+/** Reads the worker's database, then what the coordinator wants there, and plans. */
+async function planDatabase(c: pg.Client, database: string, wanted: () => Promise<DatabaseCatalog | undefined>, shared: SharedRead, universe: RoleUniverse): Promise<Planned> {
   // `universe` was built from the shared catalogs read on the first connection; they do
   // not change while databases are reconciled (nothing here touches roles).
-  const have = await readDatabase(c, want.database, shared.names, shared.context, shared.catalog.builtInAcl);
-  const objects = planDatabaseObjects(want, have, universe);
+  const have = await readDatabase(c, database, shared.names, shared.context, shared.catalog.builtInAcl);
+  const want = await wanted();
+  if (!want) return { changes: [], skipped: 0, ownerDiffers: [] };
+  const objects = planDatabaseObjects(withShards(want, have), have, universe);
   return {
     changes: [...objects.changes, ...planDefaultPrivileges(universe.coordinatorShared, want, have, universe)],
     skipped: objects.skipped,

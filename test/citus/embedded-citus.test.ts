@@ -198,6 +198,19 @@ describe('pgwarden up --citus', { skip: skipWithoutCitus }, () => {
       const r = await pw.cluster.withSuperuser(w1, (c) => c.query<{ ok: boolean }>("SELECT has_table_privilege('db_user', 'events', 'SELECT') AS ok"));
       return r.rows[0]!.ok;
     }, 10_000, 'the reconciler to repair the worker');
+    // A shard placement changed by hand is repaired too: it gets its table's privileges.
+    const shard = await pw.cluster.withSuperuser(w1, async (c) => {
+      await c.query('SET citus.override_table_visibility = off');
+      const r = await c.query<{ shard: string }>("SELECT relname AS shard FROM pg_class WHERE relname ~ '^events_[0-9]+$' LIMIT 1");
+      const name = r.rows[0]!.shard;
+      await c.query(`REVOKE SELECT ON public.${name} FROM db_user`);
+      return name;
+    });
+    pw.reconciler.trigger('test');
+    await waitFor(async () => {
+      const r = await pw.cluster.withSuperuser(w1, (c) => c.query<{ ok: boolean }>(`SELECT has_table_privilege('db_user', 'public.${shard}', 'SELECT') AS ok`));
+      return r.rows[0]!.ok;
+    }, 10_000, `the reconciler to repair shard ${shard}`);
     // The statement stayed on worker-1: Citus did not send it on (the coordinator still has one grant).
     const coord = await pw.cluster.withSuperuser(pw.cluster.coordinator, (c) => c.query<{ ok: boolean }>("SELECT has_table_privilege('db_user', 'events', 'SELECT') AS ok"));
     assert.equal(coord.rows[0]!.ok, true);

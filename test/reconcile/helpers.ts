@@ -29,7 +29,7 @@ export async function startReconciler(cluster: EmbeddedCluster, options: Partial
   const reconciler = new Reconciler({ admin: cluster, log: pino({ level: 'debug' }, sink), ...options });
   const transitions: NodeSyncState[] = [];
   reconciler.onStateChange((s) => transitions.push(s));
-  reconciler.start();
+  void reconciler.start();
   return { reconciler, logs, transitions };
 }
 
