@@ -220,7 +220,7 @@ async function main(): Promise<void> {
       log(`idle full pass ${i + 1}/${RUNS}: ${ms(idle.at(-1)!)}`);
     }
 
-    reconciler.start();
+    await reconciler.start();
     await reconciler.runPass('bench: settle');
     const { converge, statement, firstPoll } = await grantConvergence(cluster, reconciler, mode);
 
