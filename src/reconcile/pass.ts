@@ -179,7 +179,12 @@ async function readCoordinator(admin: ClusterAdmin): Promise<CoordinatorSnapshot
 function rereader(admin: ClusterAdmin): CoordinatorReader {
   const coordinator = coordinatorOf(admin);
   return {
-    shared: () => withSession(admin, coordinator, readShared),
+    shared: () =>
+      withSession(admin, coordinator, async (c) => {
+        const read = await readShared(c);
+        const managed = new Set([...read.catalog.roles.values()].filter(isManagedRole).map((r) => r.name));
+        return { read, recorded: await updateRecord(c, managed, new Set(read.catalog.roles.keys())) };
+      }),
     database: async (db, shared) => {
       if (!shared.catalog.connectable.includes(db)) return undefined;
       return withSession(admin, coordinator, (c) => readDatabase(c, db, shared.names, shared.context, shared.catalog.builtInAcl), db);

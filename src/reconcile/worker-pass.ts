@@ -44,7 +44,10 @@ export interface CoordinatorSnapshot {
 }
 
 export interface CoordinatorReader {
-  shared(): Promise<SharedRead>;
+  /** The shared catalogs, and the record of propagated roles brought up to date with
+   * them: a role the plan creates on a worker is always recorded, so that it is dropped
+   * there if it is gone from the coordinator by the next pass. */
+  shared(): Promise<{ read: SharedRead; recorded: ReadonlyMap<string, RecordedRole> }>;
   database(database: string, shared: SharedRead): Promise<DatabaseCatalog | undefined>;
 }
 
@@ -111,7 +114,7 @@ function add(into: Counts, from: Counts): void {
 export async function reconcileWorker(o: WorkerPassOptions): Promise<WorkerResult> {
   const { admin, node, coordinator } = o;
   const t = new Tally();
-  const recordedNames = new Set(coordinator.recorded.keys());
+  let recorded = coordinator.recorded;
 
   /** Read, plan, apply until settled, on one connection. A statement that failed is not
    * tried again in the same pass (a lock it waits for will not be gone a moment later). */
@@ -136,7 +139,13 @@ export async function reconcileWorker(o: WorkerPassOptions): Promise<WorkerResul
   // made after the worker's.
   const reread = coordinator.reread;
   let coordinatorShared: SharedRead | undefined;
-  const wantShared = async (): Promise<SharedCatalog> => (reread ? (coordinatorShared = await reread.shared()).catalog : coordinator.shared);
+  const wantShared = async (): Promise<SharedCatalog> => {
+    if (!reread) return coordinator.shared;
+    const fresh = await reread.shared();
+    coordinatorShared = fresh.read;
+    recorded = fresh.recorded;
+    return fresh.read.catalog;
+  };
   const wantDatabase = (db: string) => async (): Promise<DatabaseCatalog | undefined> =>
     reread && coordinatorShared ? reread.database(db, coordinatorShared) : coordinator.databases.get(db);
 
@@ -148,7 +157,7 @@ export async function reconcileWorker(o: WorkerPassOptions): Promise<WorkerResul
     await converge(c, async () => {
       shared = await readShared(c);
       const want = await wantShared();
-      universe = new RoleUniverse(want, shared.catalog, recordedNames);
+      universe = new RoleUniverse(want, shared.catalog, new Set(recorded.keys()));
       const dbPrivileges = planDatabasePrivileges(want, shared.catalog, universe);
       const planned: Planned = {
         changes: [
@@ -181,7 +190,7 @@ export async function reconcileWorker(o: WorkerPassOptions): Promise<WorkerResul
   const vanishedLeft: string[] = [];
   for (const name of roles.vanished) {
     t.found.drop++;
-    const vanishedForMs = coordinator.recorded.get(name)?.vanishedForMs;
+    const vanishedForMs = recorded.get(name)?.vanishedForMs;
     const mayReassign = vanishedForMs != null && vanishedForMs >= o.reassignGraceMs;
     try {
       const outcome = await dropVanishedRole(admin, node, name, workerShared.catalog.connectable, mayReassign);

@@ -187,6 +187,29 @@ describe('pgwarden up --citus', { skip: skipWithoutCitus }, () => {
     assert.equal(await ok(psql(pw.conn('while_down'), 'SELECT current_user', 'While-Down-Passw0rd')), 'while_down');
   });
 
+  test('ALTER DEFAULT PRIVILEGES (Citus leaves it on the coordinator) reaches every node, also a worker that was down, within 5 s of its return', async () => {
+    const defacl = async () =>
+      Object.values(await onEveryNode<{ acl: string | null }>(pw, "SELECT defaclacl::text AS acl FROM pg_default_acl WHERE defaclrole = 'citus'::regrole AND defaclobjtype = 'r' AND defaclnamespace = 0")).map((r) => r[0]?.acl ?? null);
+    await ok(asCitus('ALTER DEFAULT PRIVILEGES GRANT SELECT ON TABLES TO db_user'));
+    await waitFor(async () => (await defacl()).every((a) => a?.includes('db_user=r/citus')), 5_000, 'the default privileges on every node');
+
+    const worker = pw.cluster.workers[1]!;
+    await worker.stop();
+    try {
+      // Citus needs no worker for this: it succeeds while worker-2 is down.
+      await ok(asCitus('ALTER DEFAULT PRIVILEGES REVOKE SELECT ON TABLES FROM db_user'));
+    } finally {
+      await worker.start();
+    }
+    const back = Date.now();
+    await waitFor(async () => (await defacl()).every((a) => !a?.includes('db_user')), 5_000, 'worker-2 to match within 5 s of its return');
+    assert.ok(Date.now() - back < 5_000);
+    // A table created after it, and distributed, grants nothing to db_user anywhere.
+    await ok(asCitus("SET citus.shard_count = 4; CREATE TABLE later (id bigint PRIMARY KEY); SELECT create_distributed_table('later', 'id')"));
+    const granted = await onEveryNode<{ n: string }>(pw, "SELECT count(*) FILTER (WHERE has_table_privilege('db_user', c.oid, 'SELECT'))::text AS n FROM pg_class c WHERE c.relname ~ '^later(_[0-9]+)?$'");
+    assert.deepEqual(Object.values(granted).map((r) => r[0]?.n), ['0', '0', '0']);
+  });
+
   test('a worker changed by hand is repaired by the reconciler, with Citus propagation off for its statements', async () => {
     const w1 = pw.cluster.workers[0]!;
     const granted = await pw.cluster.withSuperuser(w1, (c) =>

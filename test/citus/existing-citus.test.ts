@@ -20,6 +20,7 @@ describe('an existing Citus cluster', { skip: skipWithoutCitus }, () => {
   let pgwardenDir: string;
   let cluster: ExistingCitus;
   let pw: RunningPgwarden;
+  let stopped = false;
   let api: ApiClient;
   const gateway = (user: string) => `host=127.0.0.1 port=${pw.address.port} user=${user} dbname=postgres sslmode=require`;
   const asCitus = async (sql: string) => {
@@ -46,7 +47,7 @@ describe('an existing Citus cluster', { skip: skipWithoutCitus }, () => {
     api = apiClient(pw.apiUrl, pw.tls.caPath!, basic('citus', CITUS));
   });
   after(async () => {
-    await pw?.stop();
+    if (!stopped) await pw?.stop();
     await cluster?.stop();
     await rm(existingDir, { recursive: true, force: true });
     await rm(pgwardenDir, { recursive: true, force: true });
@@ -95,5 +96,27 @@ describe('an existing Citus cluster', { skip: skipWithoutCitus }, () => {
     assert.equal(placed[0]!.n, '1');
     const r = await psql(gateway("'app user'"), 'SELECT count(*) FROM items JOIN grps ON grps.id = items.grp', 'App-User-Passw0rd');
     assert.equal(r.stdout.trim(), '100', r.stderr);
+  });
+
+  test('the rebalancer moves shards to the new worker; the native role still reads everything', async () => {
+    await cluster.query(cluster.nodes[0]!, "SELECT rebalance_table_shards(shard_transfer_mode => 'block_writes')");
+    const newest = cluster.nodes.at(-1)!;
+    const placed = await cluster.query<{ n: string }>(cluster.nodes[0]!, `SELECT count(*)::text AS n FROM citus_shards WHERE table_name = 'items'::regclass AND nodeport = ${newest.spec.port}`);
+    assert.ok(Number(placed[0]!.n) > 0, 'shards moved to the new worker');
+    const r = await psql(gateway("'app user'"), 'SELECT count(*) FROM items', 'App-User-Passw0rd');
+    assert.equal(r.stdout.trim(), '100', r.stderr);
+  });
+
+  test('after pgwarden stops, Citus operations still work (nothing it left behind breaks them)', async () => {
+    await pw.stop();
+    stopped = true;
+    const [coordinator] = cluster.nodes;
+    await cluster.query(coordinator!, 'CREATE TABLE after_stop (id int PRIMARY KEY)');
+    await cluster.query(coordinator!, "SELECT create_reference_table('after_stop')");
+    await cluster.query(coordinator!, 'CREATE TABLE after_stop_d (id bigint PRIMARY KEY)');
+    await cluster.query(coordinator!, "SELECT create_distributed_table('after_stop_d', 'id')");
+    await cluster.query(coordinator!, 'GRANT SELECT ON after_stop, after_stop_d TO "app user"');
+    const n = await cluster.query<{ n: string }>(coordinator!, "SELECT count(*)::text AS n FROM citus_shards WHERE table_name IN ('after_stop'::regclass, 'after_stop_d'::regclass)");
+    assert.ok(Number(n[0]!.n) > 0);
   });
 });

@@ -62,6 +62,8 @@ export class Operations {
   private readonly roles: string[] = [];
   private created = 0;
   failed = 0;
+  /** The role the current operation creates. */
+  private creating: string | undefined;
   /** Why statements failed (names and numbers blanked), and how often. */
   readonly failures = new Map<string, number>();
 
@@ -96,12 +98,15 @@ export class Operations {
       () => this.objectPrivilege(), () => this.objectPrivilege(), () => this.objectPrivilege(), () => this.columnPrivilege(),
       () => this.allInSchema(), () => this.privilegeByGrantee(), () => this.defaultPrivilege(), () => this.defaultPrivilege(), () => this.setting(),
     ];
+    this.creating = undefined;
     const sqls = await this.pick(kinds)();
     for (const s of sqls) {
       try {
         await this.c.query(s);
       } catch (e) {
         this.failed++; // e.g. a circular membership, a revoke of what was never granted by this role: fine
+        // A role that could not be created (Citus, with a worker down) is not one to use.
+        if (this.creating !== undefined) this.roles.splice(this.roles.indexOf(this.creating), 1);
         // OPS_FULL_ERRORS=1 keeps each message whole, with the statement.
         const message = (e as Error).message ?? '';
         const why = process.env.OPS_FULL_ERRORS ? `${message} <- ${s}` : message.replace(/"[^"]*"|\d+/g, '_').slice(0, 80);
@@ -115,6 +120,7 @@ export class Operations {
     const name = `${this.pick(NAMES)}${this.created++ % 3 === 0 ? '' : `-${this.created}`}`;
     if (this.roles.includes(name)) return [];
     this.roles.push(name);
+    this.creating = name;
     const attrs = [
       this.chance(0.6) ? 'LOGIN' : 'NOLOGIN', this.chance(0.8) ? 'INHERIT' : 'NOINHERIT', this.chance(0.2) ? 'CREATEDB' : '',
       this.chance(0.1) ? 'BYPASSRLS' : '', this.chance(0.3) ? `CONNECTION LIMIT ${Math.floor(this.rand() * 20)}` : '',
