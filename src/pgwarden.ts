@@ -10,7 +10,7 @@ import { Metrics } from './observability/metrics.js';
 import { Reconciler } from './reconcile/index.js';
 import { SessionStore } from './api/sessions.js';
 import { PORTAL_APPLICATION, portalPlugin, type PortalOptions } from './portal/index.js';
-import type { Directory } from './control/directory.js';
+import type { Directory } from './identity/directory.js';
 import { GraphDirectory } from './identity/graph-directory.js';
 import { CachedMembership, type GroupMembership } from './identity/group-membership.js';
 import { checkMemberGroups } from './idp/graph/membership.js';

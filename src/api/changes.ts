@@ -2,7 +2,7 @@
 // and a reconciler pass that checks the workers (and catches up those the change could
 // not reach).
 import type { FastifyRequest } from 'fastify';
-import type { NodeOutcome } from '../control/cluster-admin.js';
+import type { NodeOutcome } from '../cluster/admin.js';
 import type { ApiDeps } from './context.js';
 
 export function changed(

@@ -1,8 +1,8 @@
 import type { AuditWriter } from '../catalog/audit.js';
 import type { Reconciler } from '../reconcile/index.js';
-import type { ClusterAdmin } from '../control/cluster-admin.js';
+import type { ClusterAdmin } from '../cluster/admin.js';
 import type { Cluster } from '../cluster/cluster.js';
-import type { Directory } from '../control/directory.js';
+import type { Directory } from '../identity/directory.js';
 import type { TokenVerifier } from '../identity/verify-token.js';
 import type { Logger } from '../util/log.js';
 

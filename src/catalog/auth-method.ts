@@ -1,6 +1,7 @@
 // The cluster's authentication methods, as the managed service names them:
 // "PostgreSQL authentication only", "Microsoft Entra authentication",
 // "PostgreSQL and Microsoft Entra authentication".
+import type pg from 'pg';
 
 export const AUTH_METHODS = ['postgres', 'entra', 'both'] as const;
 export type AuthMethod = (typeof AUTH_METHODS)[number];
@@ -21,4 +22,13 @@ export function allowsNative(m: AuthMethod): boolean {
 
 export function allowsEntra(m: AuthMethod): boolean {
   return m !== 'postgres';
+}
+
+/** The cluster's authentication method, as stored on the coordinator (undefined before the first start). */
+export async function readAuthMethod(client: pg.Client): Promise<AuthMethod | undefined> {
+  const r = await client.query<{ value: string }>(
+    "SELECT value FROM pgwarden.settings WHERE name = 'auth_method' AND to_regclass('pgwarden.settings') IS NOT NULL",
+  ).catch(() => ({ rows: [] as Array<{ value: string }> }));
+  const v = r.rows[0]?.value;
+  return isAuthMethod(v) ? v : undefined;
 }

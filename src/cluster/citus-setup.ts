@@ -2,7 +2,7 @@
 // guide does by hand: the extension on every node, the coordinator's address in its
 // metadata, then each worker added. Idempotent: later starts find everything in place.
 // https://docs.citusdata.com/en/stable/installation/multi_node.html
-import type { AdminNode, ClusterAdmin } from '../control/cluster-admin.js';
+import type { AdminNode, ClusterAdmin } from './admin.js';
 
 export interface CitusNodeAddress {
   readonly node: AdminNode;

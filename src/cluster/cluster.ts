@@ -2,9 +2,13 @@
 // (embedded.ts: servers it runs itself) or an existing one (external.ts: servers it
 // reaches with an administrator's connection strings).
 import pg from 'pg';
-import type { AdminNode, ClusterAdmin } from '../control/cluster-admin.js';
-import type { BackendTarget } from '../gateway/backend.js';
+import type { AdminNode, ClusterAdmin } from './admin.js';
+import type { ConnectionOptions } from 'node:tls';
 import type { ClusterSecrets } from './data-dir.js';
+
+/** Where a PostgreSQL node listens: a Unix socket (path of the socket file) or TCP,
+ * with TLS when `tls` is given (a remote coordinator). The gateway connects there. */
+export type BackendTarget = { path: string } | { host: string; port: number; tls?: ConnectionOptions };
 
 export interface StartResult {
   /** Set when pgwarden generated the citus password on this start (to print it once). */

@@ -7,10 +7,11 @@
 import pg from 'pg';
 import type { Logger } from 'pino';
 import type { AuthMethod } from '../catalog/auth-method.js';
-import type { AdminNode } from '../control/cluster-admin.js';
-import type { BackendTarget } from '../gateway/backend.js';
+import type { AdminNode } from './admin.js';
+import type { BackendTarget } from './cluster.js';
 import { PgwardenError } from '../util/errors.js';
-import { bootstrapCluster, GATEWAY_ROLE } from './bootstrap.js';
+import { bootstrapCluster } from './bootstrap.js';
+import { GATEWAY_ROLE } from '../catalog/roles.js';
 import { withClient, type Cluster, type NodeDescription, type StartResult } from './cluster.js';
 import { parseConnInfo, pgConfig, redact, tlsOptions, type ConnInfo } from './conninfo.js';
 import { DataDir, DataDirBacked } from './data-dir.js';

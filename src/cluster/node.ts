@@ -15,7 +15,7 @@ import type { Logger } from 'pino';
 import type { ClientConfig } from 'pg';
 import { PgwardenError } from '../util/errors.js';
 import { processAlive } from '../util/process.js';
-import type { BackendTarget } from '../gateway/backend.js';
+import type { BackendTarget } from './cluster.js';
 import type { NodeTls } from '../tls/certificates.js';
 import { NODE_CERT_CN } from '../tls/certificates.js';
 import { conninfoValue } from './conninfo.js';

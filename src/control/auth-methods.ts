@@ -4,11 +4,11 @@
 // that nothing reaches the servers as citus by another path; allowing PostgreSQL
 // authentication again gives it LOGIN back.
 import type pg from 'pg';
-import { CITUS_ROLE } from '../cluster/bootstrap.js';
+import { CITUS_ROLE } from '../catalog/roles.js';
 import { AUTH_METHODS, allowsNative, isAuthMethod, type AuthMethod } from '../catalog/auth-method.js';
 import { PgwardenError } from '../util/errors.js';
 import { quoteIdent } from '../util/sql.js';
-import { coordinatorOf, exclusively, onWorkers, type ClusterAdmin } from './cluster-admin.js';
+import { coordinatorOf, exclusively, onWorkers, type ClusterAdmin } from '../cluster/admin.js';
 import type { ChangeResult } from './principals.js';
 
 export async function getAuthMethod(admin: ClusterAdmin): Promise<AuthMethod> {

@@ -4,7 +4,7 @@
 // credentials (citus's password, or an Entra admin's derived password), never as the
 // superuser: the statement has exactly the caller's privileges on every node.
 import type { Cluster } from '../cluster/cluster.js';
-import type { AdminNode } from './cluster-admin.js';
+import type { AdminNode } from '../cluster/admin.js';
 import { PgwardenError } from '../util/errors.js';
 
 export const EXEC_NODES = ['all', 'coordinator', 'workers'] as const;

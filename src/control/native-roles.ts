@@ -4,12 +4,12 @@
 // Passwords reach PostgreSQL only as SCRAM verifiers that pgwarden computes, so no
 // plaintext password is ever in PostgreSQL's memory, statistics or logs.
 import type pg from 'pg';
-import { CITUS_ROLE, RESERVED_ROLES } from '../cluster/bootstrap.js';
+import { CITUS_ROLE, isReservedRole, reservedRoleSql } from '../catalog/roles.js';
 import { CATALOG_CHANNEL } from '../catalog/catalog-watch.js';
 import { formatScramSecret, makeScramSecret } from '../scram/primitives.js';
 import { PgwardenError } from '../util/errors.js';
 import { quoteIdent, quoteLiteral } from '../util/sql.js';
-import { coordinatorOf, exclusively, forEachWorker, onWorkers, type AdminNode, type ClusterAdmin } from './cluster-admin.js';
+import { coordinatorOf, exclusively, forEachWorker, onWorkers, type AdminNode, type ClusterAdmin } from '../cluster/admin.js';
 import { checkPassword } from './password-policy.js';
 import { checkRoleName } from './role-names.js';
 import type { ChangeResult } from './principals.js';
@@ -35,10 +35,10 @@ export async function listNativeRoles(admin: ClusterAdmin): Promise<NativeRole[]
                               WHERE m.member = r.oid AND g.rolname NOT LIKE 'pgwarden\\_%' ORDER BY 1)::text[], '{}') AS member_of
          FROM pg_roles r
         WHERE (r.rolcanlogin OR r.rolname = $1)
-          AND NOT r.rolsuper AND r.rolname NOT LIKE 'pg\\_%' AND r.rolname <> ALL($2::text[])
+          AND NOT r.rolsuper AND NOT ${reservedRoleSql('r.rolname')}
           AND NOT EXISTS (SELECT 1 FROM pgwarden.entra_principals p WHERE p.role_name = r.rolname)
         ORDER BY r.rolname = $1 DESC, r.rolname`,
-      [CITUS_ROLE, RESERVED_ROLES],
+      [CITUS_ROLE],
     );
     return res.rows.map((r) => ({ name: r.name, builtIn: r.name === CITUS_ROLE, canLogin: r.can_login, memberOf: r.member_of }));
   });
@@ -113,7 +113,7 @@ async function resetNativePasswordNow(admin: ClusterAdmin, nameInput: unknown, p
 }
 
 async function assertNativeRole(c: pg.Client, name: string): Promise<void> {
-  if (name !== CITUS_ROLE && (name.startsWith('pg_') || RESERVED_ROLES.includes(name) || name.startsWith('pgwarden_'))) {
+  if (name !== CITUS_ROLE && isReservedRole(name)) {
     throw new PgwardenError('FORBIDDEN', `role "${name}" is reserved and cannot be changed through pgwarden`);
   }
   const r = await c.query<{ rolsuper: boolean }>('SELECT rolsuper FROM pg_roles WHERE rolname = $1', [name]);

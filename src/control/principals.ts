@@ -3,13 +3,13 @@
 // no person knows (the same verifier bytes everywhere), and for admins membership in
 // pgwarden_admin, which carries citus's privileges.
 import type pg from 'pg';
-import { ADMIN_GROUP_ROLE } from '../cluster/bootstrap.js';
+import { ADMIN_GROUP_ROLE } from '../catalog/roles.js';
 import { derivedPassword } from '../catalog/derived-password.js';
 import { PRINCIPAL_TYPES, principalFromRow, type EntraPrincipal, type PrincipalRow, type PrincipalType } from '../catalog/principals.js';
 import { formatScramSecret, makeScramSecret } from '../scram/primitives.js';
 import { PgwardenError } from '../util/errors.js';
 import { quoteIdent, quoteLiteral } from '../util/sql.js';
-import { coordinatorOf, exclusively, onWorkers, type ClusterAdmin, type NodeOutcome } from './cluster-admin.js';
+import { coordinatorOf, exclusively, onWorkers, type ClusterAdmin, type NodeOutcome } from '../cluster/admin.js';
 import { checkRoleName } from './role-names.js';
 import { checkGuid } from '../util/guid.js';
 

@@ -1,6 +1,6 @@
 // Which names a role may have, as in the managed service: 1 to 63 bytes, not starting
 // with pg_, not reserved; case-sensitive; spaces, quotes and @ allowed.
-import { RESERVED_ROLES, CITUS_ROLE } from '../cluster/bootstrap.js';
+import { CITUS_ROLE, isReservedRole } from '../catalog/roles.js';
 import { PgwardenError } from '../util/errors.js';
 import { MAX_IDENTIFIER_BYTES } from '../util/sql.js';
 
@@ -15,7 +15,7 @@ export function checkRoleName(name: unknown): string {
   }
   if (/[\0]/.test(name)) throw new PgwardenError('INVALID_INPUT', 'a role name cannot contain a NUL character');
   if (name.startsWith('pg_')) throw new PgwardenError('INVALID_INPUT', `role name "${name}" is reserved: names starting with "pg_" belong to PostgreSQL`);
-  if (POSTGRES_RESERVED.includes(name.toLowerCase()) || RESERVED_ROLES.includes(name) || name === CITUS_ROLE || name.startsWith('pgwarden_')) {
+  if (POSTGRES_RESERVED.includes(name.toLowerCase()) || isReservedRole(name) || name === CITUS_ROLE) {
     throw new PgwardenError('INVALID_INPUT', `role name "${name}" is reserved`);
   }
   return name;

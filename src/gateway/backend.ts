@@ -1,6 +1,7 @@
 // The gateway's side of a connection to PostgreSQL: connect, send the client's startup
 // parameters, sign in as the client's role with SCRAM driven by a ClientKey, and collect
 // what PostgreSQL sends up to its first ReadyForQuery.
+import type { BackendTarget } from '../cluster/cluster.js';
 import { connect, type Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { AUTH, MAX_AUTH_MESSAGE_BYTES } from '../protocol/constants.js';
@@ -25,9 +26,8 @@ import type { ServerFirst } from '../scram/messages.js';
 import { PgwardenError } from '../util/errors.js';
 import { Wire } from './wire.js';
 
-/** Where a PostgreSQL node listens: a Unix socket (path of the socket file) or TCP,
- * with TLS when `tls` is given (a remote coordinator). */
-export type BackendTarget = { path: string } | { host: string; port: number; tls?: ConnectionOptions };
+// Moved to src/cluster/cluster.ts; re-exported until its last importer here has moved.
+export type { BackendTarget };
 
 export type KeysFor = (s: ServerFirst) => { clientKey: Buffer; serverKey: Buffer } | undefined;
 

@@ -7,7 +7,8 @@
 // another client can no longer cancel that client's queries.
 import { randomBytes } from 'node:crypto';
 import { buildCancelRequest } from '../protocol/startup.js';
-import { sendCancel, type BackendTarget } from './backend.js';
+import { sendCancel } from './backend.js';
+import type { BackendTarget } from '../cluster/cluster.js';
 
 interface Owner {
   target: BackendTarget;

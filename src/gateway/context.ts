@@ -8,7 +8,7 @@ import type { TokenVerifier } from '../identity/verify-token.js';
 import type { AuditWriter } from '../catalog/audit.js';
 import type { AuthMethod } from '../catalog/auth-method.js';
 import type { Metrics } from '../observability/metrics.js';
-import type { BackendTarget } from './backend.js';
+import type { BackendTarget } from '../cluster/cluster.js';
 import type { SignInThrottle } from '../util/throttle.js';
 import type { CancelRegistry } from './cancel.js';
 import type { ServerPool } from './server-pool.js';

@@ -11,7 +11,7 @@
 // justify an SDK and its dependencies, and every answer must be bounded in time and size
 // like the other identity traffic (src/util/http-client.ts).
 import type { PrincipalType } from '../catalog/principals.js';
-import type { Directory, DirectoryEntry } from '../control/directory.js';
+import type { Directory, DirectoryEntry } from './directory.js';
 import type { GroupMembership } from './group-membership.js';
 import { isGuid } from '../util/guid.js';
 import { PgwardenError } from '../util/errors.js';

@@ -7,7 +7,7 @@
 // objects should go to, releases them itself right after it drops the role on the
 // coordinator, and must not be raced.
 // https://www.postgresql.org/docs/current/role-removal.html
-import type { AdminNode, ClusterAdmin } from '../control/cluster-admin.js';
+import type { AdminNode, ClusterAdmin } from '../cluster/admin.js';
 import { quoteIdent } from '../util/sql.js';
 import { withSession } from './session.js';
 

@@ -7,7 +7,7 @@
 // missed meanwhile, a reconnection asks for a pass too.
 // https://www.postgresql.org/docs/current/sql-notify.html
 import type pg from 'pg';
-import { coordinatorOf, type ClusterAdmin } from '../control/cluster-admin.js';
+import { coordinatorOf, type ClusterAdmin } from '../cluster/admin.js';
 import { describeError } from '../util/errors.js';
 import { quoteIdent } from '../util/sql.js';
 import { pause, withTimeout } from './probe.js';

@@ -1,7 +1,7 @@
 // One pass: read the coordinator once, then reconcile each targeted worker with that
 // snapshot, in parallel and independently (one worker down must not stop the others).
 import type { Logger } from 'pino';
-import { coordinatorOf, detectCitus, exclusively, type AdminNode, type ClusterAdmin } from '../control/cluster-admin.js';
+import { coordinatorOf, detectCitus, exclusively, type AdminNode, type ClusterAdmin } from '../cluster/admin.js';
 import { describeError } from '../util/errors.js';
 import { emptyCounts, total, type Counts } from './changes.js';
 import type { DatabaseCatalog } from './model.js';

@@ -4,7 +4,7 @@
 // is reconciled at once. Holding the connection open costs one backend per worker
 // instead of a SCRAM sign-in per worker per second.
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { AdminNode, ClusterAdmin } from '../control/cluster-admin.js';
+import type { AdminNode, ClusterAdmin } from '../cluster/admin.js';
 import { describeError } from '../util/errors.js';
 
 /** A worker that does not answer within this time is unreachable. */

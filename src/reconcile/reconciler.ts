@@ -6,7 +6,8 @@
 // (probed every second). One pass runs at a time; triggers during a pass ask for exactly
 // one more. docs/propagation.md explains what is propagated and how.
 import type { Logger } from 'pino';
-import type { ClusterAdmin } from '../control/cluster-admin.js';
+import { coordinatorOf, type ClusterAdmin } from '../cluster/admin.js';
+import { installReconcileSchema } from './schema.js';
 import { describeError } from '../util/errors.js';
 import { CoordinatorListener } from './listener.js';
 import { runPass, type Mode, type PassReport } from './pass.js';
@@ -72,11 +73,15 @@ export class Reconciler {
     }, options.probeIntervalMs ?? DEFAULT_PROBE_INTERVAL_MS);
   }
 
-  /** Starts listening, probing and the periodic pass, and runs a first pass; resolves
+  /** Installs its schema, starts listening, probing and the periodic pass, and runs a first pass; resolves
    * when that pass has ended (pgwarden serves clients once the workers have caught up). */
   async start(): Promise<void> {
     if (this.started) return;
     this.started = true;
+    // Its tables and event trigger on the coordinator (idempotent).
+    await this.options.admin.withAdmin(coordinatorOf(this.options.admin), installReconcileSchema).catch((e: unknown) => {
+      this.options.log.error({ event: 'reconcile-schema-failed', error: describeError(e) }, "could not install the reconciler's schema on the coordinator");
+    });
     this.listener.start();
     this.probes.start();
     this.timer = setInterval(() => this.trigger('periodic'), this.options.intervalMs ?? DEFAULT_INTERVAL_MS);

@@ -3,7 +3,7 @@
 // byte comparable between nodes, and so that a statement never waits long on a lock.
 // https://www.postgresql.org/docs/current/runtime-config-client.html
 import type pg from 'pg';
-import type { AdminNode, ClusterAdmin } from '../control/cluster-admin.js';
+import type { AdminNode, ClusterAdmin } from '../cluster/admin.js';
 import { CITUS_SESSION } from './citus.js';
 
 /** A worker busy with a long transaction must not hold up the pass: give up, retry next pass. */

@@ -7,7 +7,7 @@
 //             has: dropped on the worker;
 //   foreign   roles that exist on the worker only and were never propagated: reported
 //             as drift and left alone, with their memberships and privileges.
-import { GATEWAY_ROLE } from '../cluster/bootstrap.js';
+import { GATEWAY_ROLE } from '../catalog/roles.js';
 import { quoteIdent } from '../util/sql.js';
 import { BOOTSTRAP, OWNER, PUBLIC, type RoleRow, type SharedCatalog } from './model.js';
 

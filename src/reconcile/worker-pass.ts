@@ -4,7 +4,7 @@
 // needs a second round). Shared catalogs and the default database share a connection;
 // every other database has its own; vanished roles are dropped last.
 import type pg from 'pg';
-import type { AdminNode, ClusterAdmin } from '../control/cluster-admin.js';
+import type { AdminNode, ClusterAdmin } from '../cluster/admin.js';
 import { applyChanges, type ErrorLog } from './apply.js';
 import { countChanges, emptyCounts, summarise, type Category, type Change, type Counts } from './changes.js';
 import { dropVanishedRole } from './drop-role.js';

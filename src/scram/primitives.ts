@@ -94,3 +94,10 @@ export function mockScramSecret(roleName: string, mockKey: Buffer): ScramSecret 
   const salt = hmac(mockKey, `salt\0${roleName}`).subarray(0, DEFAULT_SALT_BYTES);
   return { iterations: DEFAULT_ITERATIONS, salt, storedKey: randomBytes(SCRAM_KEY_BYTES), serverKey: randomBytes(SCRAM_KEY_BYTES) };
 }
+
+/** True if `password` is what `verifier` was made from (so the verifier, and its salt, can stay). */
+export function verifierMatches(verifier: string | null | undefined, password: string): boolean {
+  const s = parseScramSecret(verifier);
+  if (!s) return false;
+  return constantTimeEqual(sha256(clientKeyFrom(saltedPassword(password, s.salt, s.iterations))), s.storedKey);
+}

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { Gateway } from '../../src/gateway/server.js';
 import { RoleCatalog } from '../../src/catalog/role-catalog.js';
 import { CatalogWatch } from '../../src/catalog/catalog-watch.js';
-import { GATEWAY_ROLE } from '../../src/cluster/bootstrap.js';
+import { GATEWAY_ROLE } from '../../src/catalog/roles.js';
 import { createLogger } from '../../src/util/log.js';
 import { CITUS_PASSWORD, psql, startTestPgwarden, waitFor, type TestPgwarden } from '../helpers/pgwarden.js';
 import { savedAdmin, userToken, type SavedAdmin } from '../helpers/entra.js';

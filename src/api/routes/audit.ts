@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { coordinatorOf } from '../../control/cluster-admin.js';
+import { coordinatorOf } from '../../cluster/admin.js';
 import type { ApiDeps } from '../context.js';
 import { AuditList, AuditQuery } from '../schemas.js';
 

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { PrincipalType } from '../../catalog/principals.js';
-import { roleNameOf } from '../../control/directory.js';
+import { roleNameOf } from '../../identity/directory.js';
 import { PgwardenError } from '../../util/errors.js';
 import type { ApiDeps } from '../context.js';
 import { DirectoryList, DirectoryQuery } from '../schemas.js';

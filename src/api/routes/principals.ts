@@ -4,7 +4,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { z } from 'zod';
 import type { EntraPrincipal } from '../../catalog/principals.js';
 import { addPrincipal, listPrincipals, removePrincipal } from '../../control/principals.js';
-import { roleNameOf } from '../../control/directory.js';
+import { roleNameOf } from '../../identity/directory.js';
 import { PgwardenError } from '../../util/errors.js';
 import type { ApiDeps } from '../context.js';
 import { changed } from '../changes.js';

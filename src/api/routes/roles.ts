@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { writeSecretFile } from '../../util/files.js';
-import { CITUS_ROLE } from '../../cluster/bootstrap.js';
+import { CITUS_ROLE } from '../../catalog/roles.js';
 import { addNativeRole, deleteNativeRole, listNativeRoles, resetNativePassword } from '../../control/native-roles.js';
 import type { ApiDeps } from '../context.js';
 import { changed } from '../changes.js';

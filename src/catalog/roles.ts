@@ -1,0 +1,26 @@
+// The roles pgwarden itself defines, and the one rule for names that belong to
+// PostgreSQL or to pgwarden: never a user's role, never managed through pgwarden, never
+// signed in to through the gateway.
+import { quoteLiteral } from '../util/sql.js';
+
+/** The built-in privileged role, as in the managed service. */
+export const CITUS_ROLE = 'citus';
+/** Holds the privileges that `citus` and Entra admins share. Cannot sign in. */
+export const ADMIN_GROUP_ROLE = 'pgwarden_admin';
+/** The gateway's own role on the coordinator: it may only read role secrets. */
+export const GATEWAY_ROLE = 'pgwarden_gateway';
+/** The bootstrap superuser; never reachable through the gateway. */
+export const SUPERUSER_ROLE = 'postgres';
+
+/** Roles that pgwarden keeps for itself (with every pg_* and pgwarden_* name). */
+export const RESERVED_ROLES: readonly string[] = [SUPERUSER_ROLE, GATEWAY_ROLE, ADMIN_GROUP_ROLE];
+
+/** True for PostgreSQL's roles (pg_*), pgwarden's (pgwarden_*) and the bootstrap superuser. */
+export function isReservedRole(name: string): boolean {
+  return name.startsWith('pg_') || name.startsWith('pgwarden_') || RESERVED_ROLES.includes(name);
+}
+
+/** The same rule in SQL, over the text expression `column` (LIKE patterns escape `_`). */
+export function reservedRoleSql(column: string): string {
+  return `(${column} LIKE 'pg\\_%' OR ${column} LIKE 'pgwarden\\_%' OR ${column} = ANY(ARRAY[${RESERVED_ROLES.map(quoteLiteral).join(', ')}]::text[]))`;
+}
