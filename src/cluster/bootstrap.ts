@@ -8,7 +8,8 @@ import { readAuthMethod, type AuthMethod } from '../catalog/auth-method.js';
 import { ADMIN_GROUP_ROLE, CITUS_ROLE, GATEWAY_ROLE } from '../catalog/roles.js';
 import { installCatalogSchema, type CatalogSchemaOptions } from '../catalog/schema.js';
 import { formatScramSecret, makeScramSecret, verifierMatches } from '../scram/primitives.js';
-import { quoteIdent, quoteLiteral } from '../util/sql.js';
+import { quoteIdent } from '../util/sql.js';
+import { ensureRole, GATEWAY_ROLE_ATTRIBUTES, LOGIN_ROLE, NOLOGIN_ROLE } from '../catalog/role-statements.js';
 import { coordinatorOf, detectCitus, type ClusterAdmin } from './admin.js';
 
 // Moved to src/catalog/roles.ts and src/scram/primitives.ts; re-exported until their
@@ -27,15 +28,6 @@ export async function verifierFor(coordinator: pg.Client, role: string, password
   return current && verifierMatches(current, password) ? current : formatScramSecret(makeScramSecret(password));
 }
 
-async function ensureRole(client: pg.Client, role: string, attributes: string, verifier?: string): Promise<void> {
-  const existing = await client.query<{ rolpassword: string | null }>('SELECT rolpassword FROM pg_authid WHERE rolname = $1', [role]);
-  if (existing.rowCount === 0) await client.query(`CREATE ROLE ${quoteIdent(role)}`);
-  let sql = `ALTER ROLE ${quoteIdent(role)} ${attributes}`;
-  // A verifier, never the password: nothing in PostgreSQL's logs can reveal it.
-  if (verifier !== undefined && existing.rows[0]?.rolpassword !== verifier) sql += ` PASSWORD ${quoteLiteral(verifier)}`;
-  await client.query(sql);
-}
-
 export interface BootstrapSecrets {
   /** SCRAM verifiers (never passwords). */
   citusVerifier: string;
@@ -45,8 +37,8 @@ export interface BootstrapSecrets {
 /** Roles and grants that every node has. `citusLogin` is false when the cluster allows
  * Microsoft Entra authentication only (the managed service disables citus then). */
 async function bootstrapNode(client: pg.Client, secrets: BootstrapSecrets, citusLogin: boolean): Promise<void> {
-  await ensureRole(client, ADMIN_GROUP_ROLE, 'NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS');
-  await ensureRole(client, CITUS_ROLE, `${citusLogin ? 'LOGIN' : 'NOLOGIN'} INHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS`, secrets.citusVerifier);
+  await ensureRole(client, ADMIN_GROUP_ROLE, NOLOGIN_ROLE);
+  await ensureRole(client, CITUS_ROLE, citusLogin ? LOGIN_ROLE : NOLOGIN_ROLE, secrets.citusVerifier);
   const admin = quoteIdent(ADMIN_GROUP_ROLE);
   await client.query(`GRANT ${admin} TO ${quoteIdent(CITUS_ROLE)}`);
   await client.query(`GRANT CONNECT, CREATE, TEMPORARY ON DATABASE postgres TO ${admin}`);
@@ -56,7 +48,7 @@ async function bootstrapNode(client: pg.Client, secrets: BootstrapSecrets, citus
 
 /** The coordinator also holds pgwarden's schema and the gateway's role. */
 async function bootstrapCoordinator(client: pg.Client, secrets: BootstrapSecrets, options: CatalogSchemaOptions): Promise<void> {
-  await ensureRole(client, GATEWAY_ROLE, 'LOGIN NOINHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS', secrets.gatewayRoleVerifier);
+  await ensureRole(client, GATEWAY_ROLE, GATEWAY_ROLE_ATTRIBUTES, secrets.gatewayRoleVerifier);
   await installCatalogSchema(client, options);
 }
 

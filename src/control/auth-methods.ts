@@ -8,8 +8,8 @@ import { CITUS_ROLE } from '../catalog/roles.js';
 import { AUTH_METHODS, allowsNative, isAuthMethod, type AuthMethod } from '../catalog/auth-method.js';
 import { PgwardenError } from '../util/errors.js';
 import { quoteIdent } from '../util/sql.js';
-import { coordinatorOf, exclusively, onWorkers, type ClusterAdmin } from '../cluster/admin.js';
-import type { ChangeResult } from './principals.js';
+import { coordinatorOf, exclusively, type ClusterAdmin } from '../cluster/admin.js';
+import { changeCluster, type ChangeResult } from './change.js';
 
 export async function getAuthMethod(admin: ClusterAdmin): Promise<AuthMethod> {
   return admin.withAdmin(coordinatorOf(admin), async (c) => {
@@ -30,9 +30,9 @@ export async function setAuthMethod(admin: ClusterAdmin, method: unknown): Promi
 async function setAuthMethodNow(admin: ClusterAdmin, method: unknown): Promise<ChangeResult<{ methods: AuthMethod; previous: AuthMethod }>> {
   if (!isAuthMethod(method)) throw new PgwardenError('INVALID_INPUT', `methods must be one of ${AUTH_METHODS.join(', ')}`);
   const login = allowsNative(method);
-  const previous = await admin.withAdmin(coordinatorOf(admin), async (c) => {
-    await c.query('BEGIN');
-    try {
+  const { value: previous, workers } = await changeCluster(
+    admin,
+    async (c) => {
       const r = await c.query<{ value: string }>("SELECT value FROM pgwarden.settings WHERE name = 'auth_method' FOR UPDATE");
       await c.query(
         `INSERT INTO pgwarden.settings (name, value, updated_at) VALUES ('auth_method', $1, now())
@@ -40,14 +40,10 @@ async function setAuthMethodNow(admin: ClusterAdmin, method: unknown): Promise<C
         [method],
       );
       await setCitusLogin(c, login);
-      await c.query('COMMIT');
       const prev = r.rows[0]?.value;
       return isAuthMethod(prev) ? prev : 'both';
-    } catch (e) {
-      await c.query('ROLLBACK').catch(() => undefined);
-      throw e;
-    }
-  });
-  const workers = await onWorkers(admin, (c) => setCitusLogin(c, login));
+    },
+    (c) => setCitusLogin(c, login),
+  );
   return { value: { methods: method, previous }, workers };
 }

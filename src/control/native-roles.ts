@@ -8,11 +8,12 @@ import { CITUS_ROLE, isReservedRole, reservedRoleSql } from '../catalog/roles.js
 import { CATALOG_CHANNEL } from '../catalog/catalog-watch.js';
 import { formatScramSecret, makeScramSecret } from '../scram/primitives.js';
 import { PgwardenError } from '../util/errors.js';
-import { quoteIdent, quoteLiteral } from '../util/sql.js';
-import { coordinatorOf, exclusively, forEachWorker, onWorkers, type AdminNode, type ClusterAdmin } from '../cluster/admin.js';
+import { quoteIdent } from '../util/sql.js';
+import { coordinatorOf, exclusively, forEachWorker, type AdminNode, type ClusterAdmin } from '../cluster/admin.js';
 import { checkPassword } from './password-policy.js';
 import { checkRoleName } from './role-names.js';
-import type { ChangeResult } from './principals.js';
+import { changeCluster, onCoordinator, type ChangeResult } from './change.js';
+import { dropRole, ensureRole, LOGIN_ROLE, roleExists, roleInUse, setPassword } from '../catalog/role-statements.js';
 
 export interface NativeRole {
   readonly name: string;
@@ -22,8 +23,6 @@ export interface NativeRole {
   /** Roles it is a member of (other than pgwarden's own). */
   readonly memberOf: string[];
 }
-
-const ROLE_ATTRIBUTES = 'LOGIN INHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS';
 
 /** Native roles: roles that can sign in (or citus), that are not superusers, not
  * PostgreSQL's or pgwarden's own, and not Microsoft Entra principals. */
@@ -52,27 +51,6 @@ async function isEntraPrincipal(c: pg.Client, name: string): Promise<boolean> {
   return ((await c.query('SELECT 1 FROM pgwarden.entra_principals WHERE role_name = $1', [name])).rowCount ?? 0) > 0;
 }
 
-/** In a transaction on the coordinator; rolled back if `fn` throws. */
-async function onCoordinator<T>(admin: ClusterAdmin, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  return admin.withAdmin(coordinatorOf(admin), async (c) => {
-    await c.query('BEGIN');
-    try {
-      const v = await fn(c);
-      await c.query('COMMIT');
-      return v;
-    } catch (e) {
-      await c.query('ROLLBACK').catch(() => undefined);
-      throw e;
-    }
-  });
-}
-
-async function ensureLoginRole(c: pg.Client, name: string, verifier: string): Promise<void> {
-  const exists = await c.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [name]);
-  if (exists.rowCount === 0) await c.query(`CREATE ROLE ${quoteIdent(name)}`);
-  await c.query(`ALTER ROLE ${quoteIdent(name)} ${ROLE_ATTRIBUTES} PASSWORD ${quoteLiteral(verifier)}`);
-}
-
 export async function addNativeRole(admin: ClusterAdmin, nameInput: unknown, passwordInput: unknown): Promise<ChangeResult<NativeRole>> {
   return exclusively(admin, () => addNativeRoleNow(admin, nameInput, passwordInput));
 }
@@ -80,13 +58,15 @@ export async function addNativeRole(admin: ClusterAdmin, nameInput: unknown, pas
 async function addNativeRoleNow(admin: ClusterAdmin, nameInput: unknown, passwordInput: unknown): Promise<ChangeResult<NativeRole>> {
   const name = checkRoleName(nameInput);
   const verifier = formatScramSecret(makeScramSecret(checkPassword(passwordInput)));
-  await onCoordinator(admin, async (c) => {
-    const exists = await c.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [name]);
-    if (exists.rowCount) throw new PgwardenError('ALREADY_EXISTS', `a role named "${name}" already exists`);
-    await ensureLoginRole(c, name, verifier);
-    await notifyRole(c, name);
-  });
-  const workers = await onWorkers(admin, (c) => ensureLoginRole(c, name, verifier));
+  const { workers } = await changeCluster(
+    admin,
+    async (c) => {
+      if (await roleExists(c, name)) throw new PgwardenError('ALREADY_EXISTS', `a role named "${name}" already exists`);
+      await ensureRole(c, name, LOGIN_ROLE, verifier);
+      await notifyRole(c, name);
+    },
+    (c) => ensureRole(c, name, LOGIN_ROLE, verifier),
+  );
   return { value: { name, builtIn: false, canLogin: true, memberOf: [] }, workers };
 }
 
@@ -99,16 +79,18 @@ async function resetNativePasswordNow(admin: ClusterAdmin, nameInput: unknown, p
   if (typeof nameInput !== 'string' || nameInput.length === 0) throw new PgwardenError('INVALID_INPUT', 'a role name is required');
   const name = nameInput;
   const verifier = formatScramSecret(makeScramSecret(checkPassword(passwordInput)));
-  await onCoordinator(admin, async (c) => {
-    await assertNativeRole(c, name);
-    await c.query(`ALTER ROLE ${quoteIdent(name)} PASSWORD ${quoteLiteral(verifier)}`);
-    await notifyRole(c, name);
-  });
-  const workers = await onWorkers(admin, async (c) => {
-    const exists = await c.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [name]);
-    if (exists.rowCount === 0) throw new Error(`role "${name}" does not exist on this node`);
-    await c.query(`ALTER ROLE ${quoteIdent(name)} PASSWORD ${quoteLiteral(verifier)}`);
-  });
+  const { workers } = await changeCluster(
+    admin,
+    async (c) => {
+      await assertNativeRole(c, name);
+      await setPassword(c, name, verifier);
+      await notifyRole(c, name);
+    },
+    async (c) => {
+      if (!(await roleExists(c, name))) throw new Error(`role "${name}" does not exist on this node`);
+      await setPassword(c, name, verifier);
+    },
+  );
   return { value: { name }, workers };
 }
 
@@ -146,8 +128,7 @@ async function deleteNativeRoleNow(admin: ClusterAdmin, nameInput: unknown, reas
   await onCoordinator(admin, async (c) => {
     await assertNativeRole(c, name);
     if (reassignTo !== undefined) {
-      const target = await c.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [reassignTo]);
-      if (target.rowCount === 0) throw new PgwardenError('NOT_FOUND', `role "${reassignTo}" (reassignTo) does not exist`);
+      if (!(await roleExists(c, reassignTo))) throw new PgwardenError('NOT_FOUND', `role "${reassignTo}" (reassignTo) does not exist`);
     } else {
       await assertOwnsNothing(c, name);
     }
@@ -175,20 +156,10 @@ async function assertOwnsNothing(c: pg.Client, name: string): Promise<void> {
   try {
     await c.query(`DROP ROLE ${quoteIdent(name)}`);
   } catch (e) {
-    const err = e as { code?: string; detail?: string };
-    if (err.code === '2BP01') {
-      throw new PgwardenError('ROLE_IN_USE', `role "${name}" cannot be deleted because it owns objects or holds privileges: ${oneLine(err.detail)}. Give reassignTo to hand them to another role.`, {
-        ...(err.detail ? { detail: err.detail } : {}),
-      });
-    }
-    throw e;
+    throw roleInUse(e, name, 'Give reassignTo to hand them to another role.') ?? e;
   } finally {
     await c.query('ROLLBACK TO SAVEPOINT probe');
   }
-}
-
-function oneLine(detail: string | undefined): string {
-  return (detail ?? 'see the detail').split('\n').slice(0, 5).join('; ');
 }
 
 async function databases(c: pg.Client): Promise<string[]> {
@@ -197,8 +168,7 @@ async function databases(c: pg.Client): Promise<string[]> {
 }
 
 async function releaseOnNode(c: pg.Client, name: string, reassignTo: string): Promise<void> {
-  const exists = await c.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [name]);
-  if (exists.rowCount === 0) return;
+  if (!(await roleExists(c, name))) return;
   await c.query(`REASSIGN OWNED BY ${quoteIdent(name)} TO ${quoteIdent(reassignTo)}`);
   await c.query(`DROP OWNED BY ${quoteIdent(name)}`);
 }
@@ -208,14 +178,3 @@ async function releaseEverywhere(admin: ClusterAdmin, node: AdminNode, name: str
   for (const db of dbs) await admin.withAdmin(node, (c) => releaseOnNode(c, name, reassignTo), db);
 }
 
-async function dropRole(c: pg.Client, name: string): Promise<void> {
-  try {
-    await c.query(`DROP ROLE IF EXISTS ${quoteIdent(name)}`);
-  } catch (e) {
-    const err = e as { code?: string; detail?: string };
-    if (err.code === '2BP01') {
-      throw new PgwardenError('ROLE_IN_USE', `role "${name}" cannot be deleted because it owns objects or holds privileges: ${oneLine(err.detail)}`);
-    }
-    throw e;
-  }
-}

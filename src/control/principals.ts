@@ -8,8 +8,10 @@ import { derivedPassword } from '../catalog/derived-password.js';
 import { PRINCIPAL_TYPES, principalFromRow, type EntraPrincipal, type PrincipalRow, type PrincipalType } from '../catalog/principals.js';
 import { formatScramSecret, makeScramSecret } from '../scram/primitives.js';
 import { PgwardenError } from '../util/errors.js';
-import { quoteIdent, quoteLiteral } from '../util/sql.js';
-import { coordinatorOf, exclusively, onWorkers, type ClusterAdmin, type NodeOutcome } from '../cluster/admin.js';
+import { quoteIdent } from '../util/sql.js';
+import { coordinatorOf, exclusively, type ClusterAdmin } from '../cluster/admin.js';
+import { dropRole, ensureRole, LOGIN_ROLE, roleExists } from '../catalog/role-statements.js';
+import { changeCluster, type ChangeResult } from './change.js';
 import { checkRoleName } from './role-names.js';
 import { checkGuid } from '../util/guid.js';
 
@@ -22,14 +24,6 @@ export interface NewPrincipal {
   isAdmin: boolean;
 }
 
-export interface ChangeResult<T> {
-  readonly value: T;
-  /** What happened on each worker (the coordinator's change is the transaction itself). */
-  readonly workers: NodeOutcome[];
-}
-
-const ROLE_ATTRIBUTES = 'LOGIN INHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS';
-
 function validate(p: NewPrincipal): NewPrincipal {
   const roleName = checkRoleName(p.roleName);
   if (!PRINCIPAL_TYPES.includes(p.type)) throw new PgwardenError('INVALID_INPUT', `type must be one of ${PRINCIPAL_TYPES.join(', ')}`);
@@ -41,10 +35,8 @@ function validate(p: NewPrincipal): NewPrincipal {
 
 /** The statements that make one node's role match the principal (idempotent). */
 async function applyRole(client: pg.Client, roleName: string, verifier: string, isAdmin: boolean): Promise<void> {
+  await ensureRole(client, roleName, LOGIN_ROLE, verifier);
   const role = quoteIdent(roleName);
-  const exists = await client.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [roleName]);
-  if (exists.rowCount === 0) await client.query(`CREATE ROLE ${role}`);
-  await client.query(`ALTER ROLE ${role} ${ROLE_ATTRIBUTES} PASSWORD ${quoteLiteral(verifier)}`);
   await client.query(isAdmin ? `GRANT ${quoteIdent(ADMIN_GROUP_ROLE)} TO ${role}` : `REVOKE ${quoteIdent(ADMIN_GROUP_ROLE)} FROM ${role}`);
 }
 
@@ -55,11 +47,10 @@ export async function addPrincipal(admin: ClusterAdmin, gatewaySecret: Buffer, i
 async function addPrincipalNow(admin: ClusterAdmin, gatewaySecret: Buffer, input: NewPrincipal): Promise<ChangeResult<EntraPrincipal>> {
   const p = validate(input);
   const verifier = formatScramSecret(makeScramSecret(derivedPassword(gatewaySecret, p.roleName, p.objectId)));
-  const principal = await admin.withAdmin(coordinatorOf(admin), async (c) => {
-    await c.query('BEGIN');
-    try {
-      const existing = await c.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [p.roleName]);
-      if (existing.rowCount) throw new PgwardenError('ALREADY_EXISTS', `a role named "${p.roleName}" already exists`);
+  return changeCluster(
+    admin,
+    async (c) => {
+      if (await roleExists(c, p.roleName)) throw new PgwardenError('ALREADY_EXISTS', `a role named "${p.roleName}" already exists`);
       const res = await c.query<PrincipalRow>(
         `INSERT INTO pgwarden.entra_principals (role_name, principal_type, object_id, tenant_id, app_id, is_admin)
          VALUES ($1, $2, $3, $4, $5, $6)
@@ -67,15 +58,10 @@ async function addPrincipalNow(admin: ClusterAdmin, gatewaySecret: Buffer, input
         [p.roleName, p.type, p.objectId, p.tenantId, p.appId ?? null, p.isAdmin],
       );
       await applyRole(c, p.roleName, verifier, p.isAdmin);
-      await c.query('COMMIT');
       return principalFromRow(res.rows[0]!);
-    } catch (e) {
-      await c.query('ROLLBACK');
-      throw e;
-    }
-  });
-  const workers = await onWorkers(admin, (c) => applyRole(c, p.roleName, verifier, p.isAdmin));
-  return { value: principal, workers };
+    },
+    (c) => applyRole(c, p.roleName, verifier, p.isAdmin),
+  );
 }
 
 export async function listPrincipals(admin: ClusterAdmin, filter: { admins?: boolean; objectId?: string } = {}): Promise<EntraPrincipal[]> {
@@ -97,9 +83,9 @@ export async function removePrincipal(admin: ClusterAdmin, roleName: string, fil
 }
 
 async function removePrincipalNow(admin: ClusterAdmin, roleName: string, filter: { admin?: boolean } = {}): Promise<ChangeResult<EntraPrincipal>> {
-  const principal = await admin.withAdmin(coordinatorOf(admin), async (c) => {
-    await c.query('BEGIN');
-    try {
+  return changeCluster(
+    admin,
+    async (c) => {
       const res = await c.query<PrincipalRow>(
         `DELETE FROM pgwarden.entra_principals WHERE role_name = $1 AND ($2::boolean IS NULL OR is_admin = $2)
          RETURNING role_name, principal_type, object_id::text, tenant_id::text, app_id::text, is_admin`,
@@ -109,26 +95,8 @@ async function removePrincipalNow(admin: ClusterAdmin, roleName: string, filter:
         throw new PgwardenError('NOT_FOUND', filter.admin ? `"${roleName}" is not a Microsoft Entra admin` : `"${roleName}" is not a Microsoft Entra principal`);
       }
       await dropRole(c, roleName);
-      await c.query('COMMIT');
       return principalFromRow(res.rows[0]!);
-    } catch (e) {
-      await c.query('ROLLBACK');
-      throw e;
-    }
-  });
-  const workers = await onWorkers(admin, (c) => dropRole(c, roleName));
-  return { value: principal, workers };
-}
-
-async function dropRole(c: pg.Client, roleName: string): Promise<void> {
-  try {
-    await c.query(`DROP ROLE IF EXISTS ${quoteIdent(roleName)}`);
-  } catch (e) {
-    if ((e as { code?: string }).code === '2BP01') {
-      throw new PgwardenError('ROLE_IN_USE', `role "${roleName}" cannot be removed because it owns objects or holds privileges`, {
-        detail: (e as { detail?: string }).detail,
-      });
-    }
-    throw e;
-  }
+    },
+    (c) => dropRole(c, roleName),
+  );
 }

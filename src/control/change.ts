@@ -1,0 +1,41 @@
+// How the control plane changes the cluster: on the coordinator in one transaction
+// (rolled back, with PostgreSQL's own error, if any step fails), then on each worker,
+// each outcome kept (src/cluster/admin.ts forEachWorker: with Citus, Citus has already
+// carried the coordinator's statements to every worker). Callers hold the cluster change
+// lock (exclusively()).
+import type pg from 'pg';
+import { coordinatorOf, onWorkers, type ClusterAdmin, type NodeOutcome } from '../cluster/admin.js';
+
+export interface ChangeResult<T> {
+  readonly value: T;
+  /** What happened on each worker (the coordinator's change is the transaction itself). */
+  readonly workers: NodeOutcome[];
+}
+
+/** Runs `fn` in a transaction on `c`: committed if it returns, rolled back if it throws. */
+export async function inTransaction<T>(c: pg.Client, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  await c.query('BEGIN');
+  try {
+    const v = await fn(c);
+    await c.query('COMMIT');
+    return v;
+  } catch (e) {
+    await c.query('ROLLBACK').catch(() => undefined);
+    throw e;
+  }
+}
+
+/** Runs `fn` in a transaction on the coordinator. */
+export function onCoordinator<T>(admin: ClusterAdmin, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  return admin.withAdmin(coordinatorOf(admin), (c) => inTransaction(c, fn));
+}
+
+/** The coordinator's part in a transaction, then `onEachWorker` on every worker. */
+export async function changeCluster<T>(
+  admin: ClusterAdmin,
+  coordinatorPart: (c: pg.Client) => Promise<T>,
+  onEachWorker: (c: pg.Client) => Promise<void>,
+): Promise<ChangeResult<T>> {
+  const value = await onCoordinator(admin, coordinatorPart);
+  return { value, workers: await onWorkers(admin, onEachWorker) };
+}
