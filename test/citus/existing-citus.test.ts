@@ -7,9 +7,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
-import { startPgwarden, type RunningPgwarden } from '../../src/pgwarden.js';
-import { createLogger } from '../../src/util/log.js';
-import { makeDataDir, psql } from '../helpers/pgwarden.js';
+import type { RunningPgwarden } from '../../src/pgwarden.js';
+import { makeDataDir, psql, startExternalPgwarden } from '../helpers/pgwarden.js';
 import { apiClient, basic, type ApiClient } from '../helpers/api.js';
 import { skipWithoutCitus, startExistingCitus, type ExistingCitus } from '../helpers/citus.js';
 
@@ -34,16 +33,7 @@ describe('an existing Citus cluster', { skip: skipWithoutCitus }, () => {
     pgwardenDir = await makeDataDir();
     cluster = await startExistingCitus(existingDir, 2);
     const [coordinator, ...workers] = cluster.nodes;
-    pw = await startPgwarden({
-      dataDir: pgwardenDir,
-      host: '127.0.0.1',
-      port: 0,
-      apiPort: 0,
-      identity: { kind: 'none' },
-      citusPassword: CITUS,
-      external: { coordinator: cluster.conninfo(coordinator!), workers: workers.map((w) => cluster.conninfo(w)) },
-      log: createLogger({ file: `${pgwardenDir}/logs/pgwarden.log`, stderrLevel: 'silent' }),
-    });
+    pw = await startExternalPgwarden(pgwardenDir, CITUS, cluster.conninfo(coordinator!), workers.map((w) => cluster.conninfo(w)));
     api = apiClient(pw.apiUrl, pw.tls.caPath!, basic('citus', CITUS));
   });
   after(async () => {

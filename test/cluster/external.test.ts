@@ -9,9 +9,9 @@ import { EmbeddedCluster } from '../../src/cluster/embedded.js';
 import { parseConnInfo, redact } from '../../src/cluster/conninfo.js';
 import { startPgwarden, type RunningPgwarden } from '../../src/pgwarden.js';
 import { ensureLocalTls } from '../../src/tls/certificates.js';
-import { createLogger, silentLogger } from '../../src/util/log.js';
+import { silentLogger } from '../../src/util/log.js';
 import { isPgwardenError } from '../../src/util/errors.js';
-import { makeDataDir, psql } from '../helpers/pgwarden.js';
+import { makeDataDir, psql, startExternalPgwarden } from '../helpers/pgwarden.js';
 import { apiClient, basic } from '../helpers/api.js';
 
 describe('connection strings', () => {
@@ -56,16 +56,7 @@ describe('an existing cluster', () => {
     await existing.start();
     const su = existing.secrets.superuserPassword;
     conn = (port, user = 'postgres', password = su) => `host=127.0.0.1 port=${port} user=${user} password='${password}' dbname=postgres sslmode=require`;
-    pw = await startPgwarden({
-      dataDir: pgwardenDir,
-      host: '127.0.0.1',
-      port: 0,
-      apiPort: 0,
-      identity: { kind: 'none' },
-      citusPassword: 'External-Citus-Passw0rd',
-      external: { coordinator: conn(basePort), workers: [conn(basePort + 1)] },
-      log: createLogger({ file: `${pgwardenDir}/logs/pgwarden.log`, stderrLevel: 'silent' }),
-    });
+    pw = await startExternalPgwarden(pgwardenDir, 'External-Citus-Passw0rd', conn(basePort), [conn(basePort + 1)]);
   });
   after(async () => {
     await pw?.stop();

@@ -62,6 +62,21 @@ export async function startTestPgwarden(options: Partial<PgwardenOptions> = {}, 
   };
 }
 
+/** pgwarden in front of an existing cluster (administrators' connection strings), without
+ * an identity provider, its log in `dataDir`. */
+export function startExternalPgwarden(dataDir: string, citusPassword: string, coordinator: string, workers: string[]): Promise<RunningPgwarden> {
+  return startPgwarden({
+    dataDir,
+    host: '127.0.0.1',
+    port: 0,
+    apiPort: 0,
+    identity: { kind: 'none' },
+    citusPassword,
+    external: { coordinator, workers },
+    log: createLogger({ file: join(dataDir, 'logs', 'pgwarden.log'), stderrLevel: 'silent' }),
+  });
+}
+
 export interface RunResult {
   code: number | null;
   stdout: string;

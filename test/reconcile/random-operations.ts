@@ -3,6 +3,8 @@
 // the operations themselves (roles, attributes, passwords, memberships, object, column,
 // schema-wide and default privileges, role settings, grants by grantees).
 import type pg from 'pg';
+import type { TestContext } from 'node:test';
+import type { EmbeddedCluster } from '../../src/cluster/embedded.js';
 import { quoteIdent, quoteLiteral } from '../../src/util/sql.js';
 
 /** The objects the operations act on; created by the test, owned by citus. */
@@ -249,3 +251,27 @@ export class Operations {
   }
 }
 
+
+/** The seed: fixed in CI (RECONCILE_SEED unset), RECONCILE_SEED=random explores, RECONCILE_SEED=<n> replays. */
+export function chooseSeed(t: TestContext, fixed: number): number {
+  const given = process.env.RECONCILE_SEED ?? String(fixed);
+  const seed = given === 'random' ? Math.floor(Math.random() * 2 ** 31) : Number(given);
+  t.diagnostic(`seed ${seed} (RECONCILE_SEED=${seed} replays it)`);
+  return seed;
+}
+
+/** `count` operations on the coordinator, worker-1 stopped from operation `stopAt` to
+ * `startAt`; tells how many statements failed, and why. */
+export async function runOperations(t: TestContext, cluster: EmbeddedCluster, seed: number, count: number, stopAt: number, startAt: number): Promise<void> {
+  const w1 = cluster.workers[0]!;
+  await cluster.withSuperuser(cluster.coordinator, async (c) => {
+    const ops = new Operations(c, prng(seed));
+    for (let i = 0; i < count; i++) {
+      if (i === stopAt) await w1.stop();
+      if (i === startAt) await w1.start();
+      await ops.one();
+    }
+    t.diagnostic(`${ops.failed} of the generated statements failed on the coordinator`);
+    for (const [why, n] of [...ops.failures].sort((a, b) => b[1] - a[1])) t.diagnostic(`  ${n} × ${why}`);
+  });
+}
