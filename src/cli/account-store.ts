@@ -82,13 +82,19 @@ export async function updateAccount(account: StoredAccount, changes: Partial<Pic
   await saveAccounts(accounts.map((a) => (same(a) ? { ...a, ...changes } : a)));
 }
 
-/** The account to use: the default one, or the first in `tenant` when given. */
+/** The account to use: the default one, or the one of `tenant` when given. */
 export async function currentAccount(tenant: string | undefined): Promise<StoredAccount> {
   const accounts = await loadAccounts();
-  const inTenant = tenant ? accounts.filter((a) => a.tenantId === tenant.toLowerCase()) : accounts;
-  const account = inTenant.find((a) => a.isDefault) ?? (tenant ? inTenant[0] : undefined);
+  const account = tenant ? accountOfTenant(accounts, tenant) : accounts.find((a) => a.isDefault);
   if (!account) throw new PgwardenError('NOT_LOGGED_IN', "Please run 'pgwarden login' to setup account.");
   return account;
+}
+
+/** The account of a tenant: the default account if it is in the tenant, else the one
+ * signed in to it last (login appends). */
+export function accountOfTenant(accounts: readonly StoredAccount[], tenant: string): StoredAccount | undefined {
+  const inTenant = accounts.filter((a) => a.tenantId === tenant.toLowerCase());
+  return inTenant.find((a) => a.isDefault) ?? inTenant.at(-1);
 }
 
 /** A made-up subscription id, stable per tenant: tenants here have no subscriptions, but

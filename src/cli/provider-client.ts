@@ -67,11 +67,28 @@ export function tokenUrl(p: Provider, version: '1.0' | '2.0'): string {
   return `${p.authority}/${encodeURIComponent(p.tenant)}/oauth2/${version === '2.0' ? 'v2.0/' : ''}token`;
 }
 
+/** The provider did not answer (refused, TLS failure, timeout): `reason` says how. */
+export class ProviderUnreachable extends PgwardenError {
+  constructor(
+    readonly provider: Provider,
+    readonly reason: string,
+    cause: unknown,
+  ) {
+    super('BACKEND_UNAVAILABLE', `cannot reach the identity provider at ${provider.authority}: ${reason}${runningHint(provider)}`, { cause });
+  }
+}
+
+/** ` (is 'pgwarden up' running on DIR?)` for an embedded provider found through its data directory. */
+export function runningHint(p: Provider): string {
+  return p.dataDir ? ` (is 'pgwarden up' running on ${p.dataDir}?)` : '';
+}
+
 /** POSTs a form to the provider; a 2xx JSON answer, or the provider's error as a PgwardenError. */
 export async function postForm<T>(p: Provider, url: string, form: Record<string, string>): Promise<T> {
   const res = await httpRequestJson(url, { form, ca: p.ca, timeoutMs: REQUEST_TIMEOUT_MS }).catch((e: unknown) => {
-    const hint = p.dataDir ? ' (is pgwarden up running?)' : '';
-    throw new PgwardenError('BACKEND_UNAVAILABLE', `cannot reach the identity provider at ${p.authority}: ${(e as Error).message}${hint}`);
+    // httpRequestJson says `cannot reach ORIGIN: why`; the origin is in this message already.
+    const why = e instanceof Error && e.cause instanceof Error ? e.cause.message : (e as Error).message;
+    throw new ProviderUnreachable(p, why, e);
   });
   let body: Record<string, unknown>;
   try {

@@ -8,6 +8,7 @@ import { checkGuid } from '../util/guid.js';
 import { DEFAULT_AUDIENCES } from '../identity/config.js';
 import { readOptional } from '../util/files.js';
 import { PgwardenError } from '../util/errors.js';
+import { shellWord } from './shell.js';
 
 export interface UpOptions {
   dataDir: string;
@@ -150,19 +151,23 @@ export async function up(opts: UpOptions): Promise<void> {
     lines.push(`with the password ${seededAdmin.password}`);
     lines.push(`(shown only now; saved, readable only by you, in ${shown(join(cluster.dataDir, 'entra-admin.json'))}).`, '');
   }
-  const dataDirFlag = shown(cluster.dataDir) === '.pgwarden' ? '' : ` --data-dir ${shown(cluster.dataDir)}`;
+  // Each command line below runs as printed in this working directory (test/cli/up.test.ts
+  // runs them). Without --data-dir, get-access-token uses the tenant of ./.pgwarden.
+  const dataDirFlag = shown(cluster.dataDir) === '.pgwarden' ? '' : ` --data-dir ${shellWord(shown(cluster.dataDir))}`;
   lines.push(
     'Sign in through the gateway as citus:',
-    `  PGPASSWORD=$(cat ${citusFile}) psql "host=${host} port=${address.port} user=citus dbname=postgres sslmode=require"`,
+    `  PGPASSWORD=$(cat ${shellWord(citusFile)}) psql "host=${host} port=${address.port} user=citus dbname=postgres sslmode=require"`,
     '',
   );
   const adminFile = join(cluster.dataDir, 'entra-admin.json');
   if (idp && (await readOptional(adminFile))) {
     const admin = JSON.parse((await readOptional(adminFile))!) as { username: string };
     const adminRef = isAbsolute(shown(adminFile)) ? shown(adminFile) : `./${shown(adminFile)}`;
+    // A JavaScript string in single quotes, inside the shell's double quotes.
+    const adminModule = `'${adminRef.replace(/[\\']/g, '\\$&')}'`.replace(/[\\"$`]/g, '\\$&');
     lines.push(
       'Or with a Microsoft Entra token as the admin:',
-      `  npx pgwarden login${dataDirFlag} -u ${admin.username} -p "$(node -p "require('${adminRef}').password")"`,
+      `  npx pgwarden login${dataDirFlag} -u ${admin.username} -p "$(node -p "require(${adminModule}).password")"`,
       `  export PGPASSWORD=$(npx pgwarden account get-access-token${dataDirFlag} --resource https://postgres.cosmos.azure.com --query "[accessToken]" -o tsv)`,
       `  psql "host=${host} port=${address.port} user=${admin.username} dbname=postgres sslmode=require" -c 'select current_user'`,
       '',

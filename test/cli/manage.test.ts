@@ -122,7 +122,8 @@ test('the seed procedure with a Microsoft Entra admin, through the CLI (token fr
   const env = { PGWARDEN_CONFIG_DIR: join(pw.dataDir, 'cli-config') };
   const login = await cli(['login', '-u', upn, '-p', 'Cli-Admin-Passw0rd'], undefined, env);
   assert.equal(login.code, 0, login.stderr);
-  // get-access-token uses the account that login stored (it takes no --data-dir, as az).
+  // get-access-token uses the account that login stored (the default one: no --data-dir, and
+  // no pgwarden runs on ./.pgwarden here).
   const got = await run(process.execPath, [BIN, 'account', 'get-access-token', '--query', 'accessToken', '-o', 'tsv'], { env });
   assert.equal(got.code, 0, got.stderr);
   const token = got.stdout.trim();

@@ -2,8 +2,9 @@
 // psql line, Ctrl-C, SIGKILL and a busy port.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { createServer, type AddressInfo } from 'node:net';
-import { readFile, rm } from 'node:fs/promises';
+import { mkdir, readFile, rm, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeDataDir, run, start, waitFor } from '../helpers/pgwarden.js';
@@ -91,6 +92,100 @@ test('first start: banner, password printed once, the psql line works as printed
     again.kill('SIGTERM');
     assert.equal(await exited(again), 0);
   } finally {
+    await rm(cwd, { recursive: true, force: true });
+  }
+});
+
+/** The banner's command blocks: the indented lines under a line that ends in ':', up to
+ * a blank line. Every other indented line belongs to the table under 'pgwarden is running.'. */
+function commandBlocks(banner: string): { heading: string; lines: string[] }[] {
+  const blocks: { heading: string; lines: string[] }[] = [];
+  let table = false;
+  let block: { heading: string; lines: string[] } | undefined;
+  for (const line of banner.split('\n')) {
+    if (line === '') {
+      table = false;
+      block = undefined;
+    } else if (line === 'pgwarden is running.') {
+      table = true;
+    } else if (line.startsWith('  ')) {
+      if (block) block.lines.push(line.trim());
+      else assert.ok(table, `an indented line outside the table and any command block: ${line}`);
+    } else if (line.endsWith(':')) {
+      block = { heading: line, lines: [] };
+      blocks.push(block);
+    }
+  }
+  return blocks;
+}
+
+/** Runs lines of the banner exactly as printed, as one bash script in `cwd`. The citus
+ * psql line has no -c: like a person at the prompt, it reads the query from stdin. */
+function runAsPrinted(lines: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn('bash', ['-c', `set -e\n${lines.join('\n')}`], { cwd, env: { ...process.env, ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 90_000);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+    child.stdin.end('select current_user;\n');
+  });
+}
+
+test('every command the banner prints runs exactly as printed, for the default data directory and another one, with one account store', async () => {
+  // A project with pgwarden installed: `npx pgwarden` runs node_modules/.bin/pgwarden,
+  // this checkout's CLI, without asking the registry.
+  const cwd = await makeDataDir();
+  await mkdir(join(cwd, 'node_modules', '.bin'), { recursive: true });
+  await symlink(BIN, join(cwd, 'node_modules', '.bin', 'pgwarden'));
+  const env = { PGWARDEN_CONFIG_DIR: join(cwd, 'config'), PGCONNECT_TIMEOUT: '10' };
+  const first = up(cwd);
+  const second = up(cwd, ['--data-dir', 'other']);
+  try {
+    const clusters = [
+      { p: first, dataDir: join(cwd, '.pgwarden'), flag: '' },
+      { p: second, dataDir: join(cwd, 'other'), flag: ' --data-dir other' },
+    ];
+    const entraBlocks: string[][] = [];
+    for (const { p, dataDir, flag } of clusters) {
+      const banner = await running(p);
+      const admin = JSON.parse(await readFile(join(dataDir, 'entra-admin.json'), 'utf8')) as { username: string };
+      const blocks = commandBlocks(banner);
+      assert.deepEqual(
+        blocks.map((b) => b.heading),
+        ['Sign in through the gateway as citus:', 'Or with a Microsoft Entra token as the admin:'],
+        banner,
+      );
+      const [citus, entra] = [blocks[0]!, blocks[1]!];
+      assert.ok(entra.lines.every((l) => !l.includes('pgwarden ') || l.includes(`pgwarden login${flag} `) || l.includes(`pgwarden account get-access-token${flag} `)), banner);
+      const asCitus = await runAsPrinted(citus.lines, cwd, env);
+      assert.match(asCitus.stdout, /\n citus *\n\(1 row\)/, `${citus.lines.join('\n')}\n${asCitus.stderr}`);
+      // After the login, this cluster's admin is the default account.
+      const asAdmin = await runAsPrinted(entra.lines, cwd, env);
+      assert.match(asAdmin.stdout, new RegExp(`"name": "${admin.username}"`), asAdmin.stderr);
+      assert.match(asAdmin.stdout, new RegExp(`\\n ${admin.username} *\\n\\(1 row\\)`), `${entra.lines.join('\n')}\n${asAdmin.stderr}`);
+      entraBlocks.push(entra.lines.filter((l) => !l.includes('pgwarden login')));
+    }
+    // The token lines again, with the other cluster's admin as the default account: each
+    // still gets its own cluster's token (the default data directory by the working directory).
+    for (const [i, lines] of entraBlocks.entries()) {
+      const admin = JSON.parse(await readFile(join(clusters[i]!.dataDir, 'entra-admin.json'), 'utf8')) as { username: string };
+      const again = await runAsPrinted(lines, cwd, env);
+      assert.match(again.stdout, new RegExp(`\\n ${admin.username} *\\n\\(1 row\\)`), `${lines.join('\n')}\n${again.stderr}`);
+    }
+    for (const p of [first, second]) {
+      p.kill('SIGINT');
+      assert.equal(await exited(p), 0, p.output());
+    }
+  } finally {
+    // SIGINT, not SIGKILL: the PostgreSQL servers would outlive a killed pgwarden.
+    for (const p of [first, second]) if (p.exitCode === null) p.kill('SIGINT');
+    await Promise.all([first, second].map(exited));
     await rm(cwd, { recursive: true, force: true });
   }
 });
