@@ -103,9 +103,23 @@ describe('pgwarden up --citus', { skip: skipWithoutCitus }, () => {
       await ok(psql(pw.conn(upn), 'SET citus.enable_repartition_joins = on; SELECT count(*) FROM events a JOIN events b ON a.kind = b.kind', token)),
       String(expectedSelfJoin()),
     );
+    const onShards = async () => {
+      const rows = await onEveryNode<{ shards: string; granted: string }>(
+        pw,
+        `SELECT count(*)::text AS shards, count(*) FILTER (WHERE has_table_privilege($1, c.oid, 'SELECT'))::text AS granted
+           FROM pg_class c WHERE c.relname ~ '^(events|kinds)_[0-9]+$'`,
+        [upn],
+      );
+      return [rows['worker-1']![0]!, rows['worker-2']![0]!];
+    };
+    for (const r of await onShards()) {
+      assert.ok(Number(r.shards) > 0);
+      assert.equal(r.granted, r.shards, 'every shard placement grants the Entra principal SELECT');
+    }
     await ok(asCitus(`REVOKE SELECT ON ALL TABLES IN SCHEMA public FROM "${upn}"`));
     const after = await psql(pw.conn(upn), 'SELECT count(*) FROM events', token);
     assert.match(after.stderr, /permission denied/);
+    for (const r of await onShards()) assert.equal(r.granted, '0', 'the REVOKE reached every shard placement');
   });
 
   test('native roles added, reset and deleted through the CLI reach every node once; a worker down is exit 4 naming it', async () => {
