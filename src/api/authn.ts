@@ -3,6 +3,7 @@
 // A caller whose kind of authentication the cluster has disabled is refused, as at the
 // gateway. Everything else gets 401.
 import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { CITUS_ROLE } from '../cluster/bootstrap.js';
 import { allowsEntra, allowsNative, type AuthMethod } from '../catalog/auth-method.js';
 import type { EntraPrincipal } from '../catalog/principals.js';
@@ -14,7 +15,7 @@ import { matchPrincipal } from '../identity/match-principal.js';
 import type { TokenVerifier } from '../identity/verify-token.js';
 import { PgwardenError, isPgwardenError } from '../util/errors.js';
 import { constantTimeEqual } from '../scram/primitives.js';
-import { SignInThrottle } from '../util/throttle.js';
+import { SignInThrottle, retryAfterText } from '../util/throttle.js';
 
 export type Caller =
   /** `password` is there when the request itself carried it (HTTP Basic), for statements
@@ -87,9 +88,11 @@ export class ApiAuthenticator {
     const user = decoded.slice(0, colon);
     const password = decoded.slice(colon + 1);
     if (colon < 0 || user !== CITUS_ROLE) throw unauthorized('HTTP Basic sign-in is for citus only.');
-    // Password guessing through the API is throttled like at the gateway.
+    // Password guessing through the API is throttled like at the gateway: citus is refused
+    // from an address where it failed too often; other failures from the address only
+    // make the answers to failures wait.
     const verdict = this.throttle.check(address, CITUS_ROLE);
-    if (verdict.blocked) throw new PgwardenError('THROTTLED', `Too many failed sign-in attempts; try again in ${Math.ceil(verdict.retryAfterMs / 1000)} seconds.`);
+    if (verdict.blocked) throw new PgwardenError('THROTTLED', `Too many failed sign-in attempts; try again in ${retryAfterText(verdict.retryAfterMs)}.`);
     const verifier = await this.admin.withAdmin(coordinatorOf(this.admin), async (c) => {
       const r = await c.query<{ rolpassword: string | null }>('SELECT rolpassword FROM pg_authid WHERE rolname = $1', [CITUS_ROLE]);
       return r.rows[0]?.rolpassword ?? '';
@@ -97,7 +100,8 @@ export class ApiAuthenticator {
     const hash = createHash('sha256').update(password).digest('hex');
     const cached = this.citusOk !== undefined && this.citusOk.verifier === verifier && constantTimeEqual(Buffer.from(this.citusOk.hash), Buffer.from(hash));
     if (!cached && !verifierMatches(verifier, password)) {
-      this.throttle.failure(address, CITUS_ROLE);
+      const delayMs = this.throttle.failure(address, CITUS_ROLE);
+      if (delayMs > 0) await sleep(delayMs);
       throw unauthorized('The citus password is wrong.');
     }
     this.throttle.success(address, CITUS_ROLE);

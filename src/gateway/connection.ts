@@ -25,6 +25,7 @@ import { parseStartupPacket, type StartupPacket } from '../protocol/startup.js';
 import { mockScramSecret, type ScramSecret } from '../scram/primitives.js';
 import { ScramServerExchange, scramMechanisms } from '../scram/server.js';
 import { PgwardenError, describeError, isPgwardenError } from '../util/errors.js';
+import { retryAfterText } from '../util/throttle.js';
 import { BackendRefusal, openBackendSession, startupMessages, type BackendSession } from './backend.js';
 import type { GatewayContext } from './context.js';
 import { pump, type Reuse } from './pump.js';
@@ -69,6 +70,8 @@ export class ClientConnection {
   /** Which kept server sessions could serve this client (server-pool.ts). */
   private poolKey = '';
   private recheckStartedAt = 0;
+  /** How long the answer to this client's failure waits (its address failed often). */
+  private holdBackMs = 0;
 
   /** @param signedInOrGone called once the connection leaves the sign-in phase */
   constructor(raw: Socket, private readonly ctx: GatewayContext, private readonly signedInOrGone: () => void = () => undefined) {
@@ -93,6 +96,7 @@ export class ClientConnection {
       const backend = (await this.reuseSession(recheck)) ?? (await this.signInToBackend(proof));
       this.handOver(proof, backend);
     } catch (e) {
+      if (this.holdBackMs > 0) await this.holdBack(this.holdBackMs);
       this.fail(e);
     }
   }
@@ -186,13 +190,16 @@ export class ClientConnection {
     this.poolKey = poolKey(params);
   }
 
-  // Step 3b: a client that failed too often recently is refused before it tries again.
+  // Step 3b: a role that failed too often from this address recently is refused before
+  // it tries again. Only the role's own failures refuse it: failures of other roles from
+  // the same address (a NAT, a shared host) only hold back the answers to failures
+  // (authFailed), never a right password.
   private checkThrottle(): void {
     const verdict = this.ctx.throttle.check(this.remote, this.role);
     if (!verdict.blocked) return;
     this.ctx.metrics?.throttled.inc();
     this.recordSignIn('refused', 'THROTTLED');
-    throw new PgwardenError('THROTTLED', `too many failed sign-in attempts; try again in ${Math.ceil(verdict.retryAfterMs / 1000)} seconds`);
+    throw new PgwardenError('THROTTLED', `too many failed sign-in attempts; try again in ${retryAfterText(verdict.retryAfterMs)}`);
   }
 
   private checkCapacity(): void {
@@ -288,9 +295,11 @@ export class ClientConnection {
 
   /** The one failure every sign-in gets (28P01), with a DETAIL only for token holders. */
   private authFailed(reason: string, detail?: string): PgwardenError {
-    this.ctx.log.info({ event: 'sign-in', result: 'failed', reason, role: this.role, database: this.database, client: this.remote }, 'sign-in failed');
+    this.holdBackMs = this.ctx.throttle.failure(this.remote, this.role);
+    const delayed = this.holdBackMs > 0 ? { delayedMs: this.holdBackMs } : {};
+    this.ctx.log.info({ event: 'sign-in', result: 'failed', reason, role: this.role, database: this.database, client: this.remote, ...delayed }, 'sign-in failed');
     this.recordSignIn('failed', reason);
-    this.ctx.throttle.failure(this.remote, this.role);
+    if (this.holdBackMs > 0) this.ctx.metrics?.failuresDelayed.inc();
     return new PgwardenError('AUTH_FAILED', `password authentication failed for user "${this.role}"`, detail ? { detail } : undefined);
   }
 
@@ -414,6 +423,24 @@ export class ClientConnection {
       this.socket.end(errorResponse({ severity: 'FATAL', sqlstate: 'XX000', message: 'internal error in pgwarden' }));
     }
     setTimeout(() => this.socket.destroy(), 1000).unref();
+  }
+
+  /** The answer to a failure waits, as with PostgreSQL's auth_delay (the failure is
+   * counted already); a client that goes meanwhile ends the wait. Bounded by the
+   * throttle's cap, so the sign-in timer is not needed any more. */
+  private async holdBack(ms: number): Promise<void> {
+    clearTimeout(this.timer);
+    const socket = this.socket;
+    if (socket.destroyed) return;
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        socket.off('close', done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      socket.once('close', done);
+    });
   }
 
   private abort(e: PgwardenError): void {

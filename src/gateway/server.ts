@@ -86,6 +86,11 @@ export class Gateway {
       metrics: options.metrics,
       log: options.log,
     };
+    if (options.metrics) {
+      const metrics = options.metrics;
+      const throttle = this.ctx.throttle;
+      metrics.beforeScrape.push(() => metrics.throttledClients.set(throttle.blockedCount()));
+    }
     this.maxPending = options.maxPendingAuth ?? DEFAULT_MAX_PENDING_AUTH;
     this.server = createServer({ noDelay: true }, (socket) => this.accept(socket));
     this.server.on('error', (e) => options.log.error({ event: 'gateway-error', error: e.message }, 'gateway socket error'));

@@ -4,6 +4,7 @@
 // client_credentials cheap. Both are compared in constant time.
 import type { SignInThrottle } from '../util/throttle.js';
 import { createHash, randomBytes, randomUUID, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { PgwardenError } from '../util/errors.js';
 
 /** scrypt cost: N=2^15, r=8, p=1 takes 32 MiB and tens of milliseconds per sign-in. */
@@ -101,13 +102,15 @@ function digest(salt: Buffer, secret: string): Buffer {
   return createHash('sha256').update(salt).update(secret, 'utf8').digest();
 }
 
-export type PasswordCheck = { ok: true } | { ok: false; throttled: false } | { ok: false; throttled: true; retryAfterSeconds: number };
+export type PasswordCheck = { ok: true } | { ok: false; throttled: false } | { ok: false; throttled: true; retryAfterMs: number };
 
 /**
  * A user's password at one of the provider's doors (token endpoint, sign-in page, device
- * page), throttled per client address and user name as the gateway throttles sign-ins:
- * after a few failures, attempts are refused outright for a time that doubles. Unknown
- * users count like known ones.
+ * page), throttled as the gateway throttles sign-ins: after a few failures for one user
+ * name from one address, that name's attempts from there are refused outright for a time
+ * that doubles; after many failures from one address (any names), the answers to its
+ * failures wait, while a right password is never refused or delayed because of other
+ * names' failures. Unknown users count like known ones.
  */
 export async function checkUserPassword(
   throttle: SignInThrottle,
@@ -118,9 +121,13 @@ export async function checkUserPassword(
 ): Promise<PasswordCheck> {
   const key = username.toLowerCase();
   const verdict = throttle.check(address, key);
-  if (verdict.blocked) return { ok: false, throttled: true, retryAfterSeconds: Math.ceil(verdict.retryAfterMs / 1000) };
+  if (verdict.blocked) return { ok: false, throttled: true, retryAfterMs: verdict.retryAfterMs };
   const ok = (await verifyPassword(password, hash)) && hash !== undefined;
-  if (ok) throttle.success(address, key);
-  else throttle.failure(address, key);
-  return ok ? { ok: true } : { ok: false, throttled: false };
+  if (ok) {
+    throttle.success(address, key);
+    return { ok: true };
+  }
+  const delayMs = throttle.failure(address, key);
+  if (delayMs > 0) await sleep(delayMs);
+  return { ok: false, throttled: false };
 }

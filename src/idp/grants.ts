@@ -12,6 +12,7 @@ import type { DirectoryData, User } from './model.js';
 import { refuse } from './oauth-errors.js';
 import { openRefreshToken } from './refresh-tokens.js';
 import { v1Target, v2Target, type Target } from './resources.js';
+import { retryAfterText } from '../util/throttle.js';
 
 export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 
@@ -97,7 +98,7 @@ async function passwordGrant(ctx: ProviderContext, scope: TenantScope, req: Toke
   const user = findUser(scope.data, username);
   // The same work and the same answer whether the user is unknown or the password wrong.
   const check = await checkUserPassword(ctx.passwords, req.ip, username, password, user?.passwordHash);
-  if (!check.ok) throw check.throttled ? refuse.locked(check.retryAfterSeconds) : refuse.wrongCredentials();
+  if (!check.ok) throw check.throttled ? refuse.locked(retryAfterText(check.retryAfterMs)) : refuse.wrongCredentials();
   if (!user) throw refuse.wrongCredentials();
   return { subject: userSubject(scope.data, user), target };
 }

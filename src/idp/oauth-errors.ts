@@ -42,8 +42,9 @@ export const refuse = {
   twoClientAuthentications: () =>
     aadsts('OAUTH_INVALID_REQUEST', 9002313, 'Invalid request. Request is malformed or invalid: client credentials were sent both in the body and in the Authorization header.'),
   wrongCredentials: () => aadsts('OAUTH_INVALID_GRANT', 50126, 'Error validating credentials due to invalid username or password.'),
-  locked: (seconds: number) =>
-    aadsts('OAUTH_INVALID_GRANT', 50053, `The account is locked because of too many sign-in attempts with a wrong user name or password. Try again in ${seconds} seconds.`),
+  /** @param retryAfter "1 second", "5 seconds" (retryAfterText) */
+  locked: (retryAfter: string) =>
+    aadsts('OAUTH_INVALID_GRANT', 50053, `The account is locked because of too many sign-in attempts with a wrong user name or password. Try again in ${retryAfter}.`),
   unknownResource: (resource: string, tenantName: string) =>
     aadsts(
       'OAUTH_INVALID_RESOURCE',

@@ -34,12 +34,17 @@ export class Metrics {
   });
   readonly throttled = new client.Counter({
     name: 'pgwarden_sign_ins_throttled_total',
-    help: 'Sign-in attempts refused because of earlier failures from the same client',
+    help: 'Sign-in attempts refused because of earlier failures of the same role from the same address',
+    registers: [this.registry],
+  });
+  readonly failuresDelayed = new client.Counter({
+    name: 'pgwarden_sign_in_failures_delayed_total',
+    help: 'Failed sign-ins whose answer was held back because their address had failed often (any roles)',
     registers: [this.registry],
   });
   readonly throttledClients = new client.Gauge({
     name: 'pgwarden_throttled_clients',
-    help: 'Client addresses and role/address pairs currently blocked',
+    help: 'Role/address pairs whose sign-in attempts are refused right now (a client address alone is never refused)',
     registers: [this.registry],
   });
   readonly serverSessionsIdle = new client.Gauge({

@@ -96,7 +96,8 @@ export const sessionRoutes = (ctx: ApiPluginContext, sessions: SessionStore, pen
     const basic = 'Basic ' + Buffer.from(`${CITUS_ROLE}:${req.body.password}`).toString('base64');
     let caller: Caller;
     try {
-      caller = await ctx.authenticator.authenticate(basic);
+      // Throttled per client address, as the API's HTTP Basic is.
+      caller = await ctx.authenticator.authenticate(basic, req.ip);
     } catch (e) {
       ctx.deps.audit.record({ kind: 'change', actor: CITUS_ROLE, action: 'portal.sign-in', method: 'password', clientAddr: req.ip, result: 'refused', reason: e instanceof PgwardenError ? e.code : 'error' });
       throw e;

@@ -1,27 +1,46 @@
-// Throttling of failed sign-ins, per client address and role, and per address: after a
-// few failures an attempt is refused outright (never delayed) for a time that doubles
-// with each further failure, up to a cap. A success clears its role/address entry.
-// Memory is bounded: entries are forgotten after a quiet period, and the oldest go
-// first when the table is full. Unknown roles count like known ones, so the throttle
-// tells nobody which roles exist.
+// Throttling of failed sign-ins, used by the gateway, the API (citus's HTTP Basic) and
+// the embedded identity provider. Two layers, so that a client with the right
+// credentials is never refused because of other roles' failures (docs/security.md):
+//
+// - per client address and role: after a few failures, attempts for that role from that
+//   address are refused before their credentials are checked, for a time that doubles
+//   with each further failure, up to a cap. Only this pair is refused: other roles of the
+//   address, and the role from other addresses, are not. A success clears the pair.
+// - per client address: never a refusal. After many failures (any roles), the answer to
+//   each further *failure* from the address is held back for a time that doubles, up to
+//   a cap, as PostgreSQL's auth_delay does; a success is never held back. The caller
+//   checks the credentials first and asks for the delay only when they were wrong.
+//
+// Memory is bounded: entries are forgotten after a quiet period, the oldest go first
+// when the table is full, and role names are kept as fixed-size digests. Unknown roles
+// count like known ones, so the throttle tells nobody which roles exist.
+import { createHash } from 'node:crypto';
 
+/** Failures of one role from one address before its attempts are refused. */
 export const ROLE_FREE_FAILURES = 3;
 export const ROLE_BASE_BLOCK_MS = 1_000;
 export const ROLE_MAX_BLOCK_MS = 60_000;
+/** Failures from one address (any roles) before the answers to its failures are held back. */
 export const ADDRESS_FREE_FAILURES = 30;
-export const ADDRESS_BASE_BLOCK_MS = 1_000;
-export const ADDRESS_MAX_BLOCK_MS = 5 * 60_000;
+export const ADDRESS_BASE_DELAY_MS = 100;
+/** Small on purpose: a held answer keeps a connection (and a --max-pending-auth slot). */
+export const ADDRESS_MAX_DELAY_MS = 1_000;
 /** An entry without failures for this long is forgotten. */
 export const FORGET_AFTER_MS = 15 * 60_000;
 export const MAX_ENTRIES = 100_000;
+/** Entries forgotten at once when the table is full: one address can now fail with any
+ * number of roles, and evicting one at a time from a Map's front costs more and more. */
+export const EVICT_BATCH = 1_000;
 
 interface Entry {
   failures: number;
+  /** Role/address entries: refused until then. Address entries: 0 (never refused). */
   blockedUntil: number;
   lastFailure: number;
 }
 
-/** Failures allowed before blocking (tests that exercise many refusals raise them). */
+/** Failures allowed before blocking a role/address pair and before delaying an
+ * address's failures (tests that exercise many refusals raise them). */
 export interface ThrottlePolicy {
   roleFreeFailures: number;
   addressFreeFailures: number;
@@ -30,6 +49,18 @@ export interface ThrottlePolicy {
 export interface ThrottleVerdict {
   blocked: boolean;
   retryAfterMs: number;
+}
+
+/** "1 second", "5 seconds": how long a refused client should wait, rounded up. */
+export function retryAfterText(ms: number): string {
+  const seconds = Math.max(1, Math.ceil(ms / 1000));
+  return seconds === 1 ? '1 second' : `${seconds} seconds`;
+}
+
+/** `min(max, base * 2^(n-1))` for the n-th failure beyond the free ones, else 0. */
+function backoff(failures: number, free: number, base: number, max: number): number {
+  const beyond = failures - free;
+  return beyond > 0 ? Math.min(max, base * 2 ** Math.min(beyond - 1, 30)) : 0;
 }
 
 export class SignInThrottle {
@@ -41,34 +72,52 @@ export class SignInThrottle {
     this.policy = { roleFreeFailures: ROLE_FREE_FAILURES, addressFreeFailures: ADDRESS_FREE_FAILURES, ...policy };
   }
 
-  private static keys(address: string, role: string): [string, string] {
-    return [`a\0${address}`, `r\0${address}\0${role}`];
+  private static addressKey(address: string): string {
+    return `a\0${address}`;
   }
 
+  /** A role name can be as long as a startup packet allows: kept as a digest. */
+  private static roleKey(address: string, role: string): string {
+    return `r\0${address}\0${createHash('sha256').update(role, 'utf8').digest('base64url')}`;
+  }
+
+  /**
+   * Before the credentials are checked: whether this role may try from this address.
+   * Only the role's own failures from the address can refuse it.
+   */
   check(address: string, role: string): ThrottleVerdict {
     const now = this.now();
-    let until = 0;
-    for (const key of SignInThrottle.keys(address, role)) {
-      const e = this.entries.get(key);
-      if (!e) continue;
-      if (now - e.lastFailure > FORGET_AFTER_MS) this.entries.delete(key);
-      else until = Math.max(until, e.blockedUntil);
+    const key = SignInThrottle.roleKey(address, role);
+    const e = this.entries.get(key);
+    if (!e) return { blocked: false, retryAfterMs: 0 };
+    if (now - e.lastFailure > FORGET_AFTER_MS) {
+      this.entries.delete(key);
+      return { blocked: false, retryAfterMs: 0 };
     }
-    return until > now ? { blocked: true, retryAfterMs: until - now } : { blocked: false, retryAfterMs: 0 };
+    return e.blockedUntil > now ? { blocked: true, retryAfterMs: e.blockedUntil - now } : { blocked: false, retryAfterMs: 0 };
   }
 
-  failure(address: string, role: string): void {
+  /**
+   * After credentials were checked and found wrong: counts the failure for the role and
+   * the address. Returns how long to hold back the answer to this failure (0 until the
+   * address has failed often).
+   */
+  failure(address: string, role: string): number {
     const now = this.now();
-    const [addressKey, roleKey] = SignInThrottle.keys(address, role);
-    this.bump(addressKey, now, this.policy.addressFreeFailures, ADDRESS_BASE_BLOCK_MS, ADDRESS_MAX_BLOCK_MS);
-    this.bump(roleKey, now, this.policy.roleFreeFailures, ROLE_BASE_BLOCK_MS, ROLE_MAX_BLOCK_MS);
+    const { roleFreeFailures, addressFreeFailures } = this.policy;
+    const pair = this.bump(SignInThrottle.roleKey(address, role), now);
+    if (pair.failures > roleFreeFailures) pair.blockedUntil = now + backoff(pair.failures, roleFreeFailures, ROLE_BASE_BLOCK_MS, ROLE_MAX_BLOCK_MS);
+    const fromAddress = this.bump(SignInThrottle.addressKey(address), now);
+    return backoff(fromAddress.failures, addressFreeFailures, ADDRESS_BASE_DELAY_MS, ADDRESS_MAX_DELAY_MS);
   }
 
+  /** After credentials were checked and found right: the pair starts again. The
+   * address's count stays (one good account must not wash a spray's failures away). */
   success(address: string, role: string): void {
-    this.entries.delete(SignInThrottle.keys(address, role)[1]);
+    this.entries.delete(SignInThrottle.roleKey(address, role));
   }
 
-  /** Entries that block right now (for the metric). */
+  /** Role/address pairs refused right now (for the metric). */
   blockedCount(): number {
     const now = this.now();
     let n = 0;
@@ -80,15 +129,23 @@ export class SignInThrottle {
     return this.entries.size;
   }
 
-  private bump(key: string, now: number, free: number, base: number, max: number): void {
+  private bump(key: string, now: number): Entry {
     const e = this.entries.get(key) ?? { failures: 0, blockedUntil: 0, lastFailure: now };
     if (now - e.lastFailure > FORGET_AFTER_MS) e.failures = 0;
     e.failures++;
     e.lastFailure = now;
-    if (e.failures > free) e.blockedUntil = now + Math.min(max, base * 2 ** (e.failures - free - 1));
     // Re-insert: Map order is age order, so the oldest entry is the first to go.
     this.entries.delete(key);
-    if (this.entries.size >= MAX_ENTRIES) this.entries.delete(this.entries.keys().next().value!);
+    if (this.entries.size >= MAX_ENTRIES) this.evictOldest();
     this.entries.set(key, e);
+    return e;
+  }
+
+  private evictOldest(): void {
+    let n = EVICT_BATCH;
+    for (const key of this.entries.keys()) {
+      this.entries.delete(key);
+      if (--n === 0) break;
+    }
   }
 }

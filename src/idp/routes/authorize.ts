@@ -19,6 +19,7 @@ import { pageHeaders, renderPage } from '../pages.js';
 import { v1Target, v2Target, type Target } from '../resources.js';
 import { sameOrigin } from './device.js';
 import { singleParams } from './params.js';
+import { retryAfterText } from '../../util/throttle.js';
 
 /** RFC 7636 section 4.1: 43 to 128 characters of [A-Za-z0-9-._~]; S256 gives 43. */
 const CODE_CHALLENGE = /^[A-Za-z0-9._~-]{43,128}$/;
@@ -75,7 +76,7 @@ export function registerAuthorize(app: FastifyInstance, ctx: ProviderContext): v
       if (!user || !check.ok) {
         const throttled = !check.ok && check.throttled;
         ctx.log.info({ event: 'authorize', outcome: throttled ? 'throttled' : 'wrong credentials', client: request.clientId }, 'authorize sign-in refused');
-        const error = throttled ? `Too many sign-in attempts. Try again in ${check.retryAfterSeconds} seconds.` : 'Your account or password is incorrect.';
+        const error = throttled ? `Too many sign-in attempts. Try again in ${retryAfterText(check.retryAfterMs)}.` : 'Your account or password is incorrect.';
         return signInPage(ctx, req, reply, 400, data, request, { username, error });
       }
       const code = ctx.authorizationCodes.issue({

@@ -11,6 +11,7 @@ import { pageHeaders, renderPage, type Field } from '../pages.js';
 import { v1Target, v2Target } from '../resources.js';
 import { singleParams } from './params.js';
 import { sendError } from './replies.js';
+import { retryAfterText } from '../../util/throttle.js';
 
 export const DEVICE_LOGIN_PATH = '/devicelogin';
 
@@ -71,7 +72,7 @@ export function registerDeviceFlow(app: FastifyInstance, ctx: ProviderContext): 
     if (!data || !user || !check.ok) {
       const throttled = !check.ok && check.throttled;
       ctx.log.info({ event: 'devicelogin', outcome: throttled ? 'throttled' : 'wrong credentials', client: auth.clientId }, 'device sign-in refused');
-      const error = throttled ? `Too many sign-in attempts. Try again in ${check.retryAfterSeconds} seconds.` : 'Your account or password is incorrect.';
+      const error = throttled ? `Too many sign-in attempts. Try again in ${retryAfterText(check.retryAfterMs)}.` : 'Your account or password is incorrect.';
       return devicePage(ctx, req, reply, 400, { code, username, error });
     }
     ctx.deviceCodes.approve(auth, user.objectId);
