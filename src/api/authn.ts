@@ -4,11 +4,11 @@
 // gateway. Everything else gets 401.
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CITUS_ROLE } from '../cluster/bootstrap.js';
+import { CITUS_ROLE } from '../catalog/roles.js';
 import { allowsEntra, allowsNative, type AuthMethod } from '../catalog/auth-method.js';
 import type { EntraPrincipal } from '../catalog/principals.js';
-import { verifierMatches } from '../cluster/bootstrap.js';
-import { coordinatorOf, type ClusterAdmin } from '../control/cluster-admin.js';
+import { verifierMatches } from '../scram/primitives.js';
+import { coordinatorOf, type ClusterAdmin } from '../cluster/admin.js';
 import { listPrincipals } from '../control/principals.js';
 import { isGuid } from '../util/guid.js';
 import { matchPrincipal } from '../identity/match-principal.js';

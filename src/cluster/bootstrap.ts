@@ -12,11 +12,6 @@ import { quoteIdent } from '../util/sql.js';
 import { ensureRole, GATEWAY_ROLE_ATTRIBUTES, LOGIN_ROLE, NOLOGIN_ROLE } from '../catalog/role-statements.js';
 import { coordinatorOf, detectCitus, type ClusterAdmin } from './admin.js';
 
-// Moved to src/catalog/roles.ts and src/scram/primitives.ts; re-exported until their
-// last importers (the API's and the portal's sign-in) have moved.
-export { CITUS_ROLE } from '../catalog/roles.js';
-export { verifierMatches } from '../scram/primitives.js';
-
 /**
  * The verifier to give `role` on every node: the coordinator's current one if it was
  * made from `password` (so the salt, and every node's copy, stay as they are), else a

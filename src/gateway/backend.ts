@@ -26,8 +26,6 @@ import type { ServerFirst } from '../scram/messages.js';
 import { PgwardenError } from '../util/errors.js';
 import { Wire } from './wire.js';
 
-// Moved to src/cluster/cluster.ts; re-exported until its last importer here has moved.
-export type { BackendTarget };
 
 export type KeysFor = (s: ServerFirst) => { clientKey: Buffer; serverKey: Buffer } | undefined;
 

@@ -8,7 +8,7 @@ import type { AuditWriter } from '../catalog/audit.js';
 import type { AuthMethod } from '../catalog/auth-method.js';
 import { tlsServerEndPoint, type TlsMaterial } from '../tls/certificates.js';
 import { PgwardenError } from '../util/errors.js';
-import type { BackendTarget } from './backend.js';
+import type { BackendTarget } from '../cluster/cluster.js';
 import { CancelRegistry } from './cancel.js';
 import { DEFAULT_SERVER_POOL, ServerPool, type ServerPoolOptions } from './server-pool.js';
 import { SignInThrottle, type ThrottlePolicy } from '../util/throttle.js';

@@ -11,7 +11,7 @@ import type { ApiPluginContext } from '../api/server.js';
 import type { Caller } from '../api/authn.js';
 import { CSRF_HEADER, SESSION_COOKIE, SESSION_COOKIE_OPTIONS, SessionStore } from '../api/sessions.js';
 import { allowsEntra, allowsNative, AUTH_METHOD_LABELS, type AuthMethod } from '../catalog/auth-method.js';
-import { CITUS_ROLE } from '../cluster/bootstrap.js';
+import { CITUS_ROLE } from '../catalog/roles.js';
 import { getAuthMethod } from '../control/auth-methods.js';
 import { listPrincipals } from '../control/principals.js';
 import { PgwardenError } from '../util/errors.js';
