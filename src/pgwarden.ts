@@ -3,7 +3,7 @@
 // both start pgwarden here.
 import type { AddressInfo } from 'node:net';
 import { writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildApi, listenApi } from './api/server.js';
 import { Metrics } from './observability/metrics.js';
@@ -34,6 +34,7 @@ import { TokenVerifier } from './identity/verify-token.js';
 import { ensureLocalTls, loadOperatorTls, type TlsMaterial } from './tls/certificates.js';
 import { PgwardenError } from './util/errors.js';
 import type { Logger } from './util/log.js';
+import { dataDirPaths } from './util/data-dir-paths.js';
 
 /** Where the embedded identity provider listens by default. */
 export const DEFAULT_IDP_PORT = 8443;
@@ -226,7 +227,7 @@ export async function startPgwarden(options: PgwardenOptions): Promise<RunningPg
     stoppers.push(() => api.close());
     const apiAddress = await listenApi(api, options.apiHost ?? '127.0.0.1', options.apiPort ?? 8080);
     const apiUrl = `https://${apiAddress.family === 'IPv6' ? `[${apiAddress.address}]` : apiAddress.address}:${apiAddress.port}`;
-    await writeFile(join(cluster.dataDir, 'api.json'), JSON.stringify({ url: apiUrl }, null, 2) + '\n');
+    await writeFile(dataDirPaths(cluster.dataDir).api, JSON.stringify({ url: apiUrl }, null, 2) + '\n');
     log.info({ event: 'started', gateway: `${address.address}:${address.port}`, nodes: cluster.adminNodes.length }, 'pgwarden is running');
 
     let stopping: Promise<void> | undefined;
@@ -304,7 +305,7 @@ async function startIdentity(options: PgwardenOptions, cluster: Cluster, tls: Tl
       clockSkewSeconds: MAX_CLOCK_SKEW_SECONDS,
       ...(tls.caPem ? { ca: tls.caPem } : {}),
     };
-    const adminFile = join(cluster.dataDir, 'entra-admin.json');
+    const adminFile = dataDirPaths(cluster.dataDir).entraAdmin;
     if (seededAdmin) {
       const { username, password, objectId, tenantId } = seededAdmin;
       await writeSecretFile(adminFile, JSON.stringify({ username, password, objectId, tenantId }, null, 2) + '\n');

@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path';
 import { ERROR_KINDS, PgwardenError, type ErrorCode } from '../util/errors.js';
 import { readOptional } from '../util/files.js';
 import { httpRequestJson } from '../util/http-client.js';
+import { dataDirPaths } from '../util/data-dir-paths.js';
 
 export interface ApiOptions {
   dataDir: string;
@@ -35,16 +36,16 @@ export class ApiSession {
     const dataDir = resolve(o.dataDir);
     let url = o.apiUrl;
     if (!url) {
-      const saved = await readOptional(join(dataDir, 'api.json'));
+      const saved = await readOptional(dataDirPaths(dataDir).api);
       url = saved ? (JSON.parse(saved) as { url: string }).url : 'https://127.0.0.1:8080';
     }
     const ca = await readOptional(join(dataDir, 'tls', 'ca.crt'));
     let authorization: string;
     if (o.token) authorization = `Bearer ${o.token}`;
     else {
-      const password = process.env.PGWARDEN_CITUS_PASSWORD || (await readOptional(join(dataDir, 'citus.password')))?.trim();
+      const password = process.env.PGWARDEN_CITUS_PASSWORD || (await readOptional(dataDirPaths(dataDir).citusPassword))?.trim();
       if (!password) {
-        throw new PgwardenError('UNAUTHORIZED', `no credentials: give an Entra admin's token with --token, or citus's password in PGWARDEN_CITUS_PASSWORD (none in ${join(dataDir, 'citus.password')})`);
+        throw new PgwardenError('UNAUTHORIZED', `no credentials: give an Entra admin's token with --token, or citus's password in PGWARDEN_CITUS_PASSWORD (none in ${dataDirPaths(dataDir).citusPassword})`);
       }
       authorization = 'Basic ' + Buffer.from(`citus:${password}`).toString('base64');
     }

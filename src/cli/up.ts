@@ -1,6 +1,6 @@
 // `pgwarden up`: start everything, say what runs where, run until Ctrl-C or SIGTERM,
 // then stop the gateway and every PostgreSQL server and wait for them.
-import { isAbsolute, join, relative, resolve } from 'node:path';
+import { isAbsolute, relative, resolve } from 'node:path';
 import { startPgwarden } from '../pgwarden.js';
 import { createLogger } from '../util/log.js';
 import type { AuthMethod } from '../catalog/auth-method.js';
@@ -9,6 +9,7 @@ import { DEFAULT_AUDIENCES } from '../identity/config.js';
 import { readOptional } from '../util/files.js';
 import { PgwardenError } from '../util/errors.js';
 import { shellWord } from './shell.js';
+import { dataDirPaths } from '../util/data-dir-paths.js';
 
 export interface UpOptions {
   dataDir: string;
@@ -58,7 +59,7 @@ export async function up(opts: UpOptions): Promise<void> {
     );
   }
   const dataDir = resolve(opts.dataDir);
-  const log = createLogger({ file: join(dataDir, 'logs', 'pgwarden.log'), level: opts.logLevel });
+  const log = createLogger({ file: dataDirPaths(dataDir).pgwardenLog, level: opts.logLevel });
   process.stdout.write(`pgwarden: starting in ${shown(dataDir)} ...\n`);
   const running = await startPgwarden({
     dataDir,
@@ -139,7 +140,7 @@ export async function up(opts: UpOptions): Promise<void> {
     ...(opts.entraTenant ? [`  identity      ${opts.entraAuthority}  (Microsoft Entra tenant ${opts.entraTenant})`] : []),
     ...cluster.describe().map((n) => `  ${n.name.padEnd(12)}  ${n.where.replace(cluster.dataDir, shown(cluster.dataDir))}`),
     `  data          ${shown(cluster.dataDir)}`,
-    `  logs          ${shown(join(cluster.dataDir, 'logs'))}`,
+    `  logs          ${shown(dataDirPaths(cluster.dataDir).logs)}`,
     '',
   ];
   if (running.generatedCitusPassword) {
@@ -149,7 +150,7 @@ export async function up(opts: UpOptions): Promise<void> {
   if (seededAdmin) {
     lines.push(`The embedded provider's first user, a Microsoft Entra admin of this cluster, is ${seededAdmin.username}`);
     lines.push(`with the password ${seededAdmin.password}`);
-    lines.push(`(shown only now; saved, readable only by you, in ${shown(join(cluster.dataDir, 'entra-admin.json'))}).`, '');
+    lines.push(`(shown only now; saved, readable only by you, in ${shown(dataDirPaths(cluster.dataDir).entraAdmin)}).`, '');
   }
   // Each command line below runs as printed in this working directory (test/cli/up.test.ts
   // runs them). Without --data-dir, get-access-token uses the tenant of ./.pgwarden.
@@ -159,7 +160,7 @@ export async function up(opts: UpOptions): Promise<void> {
     `  PGPASSWORD=$(cat ${shellWord(citusFile)}) psql "host=${host} port=${address.port} user=citus dbname=postgres sslmode=require"`,
     '',
   );
-  const adminFile = join(cluster.dataDir, 'entra-admin.json');
+  const adminFile = dataDirPaths(cluster.dataDir).entraAdmin;
   if (idp && (await readOptional(adminFile))) {
     const admin = JSON.parse((await readOptional(adminFile))!) as { username: string };
     const adminRef = isAbsolute(shown(adminFile)) ? shown(adminFile) : `./${shown(adminFile)}`;

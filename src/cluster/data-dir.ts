@@ -2,10 +2,11 @@
 // The embedded cluster also keeps its servers here; an existing cluster keeps only this.
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { PgwardenError } from '../util/errors.js';
 import { randomPassword, readOptional, writeSecretFile } from '../util/files.js';
 import { processAlive } from '../util/process.js';
+import { dataDirPaths } from '../util/data-dir-paths.js';
 
 export interface ClusterSecrets {
   /** The embedded cluster's bootstrap superuser (unused for an existing cluster). */
@@ -41,7 +42,7 @@ export class DataDir {
   }
 
   get citusPasswordFile(): string {
-    return join(this.path, 'citus.password');
+    return dataDirPaths(this.path).citusPassword;
   }
 
   /** citus's password: the one given (saved), else the saved one, else a new one (saved;
@@ -61,7 +62,7 @@ export class DataDir {
 
   /** One pgwarden per data directory. A pid file whose process is gone (SIGKILL) is stale. */
   async lock(): Promise<void> {
-    const file = join(this.path, 'pgwarden.pid');
+    const file = dataDirPaths(this.path).pid;
     const pid = Number((await readOptional(file))?.trim());
     if (pid !== process.pid && processAlive(pid, /node|pgwarden/)) {
       throw new PgwardenError('ALREADY_RUNNING', `pgwarden is already running on ${this.path} (pid ${pid})`);
@@ -72,13 +73,13 @@ export class DataDir {
 
   async unlock(): Promise<void> {
     if (!this.locked) return;
-    await rm(join(this.path, 'pgwarden.pid'), { force: true });
+    await rm(dataDirPaths(this.path).pid, { force: true });
     this.locked = false;
   }
 }
 
 async function loadSecrets(dataDir: string): Promise<ClusterSecrets> {
-  const file = join(dataDir, 'secrets.json');
+  const file = dataDirPaths(dataDir).secrets;
   const text = await readOptional(file);
   const saved = (text ? JSON.parse(text) : {}) as Partial<ClusterSecrets>;
   const secrets: ClusterSecrets = {

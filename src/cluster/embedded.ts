@@ -1,15 +1,6 @@
 // The embedded cluster: a coordinator and N workers, real PostgreSQL servers in one
-// data directory, reachable only through private Unix sockets.
-//
-//   <data-dir>/
-//     cluster.json        which nodes exist; Citus mode, its binaries and node ports
-//     secrets.json        0600: superuser and gateway-role passwords, mock-secret key,
-//                         gateway secret (data-dir.ts)
-//     citus.password      0600: the built-in role's password
-//     pgwarden.pid        the running pgwarden (stale after a SIGKILL; handled)
-//     tls/                local CA and gateway certificate
-//     nodes/<name>/       PGDATA of each node; its socket lives there too
-//     logs/<name>.log     each server's log
+// data directory (its files: src/util/data-dir-paths.ts), reachable only through
+// private Unix sockets (and, with Citus, by each other on loopback TCP).
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
@@ -30,6 +21,7 @@ import { assertReachable, serverUser } from './os-user.js';
 import { postgresBinaries } from './binaries.js';
 import { ensureNodeTls } from '../tls/certificates.js';
 import { joinCitusCluster } from './citus-setup.js';
+import { dataDirPaths } from '../util/data-dir-paths.js';
 
 export type { ClusterSecrets } from './data-dir.js';
 export type { StartResult } from './cluster.js';
@@ -118,10 +110,11 @@ export class EmbeddedCluster extends DataDirBacked implements Cluster {
     const dataDir = dir.path;
     // 0711: the servers' OS user must pass through to its node directories, and
     // nobody may list what is here.
-    await mkdir(join(dataDir, 'nodes'), { recursive: true });
-    await chmod(join(dataDir, 'nodes'), 0o711);
+    const paths = dataDirPaths(dataDir);
+    await mkdir(paths.nodes, { recursive: true });
+    await chmod(paths.nodes, 0o711);
     const runAs = await serverUser();
-    assertReachable(join(dataDir, 'nodes'), runAs);
+    assertReachable(paths.nodes, runAs);
 
     const layout = await resolveLayout(dataDir, options);
     const names = ['coordinator', ...Array.from({ length: layout.workers }, (_, i) => `worker-${i + 1}`)];
@@ -161,7 +154,7 @@ export class EmbeddedCluster extends DataDirBacked implements Cluster {
       await this.stop();
       throw e;
     }
-    await writeFile(join(this.dataDir, 'cluster.json'), JSON.stringify(this.layout, null, 2) + '\n');
+    await writeFile(dataDirPaths(this.dataDir).clusterLayout, JSON.stringify(this.layout, null, 2) + '\n');
     return citus.generated ? { generatedCitusPassword: citus.password } : {};
   }
 
@@ -195,7 +188,7 @@ export class EmbeddedCluster extends DataDirBacked implements Cluster {
 }
 
 function nodeSpec(dataDir: string, name: string, index: number, options: EmbeddedClusterOptions, layout: Layout, nodeTls: NodeTls | undefined): NodeSpec {
-  const nodeDir = join(dataDir, 'nodes', name);
+  const { dataDir: nodeDir, log } = dataDirPaths(dataDir).node(name);
   const port = layout.ports?.[index] ?? (options.tcp ? options.tcp.basePort + index : BASE_PORT + index);
   // The socket lives in the node's own (0700) directory, unless that path is too long
   // for a Unix socket; then in a private directory under /tmp named after the data dir.
@@ -209,7 +202,7 @@ function nodeSpec(dataDir: string, name: string, index: number, options: Embedde
     dataDir: nodeDir,
     socketDir,
     port,
-    logFile: join(dataDir, 'logs', `${name}.log`),
+    logFile: log,
     ...(options.tcp ? { tcp: { host: options.tcp.host, certPem: options.tcp.certPem, keyPem: options.tcp.keyPem } } : {}),
     ...(options.settings ? { settings: options.settings } : {}),
     ...(layout.postgresBin ? { postgresBin: layout.postgresBin } : {}),
@@ -225,7 +218,7 @@ function hashPath(p: string): string {
 
 /** What this start runs: the options given, else what the data directory ran last. */
 async function resolveLayout(dataDir: string, options: EmbeddedClusterOptions): Promise<Layout> {
-  const text = await readOptional(join(dataDir, 'cluster.json'));
+  const text = await readOptional(dataDirPaths(dataDir).clusterLayout);
   const saved = text ? (JSON.parse(text) as Partial<Layout>) : undefined;
   const requested = options.workers;
   if (requested !== undefined && (!Number.isInteger(requested) || requested < 0 || requested > 64)) {
