@@ -5,7 +5,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import formbody from '@fastify/formbody';
 import type { TlsMaterial } from '../tls/certificates.js';
 import type { ProviderContext } from './context.js';
-import { refuse } from './oauth-errors.js';
+import { isRefusal, refuse } from './oauth-errors.js';
 import { registerAuthorize } from './routes/authorize.js';
 import { registerDeviceFlow } from './routes/device.js';
 import { registerDiscovery } from './routes/discovery.js';
@@ -35,6 +35,12 @@ export async function buildServer(ctx: ProviderContext, tls: TlsMaterial): Promi
   app.setErrorHandler((error, req, reply) => {
     const status = (error as { statusCode?: number }).statusCode ?? 500;
     if (status < 500) return sendError(reply, refuse.malformed((error as { code?: string }).code ?? 'bad request'), req, ctx);
+    // A refusal (an unknown tenant, a bad parameter) is the client's mistake, not the
+    // provider's fault: info, one line. Errors are for what the provider got wrong.
+    if (isRefusal(error)) {
+      ctx.log.info({ event: 'http', refusal: error.message.split(':')[0], route: req.routeOptions.url }, 'request refused');
+      return sendError(reply, error, req, ctx);
+    }
     ctx.log.error({ event: 'http', error: error instanceof Error ? error.message : String(error), route: req.routeOptions.url }, 'request failed');
     return sendError(reply, error, req, ctx);
   });

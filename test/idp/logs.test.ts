@@ -69,3 +69,25 @@ test('no password, client secret, token or code reaches the log', async () => {
     await t.destroy();
   }
 });
+
+test("a client's mistakes (an unknown tenant, a bad request) are logged below warn; errors are for the provider's own faults", async () => {
+  const t = await startIdp();
+  try {
+    const unknown = '11111111-2222-3333-4444-555555555555';
+    const answers = [
+      await t.post(`/${unknown}/oauth2/token`, { grant_type: 'client_credentials', client_id: 'x', client_secret: 'y', resource: PG }),
+      await t.post(`/${unknown}/oauth2/v2.0/token`, { grant_type: 'password', client_id: AZURE_CLI_CLIENT_ID, username: 'u', password: 'p', scope: `${PG}/.default` }),
+      await t.get(`/${unknown}/v2.0/.well-known/openid-configuration`),
+      await t.get(`/${unknown}/.well-known/openid-configuration`),
+      await t.post(`/${unknown}/oauth2/v2.0/devicecode`, { client_id: AZURE_CLI_CLIENT_ID, scope: `${PG}/.default` }),
+      await t.get(`/${unknown}/oauth2/v2.0/authorize?client_id=${AZURE_CLI_CLIENT_ID}&response_type=code&redirect_uri=http%3A%2F%2Flocalhost&scope=openid`),
+      await t.post(`/${t.tenantId}/oauth2/token`, { grant_type: 'no_such_grant' }),
+    ];
+    for (const a of answers) assert.ok(a.status >= 400 && a.status < 500, `a client's mistake is a 4xx (got ${a.status})`);
+    await new Promise<void>((resolve) => t.log.flush(() => resolve()));
+    const lines = (await readFile(t.logFile, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { level: number; msg: string });
+    assert.deepEqual(lines.filter((l) => l.level >= 40).map((l) => l.msg), [], 'nothing at warn or error');
+  } finally {
+    await t.destroy();
+  }
+});
