@@ -61,6 +61,18 @@ export async function buildApi(deps: ApiDeps, options: ApiServerOptions): Promis
     bodyLimit: BODY_LIMIT_BYTES,
     logger: false,
   }).withTypeProvider<ZodTypeProvider>();
+  // Scripts send `content-type: application/json` on every call, bodiless ones too
+  // (curl -X DELETE -H ...): an empty body is no body. Anything else is parsed by
+  // fastify's own JSON parser (which refuses prototype poisoning).
+  const json = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    if (body === '') {
+      done(null, undefined);
+      return;
+    }
+    json(req, body.toString(), done);
+  });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.setErrorHandler(errorHandler(deps.log));

@@ -157,6 +157,17 @@ describe('native roles', () => {
     assert.equal(dup.status, 409);
     assert.match(dup.data.detail, /already exists/);
   });
+
+  test('a bodiless call with content-type application/json (as scripts send it) is taken; a body-taking one says what is missing', async () => {
+    assert.equal((await api.call('POST', '/api/v1/roles', { name: 'curl_role', password: 'Good-Passw0rd' })).status, 201);
+    // curl -X DELETE -H 'content-type: application/json' .../roles/curl_role: an empty body.
+    const del = await api.call('DELETE', '/api/v1/roles/curl_role', '');
+    assert.equal(del.status, 200, JSON.stringify(del.data));
+    assert.equal((await api.call('GET', '/api/v1/audit?limit=1', '')).status, 200);
+    const add = await api.call('POST', '/api/v1/roles', '');
+    assert.equal(add.status, 400);
+    assert.doesNotMatch(add.data.detail, /not valid JSON/);
+  });
 });
 
 describe('authentication methods', () => {
