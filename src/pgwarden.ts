@@ -35,9 +35,10 @@ import { ensureLocalTls, loadOperatorTls, type TlsMaterial } from './tls/certifi
 import { PgwardenError } from './util/errors.js';
 import type { Logger } from './util/log.js';
 import { dataDirPaths } from './util/data-dir-paths.js';
+import { DEFAULTS, defined } from './util/defaults.js';
 
 /** Where the embedded identity provider listens by default. */
-export const DEFAULT_IDP_PORT = 8443;
+export const DEFAULT_IDP_PORT = DEFAULTS.idpPort;
 
 /** Microsoft Graph, for directory searches of a real tenant (src/identity/graph-directory.ts). */
 export interface GraphOptions {
@@ -129,19 +130,20 @@ export async function startPgwarden(options: PgwardenOptions): Promise<RunningPg
         log,
         coordinator: options.external.coordinator,
         workers: options.external.workers,
-        ...(options.citusPassword !== undefined ? { citusPassword: options.citusPassword } : {}),
-        ...(options.authMethod !== undefined ? { authMethod: options.authMethod } : {}),
+        ...defined({ citusPassword: options.citusPassword, authMethod: options.authMethod }),
       })
     : await EmbeddedCluster.open({
     dataDir: options.dataDir,
     log,
     ...(options.nodeTcp && dataDirTls ? { tcp: { ...options.nodeTcp, certPem: dataDirTls.certPem, keyPem: dataDirTls.keyPem } } : {}),
-    ...(options.nodeSettings ? { settings: options.nodeSettings } : {}),
-    ...(options.workers !== undefined ? { workers: options.workers } : {}),
-    ...(options.citusPassword !== undefined ? { citusPassword: options.citusPassword } : {}),
-    ...(options.authMethod !== undefined ? { authMethod: options.authMethod } : {}),
-    ...(options.citus !== undefined ? { citus: options.citus } : {}),
-    ...(options.postgresBin !== undefined ? { postgresBin: options.postgresBin } : {}),
+    ...defined({
+      settings: options.nodeSettings,
+      workers: options.workers,
+      citusPassword: options.citusPassword,
+      authMethod: options.authMethod,
+      citus: options.citus,
+      postgresBin: options.postgresBin,
+    }),
   });
   const tls = dataDirTls ?? (await loadOperatorTls(options.tlsCert!, options.tlsKey!));
   const started = await cluster.start();
@@ -190,11 +192,13 @@ export async function startPgwarden(options: PgwardenOptions): Promise<RunningPg
       log,
       metrics,
       allowPlainLoopback: options.allowPlainLoopback ?? false,
-      ...(options.authTimeoutMs !== undefined ? { authTimeoutMs: options.authTimeoutMs } : {}),
-      ...(options.maxPendingAuth !== undefined ? { maxPendingAuth: options.maxPendingAuth } : {}),
-      ...(options.maxConnections !== undefined ? { maxConnections: options.maxConnections } : {}),
-      ...(options.serverPool ? { serverPool: options.serverPool } : {}),
-      ...(options.throttle ? { throttle: options.throttle } : {}),
+      ...defined({
+        authTimeoutMs: options.authTimeoutMs,
+        maxPendingAuth: options.maxPendingAuth,
+        maxConnections: options.maxConnections,
+        serverPool: options.serverPool,
+        throttle: options.throttle,
+      }),
     });
     const address = await gateway.listen();
     stoppers.push(() => gateway.close(drainMs));
@@ -225,7 +229,7 @@ export async function startPgwarden(options: PgwardenOptions): Promise<RunningPg
       },
     );
     stoppers.push(() => api.close());
-    const apiAddress = await listenApi(api, options.apiHost ?? '127.0.0.1', options.apiPort ?? 8080);
+    const apiAddress = await listenApi(api, options.apiHost ?? DEFAULTS.apiHost, options.apiPort ?? DEFAULTS.apiPort);
     const apiUrl = `https://${apiAddress.family === 'IPv6' ? `[${apiAddress.address}]` : apiAddress.address}:${apiAddress.port}`;
     await writeFile(dataDirPaths(cluster.dataDir).api, JSON.stringify({ url: apiUrl }, null, 2) + '\n');
     log.info({ event: 'started', gateway: `${address.address}:${address.port}`, nodes: cluster.adminNodes.length }, 'pgwarden is running');
@@ -290,10 +294,10 @@ async function startIdentity(options: PgwardenOptions, cluster: Cluster, tls: Tl
     // Graph's answers are kept a while: a sign-in must not wait on Graph each time.
     return { config, idp: undefined, directory, membership: new CachedMembership(directory), seededAdmin: undefined };
   }
-  const idp = await EmbeddedIdp.open({ dataDir: cluster.dataDir, tls, log, ...(identity.groupsClaimLimit !== undefined ? { groupsClaimLimit: identity.groupsClaimLimit } : {}) });
+  const idp = await EmbeddedIdp.open({ dataDir: cluster.dataDir, tls, log, ...defined({ groupsClaimLimit: identity.groupsClaimLimit }) });
   try {
     const seededAdmin = await idp.seedIfEmpty();
-    await idp.listen({ host: identity.host ?? '127.0.0.1', port: identity.port });
+    await idp.listen({ host: identity.host ?? DEFAULTS.idpHost, port: identity.port });
     // The portal signs people in with the provider: its application must be registered.
     if (!(await idp.directory.snapshot())?.publicClients.some((c) => c.appId === PORTAL_APPLICATION.appId)) {
       await idp.directory.registerPublicClient(PORTAL_APPLICATION);

@@ -10,6 +10,7 @@ import { readOptional } from '../util/files.js';
 import { PgwardenError } from '../util/errors.js';
 import { shellWord } from './shell.js';
 import { dataDirPaths } from '../util/data-dir-paths.js';
+import { defined } from '../util/defaults.js';
 
 export interface UpOptions {
   dataDir: string;
@@ -87,15 +88,17 @@ export async function up(opts: UpOptions): Promise<void> {
         }
       : { kind: 'embedded', port: opts.idpPort },
     ...(opts.portalClientId || opts.portalUrl
-      ? { portal: { entra: { ...(opts.portalClientId ? { clientId: opts.portalClientId } : {}), ...(opts.portalUrl ? { publicUrl: opts.portalUrl } : {}) } } }
+      ? { portal: { entra: defined({ clientId: opts.portalClientId, publicUrl: opts.portalUrl }) } }
       : {}),
-    ...(opts.workers !== undefined ? { workers: opts.workers } : {}),
-    ...(opts.citus ? { citus: true } : {}),
-    ...(opts.postgresBin !== undefined ? { postgresBin: opts.postgresBin } : {}),
-    ...(opts.coordinator ? { external: { coordinator: opts.coordinator, workers: opts.worker ?? [] } } : {}),
-    ...(opts.citusPassword !== undefined ? { citusPassword: opts.citusPassword } : {}),
-    ...(opts.tlsCert !== undefined ? { tlsCert: opts.tlsCert } : {}),
-    ...(opts.tlsKey !== undefined ? { tlsKey: opts.tlsKey } : {}),
+    ...defined({
+      workers: opts.workers,
+      citus: opts.citus,
+      postgresBin: opts.postgresBin,
+      external: opts.coordinator ? { coordinator: opts.coordinator, workers: opts.worker ?? [] } : undefined,
+      citusPassword: opts.citusPassword,
+      tlsCert: opts.tlsCert,
+      tlsKey: opts.tlsKey,
+    }),
   });
 
   let stopping = false;

@@ -22,6 +22,7 @@ import { postgresBinaries } from './binaries.js';
 import { ensureNodeTls } from '../tls/certificates.js';
 import { joinCitusCluster } from './citus-setup.js';
 import { dataDirPaths } from '../util/data-dir-paths.js';
+import { DEFAULTS } from '../util/defaults.js';
 
 export type { ClusterSecrets } from './data-dir.js';
 export type { StartResult } from './cluster.js';
@@ -148,7 +149,7 @@ export class EmbeddedCluster extends DataDirBacked implements Cluster {
       await bootstrapCluster(this, {
         citusPassword: citus.password,
         gatewayRolePassword: this.secrets.gatewayRolePassword,
-        initialAuthMethod: this.options.authMethod ?? 'both',
+        initialAuthMethod: this.options.authMethod ?? DEFAULTS.authMethod,
       });
     } catch (e) {
       await this.stop();
@@ -228,7 +229,7 @@ async function resolveLayout(dataDir: string, options: EmbeddedClusterOptions): 
   if (existing !== undefined && requested !== undefined && requested < existing) {
     throw new PgwardenError('CONFIG_INVALID', `${dataDir} holds a cluster with ${existing} workers; removing workers is not supported (use --workers ${existing} or more)`);
   }
-  const workers = requested ?? existing ?? 2;
+  const workers = requested ?? existing ?? DEFAULTS.workers;
   const citus = options.citus ?? saved?.citus ?? false;
   if (saved && (saved.citus ?? false) !== citus) {
     throw new PgwardenError(

@@ -16,6 +16,7 @@ import { withClient, type Cluster, type NodeDescription, type StartResult } from
 import { parseConnInfo, pgConfig, redact, tlsOptions, type ConnInfo } from './conninfo.js';
 import { DataDir, DataDirBacked } from './data-dir.js';
 import { checkServer } from './server-version.js';
+import { DEFAULTS } from '../util/defaults.js';
 
 export interface ExternalClusterOptions {
   dataDir: string;
@@ -118,7 +119,7 @@ export class ExternalCluster extends DataDirBacked implements Cluster {
       await bootstrapCluster(this, {
         citusPassword: citus.password,
         gatewayRolePassword: this.secrets.gatewayRolePassword,
-        initialAuthMethod: this.options.authMethod ?? 'both',
+        initialAuthMethod: this.options.authMethod ?? DEFAULTS.authMethod,
       });
       return citus.generated ? { generatedCitusPassword: citus.password } : {};
     } catch (e) {

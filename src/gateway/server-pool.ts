@@ -8,6 +8,7 @@ import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { terminate } from '../protocol/messages.js';
 import { resetSession, type BackendSession } from './backend.js';
+import { DEFAULTS } from '../util/defaults.js';
 
 export interface ServerPoolOptions {
   /** Idle sessions kept in all (0: none are kept). */
@@ -21,8 +22,8 @@ export interface ServerPoolOptions {
 const EMPTY = Buffer.alloc(0);
 
 export const DEFAULT_SERVER_POOL: ServerPoolOptions = {
-  maxIdle: 20,
-  idleTimeoutMs: 60_000,
+  maxIdle: DEFAULTS.serverPool,
+  idleTimeoutMs: DEFAULTS.serverIdleTimeoutSeconds * 1000,
   lifetimeMs: 3_600_000,
   resetTimeoutMs: 5_000,
 };

@@ -16,6 +16,7 @@ import { errorResponse } from '../protocol/messages.js';
 import type { Metrics } from '../observability/metrics.js';
 import { ClientConnection } from './connection.js';
 import type { EntraSignIn, GatewayContext } from './context.js';
+import { DEFAULTS } from '../util/defaults.js';
 
 export interface GatewayOptions {
   host: string;
@@ -47,8 +48,8 @@ export interface GatewayOptions {
   serverPool?: Partial<ServerPoolOptions>;
 }
 
-export const DEFAULT_MAX_PENDING_AUTH = 1_000;
-export const DEFAULT_MAX_CONNECTIONS = 10_000;
+export const DEFAULT_MAX_PENDING_AUTH = DEFAULTS.maxPendingAuth;
+export const DEFAULT_MAX_CONNECTIONS = DEFAULTS.maxConnections;
 
 export class Gateway {
   private readonly server: Server;
@@ -70,8 +71,8 @@ export class Gateway {
       secureContext: createSecureContext({ cert: options.tls.certPem, key: options.tls.keyPem, minVersion: 'TLSv1.2' }),
       endPointHash: tlsServerEndPoint(options.tls.certPem),
       allowPlainLoopback: options.allowPlainLoopback ?? false,
-      authTimeoutMs: options.authTimeoutMs ?? 30_000,
-      backendTimeoutMs: options.backendTimeoutMs ?? 10_000,
+      authTimeoutMs: options.authTimeoutMs ?? DEFAULTS.authTimeoutSeconds * 1000,
+      backendTimeoutMs: options.backendTimeoutMs ?? DEFAULTS.backendTimeoutMs,
       backend: options.backend,
       roles: options.roles,
       authMethod: options.authMethod ?? (() => 'both'),

@@ -1,0 +1,33 @@
+// Every setting's default, named once: the components fall back to these, and the CLI
+// shows them in its help (src/cli/up-command.ts). docs/cli.md lists them too.
+
+export const DEFAULTS = {
+  dataDir: './.pgwarden',
+  /** Workers of a new embedded cluster; later starts keep what exists. */
+  workers: 2,
+  /** Authentication method of a new cluster. */
+  authMethod: 'both',
+  gatewayHost: '127.0.0.1',
+  gatewayPort: 5432,
+  apiHost: '127.0.0.1',
+  apiPort: 8080,
+  idpHost: '127.0.0.1',
+  idpPort: 8443,
+  authTimeoutSeconds: 30,
+  backendTimeoutMs: 10_000,
+  maxPendingAuth: 1_000,
+  maxConnections: 10_000,
+  serverPool: 20,
+  serverIdleTimeoutSeconds: 60,
+  drainTimeoutSeconds: 30,
+  clockSkewSeconds: 300,
+  entraAuthority: 'https://login.microsoftonline.com',
+  graphEndpoint: 'https://graph.microsoft.com',
+  logLevel: 'info',
+} as const;
+
+/** `o` without its undefined values, so that optional settings can be passed on as they
+ * are, however strict the types: `{ ...defined({ workers: opts.workers }) }`. */
+export function defined<T extends object>(o: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as { [K in keyof T]?: Exclude<T[K], undefined> };
+}
