@@ -2,12 +2,10 @@
 // native-role procedure, odd names, one-line errors with documented exit codes.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { setAuthMethod } from '../../src/control/auth-methods.js';
-import { CITUS_PASSWORD, psql, run, runCli, startTestPgwarden, type TestPgwarden } from '../helpers/pgwarden.js';
+import { CITUS_PASSWORD, psql, run, runCli, startTestPgwarden, type TestPgwarden, PGWARDEN_BIN as BIN } from '../helpers/pgwarden.js';
 
-const BIN = fileURLToPath(new URL('../../bin/pgwarden.js', import.meta.url));
 let pw: TestPgwarden;
 
 before(async () => {

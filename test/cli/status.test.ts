@@ -2,11 +2,9 @@
 // again with the changes made meanwhile (the reconciler catches it up).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fileURLToPath } from 'node:url';
-import { CITUS_PASSWORD, run, startTestPgwarden, waitFor, type TestPgwarden } from '../helpers/pgwarden.js';
+import { CITUS_PASSWORD, run, startTestPgwarden, waitFor, type TestPgwarden, PGWARDEN_BIN as BIN } from '../helpers/pgwarden.js';
 import { apiClient, basic } from '../helpers/api.js';
 
-const BIN = fileURLToPath(new URL('../../bin/pgwarden.js', import.meta.url));
 let pw: TestPgwarden;
 
 before(async () => {

