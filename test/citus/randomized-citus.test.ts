@@ -8,8 +8,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type pg from 'pg';
 import { startBareCluster, type BareCluster } from '../reconcile/cluster.js';
-import { differences, snapshot, startReconciler, type TestReconciler } from '../reconcile/helpers.js';
-import { chooseSeed, runOperations, SETUP_SQL } from '../reconcile/random-operations.js';
+import { startReconciler, type TestReconciler } from '../reconcile/helpers.js';
+import { assertConverged, chooseSeed, runOperations, SETUP_SQL } from '../reconcile/random-operations.js';
 import { CITUS_BIN, skipWithoutCitus } from '../helpers/citus.js';
 
 const OPERATIONS = 200;
@@ -58,12 +58,7 @@ describe('random operations on Citus', { skip: skipWithoutCitus }, () => {
     const seed = chooseSeed(t, 1338412836);
     const { cluster } = bare;
     await runOperations(t, cluster, seed, OPERATIONS, STOP_AT, START_AT);
-    const report = await r.reconciler.runPass('test: the end');
-    const end = await snapshot(cluster, cluster.coordinator);
-    t.diagnostic(`the coordinator ends with ${Object.entries(end).map(([k, v]) => `${v.length} ${k}`).join(', ')}`);
-    const left = await differences(cluster);
-    assert.deepEqual(left, [], `seed ${seed}: the workers differ from the coordinator; pass report: ${JSON.stringify(report.nodes.map((n) => ({ node: n.node, errors: n.errors, remaining: n.remaining })))}`);
-    for (const n of report.nodes) assert.deepEqual(n.errors, [], `seed ${seed}: ${n.node}`);
+    await assertConverged(t, r.reconciler, cluster, seed);
 
     // Shards: each one's ACL, named after its table, equals the table's on the coordinator.
     const want = await cluster.withSuperuser(cluster.coordinator, (c) => tableAcls(c));

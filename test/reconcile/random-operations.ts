@@ -4,7 +4,11 @@
 // schema-wide and default privileges, role settings, grants by grantees).
 import type pg from 'pg';
 import type { TestContext } from 'node:test';
+import assert from 'node:assert/strict';
 import type { EmbeddedCluster } from '../../src/cluster/embedded.js';
+import type { Reconciler } from '../../src/reconcile/index.js';
+import type { CatalogSnapshot } from './catalog-snapshot.js';
+import { differences, snapshot } from './helpers.js';
 import { quoteIdent, quoteLiteral } from '../../src/util/sql.js';
 
 /** The objects the operations act on; created by the test, owned by citus. */
@@ -274,4 +278,16 @@ export async function runOperations(t: TestContext, cluster: EmbeddedCluster, se
     t.diagnostic(`${ops.failed} of the generated statements failed on the coordinator`);
     for (const [why, n] of [...ops.failures].sort((a, b) => b[1] - a[1])) t.diagnostic(`  ${n} × ${why}`);
   });
+}
+
+/** One more pass; then every worker equals the coordinator and the pass had no error.
+ * Returns the coordinator's catalogs, for the test to say what they held. */
+export async function assertConverged(t: TestContext, reconciler: Reconciler, cluster: EmbeddedCluster, seed: number): Promise<CatalogSnapshot> {
+  const report = await reconciler.runPass('test: the end');
+  const end = await snapshot(cluster, cluster.coordinator);
+  t.diagnostic(`the coordinator ends with ${Object.entries(end).map(([k, v]) => `${v.length} ${k}`).join(', ')}`);
+  const left = await differences(cluster);
+  assert.deepEqual(left, [], `seed ${seed}: the workers differ from the coordinator; pass report: ${JSON.stringify(report.nodes.map((n) => ({ node: n.node, errors: n.errors, remaining: n.remaining })))}`);
+  for (const n of report.nodes) assert.deepEqual(n.errors, [], `seed ${seed}: ${n.node}`);
+  return end;
 }
