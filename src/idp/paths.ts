@@ -7,6 +7,10 @@ import { join } from 'node:path';
  * token's groups overage points there (claims.ts). */
 export const GRAPH_BASE_PATH = '/graph/v1.0';
 
+/** Where the one Azure Resource Manager call the Azure CLI makes at login is answered
+ * (routes/arm.ts): ARM's `https://management.azure.com/...` is `{authority}/arm/...`. */
+export const ARM_BASE_PATH = '/arm';
+
 export interface IdpPaths {
   readonly dir: string;
   /** Tenant, users, service principals, groups, public clients (0600). */

@@ -6,6 +6,7 @@ import formbody from '@fastify/formbody';
 import type { TlsMaterial } from '../tls/certificates.js';
 import type { ProviderContext } from './context.js';
 import { isRefusal, refuse } from './oauth-errors.js';
+import { registerArm } from './routes/arm.js';
 import { registerAuthorize } from './routes/authorize.js';
 import { registerDeviceFlow } from './routes/device.js';
 import { registerDiscovery } from './routes/discovery.js';
@@ -55,5 +56,6 @@ export async function buildServer(ctx: ProviderContext, tls: TlsMaterial): Promi
   registerAuthorize(app, ctx);
   registerLogout(app, ctx);
   registerGraph(app, ctx);
+  registerArm(app, ctx);
   return app;
 }
