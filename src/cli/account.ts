@@ -131,10 +131,15 @@ async function chooseAccount(o: TokenOptions): Promise<Choice> {
     others: accounts.filter((a) => a.tenantId !== account.tenantId),
     ...(dataDir ? { dataDir } : {}),
   });
+  // A data directory chooses only among the accounts signed in through it: its files
+  // (the provider's address and CA) are trusted for those accounts and no others, so
+  // that a data directory someone else left in the working directory cannot draw
+  // another account's refresh token or client secret to a server of its choosing.
+  const signedInThrough = (dataDir: string) => accounts.filter((a) => a.dataDir !== undefined && resolve(a.dataDir) === dataDir);
   if (o.dataDir !== undefined) {
     const dataDir = resolve(o.dataDir);
     const tenant = await tenantOf(dataDir);
-    const account = accountOfTenant(accounts, tenant);
+    const account = accountOfTenant(signedInThrough(dataDir), tenant);
     if (!account) {
       throw new PgwardenError(
         'NOT_LOGGED_IN',
@@ -154,7 +159,7 @@ async function chooseAccount(o: TokenOptions): Promise<Choice> {
   const here = resolve(DEFAULT_DATA_DIR);
   const endpoint = await readEndpoint(here).catch(() => undefined);
   if (endpoint) {
-    const account = accountOfTenant(accounts, endpoint.tenantId);
+    const account = accountOfTenant(signedInThrough(here), endpoint.tenantId);
     if (account) return choice(account, `the account of ${DEFAULT_DATA_DIR}`, here);
     process.stderr.write(
       `pgwarden: warning: no account is signed in to tenant ${endpoint.tenantId} of ${DEFAULT_DATA_DIR}; using the default account ${byDefault.name} (tenant ${byDefault.tenantId}). Sign in to it with 'pgwarden login'.\n`,
@@ -192,10 +197,14 @@ async function tenantOf(dataDir: string): Promise<string> {
  * provider may listen on the port it had). */
 async function providerOf(c: Choice): Promise<Provider> {
   const a = c.account;
-  const dataDir = c.dataDir ?? a.dataDir;
+  // Only the data directory the account was signed in through may say where its provider is now.
+  const dataDir = a.dataDir === undefined ? undefined : resolve(a.dataDir);
   if (!dataDir) return { authority: a.authority, tenant: a.tenantId, ...(a.ca ? { ca: a.ca } : {}) };
   const endpoint = await readEndpoint(dataDir).catch(() => undefined);
   if (!endpoint) throw cannotGetToken(c, `its identity provider is not running (no 'pgwarden up' on ${dataDir})`, 'Start it');
+  if (new URL(endpoint.authority).protocol !== 'https:') {
+    throw cannotGetToken(c, `${dataDir} names a provider that is not HTTPS (${endpoint.authority})`, 'Start pgwarden there again');
+  }
   if (endpoint.tenantId.toLowerCase() !== a.tenantId) {
     throw cannotGetToken(
       c,

@@ -64,6 +64,34 @@ async function signsIn(pw: TestPgwarden, accessToken: string): Promise<boolean> 
   return r.code === 0 && r.stdout.trim() === admin(pw).username;
 }
 
+test("a data directory left in the working directory draws no other account's credentials to its server", async () => {
+  const env = profile();
+  await login(env, a);
+  // A crafted ./.pgwarden naming A's tenant and a server of its own (here: a listener that
+  // records what reaches it). A's account was signed in through A's data directory only.
+  const cwd = join(root, 'crafted');
+  await mkdir(join(cwd, '.pgwarden', 'idp'), { recursive: true });
+  const seen: string[] = [];
+  const trap = createServer((s) => {
+    seen.push('connection');
+    s.destroy();
+  });
+  await new Promise<void>((r) => trap.listen(0, '127.0.0.1', r));
+  try {
+    const port = (trap.address() as AddressInfo).port;
+    await writeFile(join(cwd, '.pgwarden', 'idp', 'endpoint.json'), JSON.stringify({ authority: `https://localhost:${port}`, tenantId: a.idp!.tenantId, tenantDomain: 'crafted' }));
+    // Without --data-dir: the default account, A's, from A's own provider.
+    assert.equal(claimsOf(await token(env, cwd)).tid, a.idp!.tenantId);
+    // With --data-dir of the crafted directory: no account was signed in through it.
+    const r = await cli(env, cwd, 'account', 'get-access-token', '--data-dir', join(cwd, '.pgwarden'));
+    assert.equal(r.code, 3, r.stdout + r.stderr);
+    assert.match(r.stderr, /No account is signed in to tenant/);
+    assert.deepEqual(seen, [], 'nothing reached the crafted server');
+  } finally {
+    trap.close();
+  }
+});
+
 test('--data-dir, or the working directory of a running cluster, chooses that cluster\'s tenant; -t still chooses by tenant', async () => {
   const env = profile();
   await login(env, a);
