@@ -96,11 +96,12 @@ export async function detectCitus(c: pg.Client): Promise<boolean> {
 const CITUS_REMOTE_FAILURE = /connection to the remote node (?:.*@)?([^@\s]+):(\d+) failed/;
 
 /**
- * Citus applies a role change on every node at once, or nowhere: when a worker cannot be
- * reached, the coordinator's statement fails and nothing is changed. Says so, naming the
- * node and what to do, instead of Citus's connection error.
+ * Citus needs every node for a role change: when a worker cannot be reached, the
+ * coordinator's statement fails. Says so, naming the node and what to do, instead of
+ * Citus's connection error; `atomic` when the failed statement was part of one
+ * transaction on the coordinator, so that nothing was changed anywhere.
  */
-export function citusNodeDown(admin: ClusterAdmin, e: unknown): PgwardenError | undefined {
+export function citusNodeDown(admin: ClusterAdmin, e: unknown, atomic = false): PgwardenError | undefined {
   const m = CITUS_REMOTE_FAILURE.exec((e as Error)?.message ?? '');
   if (!m || e instanceof PgwardenError) return undefined;
   const [host, port] = [m[1]!, Number(m[2])];
@@ -108,8 +109,11 @@ export function citusNodeDown(admin: ClusterAdmin, e: unknown): PgwardenError | 
   const name = node ? `${node.name} (${host}:${port})` : `the node at ${host}:${port}`;
   return new PgwardenError(
     'NODE_UNAVAILABLE',
-    `${name} cannot be reached, and Citus makes this change on every node at once: nothing was changed. ` +
-      'Start that node and try again (or remove it from the cluster with citus_remove_node).',
+    atomic
+      ? `${name} cannot be reached, and Citus makes this change on every node at once: nothing was changed. ` +
+        'Start that node and try again (or remove it from the cluster with citus_remove_node).'
+      : `${name} cannot be reached, and Citus needs every node for this change: it stopped there. ` +
+        'Start that node and run it again (or remove the node from the cluster with citus_remove_node).',
     { cause: e },
   );
 }

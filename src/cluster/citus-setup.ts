@@ -16,9 +16,11 @@ export async function joinCitusCluster(admin: ClusterAdmin, nodes: readonly Citu
   const coordinator = nodes.find((n) => n.node.kind === 'coordinator');
   if (!coordinator) throw new Error('a Citus cluster needs a coordinator');
   await admin.withAdmin(coordinator.node, async (c) => {
-    const known = await c.query<{ nodename: string; nodeport: number; groupid: number }>('SELECT nodename, nodeport, groupid FROM pg_dist_node');
-    if (!known.rows.some((r) => r.groupid === 0)) {
-      await c.query('SELECT citus_set_coordinator_host($1, $2)', [coordinator.host, coordinator.port]);
+    const known = await c.query<{ nodeid: number; nodename: string; nodeport: number; groupid: number }>('SELECT nodeid, nodename, nodeport, groupid FROM pg_dist_node');
+    const self = known.rows.find((r) => r.groupid === 0);
+    if (!self) await c.query('SELECT citus_set_coordinator_host($1, $2)', [coordinator.host, coordinator.port]);
+    else if (self.nodename !== coordinator.host || self.nodeport !== coordinator.port) {
+      await c.query('SELECT citus_update_node($1, $2, $3)', [self.nodeid, coordinator.host, coordinator.port]);
     }
     for (const w of nodes.filter((n) => n.node.kind === 'worker')) {
       if (known.rows.some((r) => r.nodename === w.host && r.nodeport === w.port)) continue;

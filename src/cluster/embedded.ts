@@ -132,6 +132,9 @@ export class EmbeddedCluster extends DataDirBacked implements Cluster {
   /** Initialises missing nodes, starts all, and brings roles and schema up to date. */
   async start(): Promise<StartResult> {
     await this.dir.lock();
+    // Saved first: Citus records the nodes' ports in its metadata as the cluster forms,
+    // so a start that fails after that must leave them for the next start to reuse.
+    await writeFile(dataDirPaths(this.dataDir).clusterLayout, JSON.stringify(this.layout, null, 2) + '\n');
     const citus = await this.dir.citusPassword(this.options.citusPassword);
     await Promise.all(
       this.nodes.map(async (node) => {
@@ -155,7 +158,6 @@ export class EmbeddedCluster extends DataDirBacked implements Cluster {
       await this.stop();
       throw e;
     }
-    await writeFile(dataDirPaths(this.dataDir).clusterLayout, JSON.stringify(this.layout, null, 2) + '\n');
     return citus.generated ? { generatedCitusPassword: citus.password } : {};
   }
 
@@ -236,7 +238,7 @@ async function resolveLayout(dataDir: string, options: EmbeddedClusterOptions): 
       'CONFIG_INVALID',
       citus
         ? `${dataDir} holds a plain PostgreSQL cluster; --citus needs a new data directory`
-        : `${dataDir} holds a Citus cluster; it starts only with Citus (leave out --citus=false)`,
+        : `${dataDir} holds a Citus cluster; it starts only with Citus`,
     );
   }
   const postgresBin = options.postgresBin !== undefined ? resolve(options.postgresBin) : saved?.postgresBin;

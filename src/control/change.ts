@@ -4,7 +4,7 @@
 // carried the coordinator's statements to every worker). Callers hold the cluster change
 // lock (exclusively()).
 import type pg from 'pg';
-import { coordinatorOf, onWorkers, type ClusterAdmin, type NodeOutcome } from '../cluster/admin.js';
+import { citusNodeDown, coordinatorOf, onWorkers, type ClusterAdmin, type NodeOutcome } from '../cluster/admin.js';
 
 export interface ChangeResult<T> {
   readonly value: T;
@@ -25,9 +25,14 @@ export async function inTransaction<T>(c: pg.Client, fn: (c: pg.Client) => Promi
   }
 }
 
-/** Runs `fn` in a transaction on the coordinator. */
-export function onCoordinator<T>(admin: ClusterAdmin, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  return admin.withAdmin(coordinatorOf(admin), (c) => inTransaction(c, fn));
+/** Runs `fn` in a transaction on the coordinator. With Citus, a worker that cannot be
+ * reached fails it whole: the error says so, and that nothing was changed. */
+export async function onCoordinator<T>(admin: ClusterAdmin, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  try {
+    return await admin.withAdmin(coordinatorOf(admin), (c) => inTransaction(c, fn));
+  } catch (e) {
+    throw citusNodeDown(admin, e, true) ?? e;
+  }
 }
 
 /** The coordinator's part in a transaction, then `onEachWorker` on every worker. */

@@ -1,5 +1,6 @@
-// One pass: read the coordinator once, then reconcile each targeted worker with that
-// snapshot, in parallel and independently (one worker down must not stop the others).
+// One pass: read the coordinator, then reconcile each targeted worker with that snapshot
+// (with Citus, with the coordinator read again after each worker's own read), in
+// parallel and independently (one worker down must not stop the others).
 import type { Logger } from 'pino';
 import { coordinatorOf, detectCitus, exclusively, type AdminNode, type ClusterAdmin } from '../cluster/admin.js';
 import { describeError } from '../util/errors.js';
@@ -135,7 +136,8 @@ async function reconcileOne(
     };
     return { report, vanishedLeft: r.vanishedLeft };
   } catch (e) {
-    if (e instanceof UnreachableError) {
+    // The worker itself, not the coordinator read again after it (Citus mode).
+    if (e instanceof UnreachableError && e.node === node.name) {
       ctx.states.unreachable(node.name, e.message);
       return { report: down(e.message), vanishedLeft: undefined };
     }

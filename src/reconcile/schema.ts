@@ -1,5 +1,5 @@
 // What the reconciler keeps on the coordinator, installed by installReconcileSchema()
-// (idempotent; the coordinator's bootstrap calls it at every start):
+// (idempotent; Reconciler.start() calls it):
 //
 //   pgwarden.propagated_roles   the roles it has propagated: a role listed here that the
 //                               coordinator no longer has is dropped on the workers; a

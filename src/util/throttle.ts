@@ -136,16 +136,24 @@ export class SignInThrottle {
     e.lastFailure = now;
     // Re-insert: Map order is age order, so the oldest entry is the first to go.
     this.entries.delete(key);
-    if (this.entries.size >= MAX_ENTRIES) this.evictOldest();
+    if (this.entries.size >= MAX_ENTRIES) this.evictOldest(now);
     this.entries.set(key, e);
     return e;
   }
 
-  private evictOldest(): void {
+  /** Forgets the oldest entries that block nothing now, so that filling the table (one
+   * address failing with many role names) cannot wash away the blocks it earned; only a
+   * table of blocking entries alone loses its oldest blocks, to stay bounded. */
+  private evictOldest(now: number): void {
     let n = EVICT_BATCH;
+    for (const [key, e] of this.entries) {
+      if (e.blockedUntil > now) continue;
+      this.entries.delete(key);
+      if (--n === 0) return;
+    }
     for (const key of this.entries.keys()) {
       this.entries.delete(key);
-      if (--n === 0) break;
+      if (--n === 0) return;
     }
   }
 }

@@ -72,6 +72,15 @@ describe('the throttle, alone', () => {
     assert.ok(t.size <= MAX_ENTRIES);
   });
 
+  test("filling the table with new role names does not wash away a block the address earned", () => {
+    const t = new SignInThrottle(() => 0);
+    for (let i = 0; i <= ROLE_FREE_FAILURES; i++) t.failure('6.6.6.6', 'citus');
+    assert.equal(t.check('6.6.6.6', 'citus').blocked, true);
+    for (let i = 0; i < MAX_ENTRIES + 10; i++) t.failure('6.6.6.6', `spray-${i}`);
+    assert.ok(t.size <= MAX_ENTRIES);
+    assert.equal(t.check('6.6.6.6', 'citus').blocked, true, 'citus is still refused from that address');
+  });
+
   test('the wait is said in words', () => {
     assert.equal(retryAfterText(1), '1 second');
     assert.equal(retryAfterText(1_000), '1 second');
