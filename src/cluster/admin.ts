@@ -44,9 +44,10 @@ export function onWorkers(admin: ClusterAdmin, fn: (client: pg.Client) => Promis
  */
 export async function forEachWorker(admin: ClusterAdmin, fn: (node: AdminNode) => Promise<void>): Promise<NodeOutcome[]> {
   const workers = admin.adminNodes.filter((n) => n.kind === 'worker');
-  if (await admin.withAdmin(coordinatorOf(admin), detectCitus)) return workers.map((node) => ({ node: node.name, ok: true }));
+  const viaCitus = await admin.withAdmin(coordinatorOf(admin), (c) => citusWorkers(admin, c));
   return Promise.all(
     workers.map(async (node): Promise<NodeOutcome> => {
+      if (viaCitus.has(node.name)) return { node: node.name, ok: true };
       try {
         await fn(node);
         return { node: node.name, ok: true };
@@ -85,6 +86,28 @@ export async function exclusively<T>(admin: ClusterAdmin, fn: () => Promise<T>):
       await c.query(`SELECT pg_advisory_unlock(${CLUSTER_CHANGE_LOCK}::bigint)`).catch(() => undefined);
     }
   });
+}
+
+/**
+ * The workers Citus carries the coordinator's role statements to: with Citus, those whose
+ * own group (pg_dist_local_group) is active in the coordinator's metadata; without Citus,
+ * none. Asked of each worker, not matched by address (pgwarden may reach a node by a
+ * socket path where Citus uses a host name). A worker pgwarden lists and Citus does not
+ * (not added yet, or removed), or that does not answer, is written to directly.
+ */
+async function citusWorkers(admin: ClusterAdmin, c: pg.Client): Promise<Set<string>> {
+  if (!(await detectCitus(c))) return new Set();
+  const r = await c.query<{ groupid: number }>("SELECT groupid FROM pg_dist_node WHERE isactive AND noderole = 'primary' AND groupid <> 0");
+  const active = new Set(r.rows.map((x) => Number(x.groupid)));
+  const workers = admin.adminNodes.filter((n) => n.kind === 'worker');
+  const groups = await Promise.all(
+    workers.map((n) =>
+      admin
+        .withAdmin(n, async (w) => (await w.query<{ groupid: number }>("SELECT groupid FROM pg_dist_local_group WHERE to_regclass('pg_dist_local_group') IS NOT NULL")).rows[0]?.groupid)
+        .catch(() => undefined),
+    ),
+  );
+  return new Set(workers.filter((_, i) => groups[i] !== undefined && active.has(Number(groups[i]))).map((n) => n.name));
 }
 
 export async function detectCitus(c: pg.Client): Promise<boolean> {
