@@ -37,9 +37,6 @@ import type { Logger } from './util/log.js';
 import { dataDirPaths } from './util/data-dir-paths.js';
 import { DEFAULTS, defined } from './util/defaults.js';
 
-/** Where the embedded identity provider listens by default. */
-export const DEFAULT_IDP_PORT = DEFAULTS.idpPort;
-
 /** Microsoft Graph, for directory searches of a real tenant (src/identity/graph-directory.ts). */
 export interface GraphOptions {
   readonly clientId: string;
@@ -276,7 +273,7 @@ interface Identity {
  * admin of the cluster, and its credentials are saved 0600 in entra-admin.json.
  */
 async function startIdentity(options: PgwardenOptions, cluster: Cluster, tls: TlsMaterial, log: Logger): Promise<Identity> {
-  const identity = options.identity ?? { kind: 'embedded', port: DEFAULT_IDP_PORT };
+  const identity = options.identity ?? { kind: 'embedded', port: DEFAULTS.idpPort };
   if (identity.kind === 'none') return { config: undefined, idp: undefined, directory: undefined, seededAdmin: undefined };
   if (identity.kind === 'entra') {
     const { config, graph } = identity;

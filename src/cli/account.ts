@@ -20,9 +20,10 @@ import { applyQuery, AZ_OUTPUTS, formatAz, type AzOutput } from './az-output.js'
 import { accountOfTenant, currentAccount, describeAccount, loadAccounts, subscriptionIdFor, updateAccount, type StoredAccount } from './account-store.js';
 import { postForm, ProviderUnreachable, runningHint, tokenUrl, type Provider, type TokenAnswer } from './provider-client.js';
 import { shellWord } from './shell.js';
+import { DEFAULTS } from '../util/defaults.js';
 
 /** `pgwarden up`'s and `pgwarden login`'s default data directory. */
-const DEFAULT_DATA_DIR = './.pgwarden';
+const DEFAULT_DATA_DIR = DEFAULTS.dataDir;
 
 /** The managed PostgreSQL service's audience: pgwarden's default, where az's default is
  * Azure management (https://management.core.windows.net/). */

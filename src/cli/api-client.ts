@@ -8,6 +8,7 @@ import { ERROR_KINDS, PgwardenError, type ErrorCode } from '../util/errors.js';
 import { readOptional } from '../util/files.js';
 import { httpRequestJson } from '../util/http-client.js';
 import { dataDirPaths } from '../util/data-dir-paths.js';
+import { DEFAULTS } from '../util/defaults.js';
 
 export interface ApiOptions {
   dataDir: string;
@@ -19,7 +20,7 @@ export interface ApiOptions {
 /** Adds the options every API command shares. */
 export function withApiOptions(cmd: Command): Command {
   return cmd
-    .option('--data-dir <dir>', 'the data directory of a local pgwarden (for the API URL, CA and citus password)', './.pgwarden')
+    .option('--data-dir <dir>', 'the data directory of a local pgwarden (for the API URL, CA and citus password)', DEFAULTS.dataDir)
     .addOption(cmd.createOption('--api-url <url>', 'the control plane, e.g. https://127.0.0.1:8080 (default: from the data directory)').env('PGWARDEN_API_URL'))
     .addOption(cmd.createOption('--token <token>', "a Microsoft Entra admin's access token (default: sign in as citus)").env('PGWARDEN_TOKEN'))
     .addOption(cmd.createOption('-o, --output <format>', 'table or json').choices(['table', 'json']).default('table'));
@@ -37,7 +38,7 @@ export class ApiSession {
     let url = o.apiUrl;
     if (!url) {
       const saved = await readOptional(dataDirPaths(dataDir).api);
-      url = saved ? (JSON.parse(saved) as { url: string }).url : 'https://127.0.0.1:8080';
+      url = saved ? (JSON.parse(saved) as { url: string }).url : `https://${DEFAULTS.apiHost}:${DEFAULTS.apiPort}`;
     }
     const ca = await readOptional(join(dataDir, 'tls', 'ca.crt'));
     let authorization: string;

@@ -12,6 +12,7 @@ import { issuersFor } from '../idp/issuers.js';
 const seedModule = () => import('../idp/seed.js');
 import { PgwardenError } from '../util/errors.js';
 import { print, readStdinSecret } from './api-client.js';
+import { DEFAULTS } from '../util/defaults.js';
 
 interface IdpOptions {
   dataDir: string;
@@ -23,7 +24,7 @@ const json = (value: unknown): void => print('json', value);
 
 function withIdpOptions(cmd: Command): Command {
   return cmd
-    .option('--data-dir <dir>', "the data directory whose identity provider to change (its idp/ folder)", './.pgwarden')
+    .option('--data-dir <dir>', "the data directory whose identity provider to change (its idp/ folder)", DEFAULTS.dataDir)
     .addOption(cmd.createOption('-o, --output <format>', 'table or json').choices(['table', 'json']).default('table'));
 }
 

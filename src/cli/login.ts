@@ -9,6 +9,7 @@ import { PgwardenError } from '../util/errors.js';
 import { applyQuery, AZ_OUTPUTS, formatAz, type AzOutput } from './az-output.js';
 import { describeAccount, loadAccounts, rememberAccount, saveAccounts, type StoredAccount } from './account-store.js';
 import { deviceCodeFlow, locateProvider, postForm, tokenUrl, unverifiedClaims, type Provider, type TokenAnswer } from './provider-client.js';
+import { DEFAULTS } from '../util/defaults.js';
 
 /** What `az login` asks for: Azure management, with a refresh token and an ID token.
  * (The double slash is how the Azure CLI names the resource `https://management.core.windows.net/`.) */
@@ -39,7 +40,7 @@ export function registerLoginCommands(program: Command): void {
     .option('-t, --tenant <tenant>', "tenant id or domain (default: the embedded provider's tenant; organizations for users elsewhere)")
     .option('--authority <url>', 'an Entra-compatible identity provider, e.g. https://login.microsoftonline.com (default: the embedded one of --data-dir)')
     .option('--ca-file <file>', "trust this CA certificate (PEM) for the provider (default: --data-dir's tls/ca.crt for the embedded one)")
-    .option('--data-dir <dir>', 'the data directory of a local pgwarden', './.pgwarden')
+    .option('--data-dir <dir>', 'the data directory of a local pgwarden', DEFAULTS.dataDir)
     .option('--allow-no-subscriptions', 'accepted for compatibility with az; tenants here have no subscriptions')
     .addOption(program.createOption('-o, --output <format>', 'json, tsv or none').choices(AZ_OUTPUTS).default('json'))
     .option('--query <jmespath>', 'JMESPath query of the output')

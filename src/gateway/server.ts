@@ -48,9 +48,6 @@ export interface GatewayOptions {
   serverPool?: Partial<ServerPoolOptions>;
 }
 
-export const DEFAULT_MAX_PENDING_AUTH = DEFAULTS.maxPendingAuth;
-export const DEFAULT_MAX_CONNECTIONS = DEFAULTS.maxConnections;
-
 export class Gateway {
   private readonly server: Server;
   private readonly ctx: GatewayContext;
@@ -82,7 +79,7 @@ export class Gateway {
       cancels: new CancelRegistry(),
       serverPool,
       sessions: new Set(),
-      maxConnections: options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+      maxConnections: options.maxConnections ?? DEFAULTS.maxConnections,
       throttle: new SignInThrottle(Date.now, options.throttle),
       metrics: options.metrics,
       log: options.log,
@@ -92,7 +89,7 @@ export class Gateway {
       const throttle = this.ctx.throttle;
       metrics.beforeScrape.push(() => metrics.throttledClients.set(throttle.blockedCount()));
     }
-    this.maxPending = options.maxPendingAuth ?? DEFAULT_MAX_PENDING_AUTH;
+    this.maxPending = options.maxPendingAuth ?? DEFAULTS.maxPendingAuth;
     this.server = createServer({ noDelay: true }, (socket) => this.accept(socket));
     this.server.on('error', (e) => options.log.error({ event: 'gateway-error', error: e.message }, 'gateway socket error'));
   }

@@ -1,5 +1,6 @@
 // Which identity provider and tenant a cluster trusts, and what it accepts from it.
 // https://learn.microsoft.com/entra/identity-platform/access-token-claims-reference
+import { DEFAULTS } from '../util/defaults.js';
 
 /** The audiences that the managed services issue tokens for (DESIGN.md, "audiences"). */
 export const DEFAULT_AUDIENCES: readonly string[] = [
@@ -9,7 +10,7 @@ export const DEFAULT_AUDIENCES: readonly string[] = [
 ];
 
 /** Microsoft Entra ID's public cloud authority. */
-export const ENTRA_AUTHORITY = 'https://login.microsoftonline.com';
+export const ENTRA_AUTHORITY = DEFAULTS.entraAuthority;
 
 /** Clock skew tolerated on `exp` and `nbf`, at most (the issue's bound). */
 export const MAX_CLOCK_SKEW_SECONDS = 300;

@@ -16,8 +16,9 @@ import type { GroupMembership } from './group-membership.js';
 import { isGuid } from '../util/guid.js';
 import { PgwardenError } from '../util/errors.js';
 import { httpRequestJson, oauthErrorDescription, type HttpResponse } from '../util/http-client.js';
+import { DEFAULTS } from '../util/defaults.js';
 
-export const GRAPH_ENDPOINT = 'https://graph.microsoft.com';
+export const GRAPH_ENDPOINT = DEFAULTS.graphEndpoint;
 
 export interface GraphDirectoryConfig {
   /** Where tokens come from: `https://login.microsoftonline.com`, or a compatible provider. */
