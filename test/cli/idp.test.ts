@@ -5,12 +5,13 @@ import assert from 'node:assert/strict';
 import { readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AZURE_CLI_CLIENT_ID } from '../../src/idp/model.js';
-import { claimsOf, headerOf, makeTempDir, runCli, startIdp, type TestIdp } from '../idp/helpers.js';
+import { claimsOf, headerOf, runCli, startIdp, type TestIdp } from '../idp/helpers.js';
+import { makeDataDir } from '../helpers/pgwarden.js';
 
 const PG = 'https://token.postgres.cosmos.azure.com';
 
 test('without a running provider: init, users, service principals, groups; secrets once, never in listings', async () => {
-  const dir = await makeTempDir();
+  const dir = await makeDataDir();
   const dd = ['--data-dir', join(dir, 'data')];
   try {
     const init = await runCli(['idp', 'init', '-o', 'json', ...dd]);
@@ -66,7 +67,7 @@ test('without a running provider: init, users, service principals, groups; secre
 });
 
 test('a data directory without a provider: the error says what to run', async () => {
-  const dir = await makeTempDir();
+  const dir = await makeDataDir();
   try {
     const r = await runCli(['idp', 'user', 'list', '--data-dir', dir]);
     assert.equal(r.code, 2);

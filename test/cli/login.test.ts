@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BIN, claimsOf, formOf, makeTempDir, runCli, startIdp, type TestIdp } from '../idp/helpers.js';
+import { BIN, claimsOf, formOf, runCli, startIdp, type TestIdp } from '../idp/helpers.js';
+import { makeDataDir } from '../helpers/pgwarden.js';
 
 const PG = 'https://token.postgres.cosmos.azure.com';
 const PASSWORD = 'Erin-passw0rd!';
@@ -17,7 +18,7 @@ let erin: string;
 before(async () => {
   t = await startIdp({ deviceCodeIntervalSeconds: 1 });
   erin = (await t.idp.directory.addUser({ userPrincipalName: 'erin', displayName: 'Erin', password: PASSWORD })).user.userPrincipalName!;
-  configRoot = await makeTempDir('pgwarden-config-test-');
+  configRoot = await makeDataDir('pgwarden-config-test-');
 });
 after(async () => {
   await t.destroy();

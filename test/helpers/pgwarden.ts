@@ -25,9 +25,10 @@ export interface TestPgwarden extends Omit<RunningPgwarden, 'cluster'> {
   destroy(): Promise<void>;
 }
 
-export async function makeDataDir(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'pgwarden-test-'));
-  await chmod(dir, 0o711); // the servers' OS user must reach its node directories
+/** A new temporary directory (0711: the servers' OS user must reach what is below it). */
+export async function makeDataDir(prefix = 'pgwarden-test-'): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  await chmod(dir, 0o711);
   return dir;
 }
 

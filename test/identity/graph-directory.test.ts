@@ -11,8 +11,8 @@ import { DEFAULT_AUDIENCES, MAX_CLOCK_SKEW_SECONDS } from '../../src/identity/co
 import { AZURE_CLI_CLIENT_ID } from '../../src/idp/model.js';
 import { httpRequestJson } from '../../src/util/http-client.js';
 import { isPgwardenError } from '../../src/util/errors.js';
-import { makeTempDir, runCli, startIdp, type TestIdp } from '../idp/helpers.js';
-import { CITUS_PASSWORD, psql, startTestPgwarden, type TestPgwarden } from '../helpers/pgwarden.js';
+import { runCli, startIdp, type TestIdp } from '../idp/helpers.js';
+import { CITUS_PASSWORD, psql, startTestPgwarden, type TestPgwarden, makeDataDir } from '../helpers/pgwarden.js';
 import { apiClient, basic } from '../helpers/api.js';
 
 const GRAPH = GRAPH_ENDPOINT;
@@ -217,7 +217,7 @@ describe('pgwarden for a real tenant, with Microsoft Graph', () => {
 
 describe('pgwarden up: the Graph options', () => {
   const refused = async (args: string[], message: RegExp) => {
-    const dir = await makeTempDir();
+    const dir = await makeDataDir();
     const r = await runCli(['up', '--data-dir', dir, ...args]);
     await rm(dir, { recursive: true, force: true });
     assert.equal(r.code, 2, r.stdout + r.stderr);

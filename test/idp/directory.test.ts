@@ -7,10 +7,10 @@ import { Directory } from '../../src/idp/directory.js';
 import { idpPaths } from '../../src/idp/paths.js';
 import { AZURE_CLI_CLIENT_ID } from '../../src/idp/model.js';
 import { isPgwardenError } from '../../src/util/errors.js';
-import { makeTempDir } from './helpers.js';
+import { makeDataDir } from '../helpers/pgwarden.js';
 
 async function withDirectory(fn: (d: Directory, path: string) => Promise<void>): Promise<void> {
-  const dir = await makeTempDir();
+  const dir = await makeDataDir();
   try {
     const path = idpPaths(dir).directory;
     const d = new Directory(path);
@@ -163,7 +163,7 @@ test('concurrent writers from separate editors (as separate processes would be) 
 });
 
 test('a directory that does not exist yet says how to make one', async () => {
-  const dir = await makeTempDir();
+  const dir = await makeDataDir();
   try {
     const d = new Directory(idpPaths(dir).directory);
     await assert.rejects(d.listUsers(), (e) => isPgwardenError(e, 'CONFIG_INVALID') && /pgwarden idp init/.test((e as Error).message));

@@ -2,21 +2,14 @@
 // local CA, HTTPS on a free port, a movable clock, and helpers that talk to it over real
 // HTTPS and verify what it issues with jose.
 import { spawn } from 'node:child_process';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createLocalJWKSet, jwtVerify, type JWTPayload, type JWTVerifyResult } from 'jose';
 import { EmbeddedIdp, type EmbeddedIdpOptions, type SeededAdmin } from '../../src/idp/embedded-idp.js';
 import { ensureLocalTls } from '../../src/tls/certificates.js';
 import { httpRequestJson, type HttpResponse } from '../../src/util/http-client.js';
 import { createLogger, type Logger } from '../../src/util/log.js';
-import { PGWARDEN_BIN } from '../helpers/pgwarden.js';
-
-export async function makeTempDir(prefix = 'pgwarden-idp-test-'): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), prefix));
-  await chmod(dir, 0o711);
-  return dir;
-}
+import { makeDataDir, PGWARDEN_BIN } from '../helpers/pgwarden.js';
 
 export interface TestClock {
   now(): number;
@@ -46,7 +39,7 @@ export interface TestIdp {
 }
 
 export async function startIdp(options: Partial<Omit<EmbeddedIdpOptions, 'dataDir' | 'tls' | 'log' | 'now'>> = {}, dataDir?: string): Promise<TestIdp> {
-  const dir = dataDir ?? (await makeTempDir());
+  const dir = dataDir ?? (await makeDataDir('pgwarden-idp-test-'));
   const tls = await ensureLocalTls(dir, []);
   const logFile = join(dir, 'logs', 'idp.log');
   const log = createLogger({ file: logFile, level: 'debug', stderrLevel: 'silent' });

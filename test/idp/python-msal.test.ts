@@ -22,7 +22,8 @@ import { join } from 'node:path';
 import { AZURE_CLI_CLIENT_ID } from '../../src/idp/model.js';
 import { DEFAULT_AUDIENCES } from '../../src/identity/config.js';
 import { TokenVerifier } from '../../src/identity/verify-token.js';
-import { addSp, claimsOf, makeTempDir, startIdp, type TestIdp, type TestSp } from './helpers.js';
+import { addSp, claimsOf, startIdp, type TestIdp, type TestSp } from './helpers.js';
+import { makeDataDir } from '../helpers/pgwarden.js';
 
 const PG = 'https://postgres.cosmos.azure.com';
 const ARM_SCOPE = 'https://management.core.windows.net//.default'; // what az asks for ARM
@@ -123,7 +124,7 @@ before(async () => {
   sp = await addSp(t, 'python-msal-app');
   const { user } = await t.idp.directory.addUser({ userPrincipalName: 'grace', displayName: 'Grace Hopper', password: PASSWORD });
   grace = { upn: user.userPrincipalName!, oid: user.objectId };
-  dir = await makeTempDir('pgwarden-python-msal-');
+  dir = await makeDataDir('pgwarden-python-msal-');
   await writeFile(join(dir, 'ca.pem'), t.ca);
   await writeFile(join(dir, 'msal_call.py'), SCRIPT);
 });

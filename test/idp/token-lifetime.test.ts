@@ -6,10 +6,11 @@ import { EmbeddedIdp } from '../../src/idp/embedded-idp.js';
 import { ensureLocalTls } from '../../src/tls/certificates.js';
 import { isPgwardenError } from '../../src/util/errors.js';
 import { silentLogger } from '../../src/util/log.js';
-import { makeTempDir, startIdp } from './helpers.js';
+import { startIdp } from './helpers.js';
+import { makeDataDir } from '../helpers/pgwarden.js';
 
 test('a lifetime outside 5 to 90 minutes, or min > max, is refused at open', async () => {
-  const dir = await makeTempDir();
+  const dir = await makeDataDir();
   try {
     const tls = await ensureLocalTls(dir, []);
     for (const bad of [{ min: 4, max: 10 }, { min: 10, max: 91 }, { min: 30, max: 20 }, { min: Number.NaN, max: 10 }]) {
