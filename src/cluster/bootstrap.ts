@@ -17,13 +17,13 @@ import { coordinatorOf, detectCitus, type ClusterAdmin } from './admin.js';
  * made from `password` (so the salt, and every node's copy, stay as they are), else a
  * new one. Every node gets the same bytes.
  */
-export async function verifierFor(coordinator: pg.Client, role: string, password: string): Promise<string> {
+async function verifierFor(coordinator: pg.Client, role: string, password: string): Promise<string> {
   const r = await coordinator.query<{ rolpassword: string | null }>('SELECT rolpassword FROM pg_authid WHERE rolname = $1', [role]);
   const current = r.rows[0]?.rolpassword;
   return current && verifierMatches(current, password) ? current : formatScramSecret(makeScramSecret(password));
 }
 
-export interface BootstrapSecrets {
+interface BootstrapSecrets {
   /** SCRAM verifiers (never passwords). */
   citusVerifier: string;
   gatewayRoleVerifier: string;

@@ -4,7 +4,7 @@
 // https://docs.citusdata.com/en/stable/installation/multi_node.html
 import type { AdminNode, ClusterAdmin } from './admin.js';
 
-export interface CitusNodeAddress {
+interface CitusNodeAddress {
   readonly node: AdminNode;
   /** Where the other nodes reach it. */
   readonly host: string;

@@ -6,7 +6,7 @@ import type pg from 'pg';
 import { PgwardenError } from '../util/errors.js';
 
 export const MIN_SERVER_MAJOR = 16;
-export const MIN_CITUS_MAJOR = 13;
+const MIN_CITUS_MAJOR = 13;
 
 /** Throws when `major` is older than pgwarden supports. `what` names the server for people. */
 export function checkServerMajor(major: number, version: string, what: string): void {
@@ -18,7 +18,7 @@ export function checkServerMajor(major: number, version: string, what: string): 
   }
 }
 
-export interface ServerVersion {
+interface ServerVersion {
   /** server_version_num / 10000: 16, 17, 18. */
   readonly major: number;
   readonly version: string;

@@ -13,7 +13,7 @@ export interface ChangeResult<T> {
 }
 
 /** Runs `fn` in a transaction on `c`: committed if it returns, rolled back if it throws. */
-export async function inTransaction<T>(c: pg.Client, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+async function inTransaction<T>(c: pg.Client, fn: (c: pg.Client) => Promise<T>): Promise<T> {
   await c.query('BEGIN');
   try {
     const v = await fn(c);

@@ -159,12 +159,14 @@ async function readCoordinator(admin: ClusterAdmin): Promise<CoordinatorSnapshot
     const citus = await detectCitus(c);
     const managed = new Set([...shared.catalog.roles.values()].filter(isManagedRole).map((r) => r.name));
     const recorded = await updateRecord(c, managed, new Set(shared.catalog.roles.keys()));
-    const defaultCatalog = shared.catalog.connectable.includes(db) ? await readDatabase(c, db, shared.names, shared.context, shared.catalog.builtInAcl) : undefined;
+    // With Citus every worker reads the coordinator's databases again after its own
+    // (reread): reading them here too would be work done twice.
+    const defaultCatalog = !citus && shared.catalog.connectable.includes(db) ? await readDatabase(c, db, shared.names, shared.context, shared.catalog.builtInAcl) : undefined;
     return { db, shared, citus, recorded, defaultCatalog };
   });
   const databases = new Map<string, DatabaseCatalog>();
   if (first.defaultCatalog) databases.set(first.db, first.defaultCatalog);
-  for (const db of first.shared.catalog.connectable) {
+  for (const db of first.citus ? [] : first.shared.catalog.connectable) {
     if (db === first.db) continue;
     databases.set(db, await withSession(admin, coordinator, (c) => readDatabase(c, db, first.shared.names, first.shared.context, first.shared.catalog.builtInAcl), db));
   }

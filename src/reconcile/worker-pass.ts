@@ -29,7 +29,7 @@ const MAX_DRIFT_ITEMS = 50;
 /** The coordinator as one pass saw it. */
 export interface CoordinatorSnapshot {
   readonly shared: SharedCatalog;
-  /** Connectable databases, by name. */
+  /** Connectable databases, by name (empty with Citus: each worker reads them again, `reread`). */
   readonly databases: ReadonlyMap<string, DatabaseCatalog>;
   readonly recorded: ReadonlyMap<string, RecordedRole>;
   readonly citus: boolean;
@@ -182,7 +182,7 @@ export async function reconcileWorker(o: WorkerPassOptions): Promise<WorkerResul
   const roles = universe!;
 
   for (const db of workerShared.catalog.connectable) {
-    if (db === defaultDb || !coordinator.databases.has(db)) continue;
+    if (db === defaultDb || !coordinator.shared.connectable.includes(db)) continue;
     await withSession(admin, node, (c) => converge(c, () => planDatabase(c, db, wantDatabase(db), workerShared, roles)), db);
   }
 

@@ -30,7 +30,7 @@ export const FORGET_AFTER_MS = 15 * 60_000;
 export const MAX_ENTRIES = 100_000;
 /** Entries forgotten at once when the table is full: one address can now fail with any
  * number of roles, and evicting one at a time from a Map's front costs more and more. */
-export const EVICT_BATCH = 1_000;
+const EVICT_BATCH = 1_000;
 
 interface Entry {
   failures: number;
