@@ -9,6 +9,7 @@ import { DEFAULT_AUDIENCES } from '../identity/config.js';
 import { readOptional } from '../util/files.js';
 import { PgwardenError } from '../util/errors.js';
 import { shellWord } from './shell.js';
+import { conninfoValue } from '../cluster/conninfo.js';
 import { dataDirPaths } from '../util/data-dir-paths.js';
 import { defined } from '../util/defaults.js';
 
@@ -160,7 +161,7 @@ export async function up(opts: UpOptions): Promise<void> {
   const dataDirFlag = shown(cluster.dataDir) === '.pgwarden' ? '' : ` --data-dir ${shellWord(shown(cluster.dataDir))}`;
   lines.push(
     'Sign in through the gateway as citus:',
-    `  PGPASSWORD=$(cat ${shellWord(citusFile)}) psql "host=${host} port=${address.port} user=citus dbname=postgres sslmode=require"`,
+    `  PGPASSWORD=$(cat ${shellWord(citusFile)}) psql "host=${host} port=${address.port} user=citus dbname=${conninfoValue(cluster.clientDatabase)} sslmode=require"`,
     '',
   );
   const adminFile = dataDirPaths(cluster.dataDir).entraAdmin;
@@ -173,7 +174,7 @@ export async function up(opts: UpOptions): Promise<void> {
       'Or with a Microsoft Entra token as the admin:',
       `  npx pgwarden login${dataDirFlag} -u ${admin.username} -p "$(node -p "require(${adminModule}).password")"`,
       `  export PGPASSWORD=$(npx pgwarden account get-access-token${dataDirFlag} --resource https://postgres.cosmos.azure.com --query "[accessToken]" -o tsv)`,
-      `  psql "host=${host} port=${address.port} user=${admin.username} dbname=postgres sslmode=require" -c 'select current_user'`,
+      `  psql "host=${host} port=${address.port} user=${admin.username} dbname=${conninfoValue(cluster.clientDatabase)} sslmode=require" -c 'select current_user'`,
       '',
     );
   }

@@ -10,7 +10,8 @@ import { installCatalogSchema, type CatalogSchemaOptions } from '../catalog/sche
 import { formatScramSecret, makeScramSecret, verifierMatches } from '../scram/primitives.js';
 import { quoteIdent } from '../util/sql.js';
 import { ensureRole, GATEWAY_ROLE_ATTRIBUTES, LOGIN_ROLE, NOLOGIN_ROLE } from '../catalog/role-statements.js';
-import { coordinatorOf, detectCitus, type ClusterAdmin } from './admin.js';
+import { coordinatorOf, detectCitus, type AdminNode, type ClusterAdmin } from './admin.js';
+import { managedDatabases } from '../catalog/databases.js';
 
 /**
  * The verifier to give `role` on every node: the coordinator's current one if it was
@@ -29,16 +30,22 @@ interface BootstrapSecrets {
   gatewayRoleVerifier: string;
 }
 
-/** Roles and grants that every node has. `citusLogin` is false when the cluster allows
- * Microsoft Entra authentication only (the managed service disables citus then). */
-async function bootstrapNode(client: pg.Client, secrets: BootstrapSecrets, citusLogin: boolean): Promise<void> {
-  await ensureRole(client, ADMIN_GROUP_ROLE, NOLOGIN_ROLE);
-  await ensureRole(client, CITUS_ROLE, citusLogin ? LOGIN_ROLE : NOLOGIN_ROLE, secrets.citusVerifier);
-  const admin = quoteIdent(ADMIN_GROUP_ROLE);
-  await client.query(`GRANT ${admin} TO ${quoteIdent(CITUS_ROLE)}`);
-  await client.query(`GRANT CONNECT, CREATE, TEMPORARY ON DATABASE postgres TO ${admin}`);
-  await client.query(`GRANT USAGE, CREATE ON SCHEMA public TO ${admin}`);
-  await client.query(`GRANT pg_monitor, pg_signal_backend TO ${admin}`);
+/** Roles and grants that every node has, in each managed database (catalog/databases.ts).
+ * `citusLogin` is false when the cluster allows Microsoft Entra authentication only (the
+ * managed service disables citus then). */
+async function bootstrapNode(admin: ClusterAdmin, node: AdminNode, secrets: BootstrapSecrets, citusLogin: boolean): Promise<void> {
+  const group = quoteIdent(ADMIN_GROUP_ROLE);
+  const others = await admin.withAdmin(node, async (client) => {
+    await ensureRole(client, ADMIN_GROUP_ROLE, NOLOGIN_ROLE);
+    await ensureRole(client, CITUS_ROLE, citusLogin ? LOGIN_ROLE : NOLOGIN_ROLE, secrets.citusVerifier);
+    await client.query(`GRANT ${group} TO ${quoteIdent(CITUS_ROLE)}`);
+    await client.query(`GRANT pg_monitor, pg_signal_backend TO ${group}`);
+    const databases = await managedDatabases(client);
+    for (const db of databases) await client.query(`GRANT CONNECT, CREATE, TEMPORARY ON DATABASE ${quoteIdent(db)} TO ${group}`);
+    await client.query(`GRANT USAGE, CREATE ON SCHEMA public TO ${group}`);
+    return databases.slice(1);
+  });
+  for (const db of others) await admin.withAdmin(node, (c) => c.query(`GRANT USAGE, CREATE ON SCHEMA public TO ${group}`).then(() => undefined), db);
 }
 
 /** The coordinator also holds pgwarden's schema and the gateway's role. */
@@ -64,19 +71,16 @@ export interface ClusterBootstrap {
  */
 export async function bootstrapCluster(admin: ClusterAdmin, options: ClusterBootstrap): Promise<void> {
   const coordinator = coordinatorOf(admin);
-  const citusLogin = await admin.withAdmin(coordinator, async (c) => {
+  const { boot, login, citus } = await admin.withAdmin(coordinator, async (c) => {
     const citus = await detectCitus(c);
     const boot: BootstrapSecrets = {
       citusVerifier: await verifierFor(c, CITUS_ROLE, options.citusPassword),
       gatewayRoleVerifier: await verifierFor(c, GATEWAY_ROLE, options.gatewayRolePassword),
     };
     await bootstrapCoordinator(c, boot, { initialAuthMethod: options.initialAuthMethod });
-    const login = (await readAuthMethod(c)) !== 'entra';
-    await bootstrapNode(c, boot, login);
-    return { boot, login, citus };
+    return { boot, login: (await readAuthMethod(c)) !== 'entra', citus };
   });
-  if (citusLogin.citus) return;
-  await Promise.all(
-    admin.adminNodes.filter((n) => n.kind === 'worker').map((n) => admin.withAdmin(n, (c) => bootstrapNode(c, citusLogin.boot, citusLogin.login))),
-  );
+  await bootstrapNode(admin, coordinator, boot, login);
+  if (citus) return;
+  await Promise.all(admin.adminNodes.filter((n) => n.kind === 'worker').map((n) => bootstrapNode(admin, n, boot, login)));
 }

@@ -11,8 +11,14 @@ interface CitusNodeAddress {
   readonly port: number;
 }
 
-export async function joinCitusCluster(admin: ClusterAdmin, nodes: readonly CitusNodeAddress[]): Promise<void> {
-  for (const { node } of nodes) await admin.withAdmin(node, (c) => c.query('CREATE EXTENSION IF NOT EXISTS citus').then(() => undefined));
+/** Citus's metadata is per database: each of `databases` (on every node) gets the
+ * extension and its own list of nodes. */
+export async function joinCitusCluster(admin: ClusterAdmin, nodes: readonly CitusNodeAddress[], databases: readonly string[]): Promise<void> {
+  for (const db of databases) await joinInDatabase(admin, nodes, db);
+}
+
+async function joinInDatabase(admin: ClusterAdmin, nodes: readonly CitusNodeAddress[], database: string): Promise<void> {
+  for (const { node } of nodes) await admin.withAdmin(node, (c) => c.query('CREATE EXTENSION IF NOT EXISTS citus').then(() => undefined), database);
   const coordinator = nodes.find((n) => n.node.kind === 'coordinator');
   if (!coordinator) throw new Error('a Citus cluster needs a coordinator');
   await admin.withAdmin(coordinator.node, async (c) => {
@@ -27,5 +33,5 @@ export async function joinCitusCluster(admin: ClusterAdmin, nodes: readonly Citu
       // Copies every role, the metadata and the reference tables to the new worker.
       await c.query('SELECT citus_add_node($1, $2)', [w.host, w.port]);
     }
-  });
+  }, database);
 }

@@ -28,6 +28,9 @@ export interface Cluster extends ClusterAdmin {
   readonly gatewaySecret: Buffer;
   readonly mockKey: Buffer;
   readonly citusPasswordFile: string;
+  /** The database the start banner's connection strings name: the service's `citus` on
+   * an embedded cluster, the coordinator connection's on an existing one. */
+  readonly clientDatabase: string;
   /** Where the gateway takes every session: the coordinator. */
   readonly backend: BackendTarget;
   /** pgwarden_gateway's connection to the coordinator (catalog lookups, LISTEN). */

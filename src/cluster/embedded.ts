@@ -23,10 +23,14 @@ import { ensureNodeTls } from '../tls/certificates.js';
 import { joinCitusCluster } from './citus-setup.js';
 import { dataDirPaths } from '../util/data-dir-paths.js';
 import { DEFAULTS } from '../util/defaults.js';
+import { SERVICE_DATABASE } from '../catalog/databases.js';
+import { quoteIdent } from '../util/sql.js';
 
 export type { ClusterSecrets } from './data-dir.js';
 export type { StartResult } from './cluster.js';
 
+/** Where pgwarden's own schema is, and its admin connections go. */
+const ADMIN_DATABASE = 'postgres';
 /** Socket file names; the servers listen on no TCP port unless asked to. */
 const BASE_PORT = 15432;
 /** Where the nodes of an embedded Citus cluster reach each other (node.ts). */
@@ -77,6 +81,8 @@ export class EmbeddedCluster extends DataDirBacked implements Cluster {
     this.coordinator = nodes[0]!;
     this.workers = nodes.slice(1);
   }
+
+  readonly clientDatabase = SERVICE_DATABASE;
 
   get backend(): BackendTarget {
     return this.coordinator.target;
@@ -146,8 +152,10 @@ export class EmbeddedCluster extends DataDirBacked implements Cluster {
     );
     try {
       await Promise.all(this.nodes.map((node) => node.start()));
+      await Promise.all(this.nodes.map((node) => this.ensureServiceDatabase(node)));
       if (this.citus) {
-        await joinCitusCluster(this, this.nodes.map((n) => ({ node: { name: n.name, kind: n.spec.role }, host: CITUS_HOST, port: n.spec.port })));
+        const addresses = this.nodes.map((n) => ({ node: { name: n.name, kind: n.spec.role }, host: CITUS_HOST, port: n.spec.port }));
+        await joinCitusCluster(this, addresses, [ADMIN_DATABASE, SERVICE_DATABASE]);
       }
       await bootstrapCluster(this, {
         citusPassword: citus.password,
@@ -161,6 +169,18 @@ export class EmbeddedCluster extends DataDirBacked implements Cluster {
     return citus.generated ? { generatedCitusPassword: citus.password } : {};
   }
 
+  /** The managed service's database, on every node (catalog/databases.ts); made once. */
+  private async ensureServiceDatabase(node: PostgresNode): Promise<void> {
+    await this.withSuperuser(node, async (c) => {
+      const found = await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [SERVICE_DATABASE]);
+      if (found.rowCount) return;
+      // Each node makes its own: Citus must not also send it to the workers.
+      if (this.citus) await c.query('SET citus.enable_create_database_propagation = off');
+      this.options.log.info({ node: node.name, database: SERVICE_DATABASE }, 'creating the service database');
+      await c.query(`CREATE DATABASE ${quoteIdent(SERVICE_DATABASE)}`);
+    });
+  }
+
   /** Stops every server and waits for them; releases the data directory. */
   async stop(): Promise<void> {
     await Promise.all(this.nodes.map((n) => n.stop()));
@@ -168,7 +188,7 @@ export class EmbeddedCluster extends DataDirBacked implements Cluster {
   }
 
   /** Runs `fn` on a superuser connection to `node`. */
-  withSuperuser<T>(node: PostgresNode, fn: (client: pg.Client) => Promise<T>, database = 'postgres'): Promise<T> {
+  withSuperuser<T>(node: PostgresNode, fn: (client: pg.Client) => Promise<T>, database = ADMIN_DATABASE): Promise<T> {
     return withClient(node.clientConfig(SUPERUSER_ROLE, this.secrets.superuserPassword, database), fn);
   }
 

@@ -59,6 +59,10 @@ export class ExternalCluster extends DataDirBacked implements Cluster {
     return this.nodes[0]!;
   }
 
+  get clientDatabase(): string {
+    return this.coordinator.conn.dbname;
+  }
+
   get backend(): BackendTarget {
     const c = this.coordinator.conn;
     if (c.host.startsWith('/')) return { path: `${c.host}/.s.PGSQL.${c.port}` };

@@ -14,6 +14,8 @@ import { pause, withTimeout } from './probe.js';
 import { RECONCILE_CHANNEL } from './schema.js';
 
 const RECONNECT_DELAY_MS = 1_000;
+/** How often a listener that reads no digest checks its connection. */
+const KEEPALIVE_MS = 5_000;
 /** A digest read that takes longer ends the connection (and is reported as lost). */
 const DIGEST_TIMEOUT_MS = 10_000;
 
@@ -41,8 +43,11 @@ export class CoordinatorListener {
   constructor(
     private readonly admin: ClusterAdmin,
     private readonly events: ListenerEvents,
-    /** How often the shared catalogs' digest is read. */
-    private readonly pollMs: number,
+    /** How often the shared catalogs' digest is read; undefined: not read on this
+     * connection (the shared catalogs are the same from every database). */
+    private readonly pollMs: number | undefined,
+    /** Where to listen (event triggers and NOTIFY are per database); default the admin connection's. */
+    private readonly database?: string,
   ) {}
 
   start(): void {
@@ -64,8 +69,8 @@ export class CoordinatorListener {
           await c.query(`LISTEN ${quoteIdent(RECONCILE_CHANNEL)}`);
           if (!first) this.events.reconnected();
           first = false;
-          await this.watchShared(c, signal);
-        });
+          await this.watch(c, signal);
+        }, this.database);
         if (!signal.aborted) this.events.lost('the connection closed');
       } catch (e) {
         if (!signal.aborted) this.events.lost(describeError(e));
@@ -75,9 +80,10 @@ export class CoordinatorListener {
     }
   }
 
-  /** Reads the shared catalogs' digest until the connection ends or `signal` aborts; a
-   * change is told as a notification. A failed read ends the connection. */
-  private async watchShared(c: pg.Client, signal: AbortSignal): Promise<void> {
+  /** Holds the connection until it ends or `signal` aborts, reading the shared catalogs'
+   * digest every pollMs (a change is told as a notification); without pollMs, a cheap
+   * query every few seconds notices a lost connection. A failed read ends the connection. */
+  private async watch(c: pg.Client, signal: AbortSignal): Promise<void> {
     let closed = false;
     const onClosed = (): void => {
       closed = true;
@@ -86,6 +92,11 @@ export class CoordinatorListener {
     c.once('error', onClosed);
     let last: string | undefined;
     while (!signal.aborted && !closed) {
+      if (this.pollMs === undefined) {
+        await withTimeout(c.query('SELECT 1'), DIGEST_TIMEOUT_MS);
+        await pause(KEEPALIVE_MS, signal);
+        continue;
+      }
       const r = await withTimeout(c.query<{ digest: string }>(SHARED_DIGEST_SQL), DIGEST_TIMEOUT_MS);
       const digest = r.rows[0]!.digest;
       if (last !== undefined && digest !== last) this.events.notified('roles, memberships, role settings or database privileges changed');

@@ -7,7 +7,9 @@
 // one more. docs/propagation.md explains what is propagated and how.
 import type { Logger } from 'pino';
 import { coordinatorOf, type ClusterAdmin } from '../cluster/admin.js';
-import { installReconcileSchema } from './schema.js';
+import { installNotifyTrigger, installReconcileSchema } from './schema.js';
+import { managedDatabases } from '../catalog/databases.js';
+import { withSession } from './session.js';
 import { describeError } from '../util/errors.js';
 import { CoordinatorListener } from './listener.js';
 import { runPass, type Mode, type PassReport } from './pass.js';
@@ -36,7 +38,7 @@ export class Reconciler {
   private readonly states: SyncStates;
   private readonly scheduler: PassScheduler<PassReport>;
   private readonly probes: WorkerProbes;
-  private readonly listener: CoordinatorListener;
+  private readonly listeners: CoordinatorListener[] = [];
   private timer: NodeJS.Timeout | undefined;
   private started = false;
   private stopped = false;
@@ -66,11 +68,24 @@ export class Reconciler {
         this.trigger(`${node} is reachable again`, [node]);
       },
     });
-    this.listener = new CoordinatorListener(admin, {
-      notified: (payload) => this.trigger(`coordinator: ${payload || 'notification'}`),
-      reconnected: () => this.trigger('notification channel reconnected'),
-      lost: (error) => log.warn({ event: 'reconcile-listen-lost', error }, 'lost the reconciler notification connection; reconnecting'),
-    }, options.probeIntervalMs ?? DEFAULT_PROBE_INTERVAL_MS);
+  }
+
+  /** Listens in `database` (default the admin connection's, which also watches the shared catalogs). */
+  private listen(database?: string): void {
+    const where = database ? ` in ${database}` : '';
+    const listener = new CoordinatorListener(
+      this.options.admin,
+      {
+        notified: (payload) => this.trigger(`coordinator${where}: ${payload || 'notification'}`),
+        reconnected: () => this.trigger(`notification channel${where} reconnected`),
+        lost: (error) =>
+          this.options.log.warn({ event: 'reconcile-listen-lost', database, error }, `lost the reconciler notification connection${where}; reconnecting`),
+      },
+      database ? undefined : (this.options.probeIntervalMs ?? DEFAULT_PROBE_INTERVAL_MS),
+      database,
+    );
+    this.listeners.push(listener);
+    listener.start();
   }
 
   /** Installs its schema, starts listening, probing and the periodic pass, and runs a first pass; resolves
@@ -78,11 +93,24 @@ export class Reconciler {
   async start(): Promise<void> {
     if (this.started) return;
     this.started = true;
-    // Its tables and event trigger on the coordinator (idempotent).
-    await this.options.admin.withAdmin(coordinatorOf(this.options.admin), installReconcileSchema).catch((e: unknown) => {
-      this.options.log.error({ event: 'reconcile-schema-failed', error: describeError(e) }, "could not install the reconciler's schema on the coordinator");
+    // Its tables and event trigger on the coordinator (idempotent), and the event trigger
+    // in the other managed databases.
+    const { admin, log } = this.options;
+    const coordinator = coordinatorOf(admin);
+    const others = await admin.withAdmin(coordinator, async (c) => {
+      await installReconcileSchema(c);
+      return (await managedDatabases(c)).slice(1);
+    }).catch((e: unknown) => {
+      log.error({ event: 'reconcile-schema-failed', error: describeError(e) }, "could not install the reconciler's schema on the coordinator");
+      return [];
     });
-    this.listener.start();
+    for (const db of others) {
+      await withSession(admin, coordinator, installNotifyTrigger, db).catch((e: unknown) => {
+        log.error({ event: 'reconcile-schema-failed', database: db, error: describeError(e) }, `could not install the reconciler's event trigger in ${db}`);
+      });
+    }
+    this.listen();
+    for (const db of others) this.listen(db);
     this.probes.start();
     this.timer = setInterval(() => this.trigger('periodic'), this.options.intervalMs ?? DEFAULT_INTERVAL_MS);
     this.timer.unref();
@@ -95,7 +123,7 @@ export class Reconciler {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
-    await Promise.all([this.listener.close(), this.probes.close()]);
+    await Promise.all([...this.listeners.map((l) => l.close()), this.probes.close()]);
     await this.scheduler.whenIdle();
   }
 

@@ -11,8 +11,9 @@
 //
 // PostgreSQL fires no event trigger for roles, role memberships or database privileges
 // (shared objects); the periodic pass and the control plane's trigger() cover those.
-// Event triggers and NOTIFY are per database: the trigger lives in the database this
-// runs in (the one pgwarden's schema is in); other databases wait for the periodic pass.
+// Event triggers and NOTIFY are per database: the trigger is in each managed database
+// (catalog/databases.ts: pgwarden's own and the service's `citus`), and the listener
+// listens in each; other databases wait for the periodic pass.
 // https://www.postgresql.org/docs/current/event-trigger-matrix.html
 import type pg from 'pg';
 import { quoteIdent, quoteLiteral } from '../util/sql.js';
@@ -28,8 +29,8 @@ export const TRIGGER_TAGS: readonly string[] = [
   'ALTER TABLE', 'ALTER SCHEMA', 'ALTER FUNCTION', 'ALTER PROCEDURE', 'ALTER ROUTINE', 'ALTER SEQUENCE', 'ALTER VIEW',
 ];
 
-/** Creates or updates the reconciler's tables, function and event trigger. Needs a
- * superuser (event triggers can only be created by one). */
+/** Creates or updates the reconciler's tables, function and event trigger in pgwarden's
+ * own database. Needs a superuser (event triggers can only be created by one). */
 export async function installReconcileSchema(client: pg.Client): Promise<void> {
   await client.query('CREATE SCHEMA IF NOT EXISTS pgwarden');
   await client.query(`
@@ -39,6 +40,13 @@ export async function installReconcileSchema(client: pg.Client): Promise<void> {
       -- when the reconciler first saw the role gone from the coordinator
       vanished_at   timestamptz
     )`);
+  await installNotifyTrigger(client);
+}
+
+/** The function and event trigger alone, in another managed database (the coordinator's
+ * only: the session has Citus's DDL propagation off). */
+export async function installNotifyTrigger(client: pg.Client): Promise<void> {
+  await client.query('CREATE SCHEMA IF NOT EXISTS pgwarden');
   // The trigger runs inside the user's GRANT: it must never make that GRANT fail, hence
   // the exception block (a full NOTIFY queue is the only way pg_notify can fail).
   // Citus's own connections skip it (application_name "citus_internal gpid=...",

@@ -91,6 +91,31 @@ describe('pgwarden up --citus', { skip: skipWithoutCitus }, () => {
     }
   });
 
+  test('the service database citus is a Citus database too: psql as citus with no dbname, a distributed table, a GRANT on every shard', async () => {
+    // As the managed service's connection strings read; without dbname, libpq asks for the user's name.
+    const inService = (sql: string) => psql(`host=127.0.0.1 port=${pw.port} user=citus sslmode=require`, sql, CITUS_PASSWORD);
+    assert.equal(await ok(inService('SELECT current_database()')), 'citus');
+    assert.equal(await ok(inService('SELECT count(*) FROM pg_dist_node WHERE isactive')), '3');
+    await ok(inService(`
+      SET citus.shard_count = 4;
+      CREATE TABLE service_events (id bigint PRIMARY KEY);
+      SELECT create_distributed_table('service_events', 'id');
+      INSERT INTO service_events SELECT generate_series(1, 50);
+      GRANT SELECT ON service_events TO db_user`));
+    assert.equal(await ok(psql(pw.conn('db_user', 'dbname=citus'), 'SELECT count(*) FROM service_events', 'Db-User-Passw0rd')), '50');
+    const shards = await onEveryNode<{ shards: string; granted: string }>(
+      pw,
+      `SELECT count(*)::text AS shards, count(*) FILTER (WHERE has_table_privilege('db_user', c.oid, 'SELECT'))::text AS granted
+         FROM pg_class c WHERE c.relname ~ '^service_events_[0-9]+$'`,
+      [],
+      'citus',
+    );
+    for (const node of ['worker-1', 'worker-2']) {
+      assert.ok(Number(shards[node]![0]!.shards) > 0, `${node} has shards in citus`);
+      assert.equal(shards[node]![0]!.granted, shards[node]![0]!.shards, `${node}: every shard grants SELECT`);
+    }
+  });
+
   test('an Entra principal reads a distributed table after GRANT SELECT ON ALL TABLES IN SCHEMA, and a worker-to-worker join', async () => {
     const upn = `analyst@${pw.idp!.tenantDomain}`;
     await pw.idp!.directory.addUser({ userPrincipalName: upn, displayName: 'Analyst', password: 'Analyst-Passw0rd-1' });

@@ -39,6 +39,20 @@ test('a coordinator and two workers run, each with citus as the managed service 
   }
 });
 
+test('every node has the service database citus, where citus may create what it may in postgres', async () => {
+  for (const node of pw.cluster.nodes) {
+    const row = await pw.cluster.withSuperuser(node, async (c) => {
+      const r = await c.query(`
+        select current_database() as db, pg_get_userbyid(d.datdba) as owner,
+               has_database_privilege('citus', 'citus', 'CONNECT, CREATE, TEMPORARY') as db_privileges,
+               has_schema_privilege('citus', 'public', 'USAGE, CREATE') as schema_privileges
+          from pg_database d where d.datname = current_database()`);
+      return r.rows[0];
+    }, 'citus');
+    assert.deepEqual(row, { db: 'citus', owner: 'postgres', db_privileges: true, schema_privileges: true }, node.name);
+  }
+});
+
 test('citus creates tables in postgres and grants on what it owns, but cannot create roles', async () => {
   const r = await psql(pw.conn('citus'), 'create table owned_by_citus(id int); grant select on owned_by_citus to public; select 1', CITUS_PASSWORD);
   assert.equal(r.code, 0, r.stderr);

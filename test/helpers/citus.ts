@@ -36,13 +36,13 @@ export const CITUS_PSQL = join(CITUS_BIN, 'psql');
 
 /** Runs `sql` as the superuser on every node of an embedded cluster; rows per node name.
  * Shard tables are visible (Citus hides them from clients unless told otherwise). */
-export async function onEveryNode<T extends pg.QueryResultRow>(pw: TestPgwarden, sql: string, params: unknown[] = []): Promise<Record<string, T[]>> {
+export async function onEveryNode<T extends pg.QueryResultRow>(pw: TestPgwarden, sql: string, params: unknown[] = [], database?: string): Promise<Record<string, T[]>> {
   const out: Record<string, T[]> = {};
   for (const node of pw.cluster.nodes) {
     out[node.name] = await pw.cluster.withSuperuser(node, async (c) => {
       await c.query('SET citus.override_table_visibility = off');
       return (await c.query<T>(sql, params)).rows;
-    });
+    }, database);
   }
   return out;
 }
@@ -91,7 +91,7 @@ export async function startExistingCitus(dir: string, workers = 2): Promise<Exis
     withAdmin: <T>(node: { name: string }, fn: (c: pg.Client) => Promise<T>, database?: string) =>
       withClient(config(nodes.find((n) => n.name === node.name)!, database), fn),
   };
-  const join_ = () => joinCitusCluster(admin, nodes.map((n) => ({ node: { name: n.name, kind: n.spec.role }, host: '127.0.0.1', port: n.spec.port })));
+  const join_ = () => joinCitusCluster(admin, nodes.map((n) => ({ node: { name: n.name, kind: n.spec.role }, host: '127.0.0.1', port: n.spec.port })), ['postgres']);
   await join_();
   return {
     nodes,
