@@ -14,6 +14,8 @@ export interface Stack {
   directPort: number;
   socketDir: string;
   socketPort: number;
+  /** The coordinator's postmaster (its children are the backends the bench counts). */
+  postmasterPid: number;
   caPath: string;
   superuserPassword: string;
   dataDir: string;
@@ -49,6 +51,8 @@ export async function startStack(): Promise<Stack> {
   const child = spawn(process.execPath, ['--expose-gc', new URL('./stack.mjs', import.meta.url).pathname, dataDir, String(gatewayPort), String(basePort)], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
+  // A bench that dies (its output piped into `head`, an uncaught error) stops the stack too.
+  process.once('exit', () => child.kill('SIGTERM'));
   const line = await new Promise<string>((resolve, reject) => {
     let out = '';
     child.stdout!.on('data', (c: Buffer) => {

@@ -14,7 +14,10 @@ const running = await startPgwarden({
   workers: 0,
   citusPassword: 'Bench-Citus-Passw0rd',
   nodeTcp: { host: '127.0.0.1', basePort: Number(basePort) },
-  nodeSettings: { max_connections: '2300', shared_buffers: '256MB', superuser_reserved_connections: '3' },
+  // synchronous_commit off: the TPC-B case (-c 256) then measures the proxies and PostgreSQL's
+  // row locks rather than this machine's shared disk (a lock on one of 10 branch rows is
+  // otherwise held through a WAL flush). Read-only transactions have no WAL to flush.
+  nodeSettings: { max_connections: '2300', shared_buffers: '256MB', superuser_reserved_connections: '3', synchronous_commit: 'off' },
   // BENCH_SERVER_POOL=0 runs the gateway without kept server sessions (and so without
   // following message boundaries), to compare.
   ...(process.env.BENCH_SERVER_POOL ? { serverPool: { maxIdle: Number(process.env.BENCH_SERVER_POOL) } } : {}),
@@ -27,6 +30,7 @@ process.stdout.write(
     directPort: Number(basePort),
     socketDir: running.cluster.coordinator.spec.socketDir,
     socketPort: running.cluster.coordinator.spec.port,
+    postmasterPid: running.cluster.coordinator.pid,
     caPath: running.tls.caPath,
     superuserPassword: running.cluster.secrets.superuserPassword,
   }) + '\n',
