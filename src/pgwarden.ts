@@ -27,7 +27,7 @@ import { EmbeddedCluster } from './cluster/embedded.js';
 import { ExternalCluster } from './cluster/external.js';
 import type { Cluster } from './cluster/cluster.js';
 import type { ServerPoolOptions } from './gateway/server-pool.js';
-import { Gateway } from './gateway/server.js';
+import { Gateway, type GatewayOptions } from './gateway/server.js';
 import type { ThrottlePolicy } from './util/throttle.js';
 import type { EntraConfig } from './identity/config.js';
 import { TokenVerifier } from './identity/verify-token.js';
@@ -61,6 +61,8 @@ export interface PgwardenOptions {
   maxConnections?: number;
   /** Idle server sessions kept for reuse (src/gateway/server-pool.ts). */
   serverPool?: Partial<ServerPoolOptions>;
+  /** The transaction pool's port (0: any) and settings (src/gateway/txpool/); undefined: none. */
+  transactionPool?: GatewayOptions['transactionPool'];
   throttle?: Partial<ThrottlePolicy>;
   /** The authentication method of a new cluster (default both). */
   authMethod?: AuthMethod;
@@ -195,6 +197,7 @@ export async function startPgwarden(options: PgwardenOptions): Promise<RunningPg
         maxConnections: options.maxConnections,
         serverPool: options.serverPool,
         throttle: options.throttle,
+        transactionPool: options.transactionPool,
       }),
     });
     const address = await gateway.listen();

@@ -32,6 +32,9 @@ export interface UpOptions {
   maxConnections: number;
   serverPool: number;
   serverIdleTimeout: number;
+  poolPort?: number;
+  poolSize: number;
+  poolWaitTimeout: number;
   drainTimeout: number;
   apiHost: string;
   apiPort: number;
@@ -74,6 +77,7 @@ export async function up(opts: UpOptions): Promise<void> {
     maxPendingAuth: opts.maxPendingAuth,
     maxConnections: opts.maxConnections,
     serverPool: { maxIdle: opts.serverPool, idleTimeoutMs: opts.serverIdleTimeout * 1000 },
+    ...(opts.poolPort !== undefined ? { transactionPool: { port: opts.poolPort, size: opts.poolSize, waitTimeoutMs: opts.poolWaitTimeout * 1000 } } : {}),
     apiHost: opts.apiHost,
     apiPort: opts.apiPort,
     identity: opts.entraTenant
@@ -138,6 +142,9 @@ export async function up(opts: UpOptions): Promise<void> {
     '',
     'pgwarden is running.',
     `  gateway       ${address.address}:${address.port}  (PostgreSQL protocol, TLS required)`,
+    ...(running.gateway.poolAddress
+      ? [`  pool          ${running.gateway.poolAddress.address}:${running.gateway.poolAddress.port}  (the same sign-in; server sessions shared one transaction at a time, ${opts.poolSize} per role and database)`]
+      : []),
     ...(tls.caPath ? [`  TLS CA        ${shown(tls.caPath)}  (for sslmode=verify-full)`] : []),
     `  API, portal   ${running.apiUrl}  (OpenAPI: ${running.apiUrl}/api/v1/openapi.json)`,
     ...(idp ? [`  identity      ${idp.authority}  (embedded Entra-compatible provider, tenant ${idp.tenantDomain}, ${idp.tenantId})`] : []),

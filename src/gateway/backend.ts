@@ -43,7 +43,7 @@ export interface BackendSession {
 
 /** What the client gets after AuthenticationOk: notices, every ParameterStatus, the
  * cancel key the gateway issued it, and ReadyForQuery. */
-export function startupMessages(session: BackendSession, clientKey: { processId: number; secretKey: Buffer } | undefined): Buffer {
+export function startupMessages(session: Pick<BackendSession, 'notices' | 'parameters' | 'trailing'>, clientKey: { processId: number; secretKey: Buffer } | undefined): Buffer {
   const parts = [session.notices];
   for (const [name, value] of session.parameters) parts.push(parameterStatus(name, value));
   if (clientKey) parts.push(backendKeyData(clientKey.processId, clientKey.secretKey));

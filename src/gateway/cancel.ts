@@ -12,7 +12,8 @@ import type { BackendTarget } from '../cluster/cluster.js';
 
 interface Owner {
   target: BackendTarget;
-  backendSecret: Buffer;
+  /** The backend the client's key stands for now (a pooled client's changes with each transaction). */
+  backend: () => CancelKey | undefined;
 }
 
 export interface CancelKey {
@@ -29,9 +30,19 @@ export class CancelRegistry {
 
   /** Issues the client's key for a backend; the returned function withdraws it. */
   issue(backend: CancelKey, target: BackendTarget): { key: CancelKey; withdraw: () => void } {
-    const key = { processId: backend.processId, secretKey: randomBytes(backend.secretKey.length) };
+    return this.register({ processId: backend.processId, secretKey: randomBytes(backend.secretKey.length) }, { target, backend: () => backend });
+  }
+
+  /** Issues a key for a client of the transaction pool: its process id is made up (no
+   * one backend is its own), and a cancel goes to whichever backend `current` names when
+   * it arrives, if any. */
+  issueRoute(current: () => CancelKey | undefined, target: BackendTarget): { key: CancelKey; withdraw: () => void } {
+    // Above Linux's largest process id (2^22), so never a backend's own.
+    return this.register({ processId: 0x40000000 | (randomBytes(4).readUInt32BE(0) >>> 2), secretKey: randomBytes(4) }, { target, backend: current });
+  }
+
+  private register(key: CancelKey, owner: Owner): { key: CancelKey; withdraw: () => void } {
     const id = CancelRegistry.keyOf(key.processId, key.secretKey);
-    const owner = { target, backendSecret: backend.secretKey };
     this.owners.set(id, owner);
     return {
       key,
@@ -44,8 +55,9 @@ export class CancelRegistry {
   /** Forwards the cancel to its owner; false if the key is unknown. */
   cancel(processId: number, secretKey: Buffer): boolean {
     const owner = this.owners.get(CancelRegistry.keyOf(processId, secretKey));
-    if (!owner) return false;
-    sendCancel(owner.target, buildCancelRequest(processId, owner.backendSecret));
+    const backend = owner?.backend();
+    if (!owner || !backend) return false;
+    sendCancel(owner.target, buildCancelRequest(backend.processId, backend.secretKey));
     return true;
   }
 

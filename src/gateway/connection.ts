@@ -16,10 +16,14 @@ import type { GatewayContext } from './context.js';
 import { pump } from './pump.js';
 import type { PooledSession } from './server-pool.js';
 import { SessionReuse } from './session-reuse.js';
+import { poolKey } from './server-pool.js';
+import { TransactionClient } from './txpool/client.js';
+import type { TransactionPool } from './txpool/pool.js';
 import { SignInRejected, type ClientProof, type SignInMethod } from './sign-in/method.js';
 import { scramSignIn } from './sign-in/scram.js';
 import { entraTokenSignIn } from './sign-in/entra-token.js';
 
+const EMPTY = Buffer.alloc(0);
 const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
 /** Refusals that are recorded as such (other failures are not sign-ins: a protocol
  * error, a client gone, PostgreSQL's own answer). */
@@ -72,8 +76,12 @@ export class ClientConnection {
       const proof = await this.authenticate();
       reuse.narrow(proof.reuseScope);
       this.checkCapacity();
-      const backend = (await reuse.take(this.verifier)) ?? (await this.signInToBackend(proof));
-      this.handOver(proof, backend);
+      if (this.ctx.transactionPool) {
+        await this.joinTransactionPool(this.ctx.transactionPool, proof);
+      } else {
+        const backend = (await reuse.take(this.verifier)) ?? (await this.signInToBackend(proof));
+        this.handOver(proof, backend);
+      }
     } catch (e) {
       this.record(e);
       if (this.holdBackMs > 0) await this.holdBack(this.holdBackMs);
@@ -189,15 +197,8 @@ export class ClientConnection {
     this.socket.write(Buffer.concat([proof.finalMessages, startupMessages(backend, issued?.key)]));
     if (early.length > 0) backend.socket.write(early);
     const client = this.socket;
-    if (!this.io.tls) client.setNoDelay(true);
-    this.ctx.sessions.add(client);
-    this.ctx.log.info({ event: 'sign-in', result: 'ok', method: this.method, role: this.role, database: this.database, client: this.remote }, 'signed in');
-    this.ctx.throttle.success(this.remote, this.role);
-    this.signedInOrGone();
+    this.signedIn(client);
     const metrics = this.ctx.metrics;
-    metrics?.signInSeconds.observe({ method: this.method }, (performance.now() - this.startedAt) / 1000);
-    metrics?.connectionsTotal.inc({ outcome: 'signed-in' });
-    metrics?.connectionsActive.inc();
     pump(
       client,
       backend.socket,
@@ -211,6 +212,57 @@ export class ClientConnection {
       // Bytes the client sent ahead of its sign-in's end were not followed: no reuse then.
       early.length === 0 ? this.reuse?.onCleanEnd(backend) : undefined,
     );
+  }
+
+  // Step 5 and 6 on the transaction pool's port: the client joins the group of server
+  // sessions of its role, database and startup parameters (application_name aside). Its
+  // sign-in is checked by PostgreSQL as on the session port: a new session when the group
+  // has none yet, else the same check a kept session gets (LOGIN, CONNECT, the verifier
+  // the sign-in found).
+  private async joinTransactionPool(pool: TransactionPool, proof: ClientProof): Promise<void> {
+    const params = new Map([...this.startupParams].filter(([name]) => name !== 'application_name'));
+    const group = pool.group(poolKey(params) + (proof.reuseScope ? `\0${proof.reuseScope}` : ''), this.role);
+    const open = (): Promise<BackendSession> => this.signInToBackend(proof);
+    let parameters = group.parameters;
+    if (parameters && (this.verifier === null || (await this.ctx.roles.recheck(this.role, this.database)) !== this.verifier)) parameters = undefined;
+    if (!parameters) {
+      const server = await pool.acquire(group, open);
+      parameters = server.session.parameters;
+      pool.release(server, true);
+    }
+    clearTimeout(this.timer);
+    const early = this.io.wire.detach();
+    const socket = this.socket;
+    const metrics = this.ctx.metrics;
+    const client = new TransactionClient({
+      pool,
+      group,
+      client: socket,
+      open,
+      log: this.ctx.log,
+      onClose: () => {
+        issued.withdraw();
+        this.ctx.sessions.delete(socket);
+        metrics?.connectionsActive.dec();
+      },
+    });
+    const issued = this.ctx.cancels.issueRoute(() => client.backendKey, this.ctx.backend);
+    socket.write(Buffer.concat([proof.finalMessages, startupMessages({ parameters, notices: EMPTY, trailing: EMPTY }, issued.key)]));
+    this.signedIn(socket);
+    client.start(early);
+  }
+
+  /** What every signed-in client counts: the session, the log line, the throttle, the metrics. */
+  private signedIn(client: Socket): void {
+    if (!this.io.tls) client.setNoDelay(true);
+    this.ctx.sessions.add(client);
+    this.ctx.log.info({ event: 'sign-in', result: 'ok', method: this.method, role: this.role, database: this.database, client: this.remote }, 'signed in');
+    this.ctx.throttle.success(this.remote, this.role);
+    this.signedInOrGone();
+    const metrics = this.ctx.metrics;
+    metrics?.signInSeconds.observe({ method: this.method }, (performance.now() - this.startedAt) / 1000);
+    metrics?.connectionsTotal.inc({ outcome: 'signed-in' });
+    metrics?.connectionsActive.inc();
   }
 
   /** Records how the sign-in ended (the audit and the metrics), once: signed in when

@@ -12,6 +12,7 @@ import type { BackendTarget } from '../cluster/cluster.js';
 import type { SignInThrottle } from '../util/throttle.js';
 import type { CancelRegistry } from './cancel.js';
 import type { ServerPool } from './server-pool.js';
+import type { TransactionPool } from './txpool/pool.js';
 
 /** What every client connection of one gateway shares. */
 export interface GatewayContext {
@@ -35,6 +36,9 @@ export interface GatewayContext {
   readonly cancels: CancelRegistry;
   /** Idle server sessions kept for reuse; undefined when none are kept. */
   readonly serverPool: ServerPool | undefined;
+  /** Set on the transaction pool's port: clients share its server sessions one
+   * transaction at a time (txpool/). */
+  readonly transactionPool: TransactionPool | undefined;
   readonly sessions: Set<Socket>;
   /** Signed-in sessions allowed at once; beyond, 53300 too many connections. */
   readonly maxConnections: number;

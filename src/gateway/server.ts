@@ -15,6 +15,7 @@ import { SignInThrottle, type ThrottlePolicy } from '../util/throttle.js';
 import { errorResponse } from '../protocol/messages.js';
 import type { Metrics } from '../observability/metrics.js';
 import { ClientConnection } from './connection.js';
+import { DEFAULT_TRANSACTION_POOL, TransactionPool, type TransactionPoolOptions } from './txpool/pool.js';
 import type { EntraSignIn, GatewayContext } from './context.js';
 import { DEFAULTS } from '../util/defaults.js';
 
@@ -46,11 +47,16 @@ export interface GatewayOptions {
   throttle?: Partial<ThrottlePolicy>;
   /** Idle server sessions kept for the next client (server-pool.ts); maxIdle 0: none. */
   serverPool?: Partial<ServerPoolOptions>;
+  /** A second port where clients share server sessions one transaction at a time
+   * (txpool/); undefined: none. On `host`. */
+  transactionPool?: { port: number } & Partial<TransactionPoolOptions>;
 }
 
 export class Gateway {
   private readonly server: Server;
   private readonly ctx: GatewayContext;
+  /** The transaction pool's listener and context (the same sessions, throttle and cancel keys). */
+  private readonly pool: { server: Server; ctx: GatewayContext } | undefined;
   private readonly pending = new Set<Socket>();
   private readonly maxPending: number;
 
@@ -78,6 +84,7 @@ export class Gateway {
       mockKey: options.mockKey,
       cancels: new CancelRegistry(),
       serverPool,
+      transactionPool: undefined,
       sessions: new Set(),
       maxConnections: options.maxConnections ?? DEFAULTS.maxConnections,
       throttle: new SignInThrottle(Date.now, options.throttle),
@@ -90,12 +97,23 @@ export class Gateway {
       metrics.beforeScrape.push(() => metrics.throttledClients.set(throttle.blockedCount()));
     }
     this.maxPending = options.maxPendingAuth ?? DEFAULTS.maxPendingAuth;
-    this.server = createServer({ noDelay: true }, (socket) => this.accept(socket));
-    this.server.on('error', (e) => options.log.error({ event: 'gateway-error', error: e.message }, 'gateway socket error'));
+    this.server = this.listener(this.ctx);
+    if (options.transactionPool) {
+      const transactionPool = new TransactionPool({ ...DEFAULT_TRANSACTION_POOL, ...options.transactionPool }, options.log);
+      options.roles.onChange((role) => transactionPool.forget(role));
+      const ctx = { ...this.ctx, transactionPool };
+      this.pool = { server: this.listener(ctx), ctx };
+    }
   }
 
-  private accept(socket: Socket): void {
-    const metrics = this.ctx.metrics;
+  private listener(ctx: GatewayContext): Server {
+    const server = createServer({ noDelay: true }, (socket) => this.accept(socket, ctx));
+    server.on('error', (e) => this.options.log.error({ event: 'gateway-error', error: e.message }, 'gateway socket error'));
+    return server;
+  }
+
+  private accept(socket: Socket, ctx: GatewayContext): void {
+    const metrics = ctx.metrics;
     if (this.pending.size >= this.maxPending) {
       // Cheapest possible refusal: no TLS, no parsing. libpq shows the message.
       metrics?.connectionsTotal.inc({ outcome: 'too-many-pending' });
@@ -110,30 +128,31 @@ export class Gateway {
       if (this.pending.delete(socket)) metrics?.signInsPending.dec();
     };
     socket.once('close', settled);
-    void new ClientConnection(socket, this.ctx, settled).run();
+    void new ClientConnection(socket, ctx, settled).run();
   }
 
-  /** Starts listening; a port in use is a one-line error that names --port. */
-  listen(): Promise<AddressInfo> {
-    const { host, port } = this.options;
-    return new Promise((resolve, reject) => {
-      const onError = (e: NodeJS.ErrnoException): void => {
-        if (e.code === 'EADDRINUSE') {
-          reject(new PgwardenError('PORT_IN_USE', `port ${port} on ${host} is already in use; choose another with --port`));
-        } else if (e.code === 'EACCES') {
-          reject(new PgwardenError('PORT_IN_USE', `not allowed to listen on ${host}:${port}; choose another with --port or --host`));
-        } else reject(new PgwardenError('CONFIG_INVALID', `cannot listen on ${host}:${port}: ${e.message}`));
-      };
-      this.server.once('error', onError);
-      this.server.listen({ host, port }, () => {
-        this.server.off('error', onError);
-        resolve(this.server.address() as AddressInfo);
-      });
-    });
+  /** Starts listening (and on the transaction pool's port); a port in use is a one-line
+   * error that names the option. */
+  async listen(): Promise<AddressInfo> {
+    const address = await listenOn(this.server, this.options.host, this.options.port, '--port');
+    if (this.pool) {
+      try {
+        await listenOn(this.pool.server, this.options.host, this.options.transactionPool!.port, '--pool-port');
+      } catch (e) {
+        await new Promise((r) => this.server.close(r));
+        throw e;
+      }
+    }
+    return address;
   }
 
   get address(): AddressInfo {
     return this.server.address() as AddressInfo;
+  }
+
+  /** The transaction pool's address, when there is one. */
+  get poolAddress(): AddressInfo | undefined {
+    return this.pool?.server.address() as AddressInfo | undefined;
   }
 
   /** Closes every idle server session kept for reuse; returns how many there were. */
@@ -157,7 +176,8 @@ export class Gateway {
    * sessions finish for up to `drainMs` (0: close them at once), and closes the rest.
    */
   async close(drainMs = 0): Promise<void> {
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    const servers = [this.server, ...(this.pool ? [this.pool.server] : [])];
+    const closed = Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
     for (const s of this.pending) s.destroy();
     if (drainMs > 0 && this.ctx.sessions.size > 0) {
       this.ctx.log.info({ event: 'draining', sessions: this.ctx.sessions.size, drainMs }, 'waiting for sessions to finish');
@@ -166,6 +186,7 @@ export class Gateway {
     }
     for (const s of this.ctx.sessions) s.destroy();
     this.ctx.serverPool?.close();
+    this.pool?.ctx.transactionPool?.close();
     await closed;
   }
 
@@ -176,4 +197,21 @@ export class Gateway {
   get pendingCount(): number {
     return this.pending.size;
   }
+}
+
+function listenOn(server: Server, host: string, port: number, option: string): Promise<AddressInfo> {
+  return new Promise((resolve, reject) => {
+    const onError = (e: NodeJS.ErrnoException): void => {
+      if (e.code === 'EADDRINUSE') {
+        reject(new PgwardenError('PORT_IN_USE', `port ${port} on ${host} is already in use; choose another with ${option}`));
+      } else if (e.code === 'EACCES') {
+        reject(new PgwardenError('PORT_IN_USE', `not allowed to listen on ${host}:${port}; choose another with ${option} or --host`));
+      } else reject(new PgwardenError('CONFIG_INVALID', `cannot listen on ${host}:${port}: ${e.message}`));
+    };
+    server.once('error', onError);
+    server.listen({ host, port }, () => {
+      server.off('error', onError);
+      resolve(server.address() as AddressInfo);
+    });
+  });
 }

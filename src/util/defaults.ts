@@ -19,6 +19,10 @@ export const DEFAULTS = {
   maxConnections: 10_000,
   serverPool: 20,
   serverIdleTimeoutSeconds: 60,
+  /** Server sessions per role and database on the transaction pool's port (PgBouncer's default_pool_size). */
+  poolSize: 20,
+  /** How long a client of the transaction pool waits for a server session (PgBouncer's query_wait_timeout). */
+  poolWaitTimeoutSeconds: 120,
   drainTimeoutSeconds: 30,
   clockSkewSeconds: 300,
   entraAuthority: 'https://login.microsoftonline.com',

@@ -1,0 +1,409 @@
+// One client of the transaction pool after its sign-in: its messages go to a server
+// session of its group for the length of one transaction (from its first message to the
+// ReadyForQuery that says "idle" after its last Sync or Query), then the session serves
+// the next client. Named prepared statements are the client's own: each is prepared
+// under a gateway name (a digest of its text and parameter types) on whichever server
+// session runs it, once per session (PgBouncer 1.21's max_prepared_statements). Every
+// answer PostgreSQL owes is followed in order (expected-responses.ts), so that the
+// gateway can answer for what it does not send and swallow what it added.
+import { createHash } from 'node:crypto';
+import type { Socket } from 'node:net';
+import { errorResponse } from '../../protocol/messages.js';
+import { FrameSplitter } from '../../protocol/frames.js';
+import {
+  CLOSE_COMPLETE,
+  PARSE_COMPLETE,
+  bindStatementName,
+  buildParse,
+  buildQuery,
+  buildTargetMessage,
+  parseDefinition,
+  parseStatementName,
+  queryText,
+  renameBindStatement,
+  target,
+} from '../../protocol/extended.js';
+import { PgwardenError, describeError, isPgwardenError } from '../../util/errors.js';
+import { quoteLiteral } from '../../util/sql.js';
+import type { Logger } from 'pino';
+import type { BackendSession } from '../backend.js';
+import { ExpectedResponses, type Slot } from './expected-responses.js';
+import type { PoolServer, ServerGroup, TransactionPool } from './pool.js';
+import { sessionStateIn } from './session-state.js';
+
+const code = (c: string): number => c.charCodeAt(0);
+const [PARSE, BIND, DESCRIBE, CLOSE, EXECUTE, SYNC, FLUSH, QUERY, FUNCTION_CALL, TERMINATE] = [...'PBDCESHQFX'].map(code) as number[];
+const [COPY_DATA, COPY_DONE, COPY_FAIL] = [...'dcf'].map(code) as number[];
+const IDLE = code('I');
+/** Messages a client may stream (COPY data can be any size); DataRow from the server. */
+const CLIENT_STREAMED = (t: number): boolean => t === COPY_DATA;
+const SERVER_STREAMED = (t: number): boolean => t === code('D') || t === COPY_DATA;
+/** A whole client message larger than this is refused (a Bind with large values fits). */
+const MAX_CLIENT_MESSAGE_BYTES = 256 * 1024 * 1024;
+const MAX_SERVER_MESSAGE_BYTES = 1024 * 1024 * 1024;
+/** Bytes of client messages held while it waits for a server session; beyond, it is paused. */
+const MAX_QUEUED_BYTES = 1024 * 1024;
+
+interface ClientStatement {
+  readonly serverName: string;
+  readonly definition: Buffer;
+}
+
+type Queued = { kind: 'message'; type: number; frame: Buffer } | { kind: 'piece'; bytes: Buffer };
+
+export interface TransactionClientOptions {
+  readonly pool: TransactionPool;
+  readonly group: ServerGroup;
+  readonly client: Socket;
+  /** Opens a new server session as the client's role (with its keys). */
+  readonly open: () => Promise<BackendSession>;
+  readonly log: Logger;
+  /** Called once, when the client is gone. */
+  readonly onClose: () => void;
+}
+
+export class TransactionClient {
+  private server: PoolServer | undefined;
+  private acquiring = false;
+  private readonly queued: Queued[] = [];
+  private queuedBytes = 0;
+  private readonly statements = new Map<string, ClientStatement>();
+  private responses: ExpectedResponses;
+  private readonly fromClient: FrameSplitter;
+  private fromServer: FrameSplitter | undefined;
+  private toServer: Buffer[] = [];
+  private toClient: Buffer[] = [];
+  /** Extended-protocol messages were sent since the last Sync: the session is mid-request. */
+  private unsynced = false;
+  private closed = false;
+  private readonly client: Socket;
+
+  constructor(private readonly options: TransactionClientOptions) {
+    this.client = options.client;
+    this.responses = this.newResponses();
+    this.fromClient = new FrameSplitter(
+      CLIENT_STREAMED,
+      {
+        message: (type, frame) => this.clientMessage(type, frame),
+        piece: (_type, bytes) => this.clientPiece(bytes),
+      },
+      MAX_CLIENT_MESSAGE_BYTES,
+    );
+  }
+
+  /** Starts reading the client; `early` are bytes it sent before its sign-in ended. */
+  start(early: Buffer): void {
+    const client = this.client;
+    client.on('data', this.onClientData);
+    client.on('drain', this.onClientDrain);
+    client.on('end', () => this.end());
+    client.on('close', () => this.end());
+    client.on('error', () => this.end());
+    if (early.length > 0) this.onClientData(early);
+    client.resume();
+  }
+
+  /** Where a cancel request of this client goes: the server session running its
+   * transaction, if any. */
+  get backendKey(): BackendSession['key'] {
+    return this.server?.session.key;
+  }
+
+  private newResponses(): ExpectedResponses {
+    return new ExpectedResponses((bytes) => this.toClient.push(bytes));
+  }
+
+  private readonly onClientData = (chunk: Buffer): void => {
+    try {
+      this.fromClient.feed(chunk);
+    } catch (e) {
+      return this.fail(e);
+    }
+    this.flushToServer();
+    this.maybeRelease();
+  };
+
+  private readonly onClientDrain = (): void => {
+    this.server?.session.socket.resume();
+  };
+
+  private readonly onServerData = (chunk: Buffer): void => {
+    try {
+      this.fromServer!.feed(chunk);
+    } catch (e) {
+      return this.fail(e);
+    }
+    this.flushToClient();
+    this.maybeRelease();
+  };
+
+  private readonly onServerDrain = (): void => {
+    if (this.queuedBytes < MAX_QUEUED_BYTES) this.client.resume();
+  };
+
+  private readonly onServerGone = (): void => {
+    if (!this.server) return;
+    this.flushToClient();
+    this.fail(new PgwardenError('BACKEND_UNAVAILABLE', 'the server session ended unexpectedly'));
+  };
+
+  private clientMessage(type: number, frame: Buffer): void {
+    if (type === TERMINATE) return this.end();
+    if (!this.server) return this.queue({ kind: 'message', type, frame });
+    this.handle(type, frame);
+  }
+
+  private clientPiece(bytes: Buffer): void {
+    if (!this.server) return this.queue({ kind: 'piece', bytes });
+    this.toServer.push(bytes);
+  }
+
+  private queue(item: Queued): void {
+    this.queued.push(item);
+    this.queuedBytes += item.kind === 'message' ? item.frame.length : item.bytes.length;
+    if (this.queuedBytes >= MAX_QUEUED_BYTES) this.client.pause();
+    this.acquire();
+  }
+
+  private acquire(): void {
+    if (this.acquiring || this.closed) return;
+    this.acquiring = true;
+    const { pool, group } = this.options;
+    pool.acquire(group, this.options.open).then(
+      (server) => {
+        this.acquiring = false;
+        if (this.closed) return pool.release(server, true);
+        this.attach(server);
+        const queued = this.queued.splice(0);
+        this.queuedBytes = 0;
+        for (const item of queued) {
+          if (item.kind === 'message') this.handle(item.type, item.frame);
+          else this.toServer.push(item.bytes);
+        }
+        this.flushToServer();
+        this.client.resume();
+        this.maybeRelease();
+      },
+      (e: unknown) => {
+        this.acquiring = false;
+        this.fail(e);
+      },
+    );
+  }
+
+  private attach(server: PoolServer): void {
+    this.server = server;
+    this.responses = this.newResponses();
+    this.fromServer = new FrameSplitter(
+      SERVER_STREAMED,
+      {
+        message: (type, frame) => this.responses.fromServer(type, frame),
+        piece: (_type, bytes) => this.toClient.push(bytes),
+      },
+      MAX_SERVER_MESSAGE_BYTES,
+    );
+    const socket = server.session.socket;
+    socket.on('data', this.onServerData);
+    socket.on('drain', this.onServerDrain);
+    socket.on('close', this.onServerGone);
+    socket.on('end', this.onServerGone);
+    socket.resume();
+  }
+
+  private detach(): PoolServer | undefined {
+    const server = this.server;
+    if (!server) return undefined;
+    const socket = server.session.socket;
+    socket.pause();
+    socket.off('data', this.onServerData);
+    socket.off('drain', this.onServerDrain);
+    socket.off('close', this.onServerGone);
+    socket.off('end', this.onServerGone);
+    this.server = undefined;
+    this.fromServer = undefined;
+    // Paused while that session could not take more: the next one may.
+    if (!this.closed && this.queuedBytes < MAX_QUEUED_BYTES) this.client.resume();
+    return server;
+  }
+
+  /** Between transactions: nothing owed, nothing half-sent, the server idle. */
+  private get betweenTransactions(): boolean {
+    return this.responses.empty && this.responses.status === IDLE && !this.unsynced && (this.fromServer?.atBoundary ?? true) && this.toServer.length === 0;
+  }
+
+  private maybeRelease(): void {
+    if (!this.server || this.closed || !this.betweenTransactions) return;
+    this.options.pool.release(this.detach()!, true);
+  }
+
+  // ---- one client message, with a server session ----
+
+  private handle(type: number, frame: Buffer): void {
+    switch (type) {
+      case PARSE:
+        return this.parse(frame);
+      case BIND:
+        return this.bind(frame);
+      case DESCRIBE:
+        return this.describe(frame);
+      case CLOSE:
+        return this.close(frame);
+      case EXECUTE:
+        return this.send(frame, { kind: 'execute' });
+      case SYNC:
+        this.unsynced = false;
+        return this.send(frame, { kind: 'sync' });
+      case FLUSH:
+        this.unsynced = true;
+        this.toServer.push(frame);
+        return;
+      case QUERY: {
+        const leak = sessionStateIn(queryText(frame));
+        return this.send(leak ? buildQuery(refusal(leak)) : frame, { kind: 'query' });
+      }
+      case FUNCTION_CALL:
+        return this.send(frame, { kind: 'function' });
+      case COPY_DATA:
+      case COPY_DONE:
+      case COPY_FAIL:
+      default:
+        // COPY's messages, and anything else: PostgreSQL judges it.
+        this.toServer.push(frame);
+    }
+  }
+
+  private send(frame: Buffer | undefined, slot: Slot): void {
+    if (slot.kind !== 'sync' && slot.kind !== 'query' && slot.kind !== 'function') this.unsynced = true;
+    if (frame) this.toServer.push(frame);
+    this.responses.add(slot);
+  }
+
+  private parse(frame: Buffer): void {
+    const name = parseStatementName(frame);
+    let definition = parseDefinition(frame);
+    const leak = sessionStateIn(definition.toString('utf8', 0, Math.max(0, definition.indexOf(0))));
+    if (leak) definition = Buffer.concat([Buffer.from(refusal(leak) + '\0', 'utf8'), definition.subarray(definition.indexOf(0) + 1)]);
+    if (name === '') return this.send(leak ? buildParse('', definition) : frame, { kind: 'parse' });
+    const statement: ClientStatement = { serverName: serverName(definition), definition };
+    this.statements.set(name, statement);
+    const server = this.server!;
+    if (server.prepared.has(statement.serverName)) {
+      touch(server.prepared, statement.serverName);
+      return this.send(undefined, { kind: 'parse', synthetic: PARSE_COMPLETE });
+    }
+    this.prepare(statement, false);
+  }
+
+  /** Prepares `statement` on the current server session; its answer goes to the client
+   * unless the gateway added the Parse itself (`swallow`). */
+  private prepare(statement: ClientStatement, swallow: boolean): void {
+    const prepared = this.server!.prepared;
+    const max = this.options.pool.options.maxPreparedStatements;
+    for (const oldest of prepared.keys()) {
+      if (prepared.size < max) break;
+      prepared.delete(oldest);
+      this.send(buildTargetMessage('C', 'S', oldest), { kind: 'close', swallow: true });
+    }
+    prepared.set(statement.serverName, true);
+    this.send(buildParse(statement.serverName, statement.definition), {
+      kind: 'parse',
+      swallow,
+      failed: () => prepared.delete(statement.serverName),
+    });
+  }
+
+  /** The gateway name of the client's statement `name`, prepared on this session. */
+  private ensurePrepared(name: string): string | undefined {
+    const statement = name === '' ? undefined : this.statements.get(name);
+    if (!statement) return undefined;
+    const prepared = this.server!.prepared;
+    if (prepared.has(statement.serverName)) touch(prepared, statement.serverName);
+    else this.prepare(statement, true);
+    return statement.serverName;
+  }
+
+  private bind(frame: Buffer): void {
+    const renamed = this.ensurePrepared(bindStatementName(frame));
+    this.send(renamed ? renameBindStatement(frame, renamed) : frame, { kind: 'bind' });
+  }
+
+  private describe(frame: Buffer): void {
+    const t = target(frame);
+    if (t.kind === 'P') return this.send(frame, { kind: 'describe-portal' });
+    const renamed = this.ensurePrepared(t.name);
+    this.send(renamed ? buildTargetMessage('D', 'S', renamed) : frame, { kind: 'describe-statement' });
+  }
+
+  private close(frame: Buffer): void {
+    const t = target(frame);
+    if (t.kind === 'S' && t.name !== '') {
+      // The statement stays prepared on the server sessions, for whoever needs it next.
+      this.statements.delete(t.name);
+      return this.send(undefined, { kind: 'close', synthetic: CLOSE_COMPLETE });
+    }
+    this.send(frame, { kind: 'close' });
+  }
+
+  // ---- writing ----
+
+  private flushToServer(): void {
+    if (this.toServer.length === 0 || !this.server) return;
+    const bytes = this.toServer.length === 1 ? this.toServer[0]! : Buffer.concat(this.toServer);
+    this.toServer = [];
+    if (!this.server.session.socket.write(bytes)) this.client.pause();
+    this.flushToClient(); // the gateway's own answers, if any came first in line
+  }
+
+  private flushToClient(): void {
+    if (this.toClient.length === 0) return;
+    const bytes = this.toClient.length === 1 ? this.toClient[0]! : Buffer.concat(this.toClient);
+    this.toClient = [];
+    if (!this.client.write(bytes)) this.server?.session.socket.pause();
+  }
+
+  // ---- the end ----
+
+  private fail(e: unknown): void {
+    if (this.closed) return;
+    if (!isPgwardenError(e)) this.options.log.warn({ event: 'pool-client-error', error: describeError(e) }, 'transaction pool client failed');
+    const error = isPgwardenError(e) ? e : new PgwardenError('INTERNAL', 'internal error in pgwarden');
+    this.flushToClient();
+    if (!this.client.destroyed) this.client.write(errorResponse({ severity: 'FATAL', sqlstate: error.kind.sqlstate, message: error.message, detail: error.detail }));
+    this.end(false);
+  }
+
+  /** The client is gone (or goes): its server session goes back to the pool if it is
+   * between transactions, else it is closed (a transaction left open is rolled back by
+   * PostgreSQL as the session ends). */
+  private end(reusable = true): void {
+    if (this.closed) return;
+    const ok = reusable && this.betweenTransactions;
+    this.closed = true;
+    const server = this.detach();
+    if (server) this.options.pool.release(server, ok);
+    this.client.off('data', this.onClientData);
+    if (!this.client.destroyed && !this.client.writableEnded) this.client.end();
+    setTimeout(() => this.client.destroy(), 5_000).unref();
+    this.options.onClose();
+  }
+}
+
+/** The statement that runs instead of one that would leak session state: an error with
+ * the reason, raised by PostgreSQL itself, so that the transaction's state stays true. */
+function refusal(what: string): string {
+  const message = `${what} is not supported on the transaction pool port: after each transaction the server session serves other clients`;
+  const hint = 'Keep the setting inside a transaction (SET LOCAL, pg_advisory_xact_lock, ON COMMIT DROP), or connect to the session port.';
+  return `DO $pgwarden$BEGIN RAISE EXCEPTION USING ERRCODE = 'feature_not_supported', MESSAGE = ${quoteLiteral(message)}, HINT = ${quoteLiteral(hint)}; END$pgwarden$`;
+}
+
+/** The gateway's name for a statement: the same text and parameter types, the same name
+ * on every server session. */
+function serverName(definition: Buffer): string {
+  return `pgwarden_${createHash('sha256').update(definition).digest('hex').slice(0, 32)}`;
+}
+
+/** Marks `key` most recently used. */
+function touch(map: Map<string, true>, key: string): void {
+  map.delete(key);
+  map.set(key, true);
+}
