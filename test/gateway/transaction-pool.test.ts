@@ -153,10 +153,17 @@ test('a native role added, used, password reset: the old password is refused, th
   assert.equal(add.status, 201, JSON.stringify(add.data));
   const before = await psql(poolConn('Pool User'), 'select current_user', 'Pool-User-Passw0rd1');
   assert.equal(before.code, 0, before.stderr);
+  const signedIn = pgClient('Pool User', 'Pool-User-Passw0rd1');
+  await signedIn.connect();
+  await signedIn.query('SELECT 1');
   const reset = await api.call('POST', `/api/v1/roles/${encodeURIComponent('Pool User')}/reset-password`, { password: 'Pool-User-Passw0rd2' });
   assert.ok(reset.status < 300, JSON.stringify(reset.data));
   const old = await psql(poolConn('Pool User'), 'select 1', 'Pool-User-Passw0rd1');
   assert.match(old.stderr, /password authentication failed for user "Pool User"/);
   const now = await psql(poolConn('Pool User'), 'select current_user', 'Pool-User-Passw0rd2');
   assert.equal(now.code, 0, now.stderr);
+  // The role's sessions were closed with the change: the client signed in with the old
+  // password cannot open a new one, and is told so.
+  await assert.rejects(signedIn.query('SELECT 1'), (e: Error & { code?: string }) => e.code === '28P01' || /password authentication failed/.test(e.message));
+  await signedIn.end().catch(() => undefined);
 });
