@@ -167,3 +167,24 @@ test('a native role added, used, password reset: the old password is refused, th
   await assert.rejects(signedIn.query('SELECT 1'), (e: Error & { code?: string }) => e.code === '28P01' || /password authentication failed/.test(e.message));
   await signedIn.end().catch(() => undefined);
 });
+
+test('malformed bytes after sign-in end that client with a protocol error; the pool serves on', async () => {
+  for (const [garbage, said] of [
+    [Buffer.from([0x51, 0, 0, 0, 2]), /invalid message length/], // a length below 4
+    [Buffer.from([0x42, 0, 0, 0, 8, 0x61, 0x62, 0x63, 0x64]), /unterminated string/], // a Bind whose names never end
+    [Buffer.from([0x44, 0, 0, 0, 7, 0x5a, 0x78, 0]), /unknown target "Z"/], // a Describe of neither statement nor portal
+  ] as const) {
+    const c = pgClient();
+    await c.connect();
+    const ended = new Promise<string>((resolve) => {
+      c.on('error', (e: Error) => resolve(e.message));
+      c.on('end', () => resolve('end'));
+    });
+    (c as unknown as { connection: { stream: NodeJS.WritableStream } }).connection.stream.write(garbage);
+    assert.match(await ended, said);
+  }
+  const c = pgClient();
+  await c.connect();
+  assert.equal((await c.query('SELECT 41 + 1 AS v')).rows[0].v, 42);
+  await c.end();
+});

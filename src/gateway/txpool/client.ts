@@ -176,9 +176,13 @@ export class TransactionClient {
         this.attach(server);
         const queued = this.queued.splice(0);
         this.queuedBytes = 0;
-        for (const item of queued) {
-          if (item.kind === 'message') this.handle(item.type, item.frame);
-          else this.toServer.push(item.bytes);
+        try {
+          for (const item of queued) {
+            if (item.kind === 'message') this.handle(item.type, item.frame);
+            else this.toServer.push(item.bytes);
+          }
+        } catch (e) {
+          return this.fail(e); // a malformed message: the session is not handed on
         }
         this.flushToServer();
         this.client.resume();
