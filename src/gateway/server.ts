@@ -101,6 +101,12 @@ export class Gateway {
     if (options.transactionPool) {
       const transactionPool = new TransactionPool({ ...DEFAULT_TRANSACTION_POOL, ...options.transactionPool }, options.log);
       options.roles.onChange((role) => transactionPool.forget(role));
+      const metrics = options.metrics;
+      metrics?.beforeScrape.push(() => {
+        const n = transactionPool.counts();
+        for (const state of ['idle', 'busy', 'opening'] as const) metrics.poolServerSessions.set({ state }, n[state]);
+        metrics.poolClientsWaiting.set(n.waiting);
+      });
       const ctx = { ...this.ctx, transactionPool };
       this.pool = { server: this.listener(ctx), ctx };
     }

@@ -52,6 +52,17 @@ export class Metrics {
     help: 'Idle PostgreSQL sessions kept for the next client (--server-pool)',
     registers: [this.registry],
   });
+  readonly poolServerSessions = new client.Gauge({
+    name: 'pgwarden_pool_server_sessions',
+    help: "The transaction pool's PostgreSQL sessions (--pool-port), by state",
+    labelNames: ['state'] as const,
+    registers: [this.registry],
+  });
+  readonly poolClientsWaiting = new client.Gauge({
+    name: 'pgwarden_pool_clients_waiting',
+    help: 'Clients of the transaction pool waiting for a server session',
+    registers: [this.registry],
+  });
   readonly serverSessionsReused = new client.Counter({
     name: 'pgwarden_server_sessions_reused_total',
     help: 'Sign-ins that were given a kept PostgreSQL session instead of a new one',

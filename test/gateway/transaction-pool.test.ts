@@ -69,6 +69,9 @@ test('psql signs in with SCRAM and with a token; twelve clients at once share at
   await Promise.all(clients.map((c) => c.end()));
   assert.ok(pids.size <= POOL_SIZE, `transactions ran on ${pids.size} server sessions`);
   assert.ok((await backendsOf('citus')) <= POOL_SIZE);
+  const metrics = (await apiClient(pw.apiUrl, pw.caPath).call('GET', '/metrics', undefined, null)).body.toString();
+  assert.match(metrics, /^pgwarden_pool_server_sessions\{state="idle"\} [1-9]/m);
+  assert.match(metrics, /^pgwarden_pool_clients_waiting 0$/m);
 });
 
 test('pgbench -i (COPY) and pgbench in simple, extended and prepared modes, 8 clients on 2 server sessions', async () => {

@@ -155,9 +155,15 @@ export class TransactionPool {
     }
   }
 
-  get idleCount(): number {
-    let n = 0;
-    for (const g of this.groups.values()) n += g.idle.length;
+  /** Server sessions by state, and clients waiting for one (metrics). */
+  counts(): { idle: number; busy: number; opening: number; waiting: number } {
+    const n = { idle: 0, busy: 0, opening: 0, waiting: 0 };
+    for (const g of this.groups.values()) {
+      n.idle += g.idle.length;
+      n.busy += g.busy.size;
+      n.opening += g.opening;
+      n.waiting += g.waiters.length;
+    }
     return n;
   }
 
