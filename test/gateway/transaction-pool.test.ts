@@ -9,7 +9,7 @@ import pg from 'pg';
 import postgres from 'postgres';
 import { CITUS_PASSWORD, psql, run, startTestPgwarden, type TestPgwarden } from '../helpers/pgwarden.js';
 import { savedAdmin, userToken } from '../helpers/entra.js';
-import { apiClient, basic } from '../helpers/api.js';
+import { apiClient, basic, bearer } from '../helpers/api.js';
 
 const POOL_SIZE = 2;
 let pw: TestPgwarden;
@@ -190,4 +190,20 @@ test('malformed bytes after sign-in end that client with a protocol error; the p
   await c.connect();
   assert.equal((await c.query('SELECT 41 + 1 AS v')).rows[0].v, 42);
   await c.end();
+});
+
+test('Microsoft Entra only: native sign-ins on the pool port are refused as on the session port; a token still signs in', async () => {
+  const admin = await savedAdmin(pw);
+  const token = await userToken(pw, admin.username, admin.password);
+  const api = apiClient(pw.apiUrl, pw.caPath, bearer(token));
+  const set = await api.call('PUT', '/api/v1/authentication', { methods: 'entra' });
+  assert.equal(set.status, 200, JSON.stringify(set.data));
+  try {
+    const native = await psql(poolConn('citus'), 'select 1', CITUS_PASSWORD);
+    assert.match(native.stderr, /PostgreSQL authentication is disabled for this cluster/);
+    const entra = await psql(poolConn(admin.username), 'select current_user', token);
+    assert.equal(entra.code, 0, entra.stderr);
+  } finally {
+    assert.equal((await api.call('PUT', '/api/v1/authentication', { methods: 'both' })).status, 200);
+  }
 });
