@@ -149,13 +149,13 @@ describe('pgwarden up --citus', { skip: skipWithoutCitus }, () => {
 
   test('native roles added, reset and deleted through the CLI reach every node once; a worker down is exit 4 naming it', async () => {
     const verifiers = async () => Object.values(await onEveryNode<{ v: string }>(pw, "SELECT rolpassword AS v FROM pg_authid WHERE rolname = 'Cli User'")).map((r) => r[0]?.v);
-    const add = await runCli(pw, ['role', 'add', 'Cli User', '--password-stdin'], 'Cli-User-Passw0rd-1\n');
+    const add = await runCli(['role', 'add', 'Cli User', '--password-stdin', '--data-dir', pw.dataDir], { input: 'Cli-User-Passw0rd-1\n' });
     assert.equal(add.code, 0, add.stderr);
     assert.match(add.stdout, /added role "Cli User"\n {2}worker-1: done\n {2}worker-2: done/);
     const first = await verifiers();
     assert.equal(new Set(first).size, 1, 'one verifier on every node');
     assert.ok(first[0]);
-    const reset = await runCli(pw, ['role', 'reset-password', 'Cli User', '--password-stdin'], 'Cli-User-Passw0rd-2\n');
+    const reset = await runCli(['role', 'reset-password', 'Cli User', '--password-stdin', '--data-dir', pw.dataDir], { input: 'Cli-User-Passw0rd-2\n' });
     assert.equal(reset.code, 0, reset.stderr);
     const second = await verifiers();
     assert.equal(new Set(second).size, 1);
@@ -165,13 +165,13 @@ describe('pgwarden up --citus', { skip: skipWithoutCitus }, () => {
     const worker = pw.cluster.workers[0]!;
     await worker.stop();
     try {
-      const refused = await runCli(pw, ['role', 'delete', 'Cli User']);
+      const refused = await runCli(['role', 'delete', 'Cli User', '--data-dir', pw.dataDir]);
       assert.equal(refused.code, 4, refused.stdout + refused.stderr);
       assert.match(refused.stderr, /worker-1 \(127\.0\.0\.1:\d+\) cannot be reached.*nothing was changed/);
     } finally {
       await worker.start();
     }
-    const del = await runCli(pw, ['role', 'delete', 'Cli User']);
+    const del = await runCli(['role', 'delete', 'Cli User', '--data-dir', pw.dataDir]);
     assert.equal(del.code, 0, del.stderr);
     assert.deepEqual(await verifiers(), [undefined, undefined, undefined]);
   });

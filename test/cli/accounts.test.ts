@@ -8,8 +8,8 @@ import assert from 'node:assert/strict';
 import { createServer, type AddressInfo } from 'node:net';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { claimsOf, runCli } from '../idp/helpers.js';
-import { makeDataDir, psql, startTestPgwarden, type TestPgwarden } from '../helpers/pgwarden.js';
+import { claimsOf } from '../idp/helpers.js';
+import { makeDataDir, psql, runCli, startTestPgwarden, type TestPgwarden } from '../helpers/pgwarden.js';
 
 let root: string;
 let a: TestPgwarden;

@@ -5,8 +5,8 @@ import assert from 'node:assert/strict';
 import { readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AZURE_CLI_CLIENT_ID } from '../../src/idp/model.js';
-import { claimsOf, headerOf, runCli, startIdp, type TestIdp } from '../idp/helpers.js';
-import { makeDataDir } from '../helpers/pgwarden.js';
+import { claimsOf, headerOf, startIdp, type TestIdp } from '../idp/helpers.js';
+import { makeDataDir, runCli } from '../helpers/pgwarden.js';
 
 const PG = 'https://token.postgres.cosmos.azure.com';
 

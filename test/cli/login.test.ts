@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BIN, claimsOf, formOf, runCli, startIdp, type TestIdp } from '../idp/helpers.js';
-import { makeDataDir } from '../helpers/pgwarden.js';
+import { claimsOf, formOf, startIdp, type TestIdp } from '../idp/helpers.js';
+import { makeDataDir, PGWARDEN_BIN, runCli } from '../helpers/pgwarden.js';
 
 const PG = 'https://token.postgres.cosmos.azure.com';
 const PASSWORD = 'Erin-passw0rd!';
@@ -170,7 +170,7 @@ test('--authority with --tenant and --ca-file reaches any Entra-compatible provi
 
 test('login --use-device-code: prints the message, a person signs in on the page, the CLI gets the account', async () => {
   const env = profile();
-  const child = spawn(process.execPath, [BIN, 'login', '--use-device-code', '--data-dir', t.dataDir], { env: { ...process.env, ...env } });
+  const child = spawn(process.execPath, [PGWARDEN_BIN, 'login', '--use-device-code', '--data-dir', t.dataDir], { env: { ...process.env, ...env } });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));

@@ -4,7 +4,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { setAuthMethod } from '../../src/control/auth-methods.js';
-import { CITUS_PASSWORD, psql, run, runCli, startTestPgwarden, type TestPgwarden, PGWARDEN_BIN as BIN } from '../helpers/pgwarden.js';
+import { CITUS_PASSWORD, psql, runCli, startTestPgwarden, type TestPgwarden } from '../helpers/pgwarden.js';
 
 let pw: TestPgwarden;
 
@@ -17,7 +17,7 @@ after(async () => {
 });
 
 /** The real CLI against this test's pgwarden (its data directory names the API and citus's password). */
-const cli = (args: string[], stdin?: string, env: NodeJS.ProcessEnv = {}) => runCli(pw, args, stdin, env);
+const cli = (args: string[], stdin?: string, env: NodeJS.ProcessEnv = {}) => runCli([...args, '--data-dir', pw.dataDir], { input: stdin, env });
 
 async function signsIn(user: string, password: string): Promise<boolean> {
   return (await psql(pw.conn(user), 'select current_user', password)).stdout.trim() === user;
@@ -101,7 +101,7 @@ test('errors are one line with a documented exit code', async () => {
   const noPassword = await cli(['role', 'add', 'no_tty']);
   assert.equal(noPassword.code, 2);
   assert.match(noPassword.stderr, /use --password-stdin/);
-  const down = await run(process.execPath, [BIN, 'role', 'list', '--api-url', 'https://127.0.0.1:1', '--data-dir', pw.dataDir]);
+  const down = await runCli(['role', 'list', '--api-url', 'https://127.0.0.1:1', '--data-dir', pw.dataDir]);
   assert.equal(down.code, 4);
   assert.match(down.stderr, /cannot reach the pgwarden API at https:\/\/127.0.0.1:1/);
   assert.ok(![weak, missing, wrong].some((r) => r.stderr.includes(CITUS_PASSWORD)));
@@ -122,7 +122,7 @@ test('the seed procedure with a Microsoft Entra admin, through the CLI (token fr
   assert.equal(login.code, 0, login.stderr);
   // get-access-token uses the account that login stored (the default one: no --data-dir, and
   // no pgwarden runs on ./.pgwarden here).
-  const got = await run(process.execPath, [BIN, 'account', 'get-access-token', '--query', 'accessToken', '-o', 'tsv'], { env });
+  const got = await runCli(['account', 'get-access-token', '--query', 'accessToken', '-o', 'tsv'], { env });
   assert.equal(got.code, 0, got.stderr);
   const token = got.stdout.trim();
   assert.ok(await signsIn(upn, token));

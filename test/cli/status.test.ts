@@ -2,7 +2,7 @@
 // again with the changes made meanwhile (the reconciler catches it up).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CITUS_PASSWORD, run, startTestPgwarden, waitFor, type TestPgwarden, PGWARDEN_BIN as BIN } from '../helpers/pgwarden.js';
+import { CITUS_PASSWORD, runCli, startTestPgwarden, waitFor, type TestPgwarden } from '../helpers/pgwarden.js';
 import { apiClient, basic } from '../helpers/api.js';
 
 let pw: TestPgwarden;
@@ -15,7 +15,7 @@ after(async () => {
 });
 
 async function status(): Promise<string> {
-  const r = await run(process.execPath, [BIN, 'status', '--data-dir', pw.dataDir], { env: { PGWARDEN_CITUS_PASSWORD: CITUS_PASSWORD } });
+  const r = await runCli(['status', '--data-dir', pw.dataDir], { env: { PGWARDEN_CITUS_PASSWORD: CITUS_PASSWORD } });
   assert.equal(r.code, 0, r.stderr);
   return r.stdout;
 }

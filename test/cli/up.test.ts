@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { createServer, type AddressInfo } from 'node:net';
 import { mkdir, readFile, rm, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { makeDataDir, run, start, waitFor, PGWARDEN_BIN as BIN } from '../helpers/pgwarden.js';
+import { makeDataDir, run, runCli, start, waitFor, PGWARDEN_BIN as BIN } from '../helpers/pgwarden.js';
 import { alive } from '../helpers/pgwarden.js';
 
 
@@ -219,7 +219,7 @@ test('a port in use is a one-line error that names --port, and nothing is left r
   await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
   const port = (blocker.address() as AddressInfo).port;
   try {
-    const r = await run(process.execPath, [BIN, 'up', '--port', String(port), '--api-port', '0', '--idp-port', '0'], { cwd, timeoutMs: 60_000 });
+    const r = await runCli(['up', '--port', String(port), '--api-port', '0', '--idp-port', '0'], { cwd, timeoutMs: 60_000 });
     assert.equal(r.code, 5);
     const lines = r.stderr.trim().split('\n').filter((l) => !l.startsWith('{'));
     assert.equal(lines.length, 1, r.stderr);
@@ -233,7 +233,7 @@ test('a port in use is a one-line error that names --port, and nothing is left r
 });
 
 test('bad options are refused with a clear message', async () => {
-  const r = await run(process.execPath, [BIN, 'up', '--port', 'seventy']);
+  const r = await runCli(['up', '--port', 'seventy']);
   assert.notEqual(r.code, 0);
   assert.match(r.stderr, /--port.*whole number/);
 });

@@ -110,16 +110,30 @@ export function psql(conn: string, sql: string, password: string | undefined, en
 /** The CLI as npm installs it (built by npm test's build step). */
 export const PGWARDEN_BIN = fileURLToPath(new URL('../../bin/pgwarden.js', import.meta.url));
 
-/** Runs the real CLI (bin/pgwarden.js, built) against `pw`, with `stdin` written to it. */
-export function runCli(pw: { dataDir: string }, args: string[], stdin?: string, env: NodeJS.ProcessEnv = {}): Promise<RunResult> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [PGWARDEN_BIN, ...args, '--data-dir', pw.dataDir], { env: { ...process.env, PGWARDEN_CITUS_PASSWORD: undefined, ...env } });
+/**
+ * Runs the built CLI (bin/pgwarden.js; npm run build first) in a child process, as a user
+ * would: `input` is written to its stdin, which is then closed. PGWARDEN_CITUS_PASSWORD is
+ * not inherited from the test run's environment (set it in `env` where a test needs it).
+ * Killed after `timeoutMs` (code null); never throws on a non-zero exit.
+ */
+export function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; input?: string; cwd?: string; timeoutMs?: number } = {}): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [PGWARDEN_BIN, ...args], {
+      env: { ...process.env, PGWARDEN_CITUS_PASSWORD: undefined, ...options.env },
+      cwd: options.cwd,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(stdin ?? '');
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 30_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+    child.stdin.end(options.input ?? '');
   });
 }
 

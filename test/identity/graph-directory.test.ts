@@ -11,8 +11,8 @@ import { DEFAULT_AUDIENCES, MAX_CLOCK_SKEW_SECONDS } from '../../src/identity/co
 import { AZURE_CLI_CLIENT_ID } from '../../src/idp/model.js';
 import { httpRequestJson } from '../../src/util/http-client.js';
 import { isPgwardenError } from '../../src/util/errors.js';
-import { runCli, startIdp, type TestIdp } from '../idp/helpers.js';
-import { CITUS_PASSWORD, psql, startTestPgwarden, type TestPgwarden, makeDataDir } from '../helpers/pgwarden.js';
+import { startIdp, type TestIdp } from '../idp/helpers.js';
+import { CITUS_PASSWORD, psql, runCli, startTestPgwarden, type TestPgwarden, makeDataDir } from '../helpers/pgwarden.js';
 import { apiClient, basic } from '../helpers/api.js';
 
 const GRAPH = GRAPH_ENDPOINT;

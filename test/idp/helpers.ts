@@ -1,7 +1,6 @@
 // A real embedded identity provider for one test: a temporary data directory with the
 // local CA, HTTPS on a free port, a movable clock, and helpers that talk to it over real
 // HTTPS and verify what it issues with jose.
-import { spawn } from 'node:child_process';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createLocalJWKSet, jwtVerify, type JWTPayload, type JWTVerifyResult } from 'jose';
@@ -9,7 +8,7 @@ import { EmbeddedIdp, type EmbeddedIdpOptions, type SeededAdmin } from '../../sr
 import { ensureLocalTls } from '../../src/tls/certificates.js';
 import { httpRequestJson, type HttpResponse } from '../../src/util/http-client.js';
 import { createLogger, type Logger } from '../../src/util/log.js';
-import { makeDataDir, PGWARDEN_BIN } from '../helpers/pgwarden.js';
+import { makeDataDir } from '../helpers/pgwarden.js';
 
 export interface TestClock {
   now(): number;
@@ -115,34 +114,4 @@ export function formOf(page: HttpResponse): { hidden: Record<string, string>; co
 
 function unescapeHtml(s: string): string {
   return s.replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
-}
-
-export const BIN = PGWARDEN_BIN;
-
-export interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the built CLI (npm run build first) in a child process, as a user would. */
-export function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; input?: string; cwd?: string; timeoutMs?: number } = {}): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      env: { ...process.env, ...options.env },
-      cwd: options.cwd,
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 30_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.end(options.input ?? '');
-  });
 }
