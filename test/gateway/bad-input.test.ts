@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
 import { CITUS_PASSWORD, psql, startTestPgwarden, type TestPgwarden } from '../helpers/pgwarden.js';
-import { collect, directTls, errorMessage, exchange, messages, startupPacket } from '../helpers/raw-client.js';
+import { collect, directTls, errorMessage, exchange, messages, startupPacket, wholeMessages } from '../helpers/raw-client.js';
 
 const AUTH_TIMEOUT_MS = 1_500;
 let pw: TestPgwarden;
@@ -74,12 +74,13 @@ test('data sent after SSLRequest, before the answer, is refused (CVE-2021-23214)
 
 test('GSSENCRequest is answered N, and the client may go on with SSLRequest', async () => {
   const socket = connect({ host: '127.0.0.1', port: pw.port });
-  const out = await collect(socket, Buffer.concat([int32(8), int32(80877104), int32(8), int32(80877103)]), 500);
+  // The two answers are one byte each; then the gateway waits for the TLS handshake.
+  const out = await collect(socket, Buffer.concat([int32(8), int32(80877104), int32(8), int32(80877103)]), 3_000, (d) => d.length >= 2);
   assert.equal(out.data.toString('latin1'), 'NS');
 });
 
 test('direct TLS with ALPN "postgresql" gets to the SCRAM challenge; without ALPN it is closed', async () => {
-  const ok = await collect(directTls(pw.port, pw.caPath, ['postgresql']), startupPacket({ user: 'citus', database: 'postgres' }), 3_000);
+  const ok = await collect(directTls(pw.port, pw.caPath, ['postgresql']), startupPacket({ user: 'citus', database: 'postgres' }), 3_000, (d) => wholeMessages(d) >= 1);
   const first = messages(ok.data)[0];
   assert.equal(first?.type, 'R');
   assert.equal(first.body.readInt32BE(0), 10); // AuthenticationSASL
@@ -96,6 +97,7 @@ test('protocol 3.2 and _pq_ options are answered with NegotiateProtocolVersion 3
     directTls(pw.port, pw.caPath, ['postgresql']),
     startupPacket({ user: 'citus', database: 'postgres', '_pq_.test_option': 'x' }, (3 << 16) | 2),
     3_000,
+    (d) => wholeMessages(d) >= 2,
   );
   const [v, r] = messages(out.data);
   assert.equal(v?.type, 'v');

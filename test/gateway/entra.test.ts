@@ -223,10 +223,14 @@ describe('keys and logs', () => {
     const oid = await addUser(upn, 'Leaver-Passw0rd-1');
     await addPrincipal(pw.cluster, pw.cluster.gatewaySecret, { roleName: upn, type: 'user', objectId: oid, tenantId: pw.idp!.tenantId, isAdmin: false });
     const token = await userToken(pw, upn, 'Leaver-Passw0rd-1');
+    // Only the leaver's session is kept, so that the gateway's reaction to the change can be seen.
+    pw.gateway.closeIdleServerSessions();
     assert.equal((await asRole(upn, token)).out, upn);
+    await waitFor(() => pw.gateway.serverPoolStats.idle === 1, 5_000, "the leaver's session kept");
     await removePrincipal(pw.cluster, upn);
-    // The catalog watch drops the gateway's cached answer on the NOTIFY of the change.
-    await new Promise((r) => setTimeout(r, 300));
+    // The catalog watch drops the gateway's cached answers on the NOTIFY of the change, and
+    // the kept sessions with them (nothing else closes an idle session this soon).
+    await waitFor(() => pw.gateway.serverPoolStats.idle === 0, 5_000, 'the catalog watch to drop what the gateway kept');
     assert.match((await asRole(upn, token)).err, /password authentication failed/);
     const roles = await pw.cluster.withSuperuser(pw.cluster.coordinator, async (c) => (await c.query(`select 1 from pg_roles where rolname = $1`, [upn])).rowCount);
     assert.equal(roles, 0);

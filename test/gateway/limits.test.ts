@@ -165,9 +165,12 @@ describe('a gateway with small limits', () => {
       (r) => r.rows.length,
       (e: Error) => e.message,
     );
-    await new Promise((r) => setTimeout(r, 200));
+    await waitFor(async () => {
+      const r = await pw.cluster.withSuperuser(pw.cluster.coordinator, (c) => c.query("SELECT 1 FROM pg_stat_activity WHERE query = 'select pg_sleep(1) as slept' AND state = 'active'"));
+      return r.rowCount === 1;
+    }, 10_000, 'the query to run');
     const stopping = pw.stop(10_000);
-    await new Promise((r) => setTimeout(r, 100));
+    await waitFor(() => !pw.gateway.listening, 10_000, 'the gateway to stop accepting');
     const refused = await psql(pw.conn('citus'), 'select 1', CITUS_PASSWORD);
     assert.notEqual(refused.code, 0, 'a new connection was accepted while draining');
     assert.equal(await query, 1, 'the running query did not finish');

@@ -46,6 +46,14 @@ async function session<T>(work: (c: pg.Client) => Promise<T> = async () => undef
   }
 }
 
+/** Waits until backend `pid` runs `query`. */
+async function waitRunning(pid: number, query: string): Promise<void> {
+  await waitFor(async () => {
+    const r = await pw.cluster.withSuperuser(pw.cluster.coordinator, (c) => c.query("SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND query = $2 AND state = 'active'", [pid, query]));
+    return r.rowCount === 1;
+  }, 10_000, `backend ${pid} to run ${query}`);
+}
+
 const idle = (): number => pw.gateway.serverPoolStats.idle;
 const waitIdle = (n = 1): Promise<void> => waitFor(() => idle() >= n, 5_000, `${n} idle server session(s)`);
 
@@ -271,11 +279,11 @@ describe('a kept session never outlives what allowed it', () => {
       assert.equal(now.processID, oldKey.pid, 'the session was reused');
       assert.notEqual(now.secretKey, oldKey.secret, 'every client gets a cancel secret of its own');
       const running = second.query('SELECT pg_sleep(1.5)');
-      await new Promise((r) => setTimeout(r, 300));
+      await waitRunning(now.processID, 'SELECT pg_sleep(1.5)');
       await sendCancel(oldKey.pid, oldKey.secret);
       await running; // not canceled
       const again = second.query('SELECT pg_sleep(10)');
-      await new Promise((r) => setTimeout(r, 300));
+      await waitRunning(now.processID, 'SELECT pg_sleep(10)');
       await sendCancel(now.processID, now.secretKey);
       await assert.rejects(again, /canceling statement due to user request/);
     } finally {

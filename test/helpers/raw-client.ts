@@ -10,7 +10,7 @@ import { parseErrorFields } from '../../src/protocol/messages.js';
 export interface Outcome {
   /** Everything received. */
   data: Buffer;
-  /** True if the gateway closed the connection (false: still open at the deadline). */
+  /** True if the gateway closed the connection (false: still open when collecting ended). */
   closed: boolean;
   ms: number;
 }
@@ -20,7 +20,9 @@ export function exchange(port: number, bytes: Buffer, timeoutMs = 5_000): Promis
   return collect(tcpConnect({ host: '127.0.0.1', port }), bytes, timeoutMs);
 }
 
-export function collect(socket: Socket, bytes: Buffer, timeoutMs: number): Promise<Outcome> {
+/** Sends `bytes` on `socket` and collects the answer until the peer closes, `until` holds
+ * for what came so far, or `timeoutMs` passes. */
+export function collect(socket: Socket, bytes: Buffer, timeoutMs: number, until?: (data: Buffer) => boolean): Promise<Outcome> {
   const started = Date.now();
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
@@ -33,7 +35,10 @@ export function collect(socket: Socket, bytes: Buffer, timeoutMs: number): Promi
       resolve({ data: Buffer.concat(chunks), closed, ms: Date.now() - started });
     };
     const timer = setTimeout(() => finish(false), timeoutMs);
-    socket.on('data', (c: Buffer) => chunks.push(c));
+    socket.on('data', (c: Buffer) => {
+      chunks.push(c);
+      if (until?.(Buffer.concat(chunks))) finish(false);
+    });
     socket.on('error', () => finish(true));
     socket.on('close', () => finish(true));
     const send = (): void => {
@@ -59,6 +64,17 @@ export function messages(data: Buffer): Array<{ type: string; body: Buffer }> {
     pos += 1 + len;
   }
   return out;
+}
+
+/** How many whole messages `data` holds (one still arriving does not count). */
+export function wholeMessages(data: Buffer): number {
+  let n = 0;
+  let pos = 0;
+  while (pos + 5 <= data.length && pos + 1 + data.readInt32BE(pos + 1) <= data.length) {
+    pos += 1 + data.readInt32BE(pos + 1);
+    n++;
+  }
+  return n;
 }
 
 /** The M field of the first ErrorResponse in `data`, if any. */

@@ -37,6 +37,7 @@ function directory(members: string[], fail = false) {
     asked,
     isMemberOf: async (objectId: string, groupObjectId: string) => {
       asked.push(`${objectId} ${groupObjectId}`);
+      // Deliberate: Graph takes a while to answer, so that questions at once overlap.
       await new Promise((r) => setTimeout(r, 5));
       if (fail) throw new Error('Graph is down');
       return members.includes(`${objectId.toLowerCase()} ${groupObjectId.toLowerCase()}`);

@@ -5,7 +5,6 @@
 // the control plane's trigger().
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { addNativeRole } from '../../src/control/native-roles.js';
 import { parseAclItem } from '../../src/reconcile/acl-text.js';
 import { installReconcileSchema } from '../../src/reconcile/index.js';
@@ -37,6 +36,32 @@ async function asCitus(text: string): Promise<void> {
 async function may(node: number, role: string, table: string, privilege: string): Promise<boolean> {
   const rows = await sql(pw.cluster, pw.cluster.nodes[node]!, 'SELECT has_table_privilege($1, $2, $3) AS ok', [role, table, privilege]);
   return rows[0]!.ok as boolean;
+}
+
+/** The coordinator's clock now (the clock of pg_stat_activity.query_start). */
+async function coordinatorNow(): Promise<string> {
+  return (await sql(pw.cluster, pw.cluster.coordinator, 'SELECT clock_timestamp()::text AS now'))[0]!.now as string;
+}
+
+/**
+ * Waits until every connection that reads the shared catalogs' digest (this file's
+ * reconciler's and pgwarden's own, once a second each) has begun two reads after `since`.
+ * The first of them has then been compared with the read before it, and any pass that
+ * comparison asks for has been asked for.
+ */
+async function twoDigestReadsSince(since: string): Promise<void> {
+  const first = new Map<number, string>();
+  await waitFor(async () => {
+    const rows = await sql(
+      pw.cluster,
+      pw.cluster.coordinator,
+      `SELECT pid, query_start::text AS started, query_start > $1::timestamptz AS after FROM pg_stat_activity
+        WHERE query LIKE '%FROM pg_auth_members m)%' AND pid <> pg_backend_pid()`,
+      [since],
+    );
+    for (const row of rows) if (row.after && !first.has(row.pid as number)) first.set(row.pid as number, row.started as string);
+    return rows.length > 0 && rows.every((row) => row.after && first.get(row.pid as number) !== row.started);
+  }, 10_000, 'two reads of the shared catalogs\' digest');
 }
 
 async function relacl(node: number, table: string): Promise<unknown> {
@@ -145,6 +170,7 @@ test('roles, memberships, role settings and database privileges made in SQL arri
   await sql(pw.cluster, c, `CREATE ROLE "New Person@example.com" LOGIN; GRANT readers TO "New Person@example.com"`);
   await sql(pw.cluster, c, `ALTER ROLE "New Person@example.com" IN DATABASE postgres SET statement_timeout = '9s'`);
   await sql(pw.cluster, c, 'GRANT CREATE ON DATABASE postgres TO "New Person@example.com"');
+  const changed = await coordinatorNow();
   await waitForConvergence(pw.cluster);
   const [row] = await sql(pw.cluster, pw.cluster.workers[0]!, `SELECT has_database_privilege('New Person@example.com', 'postgres', 'CREATE') AS can, pg_has_role('New Person@example.com', 'readers', 'MEMBER') AS member`);
   assert.deepEqual(row, { can: true, member: true });
@@ -156,12 +182,19 @@ test('roles, memberships, role settings and database privileges made in SQL arri
     'the log of a pass asked for by the digest',
   );
   // A pass changes nothing on the coordinator, so the digest stays put: no pass follows a
-  // pass. (A digest read between the statements above may still ask for one more pass:
-  // give it 3 s to come, then count.)
-  await sleep(3_000);
+  // pass. The statements above ask for their passes by the first digest read after them
+  // (a read between them may ask for one more); once the next read has begun, all are
+  // asked for, and a pass asked for now ends after them.
+  await twoDigestReadsSince(changed);
+  await r.reconciler.runPass('test: after the changes');
   const before = passes().length;
-  await sleep(3_000);
-  assert.equal(passes().length, before, 'no pass while nothing changes');
+  // A digest read that begins after every pass has ended sees what they did to the digest
+  // (or the read before it did, and asked for a pass already); once the next read has
+  // begun, whatever it asked for runs before, or together with, this file's last pass.
+  await twoDigestReadsSince(await coordinatorNow());
+  await r.reconciler.runPass('test: nothing changed');
+  const reasons = passes().slice(before).map((l) => (JSON.parse(l) as { reasons: string[] }).reasons);
+  assert.deepEqual(reasons, [['test: nothing changed']], 'no pass while nothing changes');
 });
 
 test('a changed password is copied as the same verifier, which never reaches logs, reports or status', async () => {
