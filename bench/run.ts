@@ -100,6 +100,7 @@ interface PerTx {
 
 interface Sample {
   tps: number;
+  /** Mean over the window's transactions; -C: pgbench's average, connecting included. */
   latencyMs: number;
   /** p99 of the window's transactions (pgbench -l), steady cases only. */
   p99Ms: number;
@@ -204,12 +205,13 @@ async function pgbench(c: Case, password: string, proxyPid: number | undefined, 
     }
     const latencies = await loggedLatencies(logDir, first.at, last.at);
     const tx = latencies.length;
+    const connecting = c.args.includes('-C');
     const server = serverUsage(first.server, last.server);
     return {
       tps,
-      latencyMs,
+      latencyMs: connecting || !tx ? latencyMs : latencies.reduce((a, b) => a + b, 0) / tx / 1000,
       // -C: pgbench's per-transaction log leaves the connection out; no p99 there.
-      p99Ms: c.args.includes('-C') || !tx ? NaN : pct(latencies, 99) / 1000,
+      p99Ms: connecting || !tx ? NaN : pct(latencies, 99) / 1000,
       transactions: tx,
       proxy: first.proxy && last.proxy ? perTx(processUsage(first.proxy, last.proxy), tx) : undefined,
       server: perTx(server, tx),
@@ -235,7 +237,9 @@ interface Case {
   conn: string;
   args: string[];
   password: () => Promise<string>;
-  /** Added to BENCH_SECONDS (many clients take seconds to connect, inside -T). */
+  /** Added to BENCH_SECONDS: pgbench 15 counts connecting inside -T, and 256 clients
+   * through a proxy that has to start most backends anew take 3-20 s here (a new
+   * backend signed in directly over TLS costs the server 30-40 ms of CPU on this machine). */
   extraSeconds?: number;
   /** The proxy on the path, whose process the bench measures. */
   proxy?: 'gateway' | 'pgbouncer' | undefined;
@@ -297,8 +301,8 @@ async function main(): Promise<void> {
     }
     if (ONLY.has('many')) {
       // Many clients: read-only, and TPC-B-like (updates, lock waits on 10 branches).
-      for (const [name, conn, proxy] of targets) if (conn) cases.push({ group: 'many clients -S -c 64 -j 2', name, conn, args: ['-S', '-c', '64', '-j', '2'], password: citus, proxy, extraSeconds: 3 });
-      for (const [name, conn, proxy] of targets) if (conn) cases.push({ group: 'many clients -c 256 -j 2 (TPC-B)', name, conn, args: ['-c', '256', '-j', '2'], password: citus, proxy, extraSeconds: 10 });
+      for (const [name, conn, proxy] of targets) if (conn) cases.push({ group: 'many clients -S -c 64 -j 2', name, conn, args: ['-S', '-c', '64', '-j', '2'], password: citus, proxy, extraSeconds: 5 });
+      for (const [name, conn, proxy] of targets) if (conn) cases.push({ group: 'many clients -c 256 -j 2 (TPC-B)', name, conn, args: ['-c', '256', '-j', '2'], password: citus, proxy, extraSeconds: 20 });
     }
 
     const minutes = (ROUNDS * cases.reduce((sum, c) => sum + SECONDS + (c.extraSeconds ?? 0) + 2, 0)) / 60;
@@ -323,7 +327,8 @@ async function main(): Promise<void> {
 
     log(`load average after: ${await loadAverage()}`);
     log('\n## Results (median of rounds; spread = min..max of tps)\n');
-    log('Per transaction, over each run\'s window: CPU µs as total (user/sys), context switches as voluntary / involuntary;');
+    log('Latency and p99 over each run\'s window (-C: pgbench\'s average, connecting included). Per transaction in the window:');
+    log('CPU µs as total (user/sys), context switches as voluntary / involuntary;');
     log('proxy = the gateway\'s Node process (all threads) or PgBouncer; server = the coordinator\'s postmaster and all its children');
     log('(≥: backends that exited in the window did more than 5 % of the server\'s CPU; their switches are gone from /proc, their CPU is counted).\n');
     log('| case | target | tps | spread | latency ms | p99 ms | proxy CPU µs/tx | proxy csw/tx | server CPU µs/tx | server csw/tx | pgbench CPU µs/tx | ratio |');
@@ -448,6 +453,10 @@ async function idleMemory(stack: Stack): Promise<void> {
   log(`\n  gateway RSS ${fmt(before / 1048576, 1)} MB -> ${fmt(after / 1048576, 1)} MB: ${fmt((after - before) / IDLE / 1024, 1)} KB per connection`);
   await Promise.all(clients.map((c) => c.end().catch(() => undefined)));
 }
+
+// Stopped (kill, Ctrl-C): exit through process.exit, so that the 'exit' handlers stop the
+// stack and PgBouncer.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(1));
 
 main().catch((e: unknown) => {
   process.stderr.write(`bench failed: ${(e as Error).stack ?? String(e)}\n`);
