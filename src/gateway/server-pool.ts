@@ -58,6 +58,8 @@ export class ServerPool {
   private readonly all = new Set<Parked>();
   private closed = false;
   reused = 0;
+  /** Sessions being reset before they are kept (tests wait for 0). */
+  resetting = 0;
 
   constructor(private readonly options: ServerPoolOptions, private readonly log: Logger) {}
 
@@ -90,11 +92,14 @@ export class ServerPool {
   async release(key: string, session: PooledSession): Promise<void> {
     const { socket } = session;
     if (this.closed || this.options.maxIdle === 0 || Date.now() - session.bornAt > this.options.lifetimeMs) return closeSession(socket);
+    this.resetting++;
     try {
       await resetSession(socket, session.parameters, this.options.resetTimeoutMs);
     } catch (e) {
       this.log.debug({ event: 'server-reset-failed', role: session.role, error: (e as Error).message }, 'session not kept');
       return closeSession(socket);
+    } finally {
+      this.resetting--;
     }
     if (this.closed) return closeSession(socket);
     if (this.all.size >= this.options.maxIdle) this.closeParked(this.all.values().next().value!);

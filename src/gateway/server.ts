@@ -168,9 +168,10 @@ export class Gateway {
     return n;
   }
 
-  /** Idle server sessions kept for reuse, and how many sign-ins reused one. */
-  get serverPoolStats(): { idle: number; reused: number } {
-    return { idle: this.ctx.serverPool?.idleCount ?? 0, reused: this.ctx.serverPool?.reused ?? 0 };
+  /** Idle server sessions kept for reuse, how many sign-ins reused one, and how many are being reset. */
+  get serverPoolStats(): { idle: number; reused: number; resetting: number } {
+    const pool = this.ctx.serverPool;
+    return { idle: pool?.idleCount ?? 0, reused: pool?.reused ?? 0, resetting: pool?.resetting ?? 0 };
   }
 
   get sessionCount(): number {

@@ -119,7 +119,9 @@ describe('a clean end hands the server session to the next client', () => {
   });
 
   test('nothing of the first session is left for the second', async () => {
-    await waitIdle();
+    // Startup parameters of their own: the pgbench sessions of the test before, still
+    // being reset and kept, cannot come between the two.
+    const own = { options: '-c geqo=on' };
     const first = await session(async (c) => {
       await c.query("SET search_path = pg_catalog; SET statement_timeout = '7s'; SET application_name = 'changed'");
       await c.query('PREPARE leftover AS SELECT 1');
@@ -127,8 +129,9 @@ describe('a clean end hands the server session to the next client', () => {
       await c.query('LISTEN leftover_channel');
       await c.query('SELECT pg_advisory_lock(4242)');
       await c.query('BEGIN; DECLARE leftover_c CURSOR WITH HOLD FOR SELECT 1; COMMIT');
-    });
-    await waitIdle();
+    }, own);
+    // Kept once every reset under way (the first session's among them) has ended.
+    await waitFor(() => pw.gateway.serverPoolStats.resetting === 0 && idle() >= 1, 5_000, 'the first session to be kept');
     const second = await session(async (c) => {
       const settings = await c.query<{ search_path: string; statement_timeout: string; application_name: string }>(
         "SELECT current_setting('search_path') AS search_path, current_setting('statement_timeout') AS statement_timeout, current_setting('application_name') AS application_name",
@@ -141,7 +144,7 @@ describe('a clean end hands the server session to the next client', () => {
                 (SELECT count(*) FROM pg_cursors) AS cursors`,
       );
       return { settings: settings.rows[0]!, left: left.rows[0]! };
-    });
+    }, own);
     assert.equal(second.pid, first.pid, 'the session was reused');
     assert.deepEqual(second.result.settings, { search_path: '"$user", public', statement_timeout: '0', application_name: '' });
     assert.deepEqual(second.result.left, { prepared: '0', temp: '0', listening: '0', locks: '0', cursors: '0' });
