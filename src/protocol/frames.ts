@@ -7,6 +7,9 @@
 import { PgwardenError } from '../util/errors.js';
 
 export interface FrameHandler {
+  /** Every message's start: its type, and where its header begins in the chunk being fed
+   * (-1 when it began in an earlier chunk). */
+  header?(type: number, offset: number): void;
   /** A whole message: its type byte and framed bytes. */
   message(type: number, frame: Buffer): void;
   /** A streamed message's bytes (its header is in the first piece); `last` on its end. */
@@ -69,6 +72,7 @@ export class FrameSplitter {
         start = -1;
       }
       if (len < 4) throw new PgwardenError('PROTOCOL_VIOLATION', 'invalid message length');
+      this.handler.header?.(this.type, start);
       const bodyLen = len - 4;
       this.streaming = this.streamed(this.type);
       if (!this.streaming && bodyLen > this.maxMessageBytes) {
