@@ -1,8 +1,9 @@
 // Builders and parsers for the typed messages of the sign-in phase: a type byte, an
 // int32 length that counts itself but not the type byte, then the body.
 // https://www.postgresql.org/docs/current/protocol-message-formats.html
-// After sign-in the gateway parses nothing: bytes are piped as they come (only message
-// boundaries are followed, by src/gateway/session-tracker.ts, for server reuse).
+// After sign-in the session port parses nothing: bytes are piped as they come (only
+// message boundaries are followed, by src/gateway/session-tracker.ts, for server reuse);
+// the transaction pool's port reads whole messages (frames.ts, extended.ts).
 import { AUTH } from './constants.js';
 import { PgwardenError } from '../util/errors.js';
 
