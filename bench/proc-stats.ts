@@ -115,7 +115,12 @@ export function serverSnapshot(postmasterPid: number): ServerSnapshot {
     const pmAfter = readStat(postmasterPid);
     if (!pmAfter) throw new Error(`the postmaster (pid ${postmasterPid}) is gone`);
     if ((pmAfter.cutime === pm.cutime && pmAfter.cstime === pm.cstime) || attempt >= 19) {
-      return { postmaster: { user: pmAfter.utime, sys: pmAfter.stime, ...contextSwitches(postmasterPid) }, reapedUser: pm.cutime, reapedSys: pm.cstime, children };
+      return {
+        postmaster: { user: pmAfter.utime, sys: pmAfter.stime, ...contextSwitches(postmasterPid) },
+        reapedUser: pm.cutime,
+        reapedSys: pm.cstime,
+        children,
+      };
     }
   }
 }

@@ -90,7 +90,9 @@ const plain: Mode = {
       cluster.nodes.map((node) =>
         cluster.withSuperuser(node, async (c) => {
           await c.query('SET ROLE citus');
-          await c.query(`DO $$ BEGIN FOR i IN 1..${TABLES} LOOP EXECUTE format('CREATE TABLE %I (id int PRIMARY KEY, v text)', 'bench_table_' || i); END LOOP; END $$`);
+          await c.query(
+            `DO $$ BEGIN FOR i IN 1..${TABLES} LOOP EXECUTE format('CREATE TABLE %I (id int PRIMARY KEY, v text)', 'bench_table_' || i); END LOOP; END $$`,
+          );
         }),
       ),
     );
@@ -189,13 +191,21 @@ async function main(): Promise<void> {
     await cluster.withSuperuser(cluster.coordinator, async (c) => {
       await installReconcileSchema(c);
       // Verifiers computed by the server (password_encryption = scram-sha-256).
-      await c.query(`DO $$ BEGIN FOR i IN 1..${ROLES} LOOP EXECUTE format('CREATE ROLE %I LOGIN PASSWORD %L', 'bench_role_' || i, 'pw-' || i); END LOOP; END $$`);
+      await c.query(
+        `DO $$ BEGIN FOR i IN 1..${ROLES} LOOP EXECUTE format('CREATE ROLE %I LOGIN PASSWORD %L', 'bench_role_' || i, 'pw-' || i); END LOOP; END $$`,
+      );
     });
     log(`${ROLES} roles created on the coordinator in ${seconds(t)}`);
     await mode.setUpTables(cluster);
 
-    const version = await cluster.withSuperuser(cluster.coordinator, async (c) =>
-      (await c.query<{ v: string }>(`SELECT current_setting('server_version') || coalesce((SELECT ', Citus ' || extversion FROM pg_extension WHERE extname = 'citus'), '') AS v`)).rows[0]!.v,
+    const version = await cluster.withSuperuser(
+      cluster.coordinator,
+      async (c) =>
+        (
+          await c.query<{ v: string }>(
+            `SELECT current_setting('server_version') || coalesce((SELECT ', Citus ' || extversion FROM pg_extension WHERE extname = 'citus'), '') AS v`,
+          )
+        ).rows[0]!.v,
     );
     reconciler = new Reconciler({ admin: cluster, log: silentLogger(), intervalMs: NO_PERIODIC_PASS_MS });
     t = performance.now();
@@ -236,7 +246,9 @@ async function main(): Promise<void> {
     console.log(row(`the GRANT statement itself${CITUS ? ' (Citus: two-phase commit to every shard)' : ''}`, statement));
     console.log(row(mode.convergenceRow, converge));
     console.log('');
-    console.log(`In ${firstPoll} of ${RUNS} runs the first poll of every worker, right after the commit, already saw the GRANT (the convergence time is then that poll's own round trip).`);
+    console.log(
+      `In ${firstPoll} of ${RUNS} runs the first poll of every worker, right after the commit, already saw the GRANT (the convergence time is then that poll's own round trip).`,
+    );
   } finally {
     await reconciler?.stop();
     await cluster?.stop();
@@ -247,7 +259,11 @@ async function main(): Promise<void> {
 /** RUNS GRANTs on the coordinator, one at a time, with the reconciler running as in
  * production: each statement's duration, and the time from its commit until every
  * worker (polled on its own open connection) has it. */
-async function grantConvergence(cluster: EmbeddedCluster, reconciler: Reconciler, mode: Mode): Promise<{ converge: number[]; statement: number[]; firstPoll: number }> {
+async function grantConvergence(
+  cluster: EmbeddedCluster,
+  reconciler: Reconciler,
+  mode: Mode,
+): Promise<{ converge: number[]; statement: number[]; firstPoll: number }> {
   const pollers = await Promise.all(
     cluster.workers.map(async (w) => {
       const c = new pg.Client(w.clientConfig('postgres', cluster.secrets.superuserPassword));
@@ -279,7 +295,9 @@ async function grantConvergence(cluster: EmbeddedCluster, reconciler: Reconciler
         );
         converge.push(performance.now() - committed);
         if (polls.every((n) => n === 1)) firstPoll++;
-        log(`GRANT ${i + 1}/${RUNS} (${grant.what}): statement ${ms(statement.at(-1)!)}, on every worker after ${ms(converge.at(-1)!)} (polls per worker: ${polls.join(', ')})`);
+        log(
+          `GRANT ${i + 1}/${RUNS} (${grant.what}): statement ${ms(statement.at(-1)!)}, on every worker after ${ms(converge.at(-1)!)} (polls per worker: ${polls.join(', ')})`,
+        );
         await reconciler.runPass('bench: settle');
       }
     });

@@ -82,7 +82,9 @@ async function startPgBouncer(stack: Stack): Promise<{ port: number; child: Chil
   const child = spawn(bin, [...(root ? ['-u', 'postgres'] : []), join(dir, 'pgbouncer.ini')], { stdio: 'ignore' });
   process.once('exit', () => child.kill('SIGTERM'));
   for (let i = 0; i < 100; i++) {
-    const probe = await run('psql', ['-Atc', 'select 1', `host=127.0.0.1 port=${port} user=citus dbname=postgres sslmode=require`], { PGPASSWORD: CITUS_PASSWORD });
+    const probe = await run('psql', ['-Atc', 'select 1', `host=127.0.0.1 port=${port} user=citus dbname=postgres sslmode=require`], {
+      PGPASSWORD: CITUS_PASSWORD,
+    });
     if (probe.stdout.trim() === '1') return { port, child, dir };
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -133,7 +135,13 @@ function snapshot(proxyPid: number | undefined, postmasterPid: number, clientPid
 }
 
 function perTx(u: Usage, tx: number): PerTx {
-  return { cpuUs: ticksUs(u.user + u.sys) / tx, userUs: ticksUs(u.user) / tx, sysUs: ticksUs(u.sys) / tx, voluntary: u.voluntary / tx, involuntary: u.involuntary / tx };
+  return {
+    cpuUs: ticksUs(u.user + u.sys) / tx,
+    userUs: ticksUs(u.user) / tx,
+    sysUs: ticksUs(u.sys) / tx,
+    voluntary: u.voluntary / tx,
+    involuntary: u.involuntary / tx,
+  };
 }
 
 /** Transactions logged by pgbench -l in `dir` that completed within [from, to] (µs since
@@ -252,16 +260,31 @@ const med = (ss: Sample[], f: (s: Sample) => number | undefined): number => {
 };
 const cpuCell = (ss: Sample[], f: (s: Sample) => PerTx | undefined): string => {
   const total = med(ss, (s) => f(s)?.cpuUs);
-  return Number.isFinite(total) ? `${fmt(total, 1)} (${fmt(med(ss, (s) => f(s)?.userUs), 1)}/${fmt(med(ss, (s) => f(s)?.sysUs), 1)})` : '-';
+  return Number.isFinite(total)
+    ? `${fmt(total, 1)} (${fmt(
+        med(ss, (s) => f(s)?.userUs),
+        1,
+      )}/${fmt(
+        med(ss, (s) => f(s)?.sysUs),
+        1,
+      )})`
+    : '-';
 };
 const cswCell = (ss: Sample[], f: (s: Sample) => PerTx | undefined, lowerBound = false): string => {
   const v = med(ss, (s) => f(s)?.voluntary);
-  return Number.isFinite(v) ? `${lowerBound ? '≥' : ''}${fmt(v, 2)} / ${fmt(med(ss, (s) => f(s)?.involuntary), 2)}` : '-';
+  return Number.isFinite(v)
+    ? `${lowerBound ? '≥' : ''}${fmt(v, 2)} / ${fmt(
+        med(ss, (s) => f(s)?.involuntary),
+        2,
+      )}`
+    : '-';
 };
 
 async function main(): Promise<void> {
   log(`pgwarden bench: ${ROUNDS} rounds x ${SECONDS} s per case; ${process.env.BENCH_NOTE ?? ''}`);
-  log(`machine: ${spawnSync('nproc').stdout.toString().trim()} cores; node ${process.version}; ${spawnSync('pgbench', ['--version']).stdout.toString().trim()}`);
+  log(
+    `machine: ${spawnSync('nproc').stdout.toString().trim()} cores; node ${process.version}; ${spawnSync('pgbench', ['--version']).stdout.toString().trim()}`,
+  );
   if (SECONDS < 4) throw new Error('BENCH_SECONDS must be at least 4 (the measured window runs from the second progress report to the last)');
   log('starting the embedded cluster and the gateway ...');
   const stack = await startStack();
@@ -284,31 +307,53 @@ async function main(): Promise<void> {
     if (grant.code !== 0) throw new Error(grant.stderr);
 
     const cases: Case[] = [];
-    const targets: Array<[string, string | undefined, Case['proxy']]> = [['direct', direct, undefined], ['gateway', gateway, 'gateway'], ['pgbouncer', bouncerConn, 'pgbouncer']];
+    const targets: Array<[string, string | undefined, Case['proxy']]> = [
+      ['direct', direct, undefined],
+      ['gateway', gateway, 'gateway'],
+      ['pgbouncer', bouncerConn, 'pgbouncer'],
+    ];
     for (const mode of ['simple', 'prepared']) {
       for (const [name, conn, proxy] of targets) {
-        if (conn && ONLY.has('throughput')) cases.push({ group: `throughput -S -c 8 -j 2 -M ${mode}`, name, conn, args: ['-S', '-c', '8', '-j', '2', '-M', mode], password: citus, proxy });
+        if (conn && ONLY.has('throughput'))
+          cases.push({ group: `throughput -S -c 8 -j 2 -M ${mode}`, name, conn, args: ['-S', '-c', '8', '-j', '2', '-M', mode], password: citus, proxy });
       }
     }
     if (ONLY.has('connect')) {
-      for (const [name, conn, proxy] of targets) if (conn) cases.push({ group: 'connections -S -C -c 8 -j 2', name: `${name} (SCRAM)`, conn, args: ['-S', '-C', '-c', '8', '-j', '2'], password: citus, proxy });
+      for (const [name, conn, proxy] of targets)
+        if (conn)
+          cases.push({ group: 'connections -S -C -c 8 -j 2', name: `${name} (SCRAM)`, conn, args: ['-S', '-C', '-c', '8', '-j', '2'], password: citus, proxy });
       if (stack.token) {
         const t = stack.token;
-        cases.push({ group: 'connections -S -C -c 8 -j 2', name: 'gateway (token)', conn: `host=127.0.0.1 port=${stack.gatewayPort} user='${t.user}' dbname=postgres sslmode=require`, args: ['-S', '-C', '-c', '8', '-j', '2'], password: () => t.token(), proxy: 'gateway' });
+        cases.push({
+          group: 'connections -S -C -c 8 -j 2',
+          name: 'gateway (token)',
+          conn: `host=127.0.0.1 port=${stack.gatewayPort} user='${t.user}' dbname=postgres sslmode=require`,
+          args: ['-S', '-C', '-c', '8', '-j', '2'],
+          password: () => t.token(),
+          proxy: 'gateway',
+        });
       }
     }
     if (ONLY.has('latency')) {
-      for (const [name, conn, proxy] of targets) if (conn) cases.push({ group: 'latency -S -c 1', name, conn, args: ['-S', '-c', '1', '-j', '1'], password: citus, proxy });
+      for (const [name, conn, proxy] of targets)
+        if (conn) cases.push({ group: 'latency -S -c 1', name, conn, args: ['-S', '-c', '1', '-j', '1'], password: citus, proxy });
     }
     if (ONLY.has('many')) {
       // Many clients: read-only, and TPC-B-like (updates, lock waits on 10 branches).
-      for (const [name, conn, proxy] of targets) if (conn) cases.push({ group: 'many clients -S -c 64 -j 2', name, conn, args: ['-S', '-c', '64', '-j', '2'], password: citus, proxy, extraSeconds: 5 });
-      for (const [name, conn, proxy] of targets) if (conn) cases.push({ group: 'many clients -c 256 -j 2 (TPC-B)', name, conn, args: ['-c', '256', '-j', '2'], password: citus, proxy, extraSeconds: 20 });
+      for (const [name, conn, proxy] of targets)
+        if (conn) cases.push({ group: 'many clients -S -c 64 -j 2', name, conn, args: ['-S', '-c', '64', '-j', '2'], password: citus, proxy, extraSeconds: 5 });
+      for (const [name, conn, proxy] of targets)
+        if (conn)
+          cases.push({ group: 'many clients -c 256 -j 2 (TPC-B)', name, conn, args: ['-c', '256', '-j', '2'], password: citus, proxy, extraSeconds: 20 });
     }
 
     const minutes = (ROUNDS * cases.reduce((sum, c) => sum + SECONDS + (c.extraSeconds ?? 0) + 2, 0)) / 60;
-    log(`${cases.length} cases x ${ROUNDS} rounds of ${SECONDS} s (many clients: a few s more to connect); measured from pgbench's second progress report to its last: about ${fmt(minutes, 1)} min`);
-    log('each run: tps, latency, p99; per transaction in the window: CPU µs (user/sys) and context switches (voluntary / involuntary) of the proxy, of the server (postmaster + children), CPU of pgbench');
+    log(
+      `${cases.length} cases x ${ROUNDS} rounds of ${SECONDS} s (many clients: a few s more to connect); measured from pgbench's second progress report to its last: about ${fmt(minutes, 1)} min`,
+    );
+    log(
+      'each run: tps, latency, p99; per transaction in the window: CPU µs (user/sys) and context switches (voluntary / involuntary) of the proxy, of the server (postmaster + children), CPU of pgbench',
+    );
     const loadAverage = async (): Promise<string> => (await readFile('/proc/loadavg', 'utf8')).split(' ').slice(0, 3).join(' ');
     log(`load average before: ${await loadAverage()}`);
     const results = new Map<Case, Sample[]>();
@@ -319,7 +364,9 @@ async function main(): Promise<void> {
         process.stdout.write(`[${done}/${cases.length * ROUNDS}] round ${round}/${ROUNDS}  ${c.group.padEnd(34)} ${c.name.padEnd(18)} `);
         const proxyPid = c.proxy === 'gateway' ? stack.pid : c.proxy === 'pgbouncer' ? bouncer?.child.pid : undefined;
         const s = await pgbench(c, await c.password(), proxyPid, stack.postmasterPid);
-        const proxy = s.proxy ? ` | ${c.proxy} ${fmt(s.proxy.cpuUs, 1)} µs (${fmt(s.proxy.userUs, 1)}/${fmt(s.proxy.sysUs, 1)}), csw ${fmt(s.proxy.voluntary, 2)}/${fmt(s.proxy.involuntary, 2)}` : '';
+        const proxy = s.proxy
+          ? ` | ${c.proxy} ${fmt(s.proxy.cpuUs, 1)} µs (${fmt(s.proxy.userUs, 1)}/${fmt(s.proxy.sysUs, 1)}), csw ${fmt(s.proxy.voluntary, 2)}/${fmt(s.proxy.involuntary, 2)}`
+          : '';
         const server = ` | server ${fmt(s.server.cpuUs, 1)} µs, csw ${s.serverExited ? '≥' : ''}${fmt(s.server.voluntary, 2)}/${fmt(s.server.involuntary, 2)} | pgbench ${fmt(s.clientCpuUs, 1)} µs`;
         process.stdout.write(` ${fmt(s.tps)} tps, ${fmt(s.latencyMs, 3)} ms, p99 ${fmt(s.p99Ms, 3)} ms${proxy}${server}\n`);
         results.set(c, [...(results.get(c) ?? []), s]);
@@ -336,11 +383,13 @@ async function main(): Promise<void> {
 
     log(`load average after: ${await loadAverage()}`);
     log('\n## Results (median of rounds; spread = min..max of tps)\n');
-    log('Latency and p99 over each run\'s window (-C: pgbench\'s average, connecting included). Per transaction in the window:');
+    log("Latency and p99 over each run's window (-C: pgbench's average, connecting included). Per transaction in the window:");
     log('CPU µs as total (user/sys), context switches as voluntary / involuntary;');
-    log('proxy = the gateway\'s Node process (all threads) or PgBouncer; server = the coordinator\'s postmaster and all its children');
-    log('(≥: backends that exited in the window did more than 5 % of the server\'s CPU; their switches are gone from /proc, their CPU is counted).\n');
-    log('| case | target | tps | spread | latency ms | p99 ms | proxy CPU µs/tx | proxy csw/tx | server CPU µs/tx | server csw/tx | pgbench CPU µs/tx | ratio |');
+    log("proxy = the gateway's Node process (all threads) or PgBouncer; server = the coordinator's postmaster and all its children");
+    log("(≥: backends that exited in the window did more than 5 % of the server's CPU; their switches are gone from /proc, their CPU is counted).\n");
+    log(
+      '| case | target | tps | spread | latency ms | p99 ms | proxy CPU µs/tx | proxy csw/tx | server CPU µs/tx | server csw/tx | pgbench CPU µs/tx | ratio |',
+    );
     log('| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
     const groups = [...new Set(cases.map((c) => c.group))];
     for (const group of groups) {
@@ -363,12 +412,22 @@ async function main(): Promise<void> {
           fmt(tps),
           `${fmt(Math.min(...ss.map((s) => s.tps)))}..${fmt(Math.max(...ss.map((s) => s.tps)))}`,
           fmt(lat, 3),
-          fmt(med(ss, (s) => s.p99Ms), 3),
+          fmt(
+            med(ss, (s) => s.p99Ms),
+            3,
+          ),
           cpuCell(ss, (s) => s.proxy),
           cswCell(ss, (s) => s.proxy),
           cpuCell(ss, (s) => s.server),
-          cswCell(ss, (s) => s.server, ss.some((s) => s.serverExited)),
-          fmt(med(ss, (s) => s.clientCpuUs), 1),
+          cswCell(
+            ss,
+            (s) => s.server,
+            ss.some((s) => s.serverExited),
+          ),
+          fmt(
+            med(ss, (s) => s.clientCpuUs),
+            1,
+          ),
           ratio,
         ];
         log(`| ${cells.join(' | ')} |`);
@@ -406,7 +465,10 @@ let pendingReconcileCitus = false;
 /** bench/reconcile.ts in a process of its own, with `env` added to this one's. */
 function reconcileBench(env: NodeJS.ProcessEnv): Promise<void> {
   return new Promise<void>((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', new URL('./reconcile.ts', import.meta.url).pathname], { stdio: 'inherit', env: { ...process.env, ...env } });
+    const child = spawn(process.execPath, ['--import', 'tsx', new URL('./reconcile.ts', import.meta.url).pathname], {
+      stdio: 'inherit',
+      env: { ...process.env, ...env },
+    });
     child.once('exit', () => resolve());
   });
 }
@@ -427,7 +489,7 @@ async function signInLatency(stack: Stack, direct: string, gateway: string): Pro
     }
     return times;
   };
-  log('\n## Sign-in latency (node-postgres client, one at a time, TLS; includes the client\'s own SCRAM work)\n');
+  log("\n## Sign-in latency (node-postgres client, one at a time, TLS; includes the client's own SCRAM work)\n");
   log('| sign-in | median ms | p99 ms |');
   log('| --- | ---: | ---: |');
   const rows: Array<[string, number[]]> = [
@@ -438,7 +500,16 @@ async function signInLatency(stack: Stack, direct: string, gateway: string): Pro
     const t = stack.token;
     rows.push(['gateway: TLS + Entra token', await measure(stack.gatewayPort, t.user, () => t.token())]);
   }
-  for (const [name, times] of rows) log(`| ${name} | ${fmt(median(times), 2)} | ${fmt(pct([...times].sort((a, b) => a - b), 99), 2)} |`);
+  for (const [name, times] of rows)
+    log(
+      `| ${name} | ${fmt(median(times), 2)} | ${fmt(
+        pct(
+          [...times].sort((a, b) => a - b),
+          99,
+        ),
+        2,
+      )} |`,
+    );
   void direct;
   void gateway;
 }
@@ -452,7 +523,10 @@ async function idleMemory(stack: Stack): Promise<void> {
   const clients: pg.Client[] = [];
   log(`\n## Memory: ${IDLE} idle signed-in connections through the gateway`);
   for (let i = 0; i < IDLE; i += 50) {
-    const batch = Array.from({ length: Math.min(50, IDLE - i) }, () => new pg.Client({ host: 'localhost', port: stack.gatewayPort, user: 'citus', password: CITUS_PASSWORD, database: 'postgres', ssl: { ca } }));
+    const batch = Array.from(
+      { length: Math.min(50, IDLE - i) },
+      () => new pg.Client({ host: 'localhost', port: stack.gatewayPort, user: 'citus', password: CITUS_PASSWORD, database: 'postgres', ssl: { ca } }),
+    );
     await Promise.all(batch.map((c) => c.connect()));
     clients.push(...batch);
     if ((i / 50) % 8 === 0) process.stdout.write(`  ${clients.length} connected\r`);

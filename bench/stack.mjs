@@ -43,7 +43,9 @@ process.on('SIGUSR2', () => {
   if (closed > 0) process.stderr.write(`stack: closed ${closed} kept server sessions\n`);
   globalThis.gc?.();
   const m = process.memoryUsage();
-  process.stderr.write(`stack memory after GC: heap used ${(m.heapUsed / 1048576).toFixed(1)} MB, external ${(m.external / 1048576).toFixed(1)} MB, RSS ${(m.rss / 1048576).toFixed(1)} MB\n`);
+  process.stderr.write(
+    `stack memory after GC: heap used ${(m.heapUsed / 1048576).toFixed(1)} MB, external ${(m.external / 1048576).toFixed(1)} MB, RSS ${(m.rss / 1048576).toFixed(1)} MB\n`,
+  );
 });
 const stop = () => running.stop().then(() => process.exit(0));
 process.on('SIGTERM', stop);

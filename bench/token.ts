@@ -21,7 +21,11 @@ export async function tokenFor(dataDir: string): Promise<TokenSource> {
     async token() {
       if (cached && cached.until > Date.now()) return cached.token;
       const body = await postForm<TokenAnswer>(provider, tokenUrl(provider, '1.0'), {
-        grant_type: 'password', client_id: AZURE_CLI_CLIENT_ID, username: admin.username, password: admin.password, resource: 'https://token.postgres.cosmos.azure.com',
+        grant_type: 'password',
+        client_id: AZURE_CLI_CLIENT_ID,
+        username: admin.username,
+        password: admin.password,
+        resource: 'https://token.postgres.cosmos.azure.com',
       });
       cached = { token: body.access_token, until: Date.now() + (Number(body.expires_in ?? 3600) - 300) * 1000 };
       return cached.token;

@@ -33,7 +33,11 @@ child.on('exit', (code, signal) => {
   if (leftovers.length > 0) {
     console.error(`\n✖ PostgreSQL servers left running by the tests:\n${leftovers.join('\n')}`);
     for (const line of leftovers) {
-      try { process.kill(Number(line.split(' ')[0]), 'SIGQUIT'); } catch { /* gone */ }
+      try {
+        process.kill(Number(line.split(' ')[0]), 'SIGQUIT');
+      } catch {
+        /* gone */
+      }
     }
     process.exit(1);
   }
@@ -49,7 +53,9 @@ function postgresLeftovers() {
       const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
       if (!/\bpostgres\b/.test(cmd)) continue;
       if (readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(`PGWARDEN_TEST_RUN=${RUN_ID}`)) out.push(`${pid} ${cmd.trim()}`);
-    } catch { /* exited meanwhile, or not ours to read */ }
+    } catch {
+      /* exited meanwhile, or not ours to read */
+    }
   }
   return out;
 }

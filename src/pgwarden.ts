@@ -132,18 +132,18 @@ export async function startPgwarden(options: PgwardenOptions): Promise<RunningPg
         ...defined({ citusPassword: options.citusPassword, authMethod: options.authMethod }),
       })
     : await EmbeddedCluster.open({
-    dataDir: options.dataDir,
-    log,
-    ...(options.nodeTcp && dataDirTls ? { tcp: { ...options.nodeTcp, certPem: dataDirTls.certPem, keyPem: dataDirTls.keyPem } } : {}),
-    ...defined({
-      settings: options.nodeSettings,
-      workers: options.workers,
-      citusPassword: options.citusPassword,
-      authMethod: options.authMethod,
-      citus: options.citus,
-      postgresBin: options.postgresBin,
-    }),
-  });
+        dataDir: options.dataDir,
+        log,
+        ...(options.nodeTcp && dataDirTls ? { tcp: { ...options.nodeTcp, certPem: dataDirTls.certPem, keyPem: dataDirTls.keyPem } } : {}),
+        ...defined({
+          settings: options.nodeSettings,
+          workers: options.workers,
+          citusPassword: options.citusPassword,
+          authMethod: options.authMethod,
+          citus: options.citus,
+          postgresBin: options.postgresBin,
+        }),
+      });
   const tls = dataDirTls ?? (await loadOperatorTls(options.tlsCert!, options.tlsKey!));
   const started = await cluster.start();
 
@@ -158,12 +158,7 @@ export async function startPgwarden(options: PgwardenOptions): Promise<RunningPg
     const pool = cluster.gatewayPool();
     stoppers.push(() => pool.end());
     const roles = new RoleCatalog(pool);
-    const catalog = new CatalogWatch(
-      cluster.gatewayConnection(),
-      pool,
-      roles,
-      log,
-    );
+    const catalog = new CatalogWatch(cluster.gatewayConnection(), pool, roles, log);
     await catalog.start();
     stoppers.push(() => catalog.stop());
     const audit = new AuditWriter(pool, log);
@@ -186,7 +181,9 @@ export async function startPgwarden(options: PgwardenOptions): Promise<RunningPg
       roles,
       authMethod: () => catalog.authMethod,
       audit,
-      ...(verifier ? { entra: { verifier, derivedKeys: new DerivedKeys(cluster.gatewaySecret), ...(identity.membership ? { membership: identity.membership } : {}) } } : {}),
+      ...(verifier
+        ? { entra: { verifier, derivedKeys: new DerivedKeys(cluster.gatewaySecret), ...(identity.membership ? { membership: identity.membership } : {}) } }
+        : {}),
       mockKey: cluster.mockKey,
       log,
       metrics,
@@ -320,7 +317,13 @@ async function startIdentity(options: PgwardenOptions, cluster: Cluster, tls: Tl
       const admin = JSON.parse(saved) as { username: string; objectId: string; tenantId: string };
       const known = await listPrincipals(cluster);
       if (!known.some((p) => p.roleName === admin.username)) {
-        await addPrincipal(cluster, cluster.gatewaySecret, { roleName: admin.username, type: 'user', objectId: admin.objectId, tenantId: admin.tenantId, isAdmin: true });
+        await addPrincipal(cluster, cluster.gatewaySecret, {
+          roleName: admin.username,
+          type: 'user',
+          objectId: admin.objectId,
+          tenantId: admin.tenantId,
+          isAdmin: true,
+        });
       }
     }
     const directory: Directory = { search: (q, types) => idp.directory.search(q, types) };

@@ -20,10 +20,9 @@ import { SignInThrottle, retryAfterText } from '../util/throttle.js';
 export type Caller =
   /** `password` is there when the request itself carried it (HTTP Basic), for statements
    * run as citus (cluster exec); it lives as long as the request, never logged. */
-  | { kind: 'citus'; name: 'citus'; password?: string }
-  | { kind: 'entra'; name: string; principal: EntraPrincipal };
+  { kind: 'citus'; name: 'citus'; password?: string } | { kind: 'entra'; name: string; principal: EntraPrincipal };
 
-function unauthorized(message = 'Sign in with a Microsoft Entra admin\'s access token (Authorization: Bearer) or as citus (HTTP Basic).'): PgwardenError {
+function unauthorized(message = "Sign in with a Microsoft Entra admin's access token (Authorization: Bearer) or as citus (HTTP Basic)."): PgwardenError {
   return new PgwardenError('UNAUTHORIZED', message);
 }
 
@@ -106,7 +105,8 @@ export class ApiAuthenticator {
     }
     this.throttle.success(address, CITUS_ROLE);
     this.citusOk = { verifier, hash };
-    if (!allowsNative(await this.authMethod())) throw new PgwardenError('FORBIDDEN', 'PostgreSQL authentication is disabled for this cluster; sign in with a Microsoft Entra admin\'s token.');
+    if (!allowsNative(await this.authMethod()))
+      throw new PgwardenError('FORBIDDEN', "PostgreSQL authentication is disabled for this cluster; sign in with a Microsoft Entra admin's token.");
     return { kind: 'citus', name: 'citus', password };
   }
 }

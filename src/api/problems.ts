@@ -55,8 +55,10 @@ export function errorHandler(log: Logger) {
     if (fe.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || fe.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || (fe.statusCode === 400 && error instanceof SyntaxError)) {
       return sendProblem(reply, problem('INVALID_INPUT', 'The request body is not valid JSON.'));
     }
-    if (fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return sendProblem(reply, problem('INVALID_INPUT', 'Send the request body as application/json.', { status: 415 }));
-    if (fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 500) return sendProblem(reply, problem('INVALID_INPUT', fe.message, { status: fe.statusCode }));
+    if (fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE')
+      return sendProblem(reply, problem('INVALID_INPUT', 'Send the request body as application/json.', { status: 415 }));
+    if (fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 500)
+      return sendProblem(reply, problem('INVALID_INPUT', fe.message, { status: fe.statusCode }));
     log.error({ event: 'api-error', error: error.message, url: request.url, method: request.method }, 'API request failed');
     return sendProblem(reply, problem('INTERNAL', 'Internal error in pgwarden; see its log.'));
   };

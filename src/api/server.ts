@@ -77,9 +77,16 @@ export async function buildApi(deps: ApiDeps, options: ApiServerOptions): Promis
   app.setSerializerCompiler(serializerCompiler);
   app.setErrorHandler(errorHandler(deps.log));
   app.setNotFoundHandler((req, reply) => {
-    void reply.code(404).header('content-type', 'application/problem+json; charset=utf-8').send({
-      type: 'urn:pgwarden:problem:NOT_FOUND', title: 'Not found', status: 404, code: 'NOT_FOUND', detail: `no route ${req.method} ${req.url.split('?')[0]}`,
-    });
+    void reply
+      .code(404)
+      .header('content-type', 'application/problem+json; charset=utf-8')
+      .send({
+        type: 'urn:pgwarden:problem:NOT_FOUND',
+        title: 'Not found',
+        status: 404,
+        code: 'NOT_FOUND',
+        detail: `no route ${req.method} ${req.url.split('?')[0]}`,
+      });
   });
 
   await app.register(fastifyCookie);
@@ -89,7 +96,8 @@ export async function buildApi(deps: ApiDeps, options: ApiServerOptions): Promis
       info: {
         title: 'pgwarden control plane',
         version: '1',
-        description: 'Authentication methods, Microsoft Entra admins and principals, and native PostgreSQL roles of a cluster. Errors are RFC 9457 problem details.',
+        description:
+          'Authentication methods, Microsoft Entra admins and principals, and native PostgreSQL roles of a cluster. Errors are RFC 9457 problem details.',
       },
       components: {
         securitySchemes: {
@@ -142,7 +150,14 @@ export async function buildApi(deps: ApiDeps, options: ApiServerOptions): Promis
           req.caller = await callerOf(req);
         } catch (e) {
           const code = e instanceof PgwardenError ? e.code : 'UNAUTHORIZED';
-          deps.audit.record({ kind: 'change', action: 'api.sign-in', target: `${req.method} ${req.url.split('?')[0]}`, clientAddr: req.ip, result: 'refused', reason: code });
+          deps.audit.record({
+            kind: 'change',
+            action: 'api.sign-in',
+            target: `${req.method} ${req.url.split('?')[0]}`,
+            clientAddr: req.ip,
+            result: 'refused',
+            reason: code,
+          });
           throw e;
         }
       });

@@ -30,7 +30,13 @@ export class SessionStore {
     const now = Date.now();
     // A session never keeps a password.
     const kept: Caller = caller.kind === 'citus' ? { kind: 'citus', name: 'citus' } : caller;
-    const s: PortalSession = { id: randomBytes(32).toString('base64url'), caller: kept, csrf: randomBytes(24).toString('base64url'), created: now, lastSeen: now };
+    const s: PortalSession = {
+      id: randomBytes(32).toString('base64url'),
+      caller: kept,
+      csrf: randomBytes(24).toString('base64url'),
+      created: now,
+      lastSeen: now,
+    };
     this.sessions.set(s.id, s);
     return s;
   }

@@ -35,7 +35,17 @@ function clip(v: string | undefined): string | null {
 }
 
 export function auditRow(e: AuditEvent): unknown[] {
-  return [e.kind, clip(e.actor), e.action, clip(e.target), clip(e.method), clip(e.clientAddr), e.result, clip(e.reason), e.details ? JSON.stringify(e.details) : null];
+  return [
+    e.kind,
+    clip(e.actor),
+    e.action,
+    clip(e.target),
+    clip(e.method),
+    clip(e.clientAddr),
+    e.result,
+    clip(e.reason),
+    e.details ? JSON.stringify(e.details) : null,
+  ];
 }
 
 export async function insertAudit(db: Pick<pg.Pool, 'query'>, events: readonly AuditEvent[]): Promise<void> {
@@ -56,7 +66,10 @@ export class AuditWriter {
   private flushing: Promise<void> | undefined;
   dropped = 0;
 
-  constructor(private readonly pool: pg.Pool, private readonly log: Logger) {}
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly log: Logger,
+  ) {}
 
   record(event: AuditEvent): void {
     if (this.buffer.length >= MAX_BUFFERED) {

@@ -26,9 +26,9 @@ export function allowsEntra(m: AuthMethod): boolean {
 
 /** The cluster's authentication method, as stored on the coordinator (undefined before the first start). */
 export async function readAuthMethod(client: pg.Client): Promise<AuthMethod | undefined> {
-  const r = await client.query<{ value: string }>(
-    "SELECT value FROM pgwarden.settings WHERE name = 'auth_method' AND to_regclass('pgwarden.settings') IS NOT NULL",
-  ).catch(() => ({ rows: [] as Array<{ value: string }> }));
+  const r = await client
+    .query<{ value: string }>("SELECT value FROM pgwarden.settings WHERE name = 'auth_method' AND to_regclass('pgwarden.settings') IS NOT NULL")
+    .catch(() => ({ rows: [] as Array<{ value: string }> }));
   const v = r.rows[0]?.value;
   return isAuthMethod(v) ? v : undefined;
 }

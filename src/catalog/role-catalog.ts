@@ -36,22 +36,27 @@ export class RoleCatalog {
   /** Rechecks in flight, by role and database. */
   private readonly rechecks = new Map<string, Promise<string | undefined>>();
 
-  constructor(private readonly pool: pg.Pool, private readonly ttlMs = ROLE_CACHE_TTL_MS) {}
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly ttlMs = ROLE_CACHE_TTL_MS,
+  ) {}
 
   async lookup(role: string): Promise<RoleLookup> {
     const now = Date.now();
     const hit = this.cache.get(role);
     if (hit && hit.expires > now) return hit.value;
     // Named statements: each pool connection parses and plans them once.
-    const res = await this.pool.query<Row>({
-      name: 'pgwarden-role-lookup',
-      text: `SELECT s.found, s.secret, p.role_name, p.principal_type, p.object_id, p.tenant_id, p.app_id, p.is_admin
+    const res = await this.pool
+      .query<Row>({
+        name: 'pgwarden-role-lookup',
+        text: `SELECT s.found, s.secret, p.role_name, p.principal_type, p.object_id, p.tenant_id, p.app_id, p.is_admin
                FROM pgwarden.role_secret($1) AS s
                LEFT JOIN pgwarden.entra_principals AS p ON p.role_name = $1`,
-      values: [role],
-    }).catch((e: unknown) => {
-      throw new PgwardenError('BACKEND_UNAVAILABLE', 'the database server is not reachable right now; try again', { cause: e });
-    });
+        values: [role],
+      })
+      .catch((e: unknown) => {
+        throw new PgwardenError('BACKEND_UNAVAILABLE', 'the database server is not reachable right now; try again', { cause: e });
+      });
     const value = toLookup(res.rows[0]);
     if (this.cache.size >= MAX_ENTRIES) this.cache.clear();
     this.cache.set(role, { value, expires: now + this.ttlMs });

@@ -62,10 +62,7 @@ export async function installCatalogSchema(client: pg.Client, options: CatalogSc
       updated_at timestamptz NOT NULL DEFAULT now()
     )`);
   await client.query(`GRANT SELECT ON pgwarden.settings TO ${gateway}`);
-  await client.query(
-    `INSERT INTO pgwarden.settings (name, value) VALUES ('auth_method', $1) ON CONFLICT (name) DO NOTHING`,
-    [options.initialAuthMethod],
-  );
+  await client.query(`INSERT INTO pgwarden.settings (name, value) VALUES ('auth_method', $1) ON CONFLICT (name) DO NOTHING`, [options.initialAuthMethod]);
 
   // Gateways LISTEN on pgwarden_catalog: a change here reaches every one of them at once.
   await client.query(`

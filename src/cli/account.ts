@@ -47,17 +47,24 @@ interface TokenOptions {
 export function registerAccountCommands(program: Command): void {
   const account = program.command('account').description('the signed-in account, and access tokens for it (like az account)');
   const outputOptions = (cmd: Command): Command =>
-    cmd.addOption(cmd.createOption('-o, --output <format>', 'json, tsv or none').choices(AZ_OUTPUTS).default('json')).option('--query <jmespath>', 'JMESPath query of the output');
+    cmd
+      .addOption(cmd.createOption('-o, --output <format>', 'json, tsv or none').choices(AZ_OUTPUTS).default('json'))
+      .option('--query <jmespath>', 'JMESPath query of the output');
 
   outputOptions(
     account
       .command('get-access-token')
       .description(`print an access token (default resource: ${DEFAULT_RESOURCE})`)
       .option('--resource <url>', 'the resource (audience) of the token')
-      .addOption(account.createOption('--resource-type <type>', 'oss-rdbms (https://ossrdbms-aad.database.windows.net) or arm').choices(Object.keys(RESOURCE_TYPES)))
+      .addOption(
+        account.createOption('--resource-type <type>', 'oss-rdbms (https://ossrdbms-aad.database.windows.net) or arm').choices(Object.keys(RESOURCE_TYPES)),
+      )
       .option('--scope <scope>', 'a v2.0 scope, e.g. https://ossrdbms-aad.database.windows.net/.default')
       .option('-t, --tenant <tenant>', 'use the account signed in to this tenant')
-      .option('--data-dir <dir>', `use the account signed in to the tenant of this local pgwarden's embedded provider (default: ${DEFAULT_DATA_DIR} when a pgwarden runs there and an account is signed in to it, else the default account)`),
+      .option(
+        '--data-dir <dir>',
+        `use the account signed in to the tenant of this local pgwarden's embedded provider (default: ${DEFAULT_DATA_DIR} when a pgwarden runs there and an account is signed in to it, else the default account)`,
+      ),
   ).action(getAccessToken);
 
   outputOptions(account.command('show').description('show the current account')).action(async (o: { output: AzOutput; query?: string }) => {
@@ -80,7 +87,9 @@ async function getAccessToken(o: TokenOptions): Promise<void> {
   const { account } = choice;
   const provider = await providerOf(choice);
   const v2 = o.scope !== undefined;
-  const target: Record<string, string> = v2 ? { scope: o.scope! } : { resource: o.resource ?? (o.resourceType ? RESOURCE_TYPES[o.resourceType]! : DEFAULT_RESOURCE) };
+  const target: Record<string, string> = v2
+    ? { scope: o.scope! }
+    : { resource: o.resource ?? (o.resourceType ? RESOURCE_TYPES[o.resourceType]! : DEFAULT_RESOURCE) };
   const form: Record<string, string> =
     account.type === 'user'
       ? { grant_type: 'refresh_token', client_id: account.clientId, refresh_token: account.refreshToken ?? '', ...target }

@@ -46,7 +46,10 @@ export class ApiSession {
     else {
       const password = process.env.PGWARDEN_CITUS_PASSWORD || (await readOptional(dataDirPaths(dataDir).citusPassword))?.trim();
       if (!password) {
-        throw new PgwardenError('UNAUTHORIZED', `no credentials: give an Entra admin's token with --token, or citus's password in PGWARDEN_CITUS_PASSWORD (none in ${dataDirPaths(dataDir).citusPassword})`);
+        throw new PgwardenError(
+          'UNAUTHORIZED',
+          `no credentials: give an Entra admin's token with --token, or citus's password in PGWARDEN_CITUS_PASSWORD (none in ${dataDirPaths(dataDir).citusPassword})`,
+        );
       }
       authorization = 'Basic ' + Buffer.from(`citus:${password}`).toString('base64');
     }
@@ -81,7 +84,11 @@ export function print(output: 'table' | 'json', value: unknown, rows?: Array<Rec
   }
   const cells = rows.map((r) => columns.map((c) => formatCell(r[c])));
   const widths = columns.map((c, i) => Math.max(c.length, ...cells.map((row) => row[i]!.length)));
-  const line = (values: string[]): string => values.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd();
+  const line = (values: string[]): string =>
+    values
+      .map((v, i) => v.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
   process.stdout.write([line(columns.map((c) => c.toUpperCase())), ...cells.map(line)].join('\n') + '\n');
 }
 
@@ -102,7 +109,9 @@ export function printNodes(nodes: Array<{ node: string; ok: boolean; error?: str
 export async function readStdinSecret(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const c of process.stdin) chunks.push(c as Buffer);
-  const text = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+  const text = Buffer.concat(chunks)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
   if (!text) throw new PgwardenError('INVALID_INPUT', 'no password on standard input');
   return text;
 }

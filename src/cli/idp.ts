@@ -24,7 +24,7 @@ const json = (value: unknown): void => print('json', value);
 
 function withIdpOptions(cmd: Command): Command {
   return cmd
-    .option('--data-dir <dir>', "the data directory whose identity provider to change (its idp/ folder)", DEFAULTS.dataDir)
+    .option('--data-dir <dir>', 'the data directory whose identity provider to change (its idp/ folder)', DEFAULTS.dataDir)
     .addOption(cmd.createOption('-o, --output <format>', 'table or json').choices(['table', 'json']).default('table'));
 }
 
@@ -35,15 +35,17 @@ async function files(o: IdpOptions) {
 export function registerIdpCommands(program: Command): void {
   const idp = program.command('idp').description("the embedded identity provider's tenant: users, service principals, groups, signing keys");
 
-  withIdpOptions(idp.command('init').description('create the tenant and its first user (pgwarden up does this on its first start)')).action(async (o: IdpOptions) => {
-    const { directory, keys } = await files(o);
-    const admin = await (await seedModule()).seedIfEmpty(directory, keys);
-    if (!admin) throw new PgwardenError('ALREADY_EXISTS', `${resolve(o.dataDir)} has an identity provider tenant already`);
-    if (o.output === 'json') return json(admin);
-    out(`created tenant ${admin.tenantId} (${admin.tenantDomain})`);
-    out(`user ${admin.username} has the password ${admin.password}`);
-    out('(shown only now; it is stored only as a hash)');
-  });
+  withIdpOptions(idp.command('init').description('create the tenant and its first user (pgwarden up does this on its first start)')).action(
+    async (o: IdpOptions) => {
+      const { directory, keys } = await files(o);
+      const admin = await (await seedModule()).seedIfEmpty(directory, keys);
+      if (!admin) throw new PgwardenError('ALREADY_EXISTS', `${resolve(o.dataDir)} has an identity provider tenant already`);
+      if (o.output === 'json') return json(admin);
+      out(`created tenant ${admin.tenantId} (${admin.tenantDomain})`);
+      out(`user ${admin.username} has the password ${admin.password}`);
+      out('(shown only now; it is stored only as a hash)');
+    },
+  );
 
   withIdpOptions(idp.command('show').description('the tenant, and where the provider listens when it runs')).action(async (o: IdpOptions) => {
     const { directory } = await files(o);
@@ -69,12 +71,14 @@ export function registerIdpCommands(program: Command): void {
   registerServicePrincipalCommands(idp.command('sp').description('service principals (applications that sign in with a client secret)'));
   registerGroupCommands(idp.command('group').description('groups of users and service principals'));
 
-  withIdpOptions(idp.command('rotate-keys').description('rotate the token-signing keys: the published next key starts signing')).action(async (o: IdpOptions) => {
-    const { keys } = await files(o);
-    const r = await keys.rotate();
-    if (o.output === 'json') return json(r);
-    out(`signing with ${r.active}; next key ${r.next} is published; ${r.retired} is retired (published until its tokens expire)`);
-  });
+  withIdpOptions(idp.command('rotate-keys').description('rotate the token-signing keys: the published next key starts signing')).action(
+    async (o: IdpOptions) => {
+      const { keys } = await files(o);
+      const r = await keys.rotate();
+      if (o.output === 'json') return json(r);
+      out(`signing with ${r.active}; next key ${r.next} is published; ${r.retired} is retired (published until its tokens expire)`);
+    },
+  );
 }
 
 function registerUserCommands(user: Command): void {
@@ -101,11 +105,13 @@ function registerUserCommands(user: Command): void {
     print(o.output, users, users as unknown as Array<Record<string, unknown>>, ['userPrincipalName', 'displayName', 'objectId']);
   });
 
-  withIdpOptions(user.command('remove').argument('<upn>', 'user principal name or object id').description('remove a user (its sessions end)')).action(async (upn: string, o: IdpOptions) => {
-    const r = await (await files(o)).directory.removeUser(upn);
-    if (o.output === 'json') return json(r);
-    out(`removed user ${r.userPrincipalName}`);
-  });
+  withIdpOptions(user.command('remove').argument('<upn>', 'user principal name or object id').description('remove a user (its sessions end)')).action(
+    async (upn: string, o: IdpOptions) => {
+      const r = await (await files(o)).directory.removeUser(upn);
+      if (o.output === 'json') return json(r);
+      out(`removed user ${r.userPrincipalName}`);
+    },
+  );
 }
 
 function registerServicePrincipalCommands(sp: Command): void {
@@ -117,10 +123,18 @@ function registerServicePrincipalCommands(sp: Command): void {
       .option('--redirect-uri <uri...>', 'redirect URIs for the authorization code flow (loopback URIs need none)')
       .description('add a service principal with a new application id and a client secret'),
   ).action(async (displayName: string, o: IdpOptions & { years: number; redirectUri?: string[] }) => {
-    const r = await (await files(o)).directory.addServicePrincipal({ displayName, secretYears: o.years, ...(o.redirectUri ? { redirectUris: o.redirectUri } : {}) });
+    const r = await (
+      await files(o)
+    ).directory.addServicePrincipal({ displayName, secretYears: o.years, ...(o.redirectUri ? { redirectUris: o.redirectUri } : {}) });
     // The JSON has the fields of `az ad sp create-for-rbac`, plus the object id.
     if (o.output === 'json') {
-      return json({ appId: r.servicePrincipal.appId, displayName: r.servicePrincipal.displayName, objectId: r.servicePrincipal.objectId, password: r.secret, tenant: r.tenantId });
+      return json({
+        appId: r.servicePrincipal.appId,
+        displayName: r.servicePrincipal.displayName,
+        objectId: r.servicePrincipal.objectId,
+        password: r.secret,
+        tenant: r.tenantId,
+      });
     }
     out(`added service principal "${r.servicePrincipal.displayName}"`);
     out(`  appId      ${r.servicePrincipal.appId}`);
@@ -129,11 +143,13 @@ function registerServicePrincipalCommands(sp: Command): void {
     out(`  secret     ${r.secret}  (shown only now; expires ${r.secretExpiresAt.slice(0, 10)})`);
   });
 
-  withIdpOptions(sp.command('list').description('list the service principals (secret hints and expiry only) and their Microsoft Graph permissions')).action(async (o: IdpOptions) => {
-    const sps = await (await files(o)).directory.listServicePrincipals();
-    const rows = sps.map((s) => ({ ...s, secrets: s.secrets.map((x) => `${x.hint}*** until ${x.expiresAt.slice(0, 10)}`) }));
-    print(o.output, sps, rows, ['displayName', 'appId', 'objectId', 'secrets', 'graphPermissions']);
-  });
+  withIdpOptions(sp.command('list').description('list the service principals (secret hints and expiry only) and their Microsoft Graph permissions')).action(
+    async (o: IdpOptions) => {
+      const sps = await (await files(o)).directory.listServicePrincipals();
+      const rows = sps.map((s) => ({ ...s, secrets: s.secrets.map((x) => `${x.hint}*** until ${x.expiresAt.slice(0, 10)}`) }));
+      print(o.output, sps, rows, ['displayName', 'appId', 'objectId', 'secrets', 'graphPermissions']);
+    },
+  );
 
   // Microsoft Graph application permissions, as an admin grants them in Entra (an app role
   // assignment with admin consent): the provider's Graph subset reads only with them.
@@ -154,33 +170,39 @@ function registerServicePrincipalCommands(sp: Command): void {
       const r = verb === 'grant' ? await directory.grantGraphPermission(name, o.graph) : await directory.revokeGraphPermission(name, o.graph);
       if (o.output === 'json') return json({ ...r.servicePrincipal, graphPermissions: r.graphPermissions });
       const now = r.graphPermissions.length > 0 ? r.graphPermissions.join(', ') : 'none';
-      out(`${verb === 'grant' ? 'granted' : 'revoked'} Microsoft Graph ${o.graph.join(', ')} ${verb === 'grant' ? 'to' : 'from'} service principal "${r.servicePrincipal.displayName}"`);
+      out(
+        `${verb === 'grant' ? 'granted' : 'revoked'} Microsoft Graph ${o.graph.join(', ')} ${verb === 'grant' ? 'to' : 'from'} service principal "${r.servicePrincipal.displayName}"`,
+      );
       out(`  Graph permissions now: ${now}`);
       if (verb === 'grant') out('  (in Graph tokens issued from now on)');
     });
   }
 
-  withIdpOptions(sp.command('remove').argument('<name-or-app-id>', 'display name, application id or object id').description('remove a service principal')).action(
-    async (name: string, o: IdpOptions) => {
-      const r = await (await files(o)).directory.removeServicePrincipal(name);
-      if (o.output === 'json') return json(r);
-      out(`removed service principal "${r.displayName}" (${r.appId})`);
-    },
-  );
+  withIdpOptions(
+    sp.command('remove').argument('<name-or-app-id>', 'display name, application id or object id').description('remove a service principal'),
+  ).action(async (name: string, o: IdpOptions) => {
+    const r = await (await files(o)).directory.removeServicePrincipal(name);
+    if (o.output === 'json') return json(r);
+    out(`removed service principal "${r.displayName}" (${r.appId})`);
+  });
 }
 
 function registerGroupCommands(group: Command): void {
-  withIdpOptions(group.command('add').argument('<name>', 'the display name (and the PostgreSQL role name)').description('add a group')).action(async (name: string, o: IdpOptions) => {
-    const r = await (await files(o)).directory.addGroup({ displayName: name });
-    if (o.output === 'json') return json(r);
-    out(`added group "${r.displayName}" (object id ${r.objectId})`);
-  });
+  withIdpOptions(group.command('add').argument('<name>', 'the display name (and the PostgreSQL role name)').description('add a group')).action(
+    async (name: string, o: IdpOptions) => {
+      const r = await (await files(o)).directory.addGroup({ displayName: name });
+      if (o.output === 'json') return json(r);
+      out(`added group "${r.displayName}" (object id ${r.objectId})`);
+    },
+  );
 
-  withIdpOptions(group.command('remove').argument('<name>', 'display name or object id').description('remove a group')).action(async (name: string, o: IdpOptions) => {
-    const r = await (await files(o)).directory.removeGroup(name);
-    if (o.output === 'json') return json(r);
-    out(`removed group "${r.displayName}"`);
-  });
+  withIdpOptions(group.command('remove').argument('<name>', 'display name or object id').description('remove a group')).action(
+    async (name: string, o: IdpOptions) => {
+      const r = await (await files(o)).directory.removeGroup(name);
+      if (o.output === 'json') return json(r);
+      out(`removed group "${r.displayName}"`);
+    },
+  );
 
   withIdpOptions(
     group

@@ -117,7 +117,7 @@ function where(p: Provider): Pick<StoredAccount, 'authority' | 'dataDir' | 'ca'>
 async function logout(o: { username?: string }): Promise<void> {
   const accounts = await loadAccounts();
   const gone = o.username ? accounts.filter((a) => a.name.toLowerCase() === o.username!.toLowerCase()) : accounts.filter((a) => a.isDefault);
-  if (gone.length === 0) throw new PgwardenError('NOT_LOGGED_IN', o.username ? `no signed-in account ${o.username}` : "There are no active accounts.");
+  if (gone.length === 0) throw new PgwardenError('NOT_LOGGED_IN', o.username ? `no signed-in account ${o.username}` : 'There are no active accounts.');
   const rest = accounts.filter((a) => !gone.includes(a));
   if (rest.length > 0 && !rest.some((a) => a.isDefault)) rest[0] = { ...rest[0]!, isDefault: true };
   await saveAccounts(rest);

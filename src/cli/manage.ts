@@ -24,7 +24,10 @@ export function registerManageCommands(program: Command): void {
     else process.stdout.write(`${r.methods}  (${r.label})\n`);
   });
   withApiOptions(
-    auth.command('set-method').argument('<method>', 'postgres, entra or both').description('choose the authentication methods; applies to new sign-ins within a second'),
+    auth
+      .command('set-method')
+      .argument('<method>', 'postgres, entra or both')
+      .description('choose the authentication methods; applies to new sign-ins within a second'),
   ).action(async (method: string, o: ApiOptions) => {
     const r = await (await session(o)).call<{ methods: string; label: string } & Nodes>('PUT', '/authentication', { methods: method });
     if (o.output === 'json') return print('json', r);
@@ -53,22 +56,30 @@ export function registerManageCommands(program: Command): void {
       process.stdout.write(`added ${String(r.type)} "${String(r.name)}" (object id ${String(r.objectId)})${r.isAdmin ? ' as a Microsoft Entra admin' : ''}\n`);
       printNodes(r.nodes);
     });
-    withApiOptions(group.command('list').description(admins ? 'list the Microsoft Entra admins' : 'list the Microsoft Entra principals')).action(async (o: ApiOptions) => {
-      const r = await (await session(o)).call<{ items: Array<Record<string, unknown>> }>('GET', resource);
-      print(o.output, r, r.items, ['name', 'type', 'objectId', 'appId', 'isAdmin']);
-    });
-    withApiOptions(group.command('remove').argument('<name>').description('remove it, and its role on every node')).action(async (name: string, o: ApiOptions) => {
-      const r = await (await session(o)).call<{ name: string } & Nodes>('DELETE', `${resource}/${path(name)}`);
-      if (o.output === 'json') return print('json', r);
-      process.stdout.write(`removed "${r.name}"\n`);
-      printNodes(r.nodes);
-    });
+    withApiOptions(group.command('list').description(admins ? 'list the Microsoft Entra admins' : 'list the Microsoft Entra principals')).action(
+      async (o: ApiOptions) => {
+        const r = await (await session(o)).call<{ items: Array<Record<string, unknown>> }>('GET', resource);
+        print(o.output, r, r.items, ['name', 'type', 'objectId', 'appId', 'isAdmin']);
+      },
+    );
+    withApiOptions(group.command('remove').argument('<name>').description('remove it, and its role on every node')).action(
+      async (name: string, o: ApiOptions) => {
+        const r = await (await session(o)).call<{ name: string } & Nodes>('DELETE', `${resource}/${path(name)}`);
+        if (o.output === 'json') return print('json', r);
+        process.stdout.write(`removed "${r.name}"\n`);
+        printNodes(r.nodes);
+      },
+    );
   }
 
   // pgwarden role
   const role = program.command('role').description('native PostgreSQL roles');
   withApiOptions(
-    role.command('add').argument('<name>').option('--password-stdin', 'read the password from standard input').description('add a role with LOGIN on every node'),
+    role
+      .command('add')
+      .argument('<name>')
+      .option('--password-stdin', 'read the password from standard input')
+      .description('add a role with LOGIN on every node'),
   ).action(async (name: string, o: ApiOptions & { passwordStdin?: boolean }) => {
     const pw = await password(o, `Password for "${name}": `);
     const r = await (await session(o)).call<{ name: string } & Nodes>('POST', '/roles', { name, password: pw });
@@ -94,7 +105,11 @@ export function registerManageCommands(program: Command): void {
     printNodes(r.nodes);
   });
   withApiOptions(
-    role.command('reset-password').argument('<name>').option('--password-stdin', 'read the password from standard input').description("reset a role's password on every node"),
+    role
+      .command('reset-password')
+      .argument('<name>')
+      .option('--password-stdin', 'read the password from standard input')
+      .description("reset a role's password on every node"),
   ).action(async (name: string, o: ApiOptions & { passwordStdin?: boolean }) => {
     const pw = await password(o, `New password for "${name}": `);
     const r = await (await session(o)).call<{ name: string } & Nodes>('POST', `/roles/${path(name)}/reset-password`, { password: pw });
@@ -104,23 +119,35 @@ export function registerManageCommands(program: Command): void {
   });
 
   // pgwarden status
-  withApiOptions(program.command('status').description('the nodes, whether each matches the coordinator, and the authentication methods')).action(async (o: ApiOptions) => {
-    type Node = { name: string; kind: string; state: string; error?: string; sync?: { state: string; pending?: string; unreachableSince?: string; drift: Array<{ kind: string; subject: string }>; errors: string[] } };
-    const r = await (await session(o)).call<{ authentication: string; mode?: string; nodes: Node[] }>('GET', '/cluster');
-    if (o.output === 'json') return print('json', r);
-    process.stdout.write(`authentication: ${r.authentication}${r.mode ? `; propagation: ${r.mode === 'citus' ? 'Citus (checked by pgwarden)' : 'by pgwarden'}` : ''}\n`);
-    const rows = r.nodes.map((n) => ({
-      node: n.name,
-      kind: n.kind,
-      state: n.state,
-      sync: n.sync?.state ?? '',
-      detail:
-        n.sync?.state === 'pending' ? n.sync.pending
-          : n.sync?.state === 'unreachable' ? `since ${n.sync.unreachableSince}`
-            : [...(n.sync?.drift ?? []).map((d) => `drift: ${d.kind} ${d.subject}`), ...(n.sync?.errors ?? [])].join('; ') || (n.error ?? ''),
-    }));
-    print('table', r, rows, ['node', 'kind', 'state', 'sync', 'detail']);
-  });
+  withApiOptions(program.command('status').description('the nodes, whether each matches the coordinator, and the authentication methods')).action(
+    async (o: ApiOptions) => {
+      type Node = {
+        name: string;
+        kind: string;
+        state: string;
+        error?: string;
+        sync?: { state: string; pending?: string; unreachableSince?: string; drift: Array<{ kind: string; subject: string }>; errors: string[] };
+      };
+      const r = await (await session(o)).call<{ authentication: string; mode?: string; nodes: Node[] }>('GET', '/cluster');
+      if (o.output === 'json') return print('json', r);
+      process.stdout.write(
+        `authentication: ${r.authentication}${r.mode ? `; propagation: ${r.mode === 'citus' ? 'Citus (checked by pgwarden)' : 'by pgwarden'}` : ''}\n`,
+      );
+      const rows = r.nodes.map((n) => ({
+        node: n.name,
+        kind: n.kind,
+        state: n.state,
+        sync: n.sync?.state ?? '',
+        detail:
+          n.sync?.state === 'pending'
+            ? n.sync.pending
+            : n.sync?.state === 'unreachable'
+              ? `since ${n.sync.unreachableSince}`
+              : [...(n.sync?.drift ?? []).map((d) => `drift: ${d.kind} ${d.subject}`), ...(n.sync?.errors ?? [])].join('; ') || (n.error ?? ''),
+      }));
+      print('table', r, rows, ['node', 'kind', 'state', 'sync', 'detail']);
+    },
+  );
 
   // pgwarden cluster exec
   const cluster = program.command('cluster').description('the nodes of the cluster');
@@ -131,9 +158,12 @@ export function registerManageCommands(program: Command): void {
       .addOption(program.createOption('--nodes <which>', 'all, coordinator or workers').choices(['all', 'coordinator', 'workers']).default('all'))
       .description("run a statement as yourself on the chosen nodes (like Citus's run_command_on_workers)"),
   ).action(async (sql: string, o: ApiOptions & { nodes: string }) => {
-    const r = await (await session(o)).call<{ results: Array<{ node: string; ok: boolean; command?: string; rowCount?: number; rows?: unknown[]; error?: string }> }>(
-      'POST', '/cluster/exec', { sql, nodes: o.nodes },
-    );
+    const r = await (
+      await session(o)
+    ).call<{ results: Array<{ node: string; ok: boolean; command?: string; rowCount?: number; rows?: unknown[]; error?: string }> }>('POST', '/cluster/exec', {
+      sql,
+      nodes: o.nodes,
+    });
     if (o.output === 'json') return print('json', r);
     for (const x of r.results) {
       process.stdout.write(x.ok ? `${x.node}: ${x.command} ${x.rowCount}\n` : `${x.node}: failed: ${x.error}\n`);

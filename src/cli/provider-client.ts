@@ -137,7 +137,8 @@ export async function deviceCodeFlow(p: Provider, clientId: string, scope: strin
       });
     } catch (e) {
       if (!(e instanceof PgwardenError)) throw e;
-      if (e.code === 'OAUTH_SLOW_DOWN') interval += 5; // RFC 8628 section 3.5
+      if (e.code === 'OAUTH_SLOW_DOWN')
+        interval += 5; // RFC 8628 section 3.5
       else if (e.code !== 'OAUTH_AUTHORIZATION_PENDING') throw e;
       if (Date.now() > deadline) throw new PgwardenError('OAUTH_EXPIRED_TOKEN', 'the device code expired before anyone signed in with it');
     }

@@ -36,21 +36,26 @@ export function registerUpCommand(program: Command): void {
     .option('--max-connections <n>', 'signed-in sessions at once (beyond: 53300 too many connections)', parseCount, DEFAULTS.maxConnections)
     .option('--server-pool <n>', 'idle PostgreSQL sessions kept for the next client of the same role and database (0: none)', parseCount, DEFAULTS.serverPool)
     .option('--server-idle-timeout <seconds>', 'a kept session unused for this long is closed', parseSeconds, DEFAULTS.serverIdleTimeoutSeconds)
-    .option('--pool-port <port>', 'also listen here for a transaction pool: clients sign in as on --port and share server sessions one transaction at a time (the managed service\'s PgBouncer port is 6432)', parsePort)
+    .option(
+      '--pool-port <port>',
+      "also listen here for a transaction pool: clients sign in as on --port and share server sessions one transaction at a time (the managed service's PgBouncer port is 6432)",
+      parsePort,
+    )
     .option('--pool-size <n>', 'server sessions per role and database on --pool-port', parseCount, DEFAULTS.poolSize)
     .option('--pool-wait-timeout <seconds>', 'how long a client of --pool-port waits for a server session', parseSeconds, DEFAULTS.poolWaitTimeoutSeconds)
     .option('--drain-timeout <seconds>', 'on SIGTERM, how long sessions may take to finish', parseSeconds, DEFAULTS.drainTimeoutSeconds)
     .option('--idp-port <port>', 'port of the embedded identity provider (HTTPS), when no real tenant is given', parsePort, DEFAULTS.idpPort)
     .option('--entra-tenant <id>', 'accept tokens of this Microsoft Entra tenant (a GUID) instead of running the embedded provider')
     .option('--entra-authority <url>', 'the authority of --entra-tenant', DEFAULTS.entraAuthority)
-    .option('--entra-audience <uri...>', 'accepted token audiences (default: the managed service\'s three)')
-    .option('--graph-client-id <id>', 'with --entra-tenant: the application (client) id pgwarden searches the directory with in Microsoft Graph (needs Directory.Read.All)')
-    .addOption(
-      program
-        .createOption('--graph-client-secret-file <path>', "a file holding that application's client secret")
-        .env('PGWARDEN_GRAPH_CLIENT_SECRET_FILE'),
+    .option('--entra-audience <uri...>', "accepted token audiences (default: the managed service's three)")
+    .option(
+      '--graph-client-id <id>',
+      'with --entra-tenant: the application (client) id pgwarden searches the directory with in Microsoft Graph (needs Directory.Read.All)',
     )
-    .option('--graph-endpoint <url>', 'Microsoft Graph of the tenant\'s cloud', DEFAULTS.graphEndpoint)
+    .addOption(
+      program.createOption('--graph-client-secret-file <path>', "a file holding that application's client secret").env('PGWARDEN_GRAPH_CLIENT_SECRET_FILE'),
+    )
+    .option('--graph-endpoint <url>', "Microsoft Graph of the tenant's cloud", DEFAULTS.graphEndpoint)
     .option('--clock-skew <seconds>', 'tolerated clock skew on token exp/nbf, 0 to 300', parseCount, DEFAULTS.clockSkewSeconds)
     .option('--portal-client-id <id>', 'with --entra-tenant: the application (client) id the portal signs people in with')
     .option('--portal-url <url>', "the portal's URL as browsers reach it (for the sign-in redirect)")

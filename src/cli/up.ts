@@ -54,9 +54,13 @@ export interface UpOptions {
 export async function up(opts: UpOptions): Promise<void> {
   if (opts.worker && !opts.coordinator) throw new PgwardenError('CONFIG_INVALID', '--worker goes with --coordinator (an existing cluster)');
   if (opts.coordinator && (opts.citus || opts.postgresBin)) {
-    throw new PgwardenError('CONFIG_INVALID', '--citus and --postgres-bin are for the embedded cluster; pgwarden finds Citus on an existing coordinator itself');
+    throw new PgwardenError(
+      'CONFIG_INVALID',
+      '--citus and --postgres-bin are for the embedded cluster; pgwarden finds Citus on an existing coordinator itself',
+    );
   }
-  if (opts.coordinator && opts.workers !== undefined) throw new PgwardenError('CONFIG_INVALID', '--workers is for the embedded cluster; an existing cluster takes --worker CONNINFO for each worker');
+  if (opts.coordinator && opts.workers !== undefined)
+    throw new PgwardenError('CONFIG_INVALID', '--workers is for the embedded cluster; an existing cluster takes --worker CONNINFO for each worker');
   if ((opts.graphClientId || opts.graphClientSecretFile) && !opts.entraTenant) {
     throw new PgwardenError(
       'CONFIG_INVALID',
@@ -92,9 +96,7 @@ export async function up(opts: UpOptions): Promise<void> {
           ...(await graphOptions(opts)),
         }
       : { kind: 'embedded', port: opts.idpPort },
-    ...(opts.portalClientId || opts.portalUrl
-      ? { portal: { entra: defined({ clientId: opts.portalClientId, publicUrl: opts.portalUrl }) } }
-      : {}),
+    ...(opts.portalClientId || opts.portalUrl ? { portal: { entra: defined({ clientId: opts.portalClientId, publicUrl: opts.portalUrl }) } } : {}),
     ...defined({
       workers: opts.workers,
       citus: opts.citus,
@@ -115,7 +117,9 @@ export async function up(opts: UpOptions): Promise<void> {
     stopping = true;
     // SIGTERM (a service manager) lets sessions finish; Ctrl-C stops at once.
     const drainMs = signal === 'SIGTERM' ? opts.drainTimeout * 1000 : 0;
-    process.stdout.write(`\npgwarden: ${signal}: stopping the gateway${drainMs ? ` (sessions get ${opts.drainTimeout} s to finish)` : ''} and the cluster ...\n`);
+    process.stdout.write(
+      `\npgwarden: ${signal}: stopping the gateway${drainMs ? ` (sessions get ${opts.drainTimeout} s to finish)` : ''} and the cluster ...\n`,
+    );
     running.stop(drainMs).then(
       () => {
         process.stdout.write('pgwarden: stopped.\n');
@@ -143,7 +147,9 @@ export async function up(opts: UpOptions): Promise<void> {
     'pgwarden is running.',
     `  gateway       ${address.address}:${address.port}  (PostgreSQL protocol, TLS required)`,
     ...(running.gateway.poolAddress
-      ? [`  pool          ${running.gateway.poolAddress.address}:${running.gateway.poolAddress.port}  (the same sign-in; server sessions shared one transaction at a time, ${opts.poolSize} per role and database)`]
+      ? [
+          `  pool          ${running.gateway.poolAddress.address}:${running.gateway.poolAddress.port}  (the same sign-in; server sessions shared one transaction at a time, ${opts.poolSize} per role and database)`,
+        ]
       : []),
     ...(tls.caPath ? [`  TLS CA        ${shown(tls.caPath)}  (for sslmode=verify-full)`] : []),
     `  API, portal   ${running.apiUrl}  (OpenAPI: ${running.apiUrl}/api/v1/openapi.json)`,

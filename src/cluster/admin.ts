@@ -103,7 +103,12 @@ async function citusWorkers(admin: ClusterAdmin, c: pg.Client): Promise<Set<stri
   const groups = await Promise.all(
     workers.map((n) =>
       admin
-        .withAdmin(n, async (w) => (await w.query<{ groupid: number }>("SELECT groupid FROM pg_dist_local_group WHERE to_regclass('pg_dist_local_group') IS NOT NULL")).rows[0]?.groupid)
+        .withAdmin(
+          n,
+          async (w) =>
+            (await w.query<{ groupid: number }>("SELECT groupid FROM pg_dist_local_group WHERE to_regclass('pg_dist_local_group') IS NOT NULL")).rows[0]
+              ?.groupid,
+        )
         .catch(() => undefined),
     ),
   );
@@ -134,9 +139,9 @@ export function citusNodeDown(admin: ClusterAdmin, e: unknown, atomic = false): 
     'NODE_UNAVAILABLE',
     atomic
       ? `${name} cannot be reached, and Citus makes this change on every node at once: nothing was changed. ` +
-        'Start that node and try again (or remove it from the cluster with citus_remove_node).'
+          'Start that node and try again (or remove it from the cluster with citus_remove_node).'
       : `${name} cannot be reached, and Citus needs every node for this change: it stopped there. ` +
-        'Start that node and run it again (or remove the node from the cluster with citus_remove_node).',
+          'Start that node and run it again (or remove the node from the cluster with citus_remove_node).',
     { cause: e },
   );
 }

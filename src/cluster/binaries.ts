@@ -47,14 +47,22 @@ async function embeddedBin(): Promise<string> {
     const mod = (await import(name)) as { postgres: string };
     return dirname(mod.postgres);
   } catch (e) {
-    throw new PgwardenError('CLUSTER_START_FAILED', `no PostgreSQL binaries for ${process.platform}-${process.arch}: ${name} is not installed (run npm install)`, { cause: e });
+    throw new PgwardenError(
+      'CLUSTER_START_FAILED',
+      `no PostgreSQL binaries for ${process.platform}-${process.arch}: ${name} is not installed (run npm install)`,
+      { cause: e },
+    );
   }
 }
 
 async function inspect(bin: string): Promise<PostgresBinaries> {
   const file = (name: string): string => {
     const path = join(bin, name);
-    if (!existsSync(path)) throw new PgwardenError('CONFIG_INVALID', `--postgres-bin ${bin} has no ${name}: give the bin directory of a PostgreSQL ${MIN_SERVER_MAJOR} or newer installation`);
+    if (!existsSync(path))
+      throw new PgwardenError(
+        'CONFIG_INVALID',
+        `--postgres-bin ${bin} has no ${name}: give the bin directory of a PostgreSQL ${MIN_SERVER_MAJOR} or newer installation`,
+      );
     return path;
   };
   const postgres = file('postgres');

@@ -21,17 +21,23 @@ async function joinInDatabase(admin: ClusterAdmin, nodes: readonly CitusNodeAddr
   for (const { node } of nodes) await admin.withAdmin(node, (c) => c.query('CREATE EXTENSION IF NOT EXISTS citus').then(() => undefined), database);
   const coordinator = nodes.find((n) => n.node.kind === 'coordinator');
   if (!coordinator) throw new Error('a Citus cluster needs a coordinator');
-  await admin.withAdmin(coordinator.node, async (c) => {
-    const known = await c.query<{ nodeid: number; nodename: string; nodeport: number; groupid: number }>('SELECT nodeid, nodename, nodeport, groupid FROM pg_dist_node');
-    const self = known.rows.find((r) => r.groupid === 0);
-    if (!self) await c.query('SELECT citus_set_coordinator_host($1, $2)', [coordinator.host, coordinator.port]);
-    else if (self.nodename !== coordinator.host || self.nodeport !== coordinator.port) {
-      await c.query('SELECT citus_update_node($1, $2, $3)', [self.nodeid, coordinator.host, coordinator.port]);
-    }
-    for (const w of nodes.filter((n) => n.node.kind === 'worker')) {
-      if (known.rows.some((r) => r.nodename === w.host && r.nodeport === w.port)) continue;
-      // Copies every role, the metadata and the reference tables to the new worker.
-      await c.query('SELECT citus_add_node($1, $2)', [w.host, w.port]);
-    }
-  }, database);
+  await admin.withAdmin(
+    coordinator.node,
+    async (c) => {
+      const known = await c.query<{ nodeid: number; nodename: string; nodeport: number; groupid: number }>(
+        'SELECT nodeid, nodename, nodeport, groupid FROM pg_dist_node',
+      );
+      const self = known.rows.find((r) => r.groupid === 0);
+      if (!self) await c.query('SELECT citus_set_coordinator_host($1, $2)', [coordinator.host, coordinator.port]);
+      else if (self.nodename !== coordinator.host || self.nodeport !== coordinator.port) {
+        await c.query('SELECT citus_update_node($1, $2, $3)', [self.nodeid, coordinator.host, coordinator.port]);
+      }
+      for (const w of nodes.filter((n) => n.node.kind === 'worker')) {
+        if (known.rows.some((r) => r.nodename === w.host && r.nodeport === w.port)) continue;
+        // Copies every role, the metadata and the reference tables to the new worker.
+        await c.query('SELECT citus_add_node($1, $2)', [w.host, w.port]);
+      }
+    },
+    database,
+  );
 }

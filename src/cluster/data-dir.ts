@@ -22,7 +22,10 @@ export interface ClusterSecrets {
 export class DataDir {
   private locked = false;
 
-  private constructor(readonly path: string, readonly secrets: ClusterSecrets) {}
+  private constructor(
+    readonly path: string,
+    readonly secrets: ClusterSecrets,
+  ) {}
 
   /** Creates the directory (0711: servers' OS user may pass through, nobody may list it)
    * and reads its secrets, creating whatever is missing. */

@@ -215,10 +215,7 @@ function nodeSpec(dataDir: string, name: string, index: number, options: Embedde
   const port = layout.ports?.[index] ?? (options.tcp ? options.tcp.basePort + index : BASE_PORT + index);
   // The socket lives in the node's own (0700) directory, unless that path is too long
   // for a Unix socket; then in a private directory under /tmp named after the data dir.
-  const socketDir =
-    join(nodeDir, `.s.PGSQL.${port}`).length <= MAX_SOCKET_PATH
-      ? nodeDir
-      : join('/tmp', `pgwarden-${hashPath(dataDir)}`, name);
+  const socketDir = join(nodeDir, `.s.PGSQL.${port}`).length <= MAX_SOCKET_PATH ? nodeDir : join('/tmp', `pgwarden-${hashPath(dataDir)}`, name);
   return {
     name,
     role: index === 0 ? 'coordinator' : 'worker',
@@ -249,16 +246,17 @@ async function resolveLayout(dataDir: string, options: EmbeddedClusterOptions): 
   }
   const existing = saved?.workers;
   if (existing !== undefined && requested !== undefined && requested < existing) {
-    throw new PgwardenError('CONFIG_INVALID', `${dataDir} holds a cluster with ${existing} workers; removing workers is not supported (use --workers ${existing} or more)`);
+    throw new PgwardenError(
+      'CONFIG_INVALID',
+      `${dataDir} holds a cluster with ${existing} workers; removing workers is not supported (use --workers ${existing} or more)`,
+    );
   }
   const workers = requested ?? existing ?? DEFAULTS.workers;
   const citus = options.citus ?? saved?.citus ?? false;
   if (saved && (saved.citus ?? false) !== citus) {
     throw new PgwardenError(
       'CONFIG_INVALID',
-      citus
-        ? `${dataDir} holds a plain PostgreSQL cluster; --citus needs a new data directory`
-        : `${dataDir} holds a Citus cluster; it starts only with Citus`,
+      citus ? `${dataDir} holds a plain PostgreSQL cluster; --citus needs a new data directory` : `${dataDir} holds a Citus cluster; it starts only with Citus`,
     );
   }
   const postgresBin = options.postgresBin !== undefined ? resolve(options.postgresBin) : saved?.postgresBin;

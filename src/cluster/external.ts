@@ -86,14 +86,22 @@ export class ExternalCluster extends DataDirBacked implements Cluster {
     return this.connect(node, user, password, undefined, fn);
   }
 
-  private async connect<T>(node: AdminNode, user: string | undefined, password: string | undefined, database: string | undefined, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  private async connect<T>(
+    node: AdminNode,
+    user: string | undefined,
+    password: string | undefined,
+    database: string | undefined,
+    fn: (client: pg.Client) => Promise<T>,
+  ): Promise<T> {
     const target = this.nodes.find((n) => n.name === node.name);
     if (!target) throw new PgwardenError('NOT_FOUND', `no node named ${node.name}`);
     try {
       return await withClient({ ...pgConfig(target.conn, user, password, database), connectionTimeoutMillis: 10_000 }, fn);
     } catch (e) {
       if (e instanceof PgwardenError || (e as { code?: string }).code?.length === 5) throw e; // PostgreSQL's own errors pass as they are
-      throw new PgwardenError('BACKEND_UNAVAILABLE', `cannot reach ${node.name} (${target.conn.host}:${target.conn.port}): ${(e as Error).message}`, { cause: e });
+      throw new PgwardenError('BACKEND_UNAVAILABLE', `cannot reach ${node.name} (${target.conn.host}:${target.conn.port}): ${(e as Error).message}`, {
+        cause: e,
+      });
     }
   }
 
@@ -117,7 +125,10 @@ export class ExternalCluster extends DataDirBacked implements Cluster {
           return (await c.query<{ s: boolean }>('SELECT rolsuper AS s FROM pg_roles WHERE rolname = current_user')).rows[0]?.s;
         });
         if (!superuser) {
-          throw new PgwardenError('CONFIG_INVALID', `the connection string of ${n.name} (${redact(n.name === 'coordinator' ? this.options.coordinator : this.options.workers[this.nodes.indexOf(n) - 1]!)}) must name a superuser`);
+          throw new PgwardenError(
+            'CONFIG_INVALID',
+            `the connection string of ${n.name} (${redact(n.name === 'coordinator' ? this.options.coordinator : this.options.workers[this.nodes.indexOf(n) - 1]!)}) must name a superuser`,
+          );
         }
       }
       await bootstrapCluster(this, {

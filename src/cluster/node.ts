@@ -163,10 +163,7 @@ export class PostgresNode {
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     child.kill('SIGINT');
     const giveUp = new AbortController();
-    const stopped = await Promise.race([
-      this.exited!.then(() => true),
-      sleep(STOP_TIMEOUT_MS, false, { signal: giveUp.signal }).catch(() => false),
-    ]);
+    const stopped = await Promise.race([this.exited!.then(() => true), sleep(STOP_TIMEOUT_MS, false, { signal: giveUp.signal }).catch(() => false)]);
     giveUp.abort();
     if (!stopped) {
       this.log.warn({ node: this.name }, 'PostgreSQL did not stop in time; sending SIGQUIT');
@@ -241,7 +238,10 @@ export class PostgresNode {
 
   private async writeTlsFiles(): Promise<void> {
     const tcp = this.spec.tcp!;
-    for (const [file, pem] of [['server.crt', tcp.certPem], ['server.key', tcp.keyPem]] as const) {
+    for (const [file, pem] of [
+      ['server.crt', tcp.certPem],
+      ['server.key', tcp.keyPem],
+    ] as const) {
       const path = join(this.spec.dataDir, file);
       await writeFile(path, pem, { mode: 0o600 });
       await this.own(path);
@@ -261,7 +261,10 @@ export class PostgresNode {
       if (Number(lines[0]) === child.pid && lines[7]?.trim() === 'ready') return;
       await sleep(POLL_MS);
     }
-    throw new PgwardenError('CLUSTER_START_FAILED', `PostgreSQL node ${this.name} did not become ready within ${READY_TIMEOUT_MS / 1000} s: ${await this.logTail()}`);
+    throw new PgwardenError(
+      'CLUSTER_START_FAILED',
+      `PostgreSQL node ${this.name} did not become ready within ${READY_TIMEOUT_MS / 1000} s: ${await this.logTail()}`,
+    );
   }
 
   /** A server still running from a pgwarden that was killed: stop it, so that this start owns it. */
@@ -270,7 +273,11 @@ export class PostgresNode {
     const pid = Number(text?.split('\n')[0]);
     if (!processAlive(pid, POSTGRES_COMMAND)) return;
     this.log.warn({ node: this.name, serverPid: pid }, 'stopping a PostgreSQL server left running by an earlier pgwarden');
-    const signals: Array<[NodeJS.Signals, number]> = [['SIGINT', STOP_TIMEOUT_MS], ['SIGQUIT', 5_000], ['SIGKILL', 5_000]];
+    const signals: Array<[NodeJS.Signals, number]> = [
+      ['SIGINT', STOP_TIMEOUT_MS],
+      ['SIGQUIT', 5_000],
+      ['SIGKILL', 5_000],
+    ];
     for (const [signal, wait] of signals) {
       try {
         process.kill(pid, signal);
@@ -302,7 +309,9 @@ export class PostgresNode {
       child.stderr.on('data', (c: Buffer) => (output += c.toString()));
       child.once('error', (e) => reject(new PgwardenError('CLUSTER_START_FAILED', `could not run ${file}: ${e.message}`)));
       child.once('close', (code) =>
-        code === 0 ? resolve() : reject(new PgwardenError('CLUSTER_START_FAILED', `initdb for node ${this.name} failed (exit ${code}): ${output.trim().slice(-800)}`)),
+        code === 0
+          ? resolve()
+          : reject(new PgwardenError('CLUSTER_START_FAILED', `initdb for node ${this.name} failed (exit ${code}): ${output.trim().slice(-800)}`)),
       );
     });
   }

@@ -23,7 +23,10 @@ export async function serverUser(): Promise<RunAs | undefined> {
     try {
       await run('useradd', ['--system', '--user-group', '--no-create-home', '--shell', '/usr/sbin/nologin', name]);
     } catch (e) {
-      throw new PgwardenError('CLUSTER_START_FAILED', `running as root, pgwarden needs an OS user "${name}" for PostgreSQL and could not create it: ${(e as Error).message}`);
+      throw new PgwardenError(
+        'CLUSTER_START_FAILED',
+        `running as root, pgwarden needs an OS user "${name}" for PostgreSQL and could not create it: ${(e as Error).message}`,
+      );
     }
     ids = await lookup(name);
     if (!ids) throw new PgwardenError('CLUSTER_START_FAILED', `could not find OS user "${name}" after creating it`);

@@ -11,10 +11,7 @@ const MIN_CITUS_MAJOR = 13;
 /** Throws when `major` is older than pgwarden supports. `what` names the server for people. */
 export function checkServerMajor(major: number, version: string, what: string): void {
   if (major < MIN_SERVER_MAJOR) {
-    throw new PgwardenError(
-      'CONFIG_INVALID',
-      `${what}: PostgreSQL ${version} found; pgwarden needs PostgreSQL ${MIN_SERVER_MAJOR} or newer (16, 17 or 18)`,
-    );
+    throw new PgwardenError('CONFIG_INVALID', `${what}: PostgreSQL ${version} found; pgwarden needs PostgreSQL ${MIN_SERVER_MAJOR} or newer (16, 17 or 18)`);
   }
 }
 

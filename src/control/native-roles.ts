@@ -177,4 +177,3 @@ async function releaseEverywhere(admin: ClusterAdmin, node: AdminNode, name: str
   const dbs = await admin.withAdmin(node, databases);
   for (const db of dbs) await admin.withAdmin(node, (c) => releaseOnNode(c, name, reassignTo), db);
 }
-

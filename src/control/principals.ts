@@ -30,7 +30,14 @@ function validate(p: NewPrincipal): NewPrincipal {
   const appId = p.type === 'servicePrincipal' ? checkGuid(p.appId, 'the application (client) id of a service principal') : undefined;
   if (p.type !== 'servicePrincipal' && p.appId !== undefined) throw new PgwardenError('INVALID_INPUT', 'only service principals have an application id');
   if (p.isAdmin && p.type === 'group') throw new PgwardenError('INVALID_INPUT', 'Microsoft Entra admins are users or service principals, not groups');
-  return { roleName, type: p.type, objectId: checkGuid(p.objectId, 'the object id'), tenantId: checkGuid(p.tenantId, 'the tenant id'), appId, isAdmin: p.isAdmin };
+  return {
+    roleName,
+    type: p.type,
+    objectId: checkGuid(p.objectId, 'the object id'),
+    tenantId: checkGuid(p.tenantId, 'the tenant id'),
+    appId,
+    isAdmin: p.isAdmin,
+  };
 }
 
 /** The statements that make one node's role match the principal (idempotent). */
@@ -92,7 +99,10 @@ async function removePrincipalNow(admin: ClusterAdmin, roleName: string, filter:
         [roleName, filter.admin ?? null],
       );
       if (res.rowCount === 0) {
-        throw new PgwardenError('NOT_FOUND', filter.admin ? `"${roleName}" is not a Microsoft Entra admin` : `"${roleName}" is not a Microsoft Entra principal`);
+        throw new PgwardenError(
+          'NOT_FOUND',
+          filter.admin ? `"${roleName}" is not a Microsoft Entra admin` : `"${roleName}" is not a Microsoft Entra principal`,
+        );
       }
       await dropRole(c, roleName);
       return principalFromRow(res.rows[0]!);

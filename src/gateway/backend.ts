@@ -26,7 +26,6 @@ import type { ServerFirst } from '../scram/messages.js';
 import { PgwardenError } from '../util/errors.js';
 import { Wire } from './wire.js';
 
-
 export type KeysFor = (s: ServerFirst) => { clientKey: Buffer; serverKey: Buffer } | undefined;
 
 export interface BackendSession {
@@ -43,7 +42,10 @@ export interface BackendSession {
 
 /** What the client gets after AuthenticationOk: notices, every ParameterStatus, the
  * cancel key the gateway issued it, and ReadyForQuery. */
-export function startupMessages(session: Pick<BackendSession, 'notices' | 'parameters' | 'trailing'>, clientKey: { processId: number; secretKey: Buffer } | undefined): Buffer {
+export function startupMessages(
+  session: Pick<BackendSession, 'notices' | 'parameters' | 'trailing'>,
+  clientKey: { processId: number; secretKey: Buffer } | undefined,
+): Buffer {
   const parts = [session.notices];
   for (const [name, value] of session.parameters) parts.push(parameterStatus(name, value));
   if (clientKey) parts.push(backendKeyData(clientKey.processId, clientKey.secretKey));
@@ -53,7 +55,11 @@ export function startupMessages(session: Pick<BackendSession, 'notices' | 'param
 
 /** An ErrorResponse from PostgreSQL during sign-in, to be forwarded to the client verbatim. */
 export class BackendRefusal extends Error {
-  constructor(readonly raw: Buffer, readonly sqlstate: string, message: string) {
+  constructor(
+    readonly raw: Buffer,
+    readonly sqlstate: string,
+    message: string,
+  ) {
     super(message);
   }
 }

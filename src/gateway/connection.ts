@@ -51,7 +51,11 @@ export class ClientConnection {
   private holdBackMs = 0;
 
   /** @param signedInOrGone called once the connection leaves the sign-in phase */
-  constructor(raw: Socket, private readonly ctx: GatewayContext, private readonly signedInOrGone: () => void = () => undefined) {
+  constructor(
+    raw: Socket,
+    private readonly ctx: GatewayContext,
+    private readonly signedInOrGone: () => void = () => undefined,
+  ) {
     this.remote = raw.remoteAddress ?? 'unknown';
     this.io = new ClientTransport(raw);
     this.timer = setTimeout(() => this.abort(new PgwardenError('AUTH_TIMEOUT', 'canceling authentication due to timeout')), ctx.authTimeoutMs);
@@ -144,8 +148,10 @@ export class ClientConnection {
     if (lookup.kind !== 'none') this.verifier = lookup.verifier;
     const signIn = lookup.kind === 'entra' ? entraTokenSignIn(this.ctx.entra, lookup.principal) : scramSignIn(this.ctx, this.role, lookup);
     this.method = signIn.name;
-    if (signIn.name === 'entra' && !allowsEntra(method)) throw new PgwardenError('AUTH_METHOD_DISABLED', 'Microsoft Entra authentication is disabled for this cluster');
-    if (signIn.name === 'scram' && !allowsNative(method)) throw new PgwardenError('AUTH_METHOD_DISABLED', 'PostgreSQL authentication is disabled for this cluster');
+    if (signIn.name === 'entra' && !allowsEntra(method))
+      throw new PgwardenError('AUTH_METHOD_DISABLED', 'Microsoft Entra authentication is disabled for this cluster');
+    if (signIn.name === 'scram' && !allowsNative(method))
+      throw new PgwardenError('AUTH_METHOD_DISABLED', 'PostgreSQL authentication is disabled for this cluster');
     try {
       return await signIn.prove(this.io);
     } catch (e) {
@@ -159,7 +165,10 @@ export class ClientConnection {
     this.failureReason = reason;
     this.holdBackMs = this.ctx.throttle.failure(this.remote, this.role);
     const delayed = this.holdBackMs > 0 ? { delayedMs: this.holdBackMs } : {};
-    this.ctx.log.info({ event: 'sign-in', result: 'failed', reason, role: this.role, database: this.database, client: this.remote, ...delayed }, 'sign-in failed');
+    this.ctx.log.info(
+      { event: 'sign-in', result: 'failed', reason, role: this.role, database: this.database, client: this.remote, ...delayed },
+      'sign-in failed',
+    );
     if (this.holdBackMs > 0) this.ctx.metrics?.failuresDelayed.inc();
     return new PgwardenError('AUTH_FAILED', `password authentication failed for user "${this.role}"`, detail ? { detail } : undefined);
   }
@@ -290,7 +299,8 @@ export class ClientConnection {
       return;
     }
     if (isPgwardenError(e)) {
-      if (e.code !== 'AUTH_FAILED' && e.code !== 'PEER_CLOSED') this.ctx.log.info({ event: 'connection-refused', code: e.code, reason: e.message, client: this.remote }, 'connection refused');
+      if (e.code !== 'AUTH_FAILED' && e.code !== 'PEER_CLOSED')
+        this.ctx.log.info({ event: 'connection-refused', code: e.code, reason: e.message, client: this.remote }, 'connection refused');
       if (e.code === 'PEER_CLOSED') return this.close();
       this.socket.end(errorResponse({ severity: 'FATAL', sqlstate: e.kind.sqlstate, message: e.message, detail: e.detail }));
     } else {

@@ -81,7 +81,10 @@ export function pump(client: Socket, server: Socket, onClose: (stats: PumpStats)
   });
 
   let open = 2;
-  for (const [side, other] of [[client, server], [server, client]] as const) {
+  for (const [side, other] of [
+    [client, server],
+    [server, client],
+  ] as const) {
     on(side, 'error', () => {
       side.destroy();
       other.destroy();

@@ -49,7 +49,10 @@ interface Parked {
 
 /** The startup parameters that make sessions interchangeable, as one string. */
 export function poolKey(params: ReadonlyMap<string, string>): string {
-  return [...params].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, v]) => `${k}\0${v}`).join('\0');
+  return [...params]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([k, v]) => `${k}\0${v}`)
+    .join('\0');
 }
 
 export class ServerPool {
@@ -61,7 +64,10 @@ export class ServerPool {
   /** Sessions being reset before they are kept (tests wait for 0). */
   resetting = 0;
 
-  constructor(private readonly options: ServerPoolOptions, private readonly log: Logger) {}
+  constructor(
+    private readonly options: ServerPoolOptions,
+    private readonly log: Logger,
+  ) {}
 
   get idleCount(): number {
     return this.all.size;

@@ -37,7 +37,11 @@ export class SessionTracker {
   // Only message starts from the client (every message streamed past, nothing kept); from
   // the server, ReadyForQuery and ParameterStatus whole (they are small), the rest streamed.
   private readonly client = new FrameSplitter(ALWAYS, { header: (type, offset) => this.clientMessage(type, offset), message: NOTHING, piece: NOTHING }, 0);
-  private readonly server = new FrameSplitter((type) => type !== Z && type !== S, { message: (type, frame) => this.serverMessage(type, frame.subarray(5)), piece: NOTHING }, MAX_STATUS_BYTES);
+  private readonly server = new FrameSplitter(
+    (type) => type !== Z && type !== S,
+    { message: (type, frame) => this.serverMessage(type, frame.subarray(5)), piece: NOTHING },
+    MAX_STATUS_BYTES,
+  );
   /** A stream that is not PostgreSQL's (a bad length, an oversized status message): never reused. */
   private broken = false;
 

@@ -25,7 +25,10 @@ export class Wire {
     this.wake();
   };
 
-  constructor(readonly socket: Socket, maxMessageBytes: number) {
+  constructor(
+    readonly socket: Socket,
+    maxMessageBytes: number,
+  ) {
     this.reader = new MessageReader(maxMessageBytes);
     socket.on('data', this.onData);
     socket.on('end', this.onEnd);

@@ -176,7 +176,12 @@ export class GraphDirectory implements Directory, GroupMembership {
     const { authority, tenantId, clientId, clientSecret, ca } = this.config;
     const url = `${authority.replace(/\/+$/, '')}/${encodeURIComponent(tenantId)}/oauth2/v2.0/token`;
     const res = await httpRequestJson(url, {
-      form: { grant_type: 'client_credentials', client_id: clientId, client_secret: clientSecret, scope: `${(this.config.resource ?? this.graph).replace(/\/+$/, '')}/.default` },
+      form: {
+        grant_type: 'client_credentials',
+        client_id: clientId,
+        client_secret: clientSecret,
+        scope: `${(this.config.resource ?? this.graph).replace(/\/+$/, '')}/.default`,
+      },
       ca,
       timeoutMs: this.config.timeoutMs ?? REQUEST_TIMEOUT_MS,
       maxBytes: MAX_ANSWER_BYTES,
@@ -234,7 +239,6 @@ function graphRefusal(res: HttpResponse, what: string): PgwardenError {
   } catch {
     // not JSON: the status says enough
   }
-  const hint =
-    res.status === 403 ? ' Grant the application the Microsoft Graph application permission Directory.Read.All (admin consent).' : '';
+  const hint = res.status === 403 ? ' Grant the application the Microsoft Graph application permission Directory.Read.All (admin consent).' : '';
   return new PgwardenError('IDENTITY_PROVIDER_UNAVAILABLE', `Microsoft Graph refused ${what} (${code}${message}).${hint}`);
 }

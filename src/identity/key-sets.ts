@@ -35,7 +35,10 @@ export class TenantKeys {
   private loading: Promise<IssuerKeys[]> | undefined;
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly config: EntraConfig, private readonly onRefreshError?: (e: unknown) => void) {}
+  constructor(
+    private readonly config: EntraConfig,
+    private readonly onRefreshError?: (e: unknown) => void,
+  ) {}
 
   /** The key set for a token's `iss`, or undefined if the issuer is not the tenant's. */
   async forIssuer(iss: string): Promise<IssuerKeys | undefined> {
@@ -51,7 +54,10 @@ export class TenantKeys {
         this.loading = undefined; // try again on the next sign-in
         throw e;
       });
-      void this.loading.then(() => this.scheduleRefresh(), () => undefined);
+      void this.loading.then(
+        () => this.scheduleRefresh(),
+        () => undefined,
+      );
     }
     return this.loading;
   }
@@ -69,14 +75,21 @@ export class TenantKeys {
       if (res.status !== 200) throw new Error(`HTTP ${res.status}`);
       return res.json<DiscoveryDocument>();
     } catch (e) {
-      throw new PgwardenError('IDENTITY_PROVIDER_UNAVAILABLE', `cannot read the identity provider's metadata (${new URL(url).origin}): ${(e as Error).message}`, { cause: e });
+      throw new PgwardenError(
+        'IDENTITY_PROVIDER_UNAVAILABLE',
+        `cannot read the identity provider's metadata (${new URL(url).origin}): ${(e as Error).message}`,
+        { cause: e },
+      );
     }
   }
 
   private keysFor(doc: DiscoveryDocument, issuer: string, version: '1.0' | '2.0'): IssuerKeys {
     // The document must describe the tenant we trust, and point to keys over HTTPS.
     if (doc.issuer !== issuer) {
-      throw new PgwardenError('IDENTITY_PROVIDER_UNAVAILABLE', `the identity provider's v${version} metadata names issuer ${String(doc.issuer)}, expected ${issuer}`);
+      throw new PgwardenError(
+        'IDENTITY_PROVIDER_UNAVAILABLE',
+        `the identity provider's v${version} metadata names issuer ${String(doc.issuer)}, expected ${issuer}`,
+      );
     }
     if (typeof doc.jwks_uri !== 'string' || !doc.jwks_uri.startsWith('https://')) {
       throw new PgwardenError('IDENTITY_PROVIDER_UNAVAILABLE', `the identity provider's v${version} metadata has no https jwks_uri`);
@@ -97,9 +110,7 @@ export class TenantKeys {
   private scheduleRefresh(): void {
     if (this.timer) return;
     this.timer = setInterval(() => {
-      void this.loading
-        ?.then((sets) => Promise.all(sets.map((s) => s.getKey.reload())))
-        .catch((e: unknown) => this.onRefreshError?.(e));
+      void this.loading?.then((sets) => Promise.all(sets.map((s) => s.getKey.reload()))).catch((e: unknown) => this.onRefreshError?.(e));
     }, REFRESH_INTERVAL_MS);
     this.timer.unref();
   }

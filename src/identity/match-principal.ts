@@ -67,7 +67,9 @@ export async function matchPrincipalAsking(token: VerifiedToken, principal: Entr
   try {
     member = await membership.isMemberOf(token.objectId, principal.objectId);
   } catch (e) {
-    throw new PgwardenError('IDENTITY_PROVIDER_UNAVAILABLE', `Membership of group "${role}" cannot be checked in the directory right now. Try again later.`, { cause: e });
+    throw new PgwardenError('IDENTITY_PROVIDER_UNAVAILABLE', `Membership of group "${role}" cannot be checked in the directory right now. Try again later.`, {
+      cause: e,
+    });
   }
   if (!member) throw new PgwardenError('TOKEN_NOT_GROUP_MEMBER', `The access token's subject is not a member of group "${role}".`);
 }

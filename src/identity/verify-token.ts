@@ -45,7 +45,10 @@ export class TokenVerifier {
   readonly keys: TenantKeys;
   private readonly verified = new Map<string, VerifiedToken>();
 
-  constructor(readonly config: EntraConfig, keys?: TenantKeys) {
+  constructor(
+    readonly config: EntraConfig,
+    keys?: TenantKeys,
+  ) {
     if (config.clockSkewSeconds < 0 || config.clockSkewSeconds > MAX_CLOCK_SKEW_SECONDS) {
       throw new PgwardenError('CONFIG_INVALID', `the clock skew must be between 0 and ${MAX_CLOCK_SKEW_SECONDS} seconds`);
     }
@@ -80,7 +83,10 @@ export class TokenVerifier {
     const iss = typeof unverified.iss === 'string' ? unverified.iss : '';
     const issuer = await this.keys.forIssuer(iss);
     if (!issuer) {
-      throw refuse('TOKEN_ISSUER', `The access token was not issued by Microsoft Entra tenant ${this.config.tenantId}. Please acquire a token from that tenant.`);
+      throw refuse(
+        'TOKEN_ISSUER',
+        `The access token was not issued by Microsoft Entra tenant ${this.config.tenantId}. Please acquire a token from that tenant.`,
+      );
     }
 
     let payload: JWTPayload;
@@ -119,7 +125,8 @@ export class TokenVerifier {
           return refuse('TOKEN_CLAIMS', `The access token lacks or has an invalid "${e.claim}" claim.`);
       }
     }
-    if (e instanceof joseErrors.JWKSNoMatchingKey) return refuse('TOKEN_KEY_UNKNOWN', 'The access token is signed with a key that the tenant does not publish.');
+    if (e instanceof joseErrors.JWKSNoMatchingKey)
+      return refuse('TOKEN_KEY_UNKNOWN', 'The access token is signed with a key that the tenant does not publish.');
     if (e instanceof joseErrors.JWSSignatureVerificationFailed) return refuse('TOKEN_SIGNATURE', 'The access token signature is invalid.');
     if (e instanceof joseErrors.JWKSTimeout || e instanceof joseErrors.JWKSInvalid) {
       return refuse('IDENTITY_PROVIDER_UNAVAILABLE', 'The signing keys of the identity provider cannot be fetched right now. Try again later.', e);
@@ -127,7 +134,8 @@ export class TokenVerifier {
     if (e instanceof joseErrors.JOSEAlgNotAllowed || e instanceof joseErrors.JOSENotSupported) {
       return refuse('TOKEN_ALGORITHM', 'The access token is not signed with RS256.');
     }
-    if (e instanceof joseErrors.JWTInvalid || e instanceof joseErrors.JWSInvalid) return refuse('TOKEN_MALFORMED', 'The password is not a Microsoft Entra access token.');
+    if (e instanceof joseErrors.JWTInvalid || e instanceof joseErrors.JWSInvalid)
+      return refuse('TOKEN_MALFORMED', 'The password is not a Microsoft Entra access token.');
     return refuse('IDENTITY_PROVIDER_UNAVAILABLE', 'The access token could not be checked: the identity provider cannot be reached.', e);
   }
 }

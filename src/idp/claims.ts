@@ -96,7 +96,21 @@ export function accessTokenClaims(subject: Subject, ctx: ClaimsContext): JWTPayl
     const roles = appRoles(subject.sp, ctx.target);
     const claims =
       ctx.version === '1.0'
-        ? { ...common, aio, appid: ctx.clientId, appidacr: acr, idp: ctx.issuers.v1, idtyp: 'app', oid, rh: refreshHint(ctx), ...roles, sub: oid, tid: ctx.tenantId, uti, ver: '1.0' }
+        ? {
+            ...common,
+            aio,
+            appid: ctx.clientId,
+            appidacr: acr,
+            idp: ctx.issuers.v1,
+            idtyp: 'app',
+            oid,
+            rh: refreshHint(ctx),
+            ...roles,
+            sub: oid,
+            tid: ctx.tenantId,
+            uti,
+            ver: '1.0',
+          }
         : { ...common, aio, azp: ctx.clientId, azpacr: acr, idtyp: 'app', oid, rh: refreshHint(ctx), ...roles, sub: oid, tid: ctx.tenantId, uti, ver: '2.0' };
     return withGroups(claims, subject, ctx);
   }

@@ -26,9 +26,7 @@ export function newObjectId(): string {
 
 function scryptAsync(password: string, salt: Buffer, n: number, r: number, p: number): Promise<Buffer> {
   const options: ScryptOptions = { N: n, r, p, maxmem: 256 * n * r + 1024 * 1024 };
-  return new Promise((resolve, reject) =>
-    scrypt(password.normalize('NFC'), salt, SCRYPT_KEY_BYTES, options, (e, key) => (e ? reject(e) : resolve(key))),
-  );
+  return new Promise((resolve, reject) => scrypt(password.normalize('NFC'), salt, SCRYPT_KEY_BYTES, options, (e, key) => (e ? reject(e) : resolve(key))));
 }
 
 export function checkPasswordRule(password: string): void {

@@ -38,7 +38,8 @@ export const DEFAULT_SECRET_YEARS = 1;
 const MAX_SECRET_YEARS = 10;
 const MAX_DISPLAY_NAME = 256;
 /** Entra: the part before @ has at most 64 characters of letters, digits and ' . - _ ! # ^ ~. */
-const UPN_PATTERN = /^[A-Za-z0-9'_!#^~-](?:[A-Za-z0-9'._!#^~-]{0,62}[A-Za-z0-9'_!#^~-])?@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$/;
+const UPN_PATTERN =
+  /^[A-Za-z0-9'_!#^~-](?:[A-Za-z0-9'._!#^~-]{0,62}[A-Za-z0-9'_!#^~-])?@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$/;
 
 export interface GroupListing extends PrincipalSummary {
   readonly members: readonly PrincipalSummary[];
@@ -166,7 +167,15 @@ export class Directory {
         objectId: newObjectId(),
         appId: newObjectId(),
         displayName,
-        secrets: [{ keyId: newObjectId(), hint: secret.slice(0, 3), hash: hashClientSecret(secret), createdAt: createdAt.toISOString(), expiresAt: expiresAt.toISOString() }],
+        secrets: [
+          {
+            keyId: newObjectId(),
+            hint: secret.slice(0, 3),
+            hash: hashClientSecret(secret),
+            createdAt: createdAt.toISOString(),
+            expiresAt: expiresAt.toISOString(),
+          },
+        ],
         redirectUris,
         graphPermissions: [],
         createdAt: createdAt.toISOString(),
@@ -185,7 +194,9 @@ export class Directory {
 
   /** Service principals with their secrets' hints and expiry dates (never the secrets)
    * and their Microsoft Graph application permissions. */
-  async listServicePrincipals(): Promise<Array<PrincipalSummary & { secrets: Array<{ keyId: string; hint: string; expiresAt: string }>; graphPermissions: string[] }>> {
+  async listServicePrincipals(): Promise<
+    Array<PrincipalSummary & { secrets: Array<{ keyId: string; hint: string; expiresAt: string }>; graphPermissions: string[] }>
+  > {
     const data = await this.require();
     return data.servicePrincipals
       .map((s) => ({
@@ -286,7 +297,8 @@ export class Directory {
       const group = findGroup(data, groupNameOrId);
       if (!group) throw new PgwardenError('NOT_FOUND', `no group ${groupNameOrId} in the directory`);
       const names = [member, `${member}@${data.tenant.domain}`].map((n) => n.toLowerCase());
-      const matches = (p: PrincipalSummary): boolean => [p.objectId, p.userPrincipalName, p.displayName, p.appId].some((n) => n !== undefined && names.includes(n.toLowerCase()));
+      const matches = (p: PrincipalSummary): boolean =>
+        [p.objectId, p.userPrincipalName, p.displayName, p.appId].some((n) => n !== undefined && names.includes(n.toLowerCase()));
       const who = group.members.map((id) => summarizeObject(data, id)).find((p): p is PrincipalSummary => p !== undefined && matches(p));
       if (!who) throw new PgwardenError('NOT_FOUND', `${member} is not a member of ${group.displayName}`);
       const updated: Group = { ...group, members: group.members.filter((id) => id !== who.objectId) };
@@ -353,7 +365,10 @@ function parseDirectory(raw: unknown): DirectoryData {
     throw new PgwardenError('CONFIG_INVALID', 'the identity provider directory file is damaged (no tenant)');
   }
   if (d.version !== DIRECTORY_FILE_VERSION) {
-    throw new PgwardenError('CONFIG_INVALID', `the identity provider directory file has version ${String(d.version)}; this pgwarden reads version ${DIRECTORY_FILE_VERSION}`);
+    throw new PgwardenError(
+      'CONFIG_INVALID',
+      `the identity provider directory file has version ${String(d.version)}; this pgwarden reads version ${DIRECTORY_FILE_VERSION}`,
+    );
   }
   return {
     version: d.version,

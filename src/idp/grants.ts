@@ -33,7 +33,10 @@ interface Granted {
 }
 
 /** Answers one token request: the token response body, or a refusal (thrown). */
-export async function exchange(ctx: ProviderContext, req: TokenRequest): Promise<{ body: Record<string, string | number>; grant: string; subject: Subject; clientId: string }> {
+export async function exchange(
+  ctx: ProviderContext,
+  req: TokenRequest,
+): Promise<{ body: Record<string, string | number>; grant: string; subject: Subject; clientId: string }> {
   const scope = await resolveTenant(ctx, req.tenant);
   const grant = req.params.grant_type;
   if (!grant) throw refuse.missingParameter('grant_type');

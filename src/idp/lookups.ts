@@ -25,10 +25,7 @@ export function findUserByObjectId(data: DirectoryData, objectId: string): User 
 /** A service principal by display name (case-insensitive), app id or object id. */
 export function findServicePrincipal(data: DirectoryData, nameOrId: string): ServicePrincipal | undefined {
   const id = nameOrId.toLowerCase();
-  return (
-    data.servicePrincipals.find((s) => s.appId === id || s.objectId === id) ??
-    data.servicePrincipals.find((s) => same(s.displayName, nameOrId))
-  );
+  return data.servicePrincipals.find((s) => s.appId === id || s.objectId === id) ?? data.servicePrincipals.find((s) => same(s.displayName, nameOrId));
 }
 
 export function findGroup(data: DirectoryData, nameOrId: string): Group | undefined {

@@ -30,7 +30,11 @@ export async function sealRefreshToken(grant: RefreshGrant, key: Uint8Array, now
 export async function openRefreshToken(token: string, key: Uint8Array, nowSeconds: number): Promise<RefreshGrant> {
   let payload: Record<string, unknown>;
   try {
-    ({ payload } = await jwtDecrypt(token, key, { keyManagementAlgorithms: ['dir'], contentEncryptionAlgorithms: ['A256GCM'], currentDate: new Date(nowSeconds * 1000) }));
+    ({ payload } = await jwtDecrypt(token, key, {
+      keyManagementAlgorithms: ['dir'],
+      contentEncryptionAlgorithms: ['A256GCM'],
+      currentDate: new Date(nowSeconds * 1000),
+    }));
   } catch (e) {
     if ((e as { code?: string }).code === 'ERR_JWT_EXPIRED') throw refuse.expiredGrant();
     throw refuse.badGrant();

@@ -26,7 +26,13 @@ export async function seedIfEmpty(directory: Directory, keys: SigningKeys): Prom
   const password = randomPassword();
   const created = await directory.createTenant({ localPart: ADMIN_LOCAL_PART, displayName: ADMIN_DISPLAY_NAME, password });
   if (!created?.user) return undefined;
-  return { username: created.user.userPrincipalName, password, objectId: created.user.objectId, tenantId: created.tenant.id, tenantDomain: created.tenant.domain };
+  return {
+    username: created.user.userPrincipalName,
+    password,
+    objectId: created.user.objectId,
+    tenantId: created.tenant.id,
+    tenantDomain: created.tenant.domain,
+  };
 }
 
 /** The directory and keys of a data directory, for CLI commands. */

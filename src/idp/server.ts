@@ -47,7 +47,10 @@ export async function buildServer(ctx: ProviderContext, tls: TlsMaterial): Promi
   });
   app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: 'not_found', error_description: 'No such endpoint.' }));
   app.addHook('onResponse', async (req, reply) => {
-    ctx.log.debug({ event: 'http', method: req.method, route: req.routeOptions.url ?? 'unknown', status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
+    ctx.log.debug(
+      { event: 'http', method: req.method, route: req.routeOptions.url ?? 'unknown', status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
+      'request',
+    );
   });
 
   registerDiscovery(app, ctx);

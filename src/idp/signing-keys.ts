@@ -100,7 +100,10 @@ export class SigningKeys {
       return {
         version: KEYS_FILE_VERSION,
         refreshTokenKey: randomBytes(32).toString('base64url'),
-        keys: [{ ...(await newKey(this.now)), state: 'active', activatedAt: stamp }, { ...(await newKey(this.now)), state: 'next' }],
+        keys: [
+          { ...(await newKey(this.now)), state: 'active', activatedAt: stamp },
+          { ...(await newKey(this.now)), state: 'next' },
+        ],
       };
     });
   }
@@ -141,18 +144,11 @@ export class SigningKeys {
       const oldActive = current.keys.find((k) => k.state === 'active');
       const next = current.keys.find((k) => k.state === 'next');
       if (!oldActive || !next) throw new PgwardenError('INTERNAL', `${this.path} lacks an active or a next key`);
-      const keep = current.keys.filter(
-        (k) => k.state === 'retired' && Date.parse(k.retiredAt!) + PRUNE_AFTER_SECONDS * 1000 > this.now(),
-      );
+      const keep = current.keys.filter((k) => k.state === 'retired' && Date.parse(k.retiredAt!) + PRUNE_AFTER_SECONDS * 1000 > this.now());
       result = { active: next.kid, next: fresh.kid, retired: oldActive.kid };
       return {
         ...current,
-        keys: [
-          { ...next, state: 'active', activatedAt: stamp },
-          { ...fresh, state: 'next' },
-          { ...oldActive, state: 'retired', retiredAt: stamp },
-          ...keep,
-        ],
+        keys: [{ ...next, state: 'active', activatedAt: stamp }, { ...fresh, state: 'next' }, { ...oldActive, state: 'retired', retiredAt: stamp }, ...keep],
       };
     });
     return result!;

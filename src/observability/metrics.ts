@@ -5,7 +5,11 @@ import client from 'prom-client';
 export class Metrics {
   readonly registry = new client.Registry();
 
-  readonly connectionsActive = new client.Gauge({ name: 'pgwarden_connections_active', help: 'Signed-in sessions piped through the gateway now', registers: [this.registry] });
+  readonly connectionsActive = new client.Gauge({
+    name: 'pgwarden_connections_active',
+    help: 'Signed-in sessions piped through the gateway now',
+    registers: [this.registry],
+  });
   readonly signInsPending = new client.Gauge({ name: 'pgwarden_sign_ins_pending', help: 'Connections in the sign-in phase now', registers: [this.registry] });
   readonly connectionsTotal = new client.Counter({
     name: 'pgwarden_connections_total',

@@ -33,48 +33,57 @@ function seeOther(reply: FastifyReply, to: string): FastifyReply {
   return reply.code(303).header('location', to).send();
 }
 
-export const entraRoutes = (ctx: ApiPluginContext, sessions: SessionStore, pending: PendingSignIns, options: EntraSignInOptions): FastifyPluginAsyncZod => async (app) => {
-  app.addHook('onSend', async (_req, reply) => {
-    void reply.header('cache-control', 'no-store');
-  });
+export const entraRoutes =
+  (ctx: ApiPluginContext, sessions: SessionStore, pending: PendingSignIns, options: EntraSignInOptions): FastifyPluginAsyncZod =>
+  async (app) => {
+    app.addHook('onSend', async (_req, reply) => {
+      void reply.header('cache-control', 'no-store');
+    });
 
-  const redirectUriOf = (req: FastifyRequest): string => `${(options.publicUrl ?? `https://${req.host}`).replace(/\/+$/, '')}${CALLBACK_PATH}`;
+    const redirectUriOf = (req: FastifyRequest): string => `${(options.publicUrl ?? `https://${req.host}`).replace(/\/+$/, '')}${CALLBACK_PATH}`;
 
-  app.get('/portal/signin/entra', { schema: { hide: true } }, async (req, reply) => {
-    const config = ctx.deps.verifier?.config;
-    if (!config) throw new PgwardenError('NOT_FOUND', 'Microsoft Entra ID is not configured for this cluster.');
-    pending.delete(req.cookies[SIGNIN_COOKIE]);
-    const { binding, entry, codeChallenge } = pending.start(redirectUriOf(req));
-    void reply.setCookie(SIGNIN_COOKIE, binding, SIGNIN_COOKIE_OPTIONS);
-    return seeOther(reply, authorizeUrl(config, options.clientId, entry, codeChallenge));
-  });
+    app.get('/portal/signin/entra', { schema: { hide: true } }, async (req, reply) => {
+      const config = ctx.deps.verifier?.config;
+      if (!config) throw new PgwardenError('NOT_FOUND', 'Microsoft Entra ID is not configured for this cluster.');
+      pending.delete(req.cookies[SIGNIN_COOKIE]);
+      const { binding, entry, codeChallenge } = pending.start(redirectUriOf(req));
+      void reply.setCookie(SIGNIN_COOKIE, binding, SIGNIN_COOKIE_OPTIONS);
+      return seeOther(reply, authorizeUrl(config, options.clientId, entry, codeChallenge));
+    });
 
-  app.get(CALLBACK_PATH, { schema: { hide: true, querystring: CallbackQuery } }, async (req, reply) => {
-    const binding = req.cookies[SIGNIN_COOKIE];
-    const entry = pending.get(binding);
-    const config = ctx.deps.verifier?.config;
-    const q = req.query;
-    const fail = (message: string): FastifyReply => {
-      ctx.deps.audit.record({ kind: 'change', action: 'portal.sign-in', method: 'entra', clientAddr: req.ip, result: 'refused', reason: message.slice(0, 120) });
-      void reply.setCookie(SIGNIN_COOKIE, pending.fail(binding, message), SIGNIN_COOKIE_OPTIONS);
+    app.get(CALLBACK_PATH, { schema: { hide: true, querystring: CallbackQuery } }, async (req, reply) => {
+      const binding = req.cookies[SIGNIN_COOKIE];
+      const entry = pending.get(binding);
+      const config = ctx.deps.verifier?.config;
+      const q = req.query;
+      const fail = (message: string): FastifyReply => {
+        ctx.deps.audit.record({
+          kind: 'change',
+          action: 'portal.sign-in',
+          method: 'entra',
+          clientAddr: req.ip,
+          result: 'refused',
+          reason: message.slice(0, 120),
+        });
+        void reply.setCookie(SIGNIN_COOKIE, pending.fail(binding, message), SIGNIN_COOKIE_OPTIONS);
+        return seeOther(reply, '/');
+      };
+      // The state must be the one this browser was given: else the code is someone else's.
+      if (!entry || entry.failure !== undefined || !q.state || q.state !== entry.state || !config) {
+        return fail('This sign-in expired or was started in another window. Please sign in again.');
+      }
+      pending.delete(binding);
+      if (q.error) return fail(`Microsoft Entra ID did not sign you in: ${firstLine(q.error_description ?? q.error)}`);
+      if (!q.code) return fail('The identity provider sent no authorization code. Please sign in again.');
+      try {
+        const token = await redeemCode(config, options.clientId, entry, q.code);
+        const caller = await ctx.authenticator.authenticate(`Bearer ${token}`);
+        openSession(ctx, sessions, req, reply, caller);
+      } catch (e) {
+        if (e instanceof PgwardenError) return fail(e.message);
+        throw e;
+      }
+      void reply.clearCookie(SIGNIN_COOKIE, { path: SIGNIN_COOKIE_OPTIONS.path });
       return seeOther(reply, '/');
-    };
-    // The state must be the one this browser was given: else the code is someone else's.
-    if (!entry || entry.failure !== undefined || !q.state || q.state !== entry.state || !config) {
-      return fail('This sign-in expired or was started in another window. Please sign in again.');
-    }
-    pending.delete(binding);
-    if (q.error) return fail(`Microsoft Entra ID did not sign you in: ${firstLine(q.error_description ?? q.error)}`);
-    if (!q.code) return fail('The identity provider sent no authorization code. Please sign in again.');
-    try {
-      const token = await redeemCode(config, options.clientId, entry, q.code);
-      const caller = await ctx.authenticator.authenticate(`Bearer ${token}`);
-      openSession(ctx, sessions, req, reply, caller);
-    } catch (e) {
-      if (e instanceof PgwardenError) return fail(e.message);
-      throw e;
-    }
-    void reply.clearCookie(SIGNIN_COOKIE, { path: SIGNIN_COOKIE_OPTIONS.path });
-    return seeOther(reply, '/');
-  });
-};
+    });
+  };

@@ -74,6 +74,11 @@ export function portalPlugin(options: PortalOptions = {}): PortalPlugin {
 
     const typed = app.withTypeProvider<ZodTypeProvider>();
     await typed.register(sessionRoutes(ctx, sessions, pending));
-    await typed.register(entraRoutes(ctx, sessions, pending, { clientId: options.entra?.clientId ?? AZURE_CLI_CLIENT_ID, ...(options.entra?.publicUrl ? { publicUrl: options.entra.publicUrl } : {}) }));
+    await typed.register(
+      entraRoutes(ctx, sessions, pending, {
+        clientId: options.entra?.clientId ?? AZURE_CLI_CLIENT_ID,
+        ...(options.entra?.publicUrl ? { publicUrl: options.entra.publicUrl } : {}),
+      }),
+    );
   };
 }

@@ -55,7 +55,8 @@ export function renameBindStatement(frame: Buffer, name: string): Buffer {
 /** Describe ('D') or Close ('C'): 'S' for a statement or 'P' for a portal, and its name. */
 export function target(frame: Buffer): { kind: 'S' | 'P'; name: string } {
   const kind = String.fromCharCode(frame[5] ?? 0);
-  if (kind !== 'S' && kind !== 'P') throw new PgwardenError('PROTOCOL_VIOLATION', `invalid ${String.fromCharCode(frame[0]!)} message: unknown target "${kind}"`);
+  if (kind !== 'S' && kind !== 'P')
+    throw new PgwardenError('PROTOCOL_VIOLATION', `invalid ${String.fromCharCode(frame[0]!)} message: unknown target "${kind}"`);
   return { kind, name: frame.toString('utf8', 6, cstringEnd(frame, 6)) };
 }
 

@@ -52,10 +52,14 @@ export interface ErrorFields {
 /** ErrorResponse ('E') or NoticeResponse ('N'): fields S, V, C, M, D, H. */
 export function errorResponse(fields: ErrorFields, type: 'E' | 'N' = 'E'): Buffer {
   const parts = [
-    Buffer.from('S'), field(fields.severity),
-    Buffer.from('V'), field(fields.severity),
-    Buffer.from('C'), field(fields.sqlstate),
-    Buffer.from('M'), field(fields.message),
+    Buffer.from('S'),
+    field(fields.severity),
+    Buffer.from('V'),
+    field(fields.severity),
+    Buffer.from('C'),
+    field(fields.sqlstate),
+    Buffer.from('M'),
+    field(fields.message),
   ];
   if (fields.detail) parts.push(Buffer.from('D'), field(fields.detail));
   if (fields.hint) parts.push(Buffer.from('H'), field(fields.hint));

@@ -2,12 +2,7 @@
 // CancelRequest. None of them has a type byte: an int32 length (including itself),
 // then an int32 code or protocol version.
 // https://www.postgresql.org/docs/current/protocol-message-formats.html
-import {
-  CANCEL_REQUEST_CODE,
-  GSSENC_REQUEST_CODE,
-  MAX_STARTUP_PACKET_BYTES,
-  SSL_REQUEST_CODE,
-} from './constants.js';
+import { CANCEL_REQUEST_CODE, GSSENC_REQUEST_CODE, MAX_STARTUP_PACKET_BYTES, SSL_REQUEST_CODE } from './constants.js';
 import { PgwardenError } from '../util/errors.js';
 
 export type StartupPacket =
@@ -50,10 +45,7 @@ export function parseStartupPacket(packet: Buffer): StartupPacket {
   const majorVersion = code >>> 16;
   const minorVersion = code & 0xffff;
   if (majorVersion !== 3) {
-    throw new PgwardenError(
-      'FEATURE_NOT_SUPPORTED',
-      `unsupported frontend protocol ${majorVersion}.${minorVersion}: server supports 3.0 to 3.0`,
-    );
+    throw new PgwardenError('FEATURE_NOT_SUPPORTED', `unsupported frontend protocol ${majorVersion}.${minorVersion}: server supports 3.0 to 3.0`);
   }
   return { kind: 'startup', majorVersion, minorVersion, params: parseStartupParams(packet.subarray(8)) };
 }

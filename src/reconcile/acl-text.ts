@@ -16,8 +16,21 @@ export const BOOTSTRAP_SUPERUSER_OID = 10;
 
 /** The privilege letters of aclitem's text form. */
 export const PRIVILEGE_LETTERS: Readonly<Record<string, string>> = {
-  a: 'INSERT', r: 'SELECT', w: 'UPDATE', d: 'DELETE', D: 'TRUNCATE', x: 'REFERENCES', t: 'TRIGGER', m: 'MAINTAIN',
-  X: 'EXECUTE', U: 'USAGE', C: 'CREATE', c: 'CONNECT', T: 'TEMPORARY', s: 'SET', A: 'ALTER SYSTEM',
+  a: 'INSERT',
+  r: 'SELECT',
+  w: 'UPDATE',
+  d: 'DELETE',
+  D: 'TRUNCATE',
+  x: 'REFERENCES',
+  t: 'TRIGGER',
+  m: 'MAINTAIN',
+  X: 'EXECUTE',
+  U: 'USAGE',
+  C: 'CREATE',
+  c: 'CONNECT',
+  T: 'TEMPORARY',
+  s: 'SET',
+  A: 'ALTER SYSTEM',
 };
 
 export interface AclItem {

@@ -9,8 +9,19 @@ import type { AclEntry } from './model.js';
 /** Privilege keywords as aclexplode() spells them and GRANT accepts them. Anything else is
  * never put into a statement. */
 export const PRIVILEGES: ReadonlySet<string> = new Set([
-  'SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES', 'TRIGGER', 'MAINTAIN',
-  'EXECUTE', 'USAGE', 'CREATE', 'CONNECT', 'TEMPORARY',
+  'SELECT',
+  'INSERT',
+  'UPDATE',
+  'DELETE',
+  'TRUNCATE',
+  'REFERENCES',
+  'TRIGGER',
+  'MAINTAIN',
+  'EXECUTE',
+  'USAGE',
+  'CREATE',
+  'CONNECT',
+  'TEMPORARY',
 ]);
 
 /** The privilege keywords in a fixed order, so that statements are stable. */

@@ -14,7 +14,7 @@ export type ErrorLog = Map<string, string>;
 export async function applyChanges(c: pg.Client, changes: readonly Change[], errors: ErrorLog): Promise<number> {
   let applied = 0;
   const ordered = [...changes].sort((a, b) => a.phase - b.phase);
-  for (let i = 0; i < ordered.length; ) {
+  for (let i = 0; i < ordered.length;) {
     // A batch never spans two phases: a later phase may need an earlier one committed.
     let end = i + 1;
     while (end < ordered.length && end - i < BATCH_SIZE && ordered[end]!.phase === ordered[i]!.phase) end++;

@@ -42,13 +42,22 @@ export async function dropVanishedRole(
   if (first.ok) return { role, dropped: true };
   if (!('dependents' in first)) return { role, dropped: false, error: first.error };
   if (!mayReassign) {
-    return { role, dropped: false, note: `still owns objects or holds privileges on ${node.name}; they go to "${first.bootstrap}" once the grace period is over` };
+    return {
+      role,
+      dropped: false,
+      note: `still owns objects or holds privileges on ${node.name}; they go to "${first.bootstrap}" once the grace period is over`,
+    };
   }
   for (const db of databases) {
-    await withSession(admin, node, async (c) => {
-      await c.query(`REASSIGN OWNED BY ${name} TO ${quoteIdent(first.bootstrap)}`);
-      await c.query(`DROP OWNED BY ${name}`);
-    }, db);
+    await withSession(
+      admin,
+      node,
+      async (c) => {
+        await c.query(`REASSIGN OWNED BY ${name} TO ${quoteIdent(first.bootstrap)}`);
+        await c.query(`DROP OWNED BY ${name}`);
+      },
+      db,
+    );
   }
   await withSession(admin, node, (c) => c.query(`DROP ROLE IF EXISTS ${name}`));
   return { role, dropped: true, note: `what it owned on ${node.name} now belongs to "${first.bootstrap}"` };

@@ -64,13 +64,17 @@ export class CoordinatorListener {
     let first = true;
     while (!signal.aborted) {
       try {
-        await this.admin.withAdmin(coordinatorOf(this.admin), async (c) => {
-          c.on('notification', (n) => this.events.notified(n.payload ?? ''));
-          await c.query(`LISTEN ${quoteIdent(RECONCILE_CHANNEL)}`);
-          if (!first) this.events.reconnected();
-          first = false;
-          await this.watch(c, signal);
-        }, this.database);
+        await this.admin.withAdmin(
+          coordinatorOf(this.admin),
+          async (c) => {
+            c.on('notification', (n) => this.events.notified(n.payload ?? ''));
+            await c.query(`LISTEN ${quoteIdent(RECONCILE_CHANNEL)}`);
+            if (!first) this.events.reconnected();
+            first = false;
+            await this.watch(c, signal);
+          },
+          this.database,
+        );
         if (!signal.aborted) this.events.lost('the connection closed');
       } catch (e) {
         if (!signal.aborted) this.events.lost(describeError(e));
@@ -105,4 +109,3 @@ export class CoordinatorListener {
     }
   }
 }
-

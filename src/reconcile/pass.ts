@@ -62,9 +62,10 @@ export async function runPass(ctx: PassContext, targets: ReadonlySet<string> | '
   try {
     return await exclusively(ctx.admin, () => passUnderLock(ctx, targets, reasons, started));
   } catch (e) {
-    const error = (e as { code?: string }).code === LOCK_NOT_AVAILABLE
-      ? 'another change to the cluster has held its lock for 60 s; the pass will run later'
-      : `cannot read the coordinator: ${describeError(e)}`;
+    const error =
+      (e as { code?: string }).code === LOCK_NOT_AVAILABLE
+        ? 'another change to the cluster has held its lock for 60 s; the pass will run later'
+        : `cannot read the coordinator: ${describeError(e)}`;
     ctx.log.warn({ event: 'reconcile-failed', error }, 'reconciliation pass failed');
     return { reasons, startedAt: started.toISOString(), mode: undefined, durationMs: Date.now() - started.getTime(), error, nodes: [] };
   }
@@ -119,7 +120,16 @@ async function reconcileOne(
   snapshot: CoordinatorSnapshot,
 ): Promise<{ report: NodeReport; vanishedLeft: readonly string[] | undefined }> {
   const down = (error: string): NodeReport => ({
-    node: node.name, reachable: false, found: emptyCounts(), applied: 0, remaining: '', drift: [], driftCount: 0, skippedObjects: 0, errors: [error], notes: [],
+    node: node.name,
+    reachable: false,
+    found: emptyCounts(),
+    applied: 0,
+    remaining: '',
+    drift: [],
+    driftCount: 0,
+    skippedObjects: 0,
+    errors: [error],
+    notes: [],
   });
   try {
     const r = await reconcileWorker({
@@ -131,8 +141,16 @@ async function reconcileOne(
     });
     ctx.states.finished(r);
     const report: NodeReport = {
-      node: r.node, reachable: true, found: r.found, applied: r.applied, remaining: r.remaining, drift: r.drift, driftCount: r.driftCount,
-      skippedObjects: r.skippedObjects, errors: r.errors, notes: r.notes,
+      node: r.node,
+      reachable: true,
+      found: r.found,
+      applied: r.applied,
+      remaining: r.remaining,
+      drift: r.drift,
+      driftCount: r.driftCount,
+      skippedObjects: r.skippedObjects,
+      errors: r.errors,
+      notes: r.notes,
     };
     return { report, vanishedLeft: r.vanishedLeft };
   } catch (e) {
@@ -144,8 +162,17 @@ async function reconcileOne(
     // Reached, but the pass broke off: pending, with the reason.
     const error = describeError(e);
     ctx.states.finished({
-      node: node.name, found: emptyCounts(), applied: 0, remaining: 'unknown (the pass broke off)', remainingCounts: emptyCounts(),
-      drift: [], driftCount: 0, errors: [error], notes: [], skippedObjects: 0, vanishedLeft: [],
+      node: node.name,
+      found: emptyCounts(),
+      applied: 0,
+      remaining: 'unknown (the pass broke off)',
+      remainingCounts: emptyCounts(),
+      drift: [],
+      driftCount: 0,
+      errors: [error],
+      notes: [],
+      skippedObjects: 0,
+      vanishedLeft: [],
     });
     return { report: { ...down(error), reachable: true, remaining: 'unknown (the pass broke off)' }, vanishedLeft: undefined };
   }
@@ -161,14 +188,18 @@ async function readCoordinator(admin: ClusterAdmin): Promise<CoordinatorSnapshot
     const recorded = await updateRecord(c, managed, new Set(shared.catalog.roles.keys()));
     // With Citus every worker reads the coordinator's databases again after its own
     // (reread): reading them here too would be work done twice.
-    const defaultCatalog = !citus && shared.catalog.connectable.includes(db) ? await readDatabase(c, db, shared.names, shared.context, shared.catalog.builtInAcl) : undefined;
+    const defaultCatalog =
+      !citus && shared.catalog.connectable.includes(db) ? await readDatabase(c, db, shared.names, shared.context, shared.catalog.builtInAcl) : undefined;
     return { db, shared, citus, recorded, defaultCatalog };
   });
   const databases = new Map<string, DatabaseCatalog>();
   if (first.defaultCatalog) databases.set(first.db, first.defaultCatalog);
   for (const db of first.citus ? [] : first.shared.catalog.connectable) {
     if (db === first.db) continue;
-    databases.set(db, await withSession(admin, coordinator, (c) => readDatabase(c, db, first.shared.names, first.shared.context, first.shared.catalog.builtInAcl), db));
+    databases.set(
+      db,
+      await withSession(admin, coordinator, (c) => readDatabase(c, db, first.shared.names, first.shared.context, first.shared.catalog.builtInAcl), db),
+    );
   }
   return {
     shared: first.shared.catalog,
@@ -206,8 +237,13 @@ async function eachLimited<T>(items: readonly T[], limit: number, fn: (item: T) 
 
 function logReport(log: Logger, r: PassReport): void {
   const nodes = r.nodes.map((n) => ({
-    node: n.node, reachable: n.reachable, found: total(n.found), applied: n.applied, remaining: n.remaining || undefined,
-    drift: n.driftCount || undefined, errors: n.errors.length || undefined,
+    node: n.node,
+    reachable: n.reachable,
+    found: total(n.found),
+    applied: n.applied,
+    remaining: n.remaining || undefined,
+    drift: n.driftCount || undefined,
+    errors: n.errors.length || undefined,
   }));
   const changed = r.nodes.some((n) => n.applied > 0 || n.errors.length > 0 || !n.reachable || n.remaining !== '');
   log[changed ? 'info' : 'debug']({ event: 'reconcile-pass', reasons: r.reasons, mode: r.mode, durationMs: r.durationMs, nodes }, 'reconciliation pass');

@@ -27,13 +27,19 @@ export interface ObjectPlan {
 function target(obj: AclObject): GrantTarget {
   const [a, b, c] = obj.parts as [string, string?, string?];
   switch (obj.kind) {
-    case 'database': return { on: `ON DATABASE ${quoteIdent(a)}` };
-    case 'schema': return { on: `ON SCHEMA ${quoteIdent(a)}` };
-    case 'table': return { on: `ON TABLE ${quoteIdent(a)}.${quoteIdent(b!)}` };
-    case 'sequence': return { on: `ON SEQUENCE ${quoteIdent(a)}.${quoteIdent(b!)}` };
-    case 'column': return { on: `ON TABLE ${quoteIdent(a)}.${quoteIdent(b!)}`, columns: ` (${quoteIdent(c!)})` };
+    case 'database':
+      return { on: `ON DATABASE ${quoteIdent(a)}` };
+    case 'schema':
+      return { on: `ON SCHEMA ${quoteIdent(a)}` };
+    case 'table':
+      return { on: `ON TABLE ${quoteIdent(a)}.${quoteIdent(b!)}` };
+    case 'sequence':
+      return { on: `ON SEQUENCE ${quoteIdent(a)}.${quoteIdent(b!)}` };
+    case 'column':
+      return { on: `ON TABLE ${quoteIdent(a)}.${quoteIdent(b!)}`, columns: ` (${quoteIdent(c!)})` };
     // The argument list is format_type()'s rendering: PostgreSQL's own quoting of type names.
-    case 'routine': return { on: `ON ROUTINE ${quoteIdent(a)}.${quoteIdent(b!)}(${c!})` };
+    case 'routine':
+      return { on: `ON ROUTINE ${quoteIdent(a)}.${quoteIdent(b!)}(${c!})` };
   }
 }
 
@@ -118,4 +124,3 @@ export function planDatabasePrivileges(coordinator: SharedCatalog, worker: Share
 export function planDatabaseObjects(coordinator: DatabaseCatalog, worker: DatabaseCatalog, universe: RoleUniverse): ObjectPlan {
   return planObjects(coordinator.objects, worker.objects, universe, worker.database, { want: coordinator, have: worker });
 }
-

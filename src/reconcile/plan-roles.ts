@@ -45,7 +45,12 @@ export function planRoles(coordinator: SharedCatalog, worker: SharedCatalog, uni
     }
     const clauses = attributeClauses(want, have);
     if (clauses.length > 0) {
-      changes.push({ category: 'role', phase: PHASE.alterRole, sql: `ALTER ROLE ${role} ${clauses.join(' ')}`, describe: `role "${name}": ${clauses.join(' ')}` });
+      changes.push({
+        category: 'role',
+        phase: PHASE.alterRole,
+        sql: `ALTER ROLE ${role} ${clauses.join(' ')}`,
+        describe: `role "${name}": ${clauses.join(' ')}`,
+      });
     }
     if ((have?.password ?? null) !== want.password) {
       changes.push({

@@ -13,7 +13,12 @@ import type { RoleUniverse } from './universe.js';
 
 /** Settings flagged GUC_LIST_QUOTE in PostgreSQL (pg_dump's variable_is_guc_list_quote). */
 const LIST_QUOTE_SETTINGS: ReadonlySet<string> = new Set([
-  'local_preload_libraries', 'search_path', 'session_preload_libraries', 'shared_preload_libraries', 'temp_tablespaces', 'unix_socket_directories',
+  'local_preload_libraries',
+  'search_path',
+  'session_preload_libraries',
+  'shared_preload_libraries',
+  'temp_tablespaces',
+  'unix_socket_directories',
 ]);
 
 /**
@@ -68,7 +73,8 @@ export function settingValueSql(name: string, value: string): string {
 }
 
 export function planSettings(coordinator: SharedCatalog, worker: SharedCatalog, universe: RoleUniverse): Change[] {
-  const onBoth = (db: string): boolean => db === '' || (coordinator.databases.has(objectKey('database', [db])) && worker.databases.has(objectKey('database', [db])));
+  const onBoth = (db: string): boolean =>
+    db === '' || (coordinator.databases.has(objectKey('database', [db])) && worker.databases.has(objectKey('database', [db])));
   const index = (rows: readonly RoleSettingRow[]): Map<string, RoleSettingRow> =>
     new Map(rows.filter((r) => universe.managed.has(r.role) && onBoth(r.database)).map((r) => [JSON.stringify([r.role, r.database]), r]));
   const want = index(coordinator.settings);
@@ -84,11 +90,21 @@ export function planSettings(coordinator: SharedCatalog, worker: SharedCatalog, 
     const held = h?.settings ?? new Map<string, string>();
     for (const [name, value] of wanted) {
       if (held.get(name) === value) continue;
-      changes.push({ category: 'setting', phase: PHASE.setting, sql: `${target} SET ${quoteIdent(name)} = ${settingValueSql(name, value)}`, describe: `role "${role}"${where}: set ${name}` });
+      changes.push({
+        category: 'setting',
+        phase: PHASE.setting,
+        sql: `${target} SET ${quoteIdent(name)} = ${settingValueSql(name, value)}`,
+        describe: `role "${role}"${where}: set ${name}`,
+      });
     }
     for (const name of held.keys()) {
       if (wanted.has(name)) continue;
-      changes.push({ category: 'setting', phase: PHASE.setting, sql: `${target} RESET ${quoteIdent(name)}`, describe: `role "${role}"${where}: reset ${name}` });
+      changes.push({
+        category: 'setting',
+        phase: PHASE.setting,
+        sql: `${target} RESET ${quoteIdent(name)}`,
+        describe: `role "${role}"${where}: reset ${name}`,
+      });
     }
   }
   return changes;

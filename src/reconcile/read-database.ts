@@ -10,8 +10,7 @@ import { defaultAclKey, objectKey, type AclEntry, type AclObject, type DatabaseC
 
 /** Schemas whose privileges are not propagated: PostgreSQL's, and pgwarden's own (coordinator only). */
 export const SKIPPED_SCHEMAS = ['pg_catalog', 'information_schema', 'pgwarden'];
-const SCHEMA_FILTER = (col: string): string =>
-  `${col} <> ALL($1::text[]) AND ${col} NOT LIKE 'pg\\_toast%' AND ${col} NOT LIKE 'pg\\_temp\\_%'`;
+const SCHEMA_FILTER = (col: string): string => `${col} <> ALL($1::text[]) AND ${col} NOT LIKE 'pg\\_toast%' AND ${col} NOT LIKE 'pg\\_temp\\_%'`;
 
 export async function readDatabase(
   c: pg.Client,
@@ -42,7 +41,15 @@ export async function readDatabase(
   // Every column's name (to know it exists), and the ACL of the few that have one. One
   // JSON document for all relations: node-postgres parses that much faster than
   // thousands of rows with text[] columns.
-  type RelationRow = [schema: string, name: string, kind: string, owner: number, acl: string[] | null, columns: string[] | null, columnAcls: Record<string, string[]> | null];
+  type RelationRow = [
+    schema: string,
+    name: string,
+    kind: string,
+    owner: number,
+    acl: string[] | null,
+    columns: string[] | null,
+    columnAcls: Record<string, string[]> | null,
+  ];
   const relations = await c.query<{ rows: RelationRow[] | null }>(
     `SELECT json_agg(json_build_array(n.nspname, c.relname, c.relkind, c.relowner::int8, c.relacl::text[],
               CASE WHEN c.relkind <> 'S' THEN
@@ -115,4 +122,3 @@ async function readShards(c: pg.Client): Promise<Map<string, readonly [string, s
   for (const x of r.rows) shards.set(objectKey('table', [x.schema, x.shard]), [x.schema, x.table]);
   return shards;
 }
-

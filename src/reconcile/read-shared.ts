@@ -5,7 +5,18 @@
 import type pg from 'pg';
 import { PgwardenError } from '../util/errors.js';
 import { BOOTSTRAP_SUPERUSER_OID, normaliseAcl, recordedOwner, type NameContext } from './acl-text.js';
-import { BOOTSTRAP, objectKey, OWNER, PUBLIC, type AclEntry, type AclObject, type MembershipRow, type RoleRow, type RoleSettingRow, type SharedCatalog } from './model.js';
+import {
+  BOOTSTRAP,
+  objectKey,
+  OWNER,
+  PUBLIC,
+  type AclEntry,
+  type AclObject,
+  type MembershipRow,
+  type RoleRow,
+  type RoleSettingRow,
+  type SharedCatalog,
+} from './model.js';
 
 /** pg_auth_members gained inherit_option and set_option, and one row per grantor, in 16. */
 export const MIN_SERVER_VERSION = 160000;
@@ -147,8 +158,9 @@ async function readBuiltInAcls(c: pg.Client): Promise<Map<string, AclEntry[]>> {
   );
   const out = new Map<string, AclEntry[]>(BUILT_IN_KINDS.map((k) => [k, []]));
   for (const row of r.rows) {
-    out.get(row.kind)!.push({ grantee: Number(row.grantee) === 0 ? PUBLIC : OWNER, grantor: OWNER, privilege: row.privilege_type, grantable: row.is_grantable });
+    out
+      .get(row.kind)!
+      .push({ grantee: Number(row.grantee) === 0 ? PUBLIC : OWNER, grantor: OWNER, privilege: row.privilege_type, grantable: row.is_grantable });
   }
   return out;
 }
-

@@ -97,13 +97,15 @@ export class Reconciler {
     // in the other managed databases.
     const { admin, log } = this.options;
     const coordinator = coordinatorOf(admin);
-    const others = await admin.withAdmin(coordinator, async (c) => {
-      await installReconcileSchema(c);
-      return (await managedDatabases(c)).slice(1);
-    }).catch((e: unknown) => {
-      log.error({ event: 'reconcile-schema-failed', error: describeError(e) }, "could not install the reconciler's schema on the coordinator");
-      return [];
-    });
+    const others = await admin
+      .withAdmin(coordinator, async (c) => {
+        await installReconcileSchema(c);
+        return (await managedDatabases(c)).slice(1);
+      })
+      .catch((e: unknown) => {
+        log.error({ event: 'reconcile-schema-failed', error: describeError(e) }, "could not install the reconciler's schema on the coordinator");
+        return [];
+      });
     for (const db of others) {
       await withSession(admin, coordinator, installNotifyTrigger, db).catch((e: unknown) => {
         log.error({ event: 'reconcile-schema-failed', database: db, error: describeError(e) }, `could not install the reconciler's event trigger in ${db}`);

@@ -24,13 +24,22 @@ const SETUP = [
 ].join('; ');
 
 const TEARDOWN = [
-  'RESET ROLE', 'RESET search_path', 'RESET TimeZone', 'RESET DateStyle', 'RESET IntervalStyle', 'RESET lock_timeout', 'RESET statement_timeout',
+  'RESET ROLE',
+  'RESET search_path',
+  'RESET TimeZone',
+  'RESET DateStyle',
+  'RESET IntervalStyle',
+  'RESET lock_timeout',
+  'RESET statement_timeout',
   ...CITUS_SESSION.map((s) => s.replace(/^SET (\S+) = .*$/, 'RESET $1')),
 ].join('; ');
 
 /** Thrown when the node could not be reached at all (as opposed to a statement failing there). */
 export class UnreachableError extends Error {
-  constructor(readonly node: string, cause: unknown) {
+  constructor(
+    readonly node: string,
+    cause: unknown,
+  ) {
     super(`${node} is unreachable: ${(cause as Error)?.message ?? String(cause)}`, { cause });
     this.name = 'UnreachableError';
   }

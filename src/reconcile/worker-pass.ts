@@ -223,7 +223,13 @@ export async function reconcileWorker(o: WorkerPassOptions): Promise<WorkerResul
 }
 
 /** Reads the worker's database, then what the coordinator wants there, and plans. */
-async function planDatabase(c: pg.Client, database: string, wanted: () => Promise<DatabaseCatalog | undefined>, shared: SharedRead, universe: RoleUniverse): Promise<Planned> {
+async function planDatabase(
+  c: pg.Client,
+  database: string,
+  wanted: () => Promise<DatabaseCatalog | undefined>,
+  shared: SharedRead,
+  universe: RoleUniverse,
+): Promise<Planned> {
   // `universe` was built from the shared catalogs read on the first connection; they do
   // not change while databases are reconciled (nothing here touches roles).
   const have = await readDatabase(c, database, shared.names, shared.context, shared.catalog.builtInAcl);

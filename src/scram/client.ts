@@ -34,7 +34,7 @@ export class ScramClientExchange {
       throw new PgwardenError('PROTOCOL_VIOLATION', 'the server answered SCRAM with an invalid nonce');
     }
     const keys = this.keysFor(serverFirst);
-    if (!keys) throw new PgwardenError('AUTH_FAILED', 'the role\'s password changed during sign-in');
+    if (!keys) throw new PgwardenError('AUTH_FAILED', "the role's password changed during sign-in");
     const channelBinding = Buffer.from(GS2_HEADER, 'utf8');
     const withoutProof = `c=${channelBinding.toString('base64')},r=${serverFirst.nonce}`;
     const authMessage = `${this.bare},${serverFirstText},${withoutProof}`;
@@ -49,7 +49,7 @@ export class ScramClientExchange {
     const parsed = parseServerFinal(text);
     if ('error' in parsed) throw new PgwardenError('AUTH_FAILED', `the server refused SCRAM: ${parsed.error}`);
     if (!this.expectedServerSignature || !constantTimeEqual(parsed.verifier, this.expectedServerSignature)) {
-      throw new PgwardenError('BACKEND_UNAVAILABLE', 'the server\'s SCRAM signature is wrong');
+      throw new PgwardenError('BACKEND_UNAVAILABLE', "the server's SCRAM signature is wrong");
     }
   }
 }

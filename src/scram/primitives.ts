@@ -51,10 +51,7 @@ export function serverKeyFrom(salted: Buffer): Buffer {
 }
 
 /** Computes the secret PostgreSQL would store for `password`, with a fresh salt. */
-export function makeScramSecret(
-  password: string,
-  options: { salt?: Buffer; iterations?: number } = {},
-): ScramSecret {
+export function makeScramSecret(password: string, options: { salt?: Buffer; iterations?: number } = {}): ScramSecret {
   const salt = options.salt ?? randomBytes(DEFAULT_SALT_BYTES);
   const iterations = options.iterations ?? DEFAULT_ITERATIONS;
   const salted = saltedPassword(password, salt, iterations);

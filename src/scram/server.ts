@@ -21,9 +21,7 @@ export function scramMechanisms(channelBindingAvailable: boolean): string[] {
   return channelBindingAvailable ? [SCRAM_SHA_256_PLUS, SCRAM_SHA_256] : [SCRAM_SHA_256];
 }
 
-export type ScramFinalResult =
-  | { ok: true; clientKey: Buffer; serverFinal: string }
-  | { ok: false };
+export type ScramFinalResult = { ok: true; clientKey: Buffer; serverFinal: string } | { ok: false };
 
 export class ScramServerExchange {
   private first: ClientFirst | undefined;
@@ -79,9 +77,7 @@ export class ScramServerExchange {
     this.done = true;
     const final = parseClientFinal(clientFinal);
     const expectedBinding =
-      first.gs2.flag === 'p'
-        ? Buffer.concat([Buffer.from(first.gs2Header, 'utf8'), this.endPointHash!])
-        : Buffer.from(first.gs2Header, 'utf8');
+      first.gs2.flag === 'p' ? Buffer.concat([Buffer.from(first.gs2Header, 'utf8'), this.endPointHash!]) : Buffer.from(first.gs2Header, 'utf8');
     if (!constantTimeEqual(final.channelBinding, expectedBinding)) {
       throw new PgwardenError('PROTOCOL_VIOLATION', 'SCRAM channel binding check failed');
     }

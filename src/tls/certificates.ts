@@ -148,7 +148,10 @@ export async function ensureNodeTls(dataDir: string): Promise<NodeTls> {
   let certPem = await readOptional(paths.cert);
   let keyPem = await readOptional(paths.key);
   if (!certPem || !keyPem || !serverCertFits(certPem, caPem, hosts)) {
-    ({ certPem, keyPem } = await makeLeafCert(caPem, caKeyPem, `CN=${NODE_CERT_CN}`, hosts, [x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]));
+    ({ certPem, keyPem } = await makeLeafCert(caPem, caKeyPem, `CN=${NODE_CERT_CN}`, hosts, [
+      x509.ExtendedKeyUsage.serverAuth,
+      x509.ExtendedKeyUsage.clientAuth,
+    ]));
     await writeSecretFile(paths.key, keyPem);
     await writeFile(paths.cert, certPem, { mode: 0o644 });
   }
@@ -156,7 +159,7 @@ export async function ensureNodeTls(dataDir: string): Promise<NodeTls> {
 }
 
 async function makeCa(name = 'CN=pgwarden local CA'): Promise<{ certPem: string; keyPem: string }> {
-  const keys = (await webcrypto.subtle.generateKey(ALGORITHM, true, ["sign", "verify"])) as webcrypto.CryptoKeyPair;
+  const keys = (await webcrypto.subtle.generateKey(ALGORITHM, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
   const now = Date.now();
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: serial(),
@@ -187,7 +190,7 @@ async function makeLeafCert(
 ): Promise<{ certPem: string; keyPem: string }> {
   const ca = new x509.X509Certificate(caPem);
   const caKey = await importKeyPem(caKeyPem);
-  const keys = (await webcrypto.subtle.generateKey(ALGORITHM, true, ["sign", "verify"])) as webcrypto.CryptoKeyPair;
+  const keys = (await webcrypto.subtle.generateKey(ALGORITHM, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
   const now = Date.now();
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: serial(),

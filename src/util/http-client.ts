@@ -94,10 +94,7 @@ export function httpRequestJson(url: string, options: HttpRequestOptions = {}): 
         res.on('error', (e) => reject(e));
       },
     );
-    const timer = setTimeout(
-      () => req.destroy(new PgwardenError('BACKEND_UNAVAILABLE', `${u.origin} did not answer within ${timeoutMs / 1000} s`)),
-      timeoutMs,
-    );
+    const timer = setTimeout(() => req.destroy(new PgwardenError('BACKEND_UNAVAILABLE', `${u.origin} did not answer within ${timeoutMs / 1000} s`)), timeoutMs);
     req.on('error', (e) => {
       clearTimeout(timer);
       reject(e instanceof PgwardenError ? e : new PgwardenError('BACKEND_UNAVAILABLE', `cannot reach ${u.origin}: ${e.message}`, { cause: e }));

@@ -7,9 +7,21 @@ import pino, { type Logger } from 'pino';
 export type { Logger };
 
 export const REDACTED_PATHS = [
-  'password', '*.password', 'token', '*.token', 'accessToken', '*.accessToken',
-  'secret', '*.secret', 'clientSecret', '*.clientSecret', 'authorization', '*.authorization',
-  'headers.authorization', 'req.headers.authorization', 'req.headers.cookie',
+  'password',
+  '*.password',
+  'token',
+  '*.token',
+  'accessToken',
+  '*.accessToken',
+  'secret',
+  '*.secret',
+  'clientSecret',
+  '*.clientSecret',
+  'authorization',
+  '*.authorization',
+  'headers.authorization',
+  'req.headers.authorization',
+  'req.headers.cookie',
 ];
 
 export interface LogOptions {

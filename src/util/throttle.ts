@@ -68,7 +68,10 @@ export class SignInThrottle {
 
   private readonly policy: ThrottlePolicy;
 
-  constructor(private readonly now: () => number = Date.now, policy: Partial<ThrottlePolicy> = {}) {
+  constructor(
+    private readonly now: () => number = Date.now,
+    policy: Partial<ThrottlePolicy> = {},
+  ) {
     this.policy = { roleFreeFailures: ROLE_FREE_FAILURES, addressFreeFailures: ADDRESS_FREE_FAILURES, ...policy };
   }
 

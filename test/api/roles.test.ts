@@ -21,7 +21,9 @@ after(async () => {
 
 async function roleOnEveryNode(name: string): Promise<boolean[]> {
   return Promise.all(
-    pw.cluster.nodes.map((n) => pw.cluster.withSuperuser(n, async (c) => ((await c.query('select 1 from pg_roles where rolname = $1', [name])).rowCount ?? 0) > 0)),
+    pw.cluster.nodes.map((n) =>
+      pw.cluster.withSuperuser(n, async (c) => ((await c.query('select 1 from pg_roles where rolname = $1', [name])).rowCount ?? 0) > 0),
+    ),
   );
 }
 
@@ -37,7 +39,17 @@ describe('anonymous and unauthenticated calls', () => {
     const doc = await api.call('GET', '/api/v1/openapi.json', undefined, null);
     assert.equal(doc.status, 200);
     assert.equal(doc.data.openapi, '3.1.0');
-    for (const path of ['/api/v1/authentication', '/api/v1/roles', '/api/v1/roles/{name}', '/api/v1/roles/{name}/reset-password', '/api/v1/entra-admins', '/api/v1/entra-admins/{name}', '/api/v1/entra-principals', '/api/v1/cluster', '/api/v1/audit']) {
+    for (const path of [
+      '/api/v1/authentication',
+      '/api/v1/roles',
+      '/api/v1/roles/{name}',
+      '/api/v1/roles/{name}/reset-password',
+      '/api/v1/entra-admins',
+      '/api/v1/entra-admins/{name}',
+      '/api/v1/entra-principals',
+      '/api/v1/cluster',
+      '/api/v1/audit',
+    ]) {
       assert.ok(doc.data.paths[path], `the OpenAPI document lacks ${path}`);
     }
     assert.ok(doc.data.paths['/api/v1/roles'].post.requestBody, 'request bodies come from the same schemas');
@@ -59,7 +71,10 @@ describe('native roles', () => {
   test('the seed procedure: add db_user, sign in, reset the password, delete', async () => {
     const add = await api.call('POST', '/api/v1/roles', { name: 'db_user', password: 'First-Passw0rd' });
     assert.equal(add.status, 201, JSON.stringify(add.data));
-    assert.deepEqual(add.data.nodes.map((n: { ok: boolean }) => n.ok), [true, true]);
+    assert.deepEqual(
+      add.data.nodes.map((n: { ok: boolean }) => n.ok),
+      [true, true],
+    );
     assert.deepEqual(await roleOnEveryNode('db_user'), [true, true, true]);
     assert.ok(await signsIn('db_user', 'First-Passw0rd'));
 
@@ -176,12 +191,18 @@ describe('authentication methods', () => {
     const set = await api.call('PUT', '/api/v1/authentication', { methods: 'entra' });
     assert.equal(set.status, 200, JSON.stringify(set.data));
     assert.equal(set.data.previous, 'both');
-    for (const [user, password] of [['citus', CITUS_PASSWORD], ['native_one', 'Native-Passw0rd'], ['nobody_at_all', 'x']]) {
+    for (const [user, password] of [
+      ['citus', CITUS_PASSWORD],
+      ['native_one', 'Native-Passw0rd'],
+      ['nobody_at_all', 'x'],
+    ]) {
       const r = await psql(pw.conn(user!), 'select 1', password);
       assert.match(r.stderr, /PostgreSQL authentication is disabled for this cluster/, user);
     }
     const logins = await Promise.all(
-      pw.cluster.nodes.map((n) => pw.cluster.withSuperuser(n, async (c) => (await c.query("select rolcanlogin from pg_roles where rolname = 'citus'")).rows[0].rolcanlogin as boolean)),
+      pw.cluster.nodes.map((n) =>
+        pw.cluster.withSuperuser(n, async (c) => (await c.query("select rolcanlogin from pg_roles where rolname = 'citus'")).rows[0].rolcanlogin as boolean),
+      ),
     );
     assert.deepEqual(logins, [false, false, false]);
     // citus cannot call the API now either; restore through the control layer.
@@ -195,25 +216,41 @@ describe('authentication methods', () => {
     const r = await api.call('GET', '/api/v1/cluster');
     assert.equal(r.status, 200);
     assert.equal(r.data.authentication, 'both');
-    assert.deepEqual(r.data.nodes.map((n: { name: string; state: string }) => `${n.name}:${n.state}`), ['coordinator:up', 'worker-1:up', 'worker-2:up']);
+    assert.deepEqual(
+      r.data.nodes.map((n: { name: string; state: string }) => `${n.name}:${n.state}`),
+      ['coordinator:up', 'worker-1:up', 'worker-2:up'],
+    );
   });
 
   test('the audit log has the changes and the sign-ins, and no password', async () => {
     const r = await api.call('GET', '/api/v1/audit?limit=1000');
     assert.equal(r.status, 200);
     const actions = new Set(r.data.items.map((e: { action: string }) => e.action));
-    for (const a of ['role.add', 'role.delete', 'role.reset-password', 'auth-method.set', 'sign-in', 'api.sign-in']) assert.ok(actions.has(a), `no ${a} in the audit log`);
-    const failed = r.data.items.find((e: { action: string; result: string; actor: string }) => e.action === 'sign-in' && e.result === 'failed' && e.actor === 'db_user');
+    for (const a of ['role.add', 'role.delete', 'role.reset-password', 'auth-method.set', 'sign-in', 'api.sign-in'])
+      assert.ok(actions.has(a), `no ${a} in the audit log`);
+    const failed = r.data.items.find(
+      (e: { action: string; result: string; actor: string }) => e.action === 'sign-in' && e.result === 'failed' && e.actor === 'db_user',
+    );
     assert.ok(failed, 'a failed sign-in is recorded');
     const text = JSON.stringify(r.data);
-    for (const secret of ['First-Passw0rd', 'Second-Passw0rd', CITUS_PASSWORD, 'Owner-Passw0rd', 'Temporary-Citus-9']) assert.ok(!text.includes(secret), `the audit log contains ${secret}`);
+    for (const secret of ['First-Passw0rd', 'Second-Passw0rd', CITUS_PASSWORD, 'Owner-Passw0rd', 'Temporary-Citus-9'])
+      assert.ok(!text.includes(secret), `the audit log contains ${secret}`);
   });
 
-  test('neither pgwarden\'s log nor PostgreSQL\'s logs contain a password used here', async () => {
+  test("neither pgwarden's log nor PostgreSQL's logs contain a password used here", async () => {
     const dir = join(pw.dataDir, 'logs');
     const logs = (await Promise.all((await readdir(dir)).map((f) => readFile(join(dir, f), 'utf8')))).join('\n');
     assert.ok(logs.includes('db_user'), 'the logs are the ones of this run');
-    for (const secret of ['First-Passw0rd', 'Second-Passw0rd', CITUS_PASSWORD, 'Owner-Passw0rd', 'Temporary-Citus-9', 'Odd-Name-Passw0rd', 'Native-Passw0rd', 'Good-Passw0rd']) {
+    for (const secret of [
+      'First-Passw0rd',
+      'Second-Passw0rd',
+      CITUS_PASSWORD,
+      'Owner-Passw0rd',
+      'Temporary-Citus-9',
+      'Odd-Name-Passw0rd',
+      'Native-Passw0rd',
+      'Good-Passw0rd',
+    ]) {
       assert.ok(!logs.includes(secret), `a log contains ${secret}`);
     }
   });

@@ -39,7 +39,10 @@ describe('the seed procedure through the API', () => {
     await pw.idp!.directory.addServicePrincipal({ displayName: 'Deploy Pipeline' });
     const users = await api.call('GET', `/api/v1/directory?type=admin-candidates&q=dba`);
     assert.equal(users.status, 200, JSON.stringify(users.data));
-    assert.deepEqual(users.data.items.map((e: { roleName: string; type: string }) => `${e.type}:${e.roleName}`), [`user:${upn()}`]);
+    assert.deepEqual(
+      users.data.items.map((e: { roleName: string; type: string }) => `${e.type}:${e.roleName}`),
+      [`user:${upn()}`],
+    );
     const apps = await api.call('GET', `/api/v1/directory?type=admin-candidates&q=deploy`);
     assert.equal(apps.data.items[0].type, 'servicePrincipal');
     assert.ok(apps.data.items[0].appId);
@@ -81,7 +84,10 @@ describe('the seed procedure through the API', () => {
     assert.equal((await api.call('POST', '/api/v1/roles', { name: 'db_user', password: 'Db-User-Passw0rd' })).status, 201);
     const set = await api.call('PUT', '/api/v1/authentication', { methods: 'entra' });
     assert.equal(set.status, 200);
-    for (const [user, password] of [['citus', CITUS_PASSWORD], ['db_user', 'Db-User-Passw0rd']] as const) {
+    for (const [user, password] of [
+      ['citus', CITUS_PASSWORD],
+      ['db_user', 'Db-User-Passw0rd'],
+    ] as const) {
       assert.match(await signsIn(user, password), /PostgreSQL authentication is disabled for this cluster/);
     }
     assert.equal((await api.call('GET', '/api/v1/roles')).status, 403, 'citus may not call the API either');
@@ -104,7 +110,9 @@ describe('the seed procedure through the API', () => {
     assert.equal((await api.call('PUT', '/api/v1/authentication', { methods: 'both' })).status, 200);
     const del = await api.call('DELETE', `/api/v1/entra-admins/${encodeURIComponent(upn())}`);
     assert.equal(del.status, 200, JSON.stringify(del.data));
-    const exists = await Promise.all(pw.cluster.nodes.map((n) => pw.cluster.withSuperuser(n, async (c) => (await c.query('select 1 from pg_roles where rolname = $1', [upn()])).rowCount)));
+    const exists = await Promise.all(
+      pw.cluster.nodes.map((n) => pw.cluster.withSuperuser(n, async (c) => (await c.query('select 1 from pg_roles where rolname = $1', [upn()])).rowCount)),
+    );
     assert.deepEqual(exists, [0, 0, 0], JSON.stringify(del.data));
     const again = await api.call('DELETE', `/api/v1/entra-admins/${encodeURIComponent(upn())}`);
     assert.equal(again.status, 404);
@@ -119,8 +127,14 @@ describe('two gateways on one cluster', () => {
     const watch = new CatalogWatch(pw.cluster.coordinator.clientConfig(GATEWAY_ROLE, pw.cluster.secrets.gatewayRolePassword), pool, roles, log);
     await watch.start();
     const second = new Gateway({
-      host: '127.0.0.1', port: 0, tls: pw.tls, backend: pw.cluster.coordinator.target, roles, authMethod: () => watch.authMethod,
-      mockKey: Buffer.alloc(32, 1), log,
+      host: '127.0.0.1',
+      port: 0,
+      tls: pw.tls,
+      backend: pw.cluster.coordinator.target,
+      roles,
+      authMethod: () => watch.authMethod,
+      mockKey: Buffer.alloc(32, 1),
+      log,
     });
     const port = (await second.listen()).port;
     const conn = `host=127.0.0.1 port=${port} user=citus dbname=postgres sslmode=require`;

@@ -48,16 +48,21 @@ describe('pgwarden up --citus', { skip: skipWithoutCitus }, () => {
   test('as citus: create_distributed_table, create_reference_table (two-phase commit) and a repartition join', async () => {
     // 4 shards, not Citus's 32: a repartition join opens a connection per fetch between
     // workers, which on two shared cores takes about 30 s with 32 shards.
-    await ok(asCitus(`
+    await ok(
+      asCitus(`
       SET citus.shard_count = 4;
       CREATE TABLE events (id bigint PRIMARY KEY, kind int);
       SELECT create_distributed_table('events', 'id');
       INSERT INTO events SELECT g, g % 7 FROM generate_series(1, 200) g;
       CREATE TABLE kinds (id int PRIMARY KEY, name text);
       SELECT create_reference_table('kinds');
-      INSERT INTO kinds SELECT g, 'kind ' || g FROM generate_series(0, 6) g;`));
+      INSERT INTO kinds SELECT g, 'kind ' || g FROM generate_series(0, 6) g;`),
+    );
     assert.equal(await ok(asCitus('SELECT count(*) FROM events JOIN kinds ON kinds.id = events.kind')), '200');
-    assert.equal(await ok(asCitus('SET citus.enable_repartition_joins = on; SELECT count(*) FROM events a JOIN events b ON a.kind = b.kind')), String(expectedSelfJoin()));
+    assert.equal(
+      await ok(asCitus('SET citus.enable_repartition_joins = on; SELECT count(*) FROM events a JOIN events b ON a.kind = b.kind')),
+      String(expectedSelfJoin()),
+    );
     // Shards on both workers.
     const shards = await onEveryNode<{ n: string }>(pw, "SELECT count(*)::text AS n FROM pg_class WHERE relname ~ '^events_[0-9]+$'");
     assert.ok(Number(shards['worker-1']![0]!.n) > 0 && Number(shards['worker-2']![0]!.n) > 0, JSON.stringify(shards));
@@ -66,7 +71,10 @@ describe('pgwarden up --citus', { skip: skipWithoutCitus }, () => {
   test('a native role added through the API reads a distributed table after GRANT, on every shard, and joins across workers', async () => {
     const add = await api.call('POST', '/api/v1/roles', { name: 'db_user', password: 'Db-User-Passw0rd' });
     assert.equal(add.status, 201, JSON.stringify(add.data));
-    assert.deepEqual(add.data.nodes.map((n: { ok: boolean }) => n.ok), [true, true]);
+    assert.deepEqual(
+      add.data.nodes.map((n: { ok: boolean }) => n.ok),
+      [true, true],
+    );
     const verifiers = await onEveryNode<{ v: string }>(pw, "SELECT rolpassword AS v FROM pg_authid WHERE rolname = 'db_user'");
     assert.equal(new Set(Object.values(verifiers).map((r) => r[0]?.v)).size, 1, 'the same verifier on every node');
 
@@ -75,7 +83,9 @@ describe('pgwarden up --citus', { skip: skipWithoutCitus }, () => {
     await ok(asCitus('GRANT SELECT ON events, kinds TO db_user'));
     assert.equal(await ok(psql(pw.conn('db_user'), 'SELECT count(*) FROM events', 'Db-User-Passw0rd')), '200');
     assert.equal(
-      await ok(psql(pw.conn('db_user'), 'SET citus.enable_repartition_joins = on; SELECT count(*) FROM events a JOIN events b ON a.kind = b.kind', 'Db-User-Passw0rd')),
+      await ok(
+        psql(pw.conn('db_user'), 'SET citus.enable_repartition_joins = on; SELECT count(*) FROM events a JOIN events b ON a.kind = b.kind', 'Db-User-Passw0rd'),
+      ),
       String(expectedSelfJoin()),
     );
     // Every shard of events on the workers grants db_user SELECT.
@@ -96,12 +106,14 @@ describe('pgwarden up --citus', { skip: skipWithoutCitus }, () => {
     const inService = (sql: string) => psql(`host=127.0.0.1 port=${pw.port} user=citus sslmode=require`, sql, CITUS_PASSWORD);
     assert.equal(await ok(inService('SELECT current_database()')), 'citus');
     assert.equal(await ok(inService('SELECT count(*) FROM pg_dist_node WHERE isactive')), '3');
-    await ok(inService(`
+    await ok(
+      inService(`
       SET citus.shard_count = 4;
       CREATE TABLE service_events (id bigint PRIMARY KEY);
       SELECT create_distributed_table('service_events', 'id');
       INSERT INTO service_events SELECT generate_series(1, 50);
-      GRANT SELECT ON service_events TO db_user`));
+      GRANT SELECT ON service_events TO db_user`),
+    );
     assert.equal(await ok(psql(pw.conn('db_user', 'dbname=citus'), 'SELECT count(*) FROM service_events', 'Db-User-Passw0rd')), '50');
     const shards = await onEveryNode<{ shards: string; granted: string }>(
       pw,
@@ -148,7 +160,8 @@ describe('pgwarden up --citus', { skip: skipWithoutCitus }, () => {
   });
 
   test('native roles added, reset and deleted through the CLI reach every node once; a worker down is exit 4 naming it', async () => {
-    const verifiers = async () => Object.values(await onEveryNode<{ v: string }>(pw, "SELECT rolpassword AS v FROM pg_authid WHERE rolname = 'Cli User'")).map((r) => r[0]?.v);
+    const verifiers = async () =>
+      Object.values(await onEveryNode<{ v: string }>(pw, "SELECT rolpassword AS v FROM pg_authid WHERE rolname = 'Cli User'")).map((r) => r[0]?.v);
     const add = await runCli(['role', 'add', 'Cli User', '--password-stdin', '--data-dir', pw.dataDir], { input: 'Cli-User-Passw0rd-1\n' });
     assert.equal(add.code, 0, add.stderr);
     assert.match(add.stdout, /added role "Cli User"\n {2}worker-1: done\n {2}worker-2: done/);
@@ -179,34 +192,58 @@ describe('pgwarden up --citus', { skip: skipWithoutCitus }, () => {
   test('Microsoft Entra only makes citus NOLOGIN on every node; both brings it back', async () => {
     assert.equal((await api.call('PUT', '/api/v1/authentication', { methods: 'entra' })).status, 200);
     let login = await onEveryNode<{ l: boolean }>(pw, "SELECT rolcanlogin AS l FROM pg_roles WHERE rolname = 'citus'");
-    assert.deepEqual(Object.values(login).map((r) => r[0]?.l), [false, false, false]);
+    assert.deepEqual(
+      Object.values(login).map((r) => r[0]?.l),
+      [false, false, false],
+    );
     // citus cannot sign in now: an Entra admin switches back.
     const admin = await savedAdmin(pw);
     const token = await userToken(pw, admin.username, admin.password);
     const back = await api.call('PUT', '/api/v1/authentication', { methods: 'both' }, bearer(token));
     assert.equal(back.status, 200, JSON.stringify(back.data));
     login = await onEveryNode<{ l: boolean }>(pw, "SELECT rolcanlogin AS l FROM pg_roles WHERE rolname = 'citus'");
-    assert.deepEqual(Object.values(login).map((r) => r[0]?.l), [true, true, true]);
+    assert.deepEqual(
+      Object.values(login).map((r) => r[0]?.l),
+      [true, true, true],
+    );
   });
 
   test('a role that owns objects is refused with the reason, and deleted with reassignTo on every node', async () => {
     await api.call('POST', '/api/v1/roles', { name: 'owner_role', password: 'Owner-Passw0rd-1' });
     await pw.cluster.withSuperuser(pw.cluster.coordinator, (c) => c.query('GRANT CREATE ON SCHEMA public TO owner_role'));
     // Citus leaves this GRANT on the coordinator; the reconciler brings it to the workers.
-    await waitFor(async () => {
-      const r = await onEveryNode<{ ok: boolean }>(pw, "SELECT has_schema_privilege('owner_role', 'public', 'CREATE') AS ok");
-      return Object.values(r).every((rows) => rows[0]?.ok === true);
-    }, 10_000, 'CREATE on public for owner_role on every node');
-    await ok(psql(pw.conn('owner_role'), "SET citus.shard_count = 4; CREATE TABLE owned (id bigint PRIMARY KEY); SELECT create_distributed_table('owned', 'id')", 'Owner-Passw0rd-1'));
+    await waitFor(
+      async () => {
+        const r = await onEveryNode<{ ok: boolean }>(pw, "SELECT has_schema_privilege('owner_role', 'public', 'CREATE') AS ok");
+        return Object.values(r).every((rows) => rows[0]?.ok === true);
+      },
+      10_000,
+      'CREATE on public for owner_role on every node',
+    );
+    await ok(
+      psql(
+        pw.conn('owner_role'),
+        "SET citus.shard_count = 4; CREATE TABLE owned (id bigint PRIMARY KEY); SELECT create_distributed_table('owned', 'id')",
+        'Owner-Passw0rd-1',
+      ),
+    );
     const refused = await api.call('DELETE', '/api/v1/roles/owner_role');
     assert.equal(refused.status, 409, JSON.stringify(refused.data));
     assert.match(refused.data.detail ?? refused.data.title, /owns objects|owner of/);
     const deleted = await api.call('DELETE', '/api/v1/roles/owner_role?reassignTo=citus');
     assert.equal(deleted.status, 200, JSON.stringify(deleted.data));
     const left = await onEveryNode<{ n: string }>(pw, "SELECT count(*)::text AS n FROM pg_roles WHERE rolname = 'owner_role'");
-    assert.deepEqual(Object.values(left).map((r) => r[0]?.n), ['0', '0', '0']);
+    assert.deepEqual(
+      Object.values(left).map((r) => r[0]?.n),
+      ['0', '0', '0'],
+    );
     const owners = await onEveryNode<{ o: string }>(pw, "SELECT DISTINCT pg_get_userbyid(relowner) AS o FROM pg_class WHERE relname ~ '^owned(_[0-9]+)?$'");
-    for (const [node, rows] of Object.entries(owners)) assert.deepEqual(rows.map((r) => r.o), ['citus'], node);
+    for (const [node, rows] of Object.entries(owners))
+      assert.deepEqual(
+        rows.map((r) => r.o),
+        ['citus'],
+        node,
+      );
   });
 
   test('a change while a worker is down: 503 naming the worker and what to do, nothing half-applied; it matches once back', async () => {
@@ -228,7 +265,12 @@ describe('pgwarden up --citus', { skip: skipWithoutCitus }, () => {
 
   test('ALTER DEFAULT PRIVILEGES (Citus leaves it on the coordinator) reaches every node, also a worker that was down, within 5 s of its return', async () => {
     const defacl = async () =>
-      Object.values(await onEveryNode<{ acl: string | null }>(pw, "SELECT defaclacl::text AS acl FROM pg_default_acl WHERE defaclrole = 'citus'::regrole AND defaclobjtype = 'r' AND defaclnamespace = 0")).map((r) => r[0]?.acl ?? null);
+      Object.values(
+        await onEveryNode<{ acl: string | null }>(
+          pw,
+          "SELECT defaclacl::text AS acl FROM pg_default_acl WHERE defaclrole = 'citus'::regrole AND defaclobjtype = 'r' AND defaclnamespace = 0",
+        ),
+      ).map((r) => r[0]?.acl ?? null);
     await ok(asCitus('ALTER DEFAULT PRIVILEGES GRANT SELECT ON TABLES TO db_user'));
     await waitFor(async () => (await defacl()).every((a) => a?.includes('db_user=r/citus')), 5_000, 'the default privileges on every node');
 
@@ -245,21 +287,33 @@ describe('pgwarden up --citus', { skip: skipWithoutCitus }, () => {
     assert.ok(Date.now() - back < 5_000);
     // A table created after it, and distributed, grants nothing to db_user anywhere.
     await ok(asCitus("SET citus.shard_count = 4; CREATE TABLE later (id bigint PRIMARY KEY); SELECT create_distributed_table('later', 'id')"));
-    const granted = await onEveryNode<{ n: string }>(pw, "SELECT count(*) FILTER (WHERE has_table_privilege('db_user', c.oid, 'SELECT'))::text AS n FROM pg_class c WHERE c.relname ~ '^later(_[0-9]+)?$'");
-    assert.deepEqual(Object.values(granted).map((r) => r[0]?.n), ['0', '0', '0']);
+    const granted = await onEveryNode<{ n: string }>(
+      pw,
+      "SELECT count(*) FILTER (WHERE has_table_privilege('db_user', c.oid, 'SELECT'))::text AS n FROM pg_class c WHERE c.relname ~ '^later(_[0-9]+)?$'",
+    );
+    assert.deepEqual(
+      Object.values(granted).map((r) => r[0]?.n),
+      ['0', '0', '0'],
+    );
   });
 
   test('a worker changed by hand is repaired by the reconciler, with Citus propagation off for its statements', async () => {
     const w1 = pw.cluster.workers[0]!;
     const granted = await pw.cluster.withSuperuser(w1, (c) =>
-      c.query<{ ok: boolean }>("SET citus.enable_ddl_propagation = off; REVOKE SELECT ON events FROM db_user; SELECT has_table_privilege('db_user', 'events', 'SELECT') AS ok"),
+      c.query<{ ok: boolean }>(
+        "SET citus.enable_ddl_propagation = off; REVOKE SELECT ON events FROM db_user; SELECT has_table_privilege('db_user', 'events', 'SELECT') AS ok",
+      ),
     );
     assert.equal((granted as unknown as Array<{ rows: Array<{ ok: boolean }> }>)[2]!.rows[0]!.ok, false, 'revoked on worker-1 by hand');
     pw.reconciler.trigger('test');
-    await waitFor(async () => {
-      const r = await pw.cluster.withSuperuser(w1, (c) => c.query<{ ok: boolean }>("SELECT has_table_privilege('db_user', 'events', 'SELECT') AS ok"));
-      return r.rows[0]!.ok;
-    }, 10_000, 'the reconciler to repair the worker');
+    await waitFor(
+      async () => {
+        const r = await pw.cluster.withSuperuser(w1, (c) => c.query<{ ok: boolean }>("SELECT has_table_privilege('db_user', 'events', 'SELECT') AS ok"));
+        return r.rows[0]!.ok;
+      },
+      10_000,
+      'the reconciler to repair the worker',
+    );
     // A shard placement changed by hand is repaired too: it gets its table's privileges.
     const shard = await pw.cluster.withSuperuser(w1, async (c) => {
       await c.query('SET citus.override_table_visibility = off');
@@ -269,12 +323,20 @@ describe('pgwarden up --citus', { skip: skipWithoutCitus }, () => {
       return name;
     });
     pw.reconciler.trigger('test');
-    await waitFor(async () => {
-      const r = await pw.cluster.withSuperuser(w1, (c) => c.query<{ ok: boolean }>(`SELECT has_table_privilege('db_user', 'public.${shard}', 'SELECT') AS ok`));
-      return r.rows[0]!.ok;
-    }, 10_000, `the reconciler to repair shard ${shard}`);
+    await waitFor(
+      async () => {
+        const r = await pw.cluster.withSuperuser(w1, (c) =>
+          c.query<{ ok: boolean }>(`SELECT has_table_privilege('db_user', 'public.${shard}', 'SELECT') AS ok`),
+        );
+        return r.rows[0]!.ok;
+      },
+      10_000,
+      `the reconciler to repair shard ${shard}`,
+    );
     // The statement stayed on worker-1: Citus did not send it on (the coordinator still has one grant).
-    const coord = await pw.cluster.withSuperuser(pw.cluster.coordinator, (c) => c.query<{ ok: boolean }>("SELECT has_table_privilege('db_user', 'events', 'SELECT') AS ok"));
+    const coord = await pw.cluster.withSuperuser(pw.cluster.coordinator, (c) =>
+      c.query<{ ok: boolean }>("SELECT has_table_privilege('db_user', 'events', 'SELECT') AS ok"),
+    );
     assert.equal(coord.rows[0]!.ok, true);
   });
 });

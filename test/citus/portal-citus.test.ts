@@ -30,7 +30,8 @@ describe('the portal on Citus', { skip: skipWithoutCitus }, () => {
     await env?.destroy();
   });
 
-  const verifiers = async () => Object.values(await onEveryNode<{ v: string }>(env.pg, 'SELECT rolpassword AS v FROM pg_authid WHERE rolname = $1', [ROLE])).map((r) => r[0]?.v);
+  const verifiers = async () =>
+    Object.values(await onEveryNode<{ v: string }>(env.pg, 'SELECT rolpassword AS v FROM pg_authid WHERE rolname = $1', [ROLE])).map((r) => r[0]?.v);
   const save = async (): Promise<string> => {
     await page.getByRole('toolbar').getByRole('button', { name: 'Save', exact: true }).click();
     const heading = page.locator('#results-heading');

@@ -40,7 +40,9 @@ describe('random operations on Citus', { skip: skipWithoutCitus }, () => {
     for (const w of cluster.workers) {
       await cluster.withSuperuser(w, async (c) => {
         await c.query('SET citus.enable_ddl_propagation = off; SET ROLE citus');
-        for (const statement of SETUP_SQL.split(';').map((s) => s.trim()).filter(Boolean)) {
+        for (const statement of SETUP_SQL.split(';')
+          .map((s) => s.trim())
+          .filter(Boolean)) {
           await c.query(statement).catch((e: { code?: string }) => {
             if (e.code !== '42P07' && e.code !== '42P06' && e.code !== '42723') throw e; // already exists
           });

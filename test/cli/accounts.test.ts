@@ -79,7 +79,10 @@ test("a data directory left in the working directory draws no other account's cr
   await new Promise<void>((r) => trap.listen(0, '127.0.0.1', r));
   try {
     const port = (trap.address() as AddressInfo).port;
-    await writeFile(join(cwd, '.pgwarden', 'idp', 'endpoint.json'), JSON.stringify({ authority: `https://localhost:${port}`, tenantId: a.idp!.tenantId, tenantDomain: 'crafted' }));
+    await writeFile(
+      join(cwd, '.pgwarden', 'idp', 'endpoint.json'),
+      JSON.stringify({ authority: `https://localhost:${port}`, tenantId: a.idp!.tenantId, tenantDomain: 'crafted' }),
+    );
     // Without --data-dir: the default account, A's, from A's own provider.
     assert.equal(claimsOf(await token(env, cwd)).tid, a.idp!.tenantId);
     // With --data-dir of the crafted directory: no account was signed in through it.
@@ -92,7 +95,7 @@ test("a data directory left in the working directory draws no other account's cr
   }
 });
 
-test('--data-dir, or the working directory of a running cluster, chooses that cluster\'s tenant; -t still chooses by tenant', async () => {
+test("--data-dir, or the working directory of a running cluster, chooses that cluster's tenant; -t still chooses by tenant", async () => {
   const env = profile();
   await login(env, a);
   await login(env, b); // the default account now: B's admin
@@ -104,7 +107,7 @@ test('--data-dir, or the working directory of a running cluster, chooses that cl
   assert.equal(claimsOf(await token(env, root, '--data-dir', b.dataDir)).tid, b.idp!.tenantId);
 
   const inA = await token(env, join(root, 'a'));
-  assert.equal(claimsOf(inA).tid, a.idp!.tenantId, 'in the directory of A (its ./.pgwarden runs), A\'s tenant');
+  assert.equal(claimsOf(inA).tid, a.idp!.tenantId, "in the directory of A (its ./.pgwarden runs), A's tenant");
   assert.ok(await signsIn(a, inA), "A's gateway accepts the token got in A's directory");
   assert.equal(claimsOf(await token(env, join(root, 'b'))).tid, b.idp!.tenantId);
   assert.equal(claimsOf(await token(env, root)).tid, b.idp!.tenantId, 'elsewhere, the default account (the last signed in)');
@@ -112,7 +115,7 @@ test('--data-dir, or the working directory of a running cluster, chooses that cl
 
   const both = await cli(env, root, 'account', 'get-access-token', '-t', a.idp!.tenantId, '--data-dir', a.dataDir);
   assert.equal(both.code, 2);
-  assert.equal(both.stderr, "pgwarden: --tenant and --data-dir cannot be used together\n");
+  assert.equal(both.stderr, 'pgwarden: --tenant and --data-dir cannot be used together\n');
   const show = await cli(env, join(root, 'a'), 'account', 'show', '--query', 'user.name', '-o', 'tsv');
   assert.equal(show.stdout, `${admin(b).username}\n`, 'getting a token does not change the default account');
 });
@@ -158,7 +161,12 @@ test("the default account's provider is not running: the error names the account
   );
   const viaDir = await cli(env, root, 'account', 'get-access-token', '--data-dir', join('a', '.pgwarden'));
   assert.equal(viaDir.code, 4);
-  assert.match(viaDir.stderr, new RegExp(`^pgwarden: cannot get a token for account ${a1.replace(/\./g, '\\.')} \\(tenant ${tenantA}, the account of --data-dir\\): its identity provider is not running`));
+  assert.match(
+    viaDir.stderr,
+    new RegExp(
+      `^pgwarden: cannot get a token for account ${a1.replace(/\./g, '\\.')} \\(tenant ${tenantA}, the account of --data-dir\\): its identity provider is not running`,
+    ),
+  );
 
   // The others still work, by tenant or by cluster.
   assert.equal(claimsOf(await token(env, root, '-t', tenantB)).tid, tenantB);
@@ -170,7 +178,10 @@ test("the default account's provider is not running: the error names the account
   await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
   const port = (closed.address() as AddressInfo).port;
   await new Promise((resolve) => closed.close(resolve));
-  await writeFile(join(a.dataDir, 'idp', 'endpoint.json'), JSON.stringify({ authority: `https://localhost:${port}`, tenantId: tenantA, tenantDomain: 'x.onmicrosoft.com' }));
+  await writeFile(
+    join(a.dataDir, 'idp', 'endpoint.json'),
+    JSON.stringify({ authority: `https://localhost:${port}`, tenantId: tenantA, tenantDomain: 'x.onmicrosoft.com' }),
+  );
   const stale = await cli(env, root, 'account', 'get-access-token', '-t', tenantA);
   assert.equal(stale.code, 4);
   assert.match(

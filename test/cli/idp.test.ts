@@ -26,7 +26,9 @@ test('without a running provider: init, users, service principals, groups; secre
     assert.equal(user.code, 0, user.stderr);
     const password = /password: (\S+)  \(shown only now\)/.exec(user.stdout)?.[1];
     assert.ok(password, user.stdout);
-    const viaStdin = await runCli(['idp', 'user', 'add', 'bob@example.com', '--display-name', 'Bob', '--password-stdin', '-o', 'json', ...dd], { input: 'Bob-passw0rd!\n' });
+    const viaStdin = await runCli(['idp', 'user', 'add', 'bob@example.com', '--display-name', 'Bob', '--password-stdin', '-o', 'json', ...dd], {
+      input: 'Bob-passw0rd!\n',
+    });
     assert.equal(viaStdin.code, 0, viaStdin.stderr);
     assert.equal(JSON.parse(viaStdin.stdout).password, undefined, 'a given password is not printed');
 
@@ -88,7 +90,14 @@ test('with a running provider: a user, service principal, membership, removal an
   const add = await runCli(['idp', 'user', 'add', 'dave', '--display-name', 'Dave', '--password', 'Dave-passw0rd!', '-o', 'json', ...dd]);
   assert.equal(add.code, 0, add.stderr);
   const dave = JSON.parse(add.stdout) as { userPrincipalName: string; objectId: string };
-  const signIn = () => t.post(`/${t.tenantId}/oauth2/token`, { grant_type: 'password', client_id: AZURE_CLI_CLIENT_ID, username: dave.userPrincipalName, password: 'Dave-passw0rd!', resource: PG });
+  const signIn = () =>
+    t.post(`/${t.tenantId}/oauth2/token`, {
+      grant_type: 'password',
+      client_id: AZURE_CLI_CLIENT_ID,
+      username: dave.userPrincipalName,
+      password: 'Dave-passw0rd!',
+      resource: PG,
+    });
   const first = await signIn();
   assert.equal(first.status, 200, first.text());
 
@@ -119,9 +128,18 @@ test('with a running provider: a user, service principal, membership, removal an
 
 test('sp grant / sp revoke --graph: Microsoft Graph application permissions, effective at once on the running provider', async () => {
   const dd = ['--data-dir', t.dataDir];
-  const sp = JSON.parse((await runCli(['idp', 'sp', 'add', 'directory-reader', '-o', 'json', ...dd])).stdout) as { appId: string; objectId: string; password: string };
+  const sp = JSON.parse((await runCli(['idp', 'sp', 'add', 'directory-reader', '-o', 'json', ...dd])).stdout) as {
+    appId: string;
+    objectId: string;
+    password: string;
+  };
   const graphToken = async () => {
-    const r = await t.post(`/${t.tenantId}/oauth2/v2.0/token`, { grant_type: 'client_credentials', client_id: sp.appId, client_secret: sp.password, scope: 'https://graph.microsoft.com/.default' });
+    const r = await t.post(`/${t.tenantId}/oauth2/v2.0/token`, {
+      grant_type: 'client_credentials',
+      client_id: sp.appId,
+      client_secret: sp.password,
+      scope: 'https://graph.microsoft.com/.default',
+    });
     assert.equal(r.status, 200, r.text());
     return r.json<{ access_token: string }>().access_token;
   };
@@ -141,21 +159,35 @@ test('sp grant / sp revoke --graph: Microsoft Graph application permissions, eff
   // By app id, two at once (one already granted), as JSON.
   const both = await runCli(['idp', 'sp', 'grant', sp.appId, '--graph', 'groupmember.read.all', 'Directory.Read.All', '-o', 'json', ...dd]);
   assert.equal(both.code, 0, both.stderr);
-  assert.deepEqual(JSON.parse(both.stdout), { type: 'servicePrincipal', objectId: sp.objectId, displayName: 'directory-reader', appId: sp.appId, graphPermissions: ['Directory.Read.All', 'GroupMember.Read.All'] });
+  assert.deepEqual(JSON.parse(both.stdout), {
+    type: 'servicePrincipal',
+    objectId: sp.objectId,
+    displayName: 'directory-reader',
+    appId: sp.appId,
+    graphPermissions: ['Directory.Read.All', 'GroupMember.Read.All'],
+  });
   const list = await runCli(['idp', 'sp', 'list', ...dd]);
   assert.match(list.stdout, /^DISPLAYNAME\s+APPID\s+OBJECTID\s+SECRETS\s+GRAPHPERMISSIONS\n/);
   assert.match(list.stdout, /directory-reader\s+.*until \d{4}-\d\d-\d\d\s+Directory\.Read\.All,GroupMember\.Read\.All\n/);
-  const listed = (JSON.parse((await runCli(['idp', 'sp', 'list', '-o', 'json', ...dd])).stdout) as Array<{ displayName: string; graphPermissions: string[] }>).find((s) => s.displayName === 'directory-reader');
+  const listed = (
+    JSON.parse((await runCli(['idp', 'sp', 'list', '-o', 'json', ...dd])).stdout) as Array<{ displayName: string; graphPermissions: string[] }>
+  ).find((s) => s.displayName === 'directory-reader');
   assert.deepEqual(listed?.graphPermissions, ['Directory.Read.All', 'GroupMember.Read.All']);
 
   const revoke = await runCli(['idp', 'sp', 'revoke', 'directory-reader', '--graph', 'Directory.Read.All', ...dd]);
   assert.equal(revoke.code, 0, revoke.stderr);
-  assert.equal(revoke.stdout, 'revoked Microsoft Graph Directory.Read.All from service principal "directory-reader"\n  Graph permissions now: GroupMember.Read.All\n');
+  assert.equal(
+    revoke.stdout,
+    'revoked Microsoft Graph Directory.Read.All from service principal "directory-reader"\n  Graph permissions now: GroupMember.Read.All\n',
+  );
   assert.equal((await users(token)).status, 403, 'the token issued before the revoke reads no more');
 
   const unknown = await runCli(['idp', 'sp', 'grant', 'directory-reader', '--graph', 'User.ReadWrite.All', ...dd]);
   assert.equal(unknown.code, 2);
-  assert.equal(unknown.stderr, 'pgwarden: "User.ReadWrite.All" is not a Microsoft Graph application permission pgwarden knows (Directory.Read.All, GroupMember.Read.All)\n');
+  assert.equal(
+    unknown.stderr,
+    'pgwarden: "User.ReadWrite.All" is not a Microsoft Graph application permission pgwarden knows (Directory.Read.All, GroupMember.Read.All)\n',
+  );
   const notGranted = await runCli(['idp', 'sp', 'revoke', 'directory-reader', '--graph', 'Directory.Read.All', ...dd]);
   assert.equal(notGranted.code, 6);
   assert.equal(notGranted.stderr, 'pgwarden: service principal "directory-reader" has no Microsoft Graph permission Directory.Read.All\n');

@@ -67,7 +67,14 @@ test('get-access-token prints exactly what az prints; the token is for the manag
   assert.equal(out.tenant, t.tenantId);
   assert.equal(typeof out.expires_on, 'number');
   assert.match(String(out.expiresOn), /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.000000$/);
-  assert.equal(out.expiresOn, new Date(Number(out.expires_on) * 1000).toISOString().replace('T', ' ').replace(/\.\d+Z$/, '.000000'), 'local time (TZ=UTC here)');
+  assert.equal(
+    out.expiresOn,
+    new Date(Number(out.expires_on) * 1000)
+      .toISOString()
+      .replace('T', ' ')
+      .replace(/\.\d+Z$/, '.000000'),
+    'local time (TZ=UTC here)',
+  );
   const { payload } = await t.verify(String(out.accessToken), '1.0', PG);
   assert.equal(payload.upn, erin);
   assert.equal(payload.exp, out.expires_on);
@@ -75,7 +82,10 @@ test('get-access-token prints exactly what az prints; the token is for the manag
   const again = JSON.parse((await cli(env, 'account', 'get-access-token')).stdout) as Record<string, unknown>;
   assert.equal(again.subscription, out.subscription, 'a stable subscription per tenant');
   const tokyo = JSON.parse((await cli({ ...env, TZ: 'Asia/Tokyo' }, 'account', 'get-access-token')).stdout) as Record<string, unknown>;
-  const shifted = new Date((Number(tokyo.expires_on) + 9 * 3600) * 1000).toISOString().replace('T', ' ').replace(/\.\d+Z$/, '.000000');
+  const shifted = new Date((Number(tokyo.expires_on) + 9 * 3600) * 1000)
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d+Z$/, '.000000');
   assert.equal(tokyo.expiresOn, shifted, 'local time of the machine (TZ=Asia/Tokyo, UTC+9)');
 });
 
@@ -157,9 +167,22 @@ test('a service principal: login checks the secret, the profile keeps it 0600, t
   assert.equal(payload.appid, appId);
 });
 
-test('--authority with --tenant and --ca-file reaches any Entra-compatible provider, not only the data directory\'s', async () => {
+test("--authority with --tenant and --ca-file reaches any Entra-compatible provider, not only the data directory's", async () => {
   const env = profile();
-  const r = await cli(env, 'login', '-u', erin, '-p', PASSWORD, '--authority', t.authority, '--tenant', t.idp.tenantDomain, '--ca-file', join(t.dataDir, 'tls', 'ca.crt'));
+  const r = await cli(
+    env,
+    'login',
+    '-u',
+    erin,
+    '-p',
+    PASSWORD,
+    '--authority',
+    t.authority,
+    '--tenant',
+    t.idp.tenantDomain,
+    '--ca-file',
+    join(t.dataDir, 'tls', 'ca.crt'),
+  );
   assert.equal(r.code, 0, r.stderr);
   assert.equal((JSON.parse(r.stdout) as Array<{ tenantId: string }>)[0]!.tenantId, t.tenantId, 'the tenant id from the token');
   const token = (await cli(env, 'account', 'get-access-token', '--query', 'accessToken', '-o', 'tsv')).stdout.trim();

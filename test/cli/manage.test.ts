@@ -34,7 +34,10 @@ test('the seed procedure for native roles, through the CLI', async () => {
   assert.ok(await signsIn('db_user', 'Cli-Passw0rd-1'));
 
   const list = await cli(['role', 'list', '-o', 'json']);
-  assert.deepEqual(JSON.parse(list.stdout).items.map((r: { name: string }) => r.name), ['citus', 'db_user']);
+  assert.deepEqual(
+    JSON.parse(list.stdout).items.map((r: { name: string }) => r.name),
+    ['citus', 'db_user'],
+  );
   const table = await cli(['role', 'list']);
   assert.match(table.stdout, /^NAME +BUILTIN +CANLOGIN +MEMBEROF\ncitus +true +true\ndb_user +false +true\n$/);
 
@@ -78,10 +81,13 @@ test('cluster exec runs a statement as citus on the chosen nodes', async () => {
   assert.equal(create.code, 0, create.stderr);
   assert.equal(create.stdout, 'coordinator: INSERT 2\nworker-1: INSERT 2\nworker-2: INSERT 2\n');
   const count = await cli(['cluster', 'exec', '--nodes', 'workers', '-o', 'json', 'select count(*)::int as n, current_user as who from everywhere']);
-  assert.deepEqual(JSON.parse(count.stdout).results.map((r: { node: string; rows: unknown[] }) => [r.node, r.rows]), [
-    ['worker-1', [{ n: 2, who: 'citus' }]],
-    ['worker-2', [{ n: 2, who: 'citus' }]],
-  ]);
+  assert.deepEqual(
+    JSON.parse(count.stdout).results.map((r: { node: string; rows: unknown[] }) => [r.node, r.rows]),
+    [
+      ['worker-1', [{ n: 2, who: 'citus' }]],
+      ['worker-2', [{ n: 2, who: 'citus' }]],
+    ],
+  );
   // It runs with citus's privileges, not a superuser's.
   const denied = await cli(['cluster', 'exec', '--nodes', 'coordinator', 'create role sneaky']);
   assert.equal(denied.code, 4);

@@ -23,7 +23,10 @@ async function status(): Promise<string> {
 test('a worker down, a change, the worker back: status shows it, and the worker catches up', async () => {
   await waitFor(async () => /worker-1 +worker +up +in-sync/.test(await status()), 20_000, 'worker-1 in sync');
   const before = await status();
-  assert.match(before, /^authentication: both; propagation: by pgwarden\nNODE +KIND +STATE +SYNC +DETAIL\ncoordinator +coordinator +up *\nworker-1 +worker +up +in-sync/);
+  assert.match(
+    before,
+    /^authentication: both; propagation: by pgwarden\nNODE +KIND +STATE +SYNC +DETAIL\ncoordinator +coordinator +up *\nworker-1 +worker +up +in-sync/,
+  );
 
   const worker = pw.cluster.workers[0]!;
   await worker.stop();

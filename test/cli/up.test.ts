@@ -9,11 +9,15 @@ import { join } from 'node:path';
 import { makeDataDir, run, runCli, start, waitFor, PGWARDEN_BIN as BIN } from '../helpers/pgwarden.js';
 import { alive } from '../helpers/pgwarden.js';
 
-
 type Up = ReturnType<typeof start>;
 
 function up(cwd: string, args: string[] = [], env: NodeJS.ProcessEnv = {}): Up {
-  return start(process.execPath, [BIN, 'up', '--port', '0', '--api-port', '0', '--idp-port', '0', ...args], { PGWARDEN_CITUS_PASSWORD: undefined, ...env }, cwd);
+  return start(
+    process.execPath,
+    [BIN, 'up', '--port', '0', '--api-port', '0', '--idp-port', '0', ...args],
+    { PGWARDEN_CITUS_PASSWORD: undefined, ...env },
+    cwd,
+  );
 }
 
 async function running(p: Up): Promise<string> {
@@ -34,7 +38,6 @@ async function serverPids(dataDir: string): Promise<number[]> {
   }
   return pids;
 }
-
 
 /** The psql line of the banner, with a query added. */
 function psqlLine(banner: string): string {
@@ -58,7 +61,10 @@ test('first start: banner, password printed once, the psql line works as printed
     const lines = banner.split('\n');
     const from = lines.findIndex((l) => l.startsWith('Or with a Microsoft Entra token'));
     assert.ok(from > 0, `no token sign-in in:\n${banner}`);
-    const script = lines.slice(from + 1, from + 4).map((l) => l.trim().replace(/npx pgwarden/g, `node ${BIN}`)).join('\n');
+    const script = lines
+      .slice(from + 1, from + 4)
+      .map((l) => l.trim().replace(/npx pgwarden/g, `node ${BIN}`))
+      .join('\n');
     const admin = JSON.parse(await readFile(join(cwd, '.pgwarden', 'entra-admin.json'), 'utf8')) as { username: string; password: string };
     assert.match(banner, new RegExp(`with the password ${admin.password}`));
     const config = join(cwd, 'config');
@@ -68,7 +74,10 @@ test('first start: banner, password printed once, the psql line works as printed
     assert.match(entra.stdout, new RegExp(`current_user *\\n-+\\n ${admin.username} *\\n\\(1 row\\)`), entra.stderr);
     const ossRdbms = await run(
       'bash',
-      ['-c', `set -e\nexport PGPASSWORD=$(node ${BIN} account get-access-token --resource-type oss-rdbms --query accessToken -o tsv)\n${lines[from + 3]!.trim()}`],
+      [
+        '-c',
+        `set -e\nexport PGPASSWORD=$(node ${BIN} account get-access-token --resource-type oss-rdbms --query accessToken -o tsv)\n${lines[from + 3]!.trim()}`,
+      ],
       { cwd, env: { PGWARDEN_CONFIG_DIR: config }, timeoutMs: 60_000 },
     );
     assert.match(ossRdbms.stdout, new RegExp(`\\n ${admin.username} *\\n\\(1 row\\)`), ossRdbms.stderr);
@@ -77,7 +86,10 @@ test('first start: banner, password printed once, the psql line works as printed
     assert.equal(pids.length, 3);
     p.kill('SIGINT');
     assert.equal(await exited(p), 0, p.output());
-    assert.ok(pids.every((pid) => !alive(pid)), 'a PostgreSQL server outlived pgwarden');
+    assert.ok(
+      pids.every((pid) => !alive(pid)),
+      'a PostgreSQL server outlived pgwarden',
+    );
 
     // The second start reuses everything and prints no password.
     const again = up(cwd);
@@ -160,7 +172,10 @@ test('every command the banner prints runs exactly as printed, for the default d
         banner,
       );
       const [citus, entra] = [blocks[0]!, blocks[1]!];
-      assert.ok(entra.lines.every((l) => !l.includes('pgwarden ') || l.includes(`pgwarden login${flag} `) || l.includes(`pgwarden account get-access-token${flag} `)), banner);
+      assert.ok(
+        entra.lines.every((l) => !l.includes('pgwarden ') || l.includes(`pgwarden login${flag} `) || l.includes(`pgwarden account get-access-token${flag} `)),
+        banner,
+      );
       const asCitus = await runAsPrinted(citus.lines, cwd, env);
       assert.match(asCitus.stdout, /\n citus *\n\(1 row\)/, `${citus.lines.join('\n')}\n${asCitus.stderr}`);
       // After the login, this cluster's admin is the default account.
@@ -201,7 +216,10 @@ test('after a SIGKILL of pgwarden the next start cleans up and runs', async () =
 
     const second = up(cwd);
     const banner2 = await running(second);
-    assert.ok(orphans.every((pid) => !alive(pid)), 'the orphaned servers were stopped');
+    assert.ok(
+      orphans.every((pid) => !alive(pid)),
+      'the orphaned servers were stopped',
+    );
     const r = await run('bash', ['-c', psqlLine(banner2)], { cwd });
     assert.equal(r.stdout.trim(), 'citus', r.stderr);
     const pids = await serverPids(join(cwd, '.pgwarden'));
@@ -221,7 +239,10 @@ test('a port in use is a one-line error that names --port, and nothing is left r
   try {
     const r = await runCli(['up', '--port', String(port), '--api-port', '0', '--idp-port', '0'], { cwd, timeoutMs: 60_000 });
     assert.equal(r.code, 5);
-    const lines = r.stderr.trim().split('\n').filter((l) => !l.startsWith('{'));
+    const lines = r.stderr
+      .trim()
+      .split('\n')
+      .filter((l) => !l.startsWith('{'));
     assert.equal(lines.length, 1, r.stderr);
     assert.match(lines[0]!, new RegExp(`port ${port} .* in use.*--port`));
     const pids = await serverPids(join(cwd, '.pgwarden'));

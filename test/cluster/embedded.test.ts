@@ -16,7 +16,6 @@ after(async () => {
   await pw?.destroy();
 });
 
-
 test('a coordinator and two workers run, each with citus as the managed service has it', async () => {
   assert.equal(pw.cluster.nodes.length, 3);
   for (const node of pw.cluster.nodes) {
@@ -32,23 +31,41 @@ test('a coordinator and two workers run, each with citus as the managed service 
           from pg_authid r where r.rolname = 'citus'`);
       return r.rows[0];
     });
-    assert.deepEqual(row, {
-      rolcanlogin: true, rolsuper: false, rolcreaterole: false, rolcreatedb: false, rolreplication: false, rolbypassrls: false,
-      scram: true, db_create: true, schema_create: true, enc: 'scram-sha-256', listen: '', hba: ['scram-sha-256'],
-    }, node.name);
+    assert.deepEqual(
+      row,
+      {
+        rolcanlogin: true,
+        rolsuper: false,
+        rolcreaterole: false,
+        rolcreatedb: false,
+        rolreplication: false,
+        rolbypassrls: false,
+        scram: true,
+        db_create: true,
+        schema_create: true,
+        enc: 'scram-sha-256',
+        listen: '',
+        hba: ['scram-sha-256'],
+      },
+      node.name,
+    );
   }
 });
 
 test('every node has the service database citus, where citus may create what it may in postgres', async () => {
   for (const node of pw.cluster.nodes) {
-    const row = await pw.cluster.withSuperuser(node, async (c) => {
-      const r = await c.query(`
+    const row = await pw.cluster.withSuperuser(
+      node,
+      async (c) => {
+        const r = await c.query(`
         select current_database() as db, pg_get_userbyid(d.datdba) as owner,
                has_database_privilege('citus', 'citus', 'CONNECT, CREATE, TEMPORARY') as db_privileges,
                has_schema_privilege('citus', 'public', 'USAGE, CREATE') as schema_privileges
           from pg_database d where d.datname = current_database()`);
-      return r.rows[0];
-    }, 'citus');
+        return r.rows[0];
+      },
+      'citus',
+    );
     assert.deepEqual(row, { db: 'citus', owner: 'postgres', db_privileges: true, schema_privileges: true }, node.name);
   }
 });
@@ -62,7 +79,9 @@ test('citus creates tables in postgres and grants on what it owns, but cannot cr
 
 test('the same verifier (same salt) for citus on every node', async () => {
   const verifiers = await Promise.all(
-    pw.cluster.nodes.map((n) => pw.cluster.withSuperuser(n, async (c) => (await c.query("select rolpassword from pg_authid where rolname = 'citus'")).rows[0].rolpassword as string)),
+    pw.cluster.nodes.map((n) =>
+      pw.cluster.withSuperuser(n, async (c) => (await c.query("select rolpassword from pg_authid where rolname = 'citus'")).rows[0].rolpassword as string),
+    ),
   );
   assert.equal(new Set(verifiers.map((v) => v.split('$')[1])).size, 1, 'one salt everywhere');
 });
@@ -81,7 +100,10 @@ test('a restart keeps the data; a stop leaves no PostgreSQL process behind', asy
   const pids = pw.cluster.nodes.map((n) => n.pid!);
   assert.ok(pids.every(alive));
   await pw.stop();
-  assert.ok(pids.every((p) => !alive(p)), 'a server is still running after stop');
+  assert.ok(
+    pids.every((p) => !alive(p)),
+    'a server is still running after stop',
+  );
 
   const again = await startTestPgwarden({}, pw.dataDir);
   try {

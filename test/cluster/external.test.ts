@@ -17,22 +17,41 @@ import { apiClient, basic } from '../helpers/api.js';
 describe('connection strings', () => {
   test('key=value and URI forms, with quoting and libpq defaults', () => {
     assert.deepEqual(parseConnInfo("host=db1 port=6432 user=admin password='it\\'s a \\\\ b' dbname=app sslmode=verify-full"), {
-      host: 'db1', port: 6432, user: 'admin', password: "it's a \\ b", dbname: 'app', sslmode: 'verify-full', sslrootcert: undefined,
+      host: 'db1',
+      port: 6432,
+      user: 'admin',
+      password: "it's a \\ b",
+      dbname: 'app',
+      sslmode: 'verify-full',
+      sslrootcert: undefined,
     });
     assert.deepEqual(parseConnInfo('postgresql://admin:p%40ss@db2:5433/app?sslmode=require'), {
-      host: 'db2', port: 5433, user: 'admin', password: 'p@ss', dbname: 'app', sslmode: 'require', sslrootcert: undefined,
+      host: 'db2',
+      port: 5433,
+      user: 'admin',
+      password: 'p@ss',
+      dbname: 'app',
+      sslmode: 'require',
+      sslrootcert: undefined,
     });
     assert.equal(parseConnInfo('host=/var/run/postgresql').sslmode, 'prefer');
     assert.equal(parseConnInfo('').dbname, 'postgres');
     for (const bad of ['host=x sslmode=sometimes', 'host=x port=99999', 'nonsense', 'host=x bogus=1', "host='unterminated"]) {
-      assert.throws(() => parseConnInfo(bad), (e: unknown) => isPgwardenError(e, 'CONFIG_INVALID'), bad);
+      assert.throws(
+        () => parseConnInfo(bad),
+        (e: unknown) => isPgwardenError(e, 'CONFIG_INVALID'),
+        bad,
+      );
     }
   });
 
   test('passwords never appear in messages', () => {
     assert.equal(redact("host=x password='sec ret' user=y"), 'host=x password=*** user=y');
     assert.equal(redact('postgresql://u:secret@h/db'), 'postgresql://u:***@h/db');
-    assert.throws(() => parseConnInfo('host=x password=hunter2 bogus=1'), (e: unknown) => !String((e as Error).message).includes('hunter2'));
+    assert.throws(
+      () => parseConnInfo('host=x password=hunter2 bogus=1'),
+      (e: unknown) => !String((e as Error).message).includes('hunter2'),
+    );
   });
 });
 
@@ -52,7 +71,12 @@ describe('an existing cluster', () => {
     const basePort = (s.address() as AddressInfo).port;
     await new Promise<void>((r) => s.close(() => r()));
     const tls = await ensureLocalTls(existingDir, []);
-    existing = await EmbeddedCluster.open({ dataDir: existingDir, workers: 1, log: silentLogger(), tcp: { host: '127.0.0.1', basePort, certPem: tls.certPem, keyPem: tls.keyPem } });
+    existing = await EmbeddedCluster.open({
+      dataDir: existingDir,
+      workers: 1,
+      log: silentLogger(),
+      tcp: { host: '127.0.0.1', basePort, certPem: tls.certPem, keyPem: tls.keyPem },
+    });
     await existing.start();
     const su = existing.secrets.superuserPassword;
     conn = (port, user = 'postgres', password = su) => `host=127.0.0.1 port=${port} user=${user} password='${password}' dbname=postgres sslmode=require`;
@@ -66,7 +90,11 @@ describe('an existing cluster', () => {
   });
 
   test('citus signs in through the gateway; the session reaches the coordinator over TLS', async () => {
-    const r = await psql(`host=127.0.0.1 port=${pw.address.port} user=citus dbname=postgres sslmode=require`, 'select current_user, ssl from pg_stat_ssl where pid = pg_backend_pid()', 'External-Citus-Passw0rd');
+    const r = await psql(
+      `host=127.0.0.1 port=${pw.address.port} user=citus dbname=postgres sslmode=require`,
+      'select current_user, ssl from pg_stat_ssl where pid = pg_backend_pid()',
+      'External-Citus-Passw0rd',
+    );
     assert.equal(r.stdout.trim(), 'citus|t', r.stderr);
   });
 
@@ -75,22 +103,32 @@ describe('an existing cluster', () => {
     const add = await api.call('POST', '/api/v1/roles', { name: 'app_user', password: 'App-User-Passw0rd' });
     assert.equal(add.status, 201, JSON.stringify(add.data));
     assert.deepEqual(add.data.nodes, [{ node: 'worker-1', ok: true }]);
-    const everywhere = await Promise.all(existing.nodes.map((n) => existing.withSuperuser(n, async (c) => (await c.query("select 1 from pg_roles where rolname = 'app_user'")).rowCount)));
+    const everywhere = await Promise.all(
+      existing.nodes.map((n) => existing.withSuperuser(n, async (c) => (await c.query("select 1 from pg_roles where rolname = 'app_user'")).rowCount)),
+    );
     assert.deepEqual(everywhere, [1, 1]);
     const r = await psql(`host=127.0.0.1 port=${pw.address.port} user=app_user dbname=postgres sslmode=require`, 'select current_user', 'App-User-Passw0rd');
     assert.equal(r.stdout.trim(), 'app_user', r.stderr);
   });
 
-  test('a connection string that is not a superuser\'s is refused with a clear error', async () => {
+  test("a connection string that is not a superuser's is refused with a clear error", async () => {
     const other = await makeDataDir();
     try {
       const coordinatorPort = existing.coordinator.spec.port;
       await assert.rejects(
         startPgwarden({
-          dataDir: other, host: '127.0.0.1', port: 0, apiPort: 0, identity: { kind: 'none' }, log: silentLogger(),
+          dataDir: other,
+          host: '127.0.0.1',
+          port: 0,
+          apiPort: 0,
+          identity: { kind: 'none' },
+          log: silentLogger(),
           external: { coordinator: conn(coordinatorPort, 'citus', 'External-Citus-Passw0rd'), workers: [] },
         }),
-        (e: unknown) => isPgwardenError(e, 'CONFIG_INVALID') && /must name a superuser/.test((e as Error).message) && !(e as Error).message.includes('External-Citus-Passw0rd'),
+        (e: unknown) =>
+          isPgwardenError(e, 'CONFIG_INVALID') &&
+          /must name a superuser/.test((e as Error).message) &&
+          !(e as Error).message.includes('External-Citus-Passw0rd'),
       );
     } finally {
       await rm(other, { recursive: true, force: true });

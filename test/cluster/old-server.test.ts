@@ -48,7 +48,10 @@ if (unavailable && process.env.PGWARDEN_NO_SKIP) throw new Error(unavailable);
 
 describe('PostgreSQL older than 16', { skip: unavailable ?? false }, () => {
   test('the message names the version found and the versions needed', () => {
-    assert.throws(() => checkServerMajor(15, '15.8', 'coordinator (db:5432)'), /^PgwardenError: coordinator \(db:5432\): PostgreSQL 15\.8 found; pgwarden needs PostgreSQL 16 or newer \(16, 17 or 18\)$/);
+    assert.throws(
+      () => checkServerMajor(15, '15.8', 'coordinator (db:5432)'),
+      /^PgwardenError: coordinator \(db:5432\): PostgreSQL 15\.8 found; pgwarden needs PostgreSQL 16 or newer \(16, 17 or 18\)$/,
+    );
     assert.doesNotThrow(() => checkServerMajor(16, '16.0', 'x'));
   });
 
@@ -57,7 +60,10 @@ describe('PostgreSQL older than 16', { skip: unavailable ?? false }, () => {
     try {
       const r = await runCli(['up', '--data-dir', dir, '--postgres-bin', BIN, '--port', '0', '--api-port', '0', '--idp-port', '0'], { timeoutMs: 60_000 });
       assert.equal(r.code, 2, r.stdout + r.stderr);
-      assert.match(r.stderr, /the PostgreSQL binaries in .*postgresql-15\/native\/bin: PostgreSQL 15\.\d+ found; pgwarden needs PostgreSQL 16 or newer \(16, 17 or 18\)/);
+      assert.match(
+        r.stderr,
+        /the PostgreSQL binaries in .*postgresql-15\/native\/bin: PostgreSQL 15\.\d+ found; pgwarden needs PostgreSQL 16 or newer \(16, 17 or 18\)/,
+      );
       assert.ok(!existsSync(join(dir, 'nodes', 'coordinator', 'PG_VERSION')), 'no node was initialised');
     } finally {
       await rm(dir, { recursive: true, force: true });
@@ -79,10 +85,16 @@ describe('PostgreSQL older than 16', { skip: unavailable ?? false }, () => {
       await writeFile(join(dir, 'pw'), password + '\n', { mode: 0o600 });
       if (runAs) for (const p of [data, join(dir, 'pw')]) await chown(p, runAs.uid, runAs.gid);
       const init = await new Promise<number | null>((ok) =>
-        spawn(join(BIN, 'initdb'), ['-D', data, '-U', 'postgres', `--pwfile=${join(dir, 'pw')}`, '--auth=scram-sha-256', '--no-instructions'], { stdio: 'ignore', ...as }).on('exit', ok),
+        spawn(join(BIN, 'initdb'), ['-D', data, '-U', 'postgres', `--pwfile=${join(dir, 'pw')}`, '--auth=scram-sha-256', '--no-instructions'], {
+          stdio: 'ignore',
+          ...as,
+        }).on('exit', ok),
       );
       assert.equal(init, 0, 'initdb of PostgreSQL 15');
-      server = spawn(join(BIN, 'postgres'), ['-D', data, '-c', 'listen_addresses=', '-c', `port=${port}`, '-c', `unix_socket_directories=${data}`], { stdio: 'ignore', ...as });
+      server = spawn(join(BIN, 'postgres'), ['-D', data, '-c', 'listen_addresses=', '-c', `port=${port}`, '-c', `unix_socket_directories=${data}`], {
+        stdio: 'ignore',
+        ...as,
+      });
       await waitFor(async () => (await readFile(join(data, 'postmaster.pid'), 'utf8').catch(() => '')).includes('ready'), 10_000, 'PostgreSQL 15 to be ready');
     });
     after(async () => {
@@ -98,11 +110,20 @@ describe('PostgreSQL older than 16', { skip: unavailable ?? false }, () => {
       try {
         const coordinator = `host=${join(dir, 'pg15')} port=${port} user=postgres password=${password} dbname=postgres`;
         await assert.rejects(
-          startPgwarden({ dataDir: pgwardenDir, host: '127.0.0.1', port: 0, apiPort: 0, identity: { kind: 'none' }, external: { coordinator, workers: [] }, log: silentLogger() }),
+          startPgwarden({
+            dataDir: pgwardenDir,
+            host: '127.0.0.1',
+            port: 0,
+            apiPort: 0,
+            identity: { kind: 'none' },
+            external: { coordinator, workers: [] },
+            log: silentLogger(),
+          }),
           /coordinator \(.*pg15:15999\): PostgreSQL 15\.\d+ found; pgwarden needs PostgreSQL 16 or newer \(16, 17 or 18\)/,
         );
         const schemas = await withClient({ host: join(dir, 'pg15'), port, user: 'postgres', password, database: 'postgres' }, (c) =>
-          c.query("SELECT 1 FROM pg_roles WHERE rolname LIKE 'pgwarden%' UNION ALL SELECT 1 FROM pg_namespace WHERE nspname = 'pgwarden'"));
+          c.query("SELECT 1 FROM pg_roles WHERE rolname LIKE 'pgwarden%' UNION ALL SELECT 1 FROM pg_namespace WHERE nspname = 'pgwarden'"),
+        );
         assert.equal(schemas.rowCount, 0, 'no role or schema of pgwarden on the old server');
       } finally {
         await rm(pgwardenDir, { recursive: true, force: true });

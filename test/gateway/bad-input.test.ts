@@ -30,7 +30,7 @@ function int32(n: number): Buffer {
 
 test('random bytes get an error or a closed socket', async () => {
   for (let i = 0; i < 20; i++) {
-    let bytes = randomBytes(1 + (i * 37) % 200);
+    let bytes = randomBytes(1 + ((i * 37) % 200));
     if (bytes[0] === 0x16) bytes = Buffer.concat([Buffer.from([0]), bytes]);
     const out = await exchange(pw.port, bytes, AUTH_TIMEOUT_MS + 3_000);
     assert.ok(out.closed, `case ${i}: the connection stayed open`);
@@ -80,7 +80,12 @@ test('GSSENCRequest is answered N, and the client may go on with SSLRequest', as
 });
 
 test('direct TLS with ALPN "postgresql" gets to the SCRAM challenge; without ALPN it is closed', async () => {
-  const ok = await collect(directTls(pw.port, pw.caPath, ['postgresql']), startupPacket({ user: 'citus', database: 'postgres' }), 3_000, (d) => wholeMessages(d) >= 1);
+  const ok = await collect(
+    directTls(pw.port, pw.caPath, ['postgresql']),
+    startupPacket({ user: 'citus', database: 'postgres' }),
+    3_000,
+    (d) => wholeMessages(d) >= 1,
+  );
   const first = messages(ok.data)[0];
   assert.equal(first?.type, 'R');
   assert.equal(first.body.readInt32BE(0), 10); // AuthenticationSASL
@@ -88,7 +93,10 @@ test('direct TLS with ALPN "postgresql" gets to the SCRAM challenge; without ALP
 
   const noAlpn = await collect(directTls(pw.port, pw.caPath, undefined), startupPacket({ user: 'citus' }), 3_000);
   assert.ok(noAlpn.closed);
-  assert.equal(messages(noAlpn.data).some((m) => m.type === 'R'), false);
+  assert.equal(
+    messages(noAlpn.data).some((m) => m.type === 'R'),
+    false,
+  );
   await stillServes();
 });
 
@@ -126,7 +134,9 @@ test('a cancel request with an unknown key is dropped quietly', async () => {
 });
 
 test('many broken connections at once leave the gateway serving', async () => {
-  const storm = Array.from({ length: 100 }, (_, i) => exchange(pw.port, i % 2 ? randomBytes(50) : Buffer.concat([int32(3), int32(0)]), AUTH_TIMEOUT_MS + 3_000));
+  const storm = Array.from({ length: 100 }, (_, i) =>
+    exchange(pw.port, i % 2 ? randomBytes(50) : Buffer.concat([int32(3), int32(0)]), AUTH_TIMEOUT_MS + 3_000),
+  );
   await stillServes();
   const outs = await Promise.all(storm);
   assert.ok(outs.every((o) => o.closed));

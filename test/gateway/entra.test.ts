@@ -18,7 +18,10 @@ const used: string[] = [];
 before(async () => {
   // Many refusals in a row for one role: this file tests them, not the throttle.
   // Tokens list at most 3 groups here (Entra: 200), so that a groups-overage token is cheap to get.
-  pw = await startTestPgwarden({ throttle: { roleFreeFailures: 1_000, addressFreeFailures: 1_000 }, identity: { kind: 'embedded', port: 0, groupsClaimLimit: 3 } });
+  pw = await startTestPgwarden({
+    throttle: { roleFreeFailures: 1_000, addressFreeFailures: 1_000 },
+    identity: { kind: 'embedded', port: 0, groupsClaimLimit: 3 },
+  });
   admin = await savedAdmin(pw);
 });
 after(async () => {
@@ -47,9 +50,9 @@ describe('sign-in with tokens', () => {
     }
   });
 
-  test('an admin has citus\'s privileges; a plain user principal does not', async () => {
+  test("an admin has citus's privileges; a plain user principal does not", async () => {
     const token = await userToken(pw, admin.username, admin.password);
-    const r = await asRole(admin.username, token, 'create table admin_table(id int); select pg_has_role(current_user, \'pgwarden_admin\', \'member\')');
+    const r = await asRole(admin.username, token, "create table admin_table(id int); select pg_has_role(current_user, 'pgwarden_admin', 'member')");
     assert.equal(r.out, 'CREATE TABLE\nt', r.err);
     const upn = `plain.user@${pw.idp!.tenantDomain}`;
     const oid = await addUser(upn, 'Plain-User-Passw0rd');
@@ -61,7 +64,12 @@ describe('sign-in with tokens', () => {
   test('a service principal signs in with a client_credentials token (v1 and v2)', async () => {
     const sp = await pw.idp!.directory.addServicePrincipal({ displayName: 'Billing App' });
     await addPrincipal(pw.cluster, pw.cluster.gatewaySecret, {
-      roleName: 'Billing App', type: 'servicePrincipal', objectId: sp.servicePrincipal.objectId, appId: sp.servicePrincipal.appId!, tenantId: pw.idp!.tenantId, isAdmin: false,
+      roleName: 'Billing App',
+      type: 'servicePrincipal',
+      objectId: sp.servicePrincipal.objectId,
+      appId: sp.servicePrincipal.appId!,
+      tenantId: pw.idp!.tenantId,
+      isAdmin: false,
     });
     for (const version of [1, 2] as const) {
       const r = await asRole('Billing App', await appToken(pw, sp.servicePrincipal.appId!, sp.secret, { version }));
@@ -72,21 +80,27 @@ describe('sign-in with tokens', () => {
     assert.match(userR.err, /password authentication failed for user "Billing App"\nDETAIL: {2}The access token was not issued to the application/);
   });
 
-  test('a member of a group signs in as the group\'s role with the member\'s own token', async () => {
+  test("a member of a group signs in as the group's role with the member's own token", async () => {
     const upn = `member@${pw.idp!.tenantDomain}`;
     await addUser(upn, 'Member-Passw0rd-1');
     const outsider = `outsider@${pw.idp!.tenantDomain}`;
     await addUser(outsider, 'Outsider-Passw0rd-1');
     const group = await pw.idp!.directory.addGroup({ displayName: 'Data Readers' });
     await pw.idp!.directory.addMember('Data Readers', upn);
-    await addPrincipal(pw.cluster, pw.cluster.gatewaySecret, { roleName: 'Data Readers', type: 'group', objectId: group.objectId, tenantId: pw.idp!.tenantId, isAdmin: false });
+    await addPrincipal(pw.cluster, pw.cluster.gatewaySecret, {
+      roleName: 'Data Readers',
+      type: 'group',
+      objectId: group.objectId,
+      tenantId: pw.idp!.tenantId,
+      isAdmin: false,
+    });
     const r = await asRole('Data Readers', await userToken(pw, upn, 'Member-Passw0rd-1'));
     assert.equal(r.out, 'Data Readers', r.err);
     const no = await asRole('Data Readers', await userToken(pw, outsider, 'Outsider-Passw0rd-1'));
     assert.match(no.err, /DETAIL: {2}The access token's subject is not a member of group "Data Readers"/);
   });
 
-  test('a member of too many groups for the token (groups overage) signs in as a group\'s role; the directory is asked', async () => {
+  test("a member of too many groups for the token (groups overage) signs in as a group's role; the directory is asked", async () => {
     const upn = `many.groups@${pw.idp!.tenantDomain}`;
     const other = `other.groups@${pw.idp!.tenantDomain}`;
     await addUser(upn, 'Many-Groups-Passw0rd-1');
@@ -96,7 +110,13 @@ describe('sign-in with tokens', () => {
     for (const name of names) groups.push(await pw.idp!.directory.addGroup({ displayName: name }));
     for (const name of names.slice(0, 4)) await pw.idp!.directory.addMember(name, upn);
     for (const name of names.slice(1)) await pw.idp!.directory.addMember(name, other);
-    await addPrincipal(pw.cluster, pw.cluster.gatewaySecret, { roleName: 'Overage A', type: 'group', objectId: groups[0]!.objectId, tenantId: pw.idp!.tenantId, isAdmin: false });
+    await addPrincipal(pw.cluster, pw.cluster.gatewaySecret, {
+      roleName: 'Overage A',
+      type: 'group',
+      objectId: groups[0]!.objectId,
+      tenantId: pw.idp!.tenantId,
+      isAdmin: false,
+    });
     const token = await userToken(pw, upn, 'Many-Groups-Passw0rd-1', { version: 2 });
     const claims = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as Record<string, unknown>;
     assert.equal(claims.groups, undefined, 'the token lists no groups');
@@ -107,14 +127,20 @@ describe('sign-in with tokens', () => {
     assert.match(no.err, /DETAIL: {2}The access token's subject is not a member of group "Overage A"/);
   });
 
-  test('members of one group do not get each other\'s kept server sessions; the same member does', async () => {
+  test("members of one group do not get each other's kept server sessions; the same member does", async () => {
     const members = ['first.member', 'second.member'].map((n) => `${n}@${pw.idp!.tenantDomain}`);
     const group = await pw.idp!.directory.addGroup({ displayName: 'Shared Readers' });
     for (const upn of members) {
       await addUser(upn, 'Shared-Passw0rd-1');
       await pw.idp!.directory.addMember('Shared Readers', upn);
     }
-    await addPrincipal(pw.cluster, pw.cluster.gatewaySecret, { roleName: 'Shared Readers', type: 'group', objectId: group.objectId, tenantId: pw.idp!.tenantId, isAdmin: false });
+    await addPrincipal(pw.cluster, pw.cluster.gatewaySecret, {
+      roleName: 'Shared Readers',
+      type: 'group',
+      objectId: group.objectId,
+      tenantId: pw.idp!.tenantId,
+      isAdmin: false,
+    });
     const pidOf = async (upn: string): Promise<string> => {
       const r = await asRole('Shared Readers', await userToken(pw, upn, 'Shared-Passw0rd-1'), 'select pg_backend_pid()');
       assert.match(r.out, /^\d+$/, r.err);
@@ -130,27 +156,51 @@ describe('sign-in with tokens', () => {
 
 describe('refusals', () => {
   const cases: Array<[string, () => Promise<string>, RegExp, string?]> = [
-    ['an expired token', async () => forge(pw, userClaims(pw, admin, { exp: Math.floor(Date.now() / 1000) - 3600, nbf: Math.floor(Date.now() / 1000) - 7200 })), /The access token has expired/],
+    [
+      'an expired token',
+      async () => forge(pw, userClaims(pw, admin, { exp: Math.floor(Date.now() / 1000) - 3600, nbf: Math.floor(Date.now() / 1000) - 7200 })),
+      /The access token has expired/,
+    ],
     ['a token not yet valid', async () => forge(pw, userClaims(pw, admin, { nbf: Math.floor(Date.now() / 1000) + 3600 })), /is not yet valid/],
-    ['a token for another audience', async () => userToken(pw, admin.username, admin.password, { resource: 'https://management.core.windows.net/' }), /does not have a valid audience claim\. Please acquire a new token for the resource "https:\/\/token\.postgres\.cosmos\.azure\.com"/],
+    [
+      'a token for another audience',
+      async () => userToken(pw, admin.username, admin.password, { resource: 'https://management.core.windows.net/' }),
+      /does not have a valid audience claim\. Please acquire a new token for the resource "https:\/\/token\.postgres\.cosmos\.azure\.com"/,
+    ],
     ['a token of another tenant', async () => forge(pw, userClaims(pw, admin, { tid: randomUUID() })), /belongs to another tenant/],
-    ['a token from another issuer', async () => forge(pw, userClaims(pw, admin, { iss: `https://sts.windows.net/${pw.idp!.tenantId}/` })), /was not issued by Microsoft Entra tenant/],
+    [
+      'a token from another issuer',
+      async () => forge(pw, userClaims(pw, admin, { iss: `https://sts.windows.net/${pw.idp!.tenantId}/` })),
+      /was not issued by Microsoft Entra tenant/,
+    ],
     ['a signature by an unknown key', async () => forge(pw, userClaims(pw, admin), { key: otherRsaKey() }), /signature is invalid/],
-    ['an unpublished kid', async () => forge(pw, userClaims(pw, admin), { key: otherRsaKey(), kid: 'not-published-kid' }), /key that the tenant does not publish/],
+    [
+      'an unpublished kid',
+      async () => forge(pw, userClaims(pw, admin), { key: otherRsaKey(), kid: 'not-published-kid' }),
+      /key that the tenant does not publish/,
+    ],
     ['no kid', async () => forge(pw, userClaims(pw, admin), { kid: null }), /no key id/],
-    ['alg none', async () => {
-      const enc = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
-      return `${enc({ typ: 'JWT', alg: 'none', kid: (await pw.idp!.keys.signer()).kid })}.${enc(userClaims(pw, admin))}.`;
-    }, /not signed with RS256/],
-    ['HS256 signed with the public key as the secret', async () => {
-      const jwks = await pw.idp!.keys.publicKeys(5400);
-      const pem = `-----BEGIN CERTIFICATE-----\n${jwks[0]!.x5c[0]}\n-----END CERTIFICATE-----\n`;
-      return forge(pw, userClaims(pw, admin), { alg: 'HS256', key: new TextEncoder().encode(pem), kid: jwks[0]!.kid });
-    }, /not signed with RS256/],
+    [
+      'alg none',
+      async () => {
+        const enc = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
+        return `${enc({ typ: 'JWT', alg: 'none', kid: (await pw.idp!.keys.signer()).kid })}.${enc(userClaims(pw, admin))}.`;
+      },
+      /not signed with RS256/,
+    ],
+    [
+      'HS256 signed with the public key as the secret',
+      async () => {
+        const jwks = await pw.idp!.keys.publicKeys(5400);
+        const pem = `-----BEGIN CERTIFICATE-----\n${jwks[0]!.x5c[0]}\n-----END CERTIFICATE-----\n`;
+        return forge(pw, userClaims(pw, admin), { alg: 'HS256', key: new TextEncoder().encode(pem), kid: jwks[0]!.kid });
+      },
+      /not signed with RS256/,
+    ],
     // No DETAIL for what is not even shaped like a token: the answer is the one any role gives.
     ['garbage', async () => 'not a token at all', /"\n$/],
     ['a JWT-looking string', async () => 'eyJhbGciOiJSUzI1NiJ9.eyJ4IjoxfQ.c2ln', /no key id/],
-    ['the admin\'s password instead of a token', async () => admin.password, /"\n$/],
+    ["the admin's password instead of a token", async () => admin.password, /"\n$/],
   ];
   for (const [name, make, detail] of cases) {
     test(`refuses ${name}`, async () => {
@@ -232,11 +282,14 @@ describe('keys and logs', () => {
     // the kept sessions with them (nothing else closes an idle session this soon).
     await waitFor(() => pw.gateway.serverPoolStats.idle === 0, 5_000, 'the catalog watch to drop what the gateway kept');
     assert.match((await asRole(upn, token)).err, /password authentication failed/);
-    const roles = await pw.cluster.withSuperuser(pw.cluster.coordinator, async (c) => (await c.query(`select 1 from pg_roles where rolname = $1`, [upn])).rowCount);
+    const roles = await pw.cluster.withSuperuser(
+      pw.cluster.coordinator,
+      async (c) => (await c.query(`select 1 from pg_roles where rolname = $1`, [upn])).rowCount,
+    );
     assert.equal(roles, 0);
   });
 
-  test('no token or password appears in pgwarden\'s or PostgreSQL\'s logs', async () => {
+  test("no token or password appears in pgwarden's or PostgreSQL's logs", async () => {
     const logs = [await readFile(pw.logFile, 'utf8')];
     for (const f of await readdir(join(pw.dataDir, 'logs'))) logs.push(await readFile(join(pw.dataDir, 'logs', f), 'utf8'));
     const all = logs.join('\n');

@@ -58,10 +58,14 @@ describe('faults', () => {
     await waitFor(async () => (await signsIn('citus', CITUS_PASSWORD)) === 'ok', 10_000, 'citus to sign in again');
     assert.equal(await signsIn(admin.username, token), 'ok');
     // The catalog's notifications come back too: a method change still applies at once.
-    await waitFor(async () => {
-      await pw.cluster.withSuperuser(pw.cluster.coordinator, (c) => c.query("update pgwarden.settings set value = 'entra' where name = 'auth_method'"));
-      return pw.catalog.authMethod === 'entra';
-    }, 10_000, 'the catalog watch to see changes again');
+    await waitFor(
+      async () => {
+        await pw.cluster.withSuperuser(pw.cluster.coordinator, (c) => c.query("update pgwarden.settings set value = 'entra' where name = 'auth_method'"));
+        return pw.catalog.authMethod === 'entra';
+      },
+      10_000,
+      'the catalog watch to see changes again',
+    );
     await pw.cluster.withSuperuser(pw.cluster.coordinator, (c) => c.query("update pgwarden.settings set value = 'both' where name = 'auth_method'"));
     await waitFor(() => pw.catalog.authMethod === 'both', 5_000, 'both again');
   });
@@ -74,7 +78,10 @@ describe('faults', () => {
     assert.equal(await signsIn(admin.username, token), 'ok', 'a token signed with a cached key');
     // A verifier that never fetched the keys (a gateway started while the provider is down).
     const fresh = new TokenVerifier({ authority, tenantId: pw.idp!.tenantId, audiences: DEFAULT_AUDIENCES, clockSkewSeconds: 300, ca: pw.tls.caPem! });
-    await assert.rejects(fresh.verify(token), (e: unknown) => isPgwardenError(e, 'IDENTITY_PROVIDER_UNAVAILABLE') && /cannot read the identity provider's metadata/.test(e.message));
+    await assert.rejects(
+      fresh.verify(token),
+      (e: unknown) => isPgwardenError(e, 'IDENTITY_PROVIDER_UNAVAILABLE') && /cannot read the identity provider's metadata/.test(e.message),
+    );
   });
 });
 
@@ -152,7 +159,11 @@ describe('no enumeration', () => {
     // Not a timing budget: the three distributions must overlap (their medians within
     // the larger spread plus a millisecond), which fails if one kind of role took a
     // different path (a skipped lookup, an extra round trip, a PBKDF2).
-    for (const [a, b, name] of [[u, n, 'unknown vs native'], [n, e, 'native vs entra'], [u, e, 'unknown vs entra']] as const) {
+    for (const [a, b, name] of [
+      [u, n, 'unknown vs native'],
+      [n, e, 'native vs entra'],
+      [u, e, 'unknown vs entra'],
+    ] as const) {
       assert.ok(Math.abs(a.median - b.median) <= Math.max(a.iqr, b.iqr) + 1, `${name}: medians ${a.median.toFixed(3)} and ${b.median.toFixed(3)} ms`);
     }
   });

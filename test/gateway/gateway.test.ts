@@ -54,7 +54,7 @@ describe('psql', () => {
     assert.match(unknown.stderr, /FATAL: {2}password authentication failed for user "nobody_here"/);
   });
 
-  test('the superuser, pgwarden\'s own roles and MD5 roles cannot sign in through the gateway', async () => {
+  test("the superuser, pgwarden's own roles and MD5 roles cannot sign in through the gateway", async () => {
     const superuser = await psql(pw.conn('postgres'), 'select 1', pw.cluster.secrets.superuserPassword);
     assert.match(superuser.stderr, /password authentication failed for user "postgres"/);
     const gateway = await psql(pw.conn('pgwarden_gateway'), 'select 1', pw.cluster.secrets.gatewayRolePassword);
@@ -85,10 +85,18 @@ describe('psql', () => {
   test('Ctrl-C cancels a running query through the gateway', async () => {
     const child = start('psql', ['-X', pw.conn('citus'), '-c', 'select pg_sleep(60)'], { PGPASSWORD: CITUS_PASSWORD });
     try {
-      await waitFor(async () => {
-        const r = await psql(pw.conn('citus'), "select count(*) from pg_stat_activity where query = 'select pg_sleep(60)' and state = 'active'", CITUS_PASSWORD);
-        return r.stdout.trim() === '1';
-      }, 15_000, 'the query to run');
+      await waitFor(
+        async () => {
+          const r = await psql(
+            pw.conn('citus'),
+            "select count(*) from pg_stat_activity where query = 'select pg_sleep(60)' and state = 'active'",
+            CITUS_PASSWORD,
+          );
+          return r.stdout.trim() === '1';
+        },
+        15_000,
+        'the query to run',
+      );
       const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
       child.kill('SIGINT');
       const code = await exited;
@@ -112,7 +120,11 @@ describe('other clients', () => {
 
   test('node-postgres signs in and verifies the CA', async () => {
     const client = new pg.Client({
-      host: 'localhost', port: pw.port, user: 'citus', password: CITUS_PASSWORD, database: 'postgres',
+      host: 'localhost',
+      port: pw.port,
+      user: 'citus',
+      password: CITUS_PASSWORD,
+      database: 'postgres',
       ssl: { ca: await readFile(pw.caPath, 'utf8') },
     });
     await client.connect();
@@ -125,12 +137,23 @@ describe('other clients', () => {
   });
 
   test('postgres.js signs in, with pipelined prepared statements', async () => {
-    const sql = postgres({ host: 'localhost', port: pw.port, user: 'citus', pass: CITUS_PASSWORD, database: 'postgres', ssl: { ca: await readFile(pw.caPath, 'utf8') }, max: 2 });
+    const sql = postgres({
+      host: 'localhost',
+      port: pw.port,
+      user: 'citus',
+      pass: CITUS_PASSWORD,
+      database: 'postgres',
+      ssl: { ca: await readFile(pw.caPath, 'utf8') },
+      max: 2,
+    });
     try {
       const [row] = await sql<{ u: string }[]>`select current_user as u`;
       assert.equal(row!.u, 'citus');
       const many = await Promise.all(Array.from({ length: 20 }, (_, i) => sql<{ n: number }[]>`select ${i}::int as n`));
-      assert.deepEqual(many.map((r) => r[0]!.n), Array.from({ length: 20 }, (_, i) => i));
+      assert.deepEqual(
+        many.map((r) => r[0]!.n),
+        Array.from({ length: 20 }, (_, i) => i),
+      );
     } finally {
       await sql.end();
     }

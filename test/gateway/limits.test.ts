@@ -72,7 +72,7 @@ describe('the throttle, alone', () => {
     assert.ok(t.size <= MAX_ENTRIES);
   });
 
-  test("filling the table with new role names does not wash away a block the address earned", () => {
+  test('filling the table with new role names does not wash away a block the address earned', () => {
     const t = new SignInThrottle(() => 0);
     for (let i = 0; i <= ROLE_FREE_FAILURES; i++) t.failure('6.6.6.6', 'citus');
     assert.equal(t.check('6.6.6.6', 'citus').blocked, true);
@@ -114,7 +114,10 @@ describe('a gateway with small limits', () => {
 
   test('beyond --max-connections: 53300 too many connections', async () => {
     const ca = await readFile(pw.caPath, 'utf8');
-    const clients = Array.from({ length: 3 }, () => new pg.Client({ host: 'localhost', port: pw.port, user: 'citus', password: CITUS_PASSWORD, database: 'postgres', ssl: { ca } }));
+    const clients = Array.from(
+      { length: 3 },
+      () => new pg.Client({ host: 'localhost', port: pw.port, user: 'citus', password: CITUS_PASSWORD, database: 'postgres', ssl: { ca } }),
+    );
     try {
       await Promise.all(clients.map((c) => c.connect()));
       const r = await psql(pw.conn('citus'), 'select 1', CITUS_PASSWORD);
@@ -165,10 +168,16 @@ describe('a gateway with small limits', () => {
       (r) => r.rows.length,
       (e: Error) => e.message,
     );
-    await waitFor(async () => {
-      const r = await pw.cluster.withSuperuser(pw.cluster.coordinator, (c) => c.query("SELECT 1 FROM pg_stat_activity WHERE query = 'select pg_sleep(1) as slept' AND state = 'active'"));
-      return r.rowCount === 1;
-    }, 10_000, 'the query to run');
+    await waitFor(
+      async () => {
+        const r = await pw.cluster.withSuperuser(pw.cluster.coordinator, (c) =>
+          c.query("SELECT 1 FROM pg_stat_activity WHERE query = 'select pg_sleep(1) as slept' AND state = 'active'"),
+        );
+        return r.rowCount === 1;
+      },
+      10_000,
+      'the query to run',
+    );
     const stopping = pw.stop(10_000);
     await waitFor(() => !pw.gateway.listening, 10_000, 'the gateway to stop accepting');
     const refused = await psql(pw.conn('citus'), 'select 1', CITUS_PASSWORD);

@@ -27,7 +27,12 @@ test('a confidential client (client credentials) signs in as its service princip
   const idp = pw.idp!;
   const sp = await idp.directory.addServicePrincipal({ displayName: 'Reporting Service' });
   await addPrincipal(pw.cluster, pw.cluster.gatewaySecret, {
-    roleName: 'Reporting Service', type: 'servicePrincipal', objectId: sp.servicePrincipal.objectId, appId: sp.servicePrincipal.appId, tenantId: idp.tenantId, isAdmin: false,
+    roleName: 'Reporting Service',
+    type: 'servicePrincipal',
+    objectId: sp.servicePrincipal.objectId,
+    appId: sp.servicePrincipal.appId,
+    tenantId: idp.tenantId,
+    isAdmin: false,
   });
   const cca = new ConfidentialClientApplication({
     auth: { ...auth(sp.servicePrincipal.appId), clientSecret: sp.secret },

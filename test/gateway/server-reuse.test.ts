@@ -35,7 +35,10 @@ function client(options: Partial<pg.ClientConfig> = {}): pg.Client {
 }
 
 /** Signs in, runs `work`, ends cleanly; returns the backend's process id. */
-async function session<T>(work: (c: pg.Client) => Promise<T> = async () => undefined as T, options: Partial<pg.ClientConfig> = {}): Promise<{ pid: number; result: T }> {
+async function session<T>(
+  work: (c: pg.Client) => Promise<T> = async () => undefined as T,
+  options: Partial<pg.ClientConfig> = {},
+): Promise<{ pid: number; result: T }> {
   const c = client(options);
   await c.connect();
   try {
@@ -48,10 +51,16 @@ async function session<T>(work: (c: pg.Client) => Promise<T> = async () => undef
 
 /** Waits until backend `pid` runs `query`. */
 async function waitRunning(pid: number, query: string): Promise<void> {
-  await waitFor(async () => {
-    const r = await pw.cluster.withSuperuser(pw.cluster.coordinator, (c) => c.query("SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND query = $2 AND state = 'active'", [pid, query]));
-    return r.rowCount === 1;
-  }, 10_000, `backend ${pid} to run ${query}`);
+  await waitFor(
+    async () => {
+      const r = await pw.cluster.withSuperuser(pw.cluster.coordinator, (c) =>
+        c.query("SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND query = $2 AND state = 'active'", [pid, query]),
+      );
+      return r.rowCount === 1;
+    },
+    10_000,
+    `backend ${pid} to run ${query}`,
+  );
 }
 
 const idle = (): number => pw.gateway.serverPoolStats.idle;
@@ -89,7 +98,10 @@ describe('a clean end hands the server session to the next client', () => {
       }
       assert.equal(pids.size, 1, 'one backend for all');
       await new Promise((r) => setImmediate(r));
-      assert.deepEqual(warnings.filter((w) => w.includes('MaxListeners')), []);
+      assert.deepEqual(
+        warnings.filter((w) => w.includes('MaxListeners')),
+        [],
+      );
     } finally {
       process.off('warning', onWarning);
     }
@@ -109,9 +121,12 @@ describe('a clean end hands the server session to the next client', () => {
 
   test('pgbench -C (a new connection per transaction, 4 at once): every transaction succeeds on kept sessions', async () => {
     const script = join(pw.dataDir, 'reuse.sql');
-    await writeFile(script, 'SELECT count(*) FROM public.reuse_t;\nSET application_name = \'dirty\';\n');
+    await writeFile(script, "SELECT count(*) FROM public.reuse_t;\nSET application_name = 'dirty';\n");
     const before = pw.gateway.serverPoolStats.reused;
-    const r = await run('pgbench', ['-n', '-C', '-c', '4', '-j', '2', '-t', '25', '-f', script, pw.conn(ROLE)], { env: { PGPASSWORD: PASSWORD }, timeoutMs: 60_000 });
+    const r = await run('pgbench', ['-n', '-C', '-c', '4', '-j', '2', '-t', '25', '-f', script, pw.conn(ROLE)], {
+      env: { PGPASSWORD: PASSWORD },
+      timeoutMs: 60_000,
+    });
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /number of transactions actually processed: 100\/100/);
     assert.match(r.stdout, /number of failed transactions: 0/);
@@ -152,7 +167,8 @@ describe('a clean end hands the server session to the next client', () => {
 
   test('the client is told the parameters as they are after the reset', async () => {
     // postgres.js keeps the ParameterStatus values it is sent.
-    const open = () => postgres({ host: '127.0.0.1', port: pw.port, user: ROLE, password: PASSWORD, database: 'postgres', ssl: { rejectUnauthorized: false }, max: 1 });
+    const open = () =>
+      postgres({ host: '127.0.0.1', port: pw.port, user: ROLE, password: PASSWORD, database: 'postgres', ssl: { rejectUnauthorized: false }, max: 1 });
     const first = open();
     const [was] = await first`SELECT pg_backend_pid() AS pid`;
     await first`SELECT set_config('application_name', 'changed', false), set_config('DateStyle', 'German', false)`;
@@ -207,9 +223,20 @@ describe('no reuse unless the session is clean', () => {
 
   test('pipelined statements from postgres.js, then a clean end: the next client gets a clean session', async () => {
     await waitIdle();
-    const sql = postgres({ host: '127.0.0.1', port: pw.port, user: ROLE, password: PASSWORD, database: 'postgres', ssl: { rejectUnauthorized: false }, max: 1 });
+    const sql = postgres({
+      host: '127.0.0.1',
+      port: pw.port,
+      user: ROLE,
+      password: PASSWORD,
+      database: 'postgres',
+      ssl: { rejectUnauthorized: false },
+      max: 1,
+    });
     const results = await Promise.all(Array.from({ length: 20 }, (_, i) => sql`SELECT ${i}::int AS i`));
-    assert.deepEqual(results.map((r) => r[0]!.i), Array.from({ length: 20 }, (_, i) => i));
+    assert.deepEqual(
+      results.map((r) => r[0]!.i),
+      Array.from({ length: 20 }, (_, i) => i),
+    );
     await sql.end();
     await waitIdle();
     const next = await session((c) => c.query<{ n: string }>('SELECT count(*) AS n FROM pg_prepared_statements'));
@@ -248,7 +275,9 @@ describe('a kept session never outlives what allowed it', () => {
 
   test('ALTER ROLE ... SET and ALTER DATABASE ... SET reach the next client: kept sessions started before are closed', async () => {
     const show = (c: pg.Client) =>
-      c.query<{ work_mem: string; lock_timeout: string }>("SELECT current_setting('work_mem') AS work_mem, current_setting('lock_timeout') AS lock_timeout").then((r) => r.rows[0]!);
+      c
+        .query<{ work_mem: string; lock_timeout: string }>("SELECT current_setting('work_mem') AS work_mem, current_setting('lock_timeout') AS lock_timeout")
+        .then((r) => r.rows[0]!);
     const first = await session(show);
     await waitIdle();
     // No trigger fires on these commands: the gateway sees them in its re-read (every second).
@@ -268,7 +297,7 @@ describe('a kept session never outlives what allowed it', () => {
     }
   });
 
-  test('a cancel key of an earlier client cannot cancel the next client\'s query', async () => {
+  test("a cancel key of an earlier client cannot cancel the next client's query", async () => {
     const first = client();
     await first.connect();
     const old = first as unknown as { processID: number; secretKey: number };

@@ -32,7 +32,7 @@ test('allowed: the transaction-scoped forms, and look-alikes inside quotes and c
     'SET LOCAL work_mem = 1',
     'SET TRANSACTION ISOLATION LEVEL SERIALIZABLE',
     'SET CONSTRAINTS ALL DEFERRED',
-    'PREPARE TRANSACTION \'x\'',
+    "PREPARE TRANSACTION 'x'",
     'CREATE TEMP TABLE t (id int) ON COMMIT DROP',
     'SELECT pg_advisory_xact_lock(1)',
     'DECLARE c CURSOR FOR SELECT 1',

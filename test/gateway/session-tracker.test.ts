@@ -63,7 +63,11 @@ describe('session tracker', () => {
       ['answer owed', [simpleQuery('select 1'), Buffer.concat([simpleQuery('select 2'), terminate()])], [Buffer.concat([done, Z('I')])]],
       ['Parse without Sync', [Buffer.concat([frameMessage('P', Buffer.from('\0select 1\0\0\0')), terminate()])], []],
       ['bytes after Terminate', [Buffer.concat([terminate(), simpleQuery('select 1')])], []],
-      ['half a notice from the server', [simpleQuery('select 1'), terminate()], [Buffer.concat([done, Z('I'), frameMessage('N', Buffer.from('SNOTICE\0\0')).subarray(0, 7)])]],
+      [
+        'half a notice from the server',
+        [simpleQuery('select 1'), terminate()],
+        [Buffer.concat([done, Z('I'), frameMessage('N', Buffer.from('SNOTICE\0\0')).subarray(0, 7)])],
+      ],
     ];
     for (const [what, client, server] of cases) {
       const t = new SessionTracker(new Map());
@@ -88,7 +92,10 @@ describe('session tracker', () => {
         fc.record({
           rows: fc.array(fc.integer({ min: 0, max: 300 }), { maxLength: 4 }),
           status: fc.constantFrom('I', 'I', 'I', 'T', 'E'),
-          app: fc.option(fc.string({ minLength: 0, maxLength: 20 }).filter((s) => !s.includes('\0')), { nil: undefined }),
+          app: fc.option(
+            fc.string({ minLength: 0, maxLength: 20 }).filter((s) => !s.includes('\0')),
+            { nil: undefined },
+          ),
         }),
         { minLength: 1, maxLength: 6 },
       )

@@ -82,11 +82,19 @@ test('a spray of wrong passwords from one address does not refuse a client of th
   }
   await spray;
 
-  assert.deepEqual(refused, [], `db_user with its right password was refused ${refused.length} of ${GOOD_SIGN_INS} times: ${[...new Set(refused)].slice(0, 3).join(' | ')}`);
+  assert.deepEqual(
+    refused,
+    [],
+    `db_user with its right password was refused ${refused.length} of ${GOOD_SIGN_INS} times: ${[...new Set(refused)].slice(0, 3).join(' | ')}`,
+  );
   assert.ok(duringSpray >= GOOD_SIGN_INS / 2, `only ${duringSpray} of the right sign-ins ran during the spray`);
 
   assert.equal(outcomes.length, attempts.length);
-  assert.deepEqual(outcomes.filter((o) => o.message === undefined), [], 'a wrong password signed in');
+  assert.deepEqual(
+    outcomes.filter((o) => o.message === undefined),
+    [],
+    'a wrong password signed in',
+  );
   const unexpected = outcomes.filter((o) => !THROTTLED.test(o.message!) && !/^password authentication failed for user "/.test(o.message!));
   assert.deepEqual(unexpected, [], 'every wrong attempt is answered as a failure or as throttled');
   // Guessing one role stays slow: citus is refused outright after a few failures.
@@ -96,5 +104,7 @@ test('a spray of wrong passwords from one address does not refuse a client of th
   const metrics = (await apiClient(pw.apiUrl, pw.caPath).call('GET', '/metrics', undefined, null)).body.toString();
   const delayed = Number(/^pgwarden_sign_in_failures_delayed_total (\d+)$/m.exec(metrics)?.[1] ?? 0);
   assert.ok(delayed >= SPRAY_RANDOM_ROLES - ADDRESS_FREE_FAILURES, `only ${delayed} failures were delayed`);
-  t.diagnostic(`right sign-ins during the spray: ${duringSpray}/${GOOD_SIGN_INS}; citus refused as throttled: ${citusThrottled}/${SPRAY_CITUS}; failures answered late: ${delayed}`);
+  t.diagnostic(
+    `right sign-ins during the spray: ${duringSpray}/${GOOD_SIGN_INS}; citus refused as throttled: ${citusThrottled}/${SPRAY_CITUS}; failures answered late: ${delayed}`,
+  );
 });

@@ -91,7 +91,7 @@ test('pgbench -i (COPY) and pgbench in simple, extended and prepared modes, 8 cl
   }
 });
 
-test('named prepared statements are each client\'s own, whichever server session runs them', async () => {
+test("named prepared statements are each client's own, whichever server session runs them", async () => {
   const a = pgClient();
   const b = pgClient();
   await Promise.all([a.connect(), b.connect()]);
@@ -108,13 +108,28 @@ test('named prepared statements are each client\'s own, whichever server session
 });
 
 test('postgres.js: pipelined prepared queries from 6 connections, and a cancel reaches the right backend', async () => {
-  const sql = postgres({ host: 'localhost', port: poolPort, user: 'citus', pass: CITUS_PASSWORD, database: 'postgres', ssl: { ca }, max: 6, onnotice: () => undefined });
+  const sql = postgres({
+    host: 'localhost',
+    port: poolPort,
+    user: 'citus',
+    pass: CITUS_PASSWORD,
+    database: 'postgres',
+    ssl: { ca },
+    max: 6,
+    onnotice: () => undefined,
+  });
   try {
     const results = await Promise.all(Array.from({ length: 60 }, (_, i) => sql`SELECT ${i}::int AS i, count(*)::int AS n FROM pgbench_branches`));
-    assert.deepEqual(results.map((r) => r[0]!.i), Array.from({ length: 60 }, (_, i) => i));
+    assert.deepEqual(
+      results.map((r) => r[0]!.i),
+      Array.from({ length: 60 }, (_, i) => i),
+    );
     const slow = sql`SELECT pg_sleep(30)`;
     const started = Date.now();
-    const cancelled = slow.then(() => 'finished', (e: { code?: string }) => e.code);
+    const cancelled = slow.then(
+      () => 'finished',
+      (e: { code?: string }) => e.code,
+    );
     setTimeout(() => void slow.cancel(), 300);
     assert.equal(await cancelled, '57014');
     assert.ok(Date.now() - started < 25_000, 'the query ended before its 30 s');
@@ -128,7 +143,14 @@ test('what would leak to another client is refused with the reason; the transact
   const c = pgClient();
   await c.connect();
   try {
-    for (const statement of ["SET work_mem = '1MB'", 'LISTEN news', 'SELECT pg_advisory_lock(42)', 'CREATE TEMP TABLE scratch (id int)', 'PREPARE p AS SELECT 1', 'DECLARE c CURSOR WITH HOLD FOR SELECT 1']) {
+    for (const statement of [
+      "SET work_mem = '1MB'",
+      'LISTEN news',
+      'SELECT pg_advisory_lock(42)',
+      'CREATE TEMP TABLE scratch (id int)',
+      'PREPARE p AS SELECT 1',
+      'DECLARE c CURSOR WITH HOLD FOR SELECT 1',
+    ]) {
       await assert.rejects(c.query(statement), (e: Error & { code?: string }) => {
         assert.equal(e.code, '0A000', statement);
         assert.match(e.message, /is not supported on the transaction pool port/, statement);

@@ -36,13 +36,22 @@ export const CITUS_PSQL = join(CITUS_BIN, 'psql');
 
 /** Runs `sql` as the superuser on every node of an embedded cluster; rows per node name.
  * Shard tables are visible (Citus hides them from clients unless told otherwise). */
-export async function onEveryNode<T extends pg.QueryResultRow>(pw: TestPgwarden, sql: string, params: unknown[] = [], database?: string): Promise<Record<string, T[]>> {
+export async function onEveryNode<T extends pg.QueryResultRow>(
+  pw: TestPgwarden,
+  sql: string,
+  params: unknown[] = [],
+  database?: string,
+): Promise<Record<string, T[]>> {
   const out: Record<string, T[]> = {};
   for (const node of pw.cluster.nodes) {
-    out[node.name] = await pw.cluster.withSuperuser(node, async (c) => {
-      await c.query('SET citus.override_table_visibility = off');
-      return (await c.query<T>(sql, params)).rows;
-    }, database);
+    out[node.name] = await pw.cluster.withSuperuser(
+      node,
+      async (c) => {
+        await c.query('SET citus.override_table_visibility = off');
+        return (await c.query<T>(sql, params)).rows;
+      },
+      database,
+    );
   }
   return out;
 }
@@ -72,16 +81,28 @@ export async function startExistingCitus(dir: string, workers = 2): Promise<Exis
   const nodes: PostgresNode[] = [];
   const newNode = async (name: string, role: 'coordinator' | 'worker'): Promise<PostgresNode> => {
     const nodeDir = join(dir, 'nodes', name);
-    const node = new PostgresNode({
-      name, role, dataDir: nodeDir, socketDir: nodeDir, port: await freeTcpPort(),
-      logFile: join(dir, 'logs', `${name}.log`), postgresBin: CITUS_BIN, citus: tls,
-    }, runAs, silentLogger());
+    const node = new PostgresNode(
+      {
+        name,
+        role,
+        dataDir: nodeDir,
+        socketDir: nodeDir,
+        port: await freeTcpPort(),
+        logFile: join(dir, 'logs', `${name}.log`),
+        postgresBin: CITUS_BIN,
+        citus: tls,
+      },
+      runAs,
+      silentLogger(),
+    );
     await node.initialise('postgres', superuserPassword);
     await node.start();
     nodes.push(node);
     return node;
   };
-  await Promise.all(['coordinator', ...Array.from({ length: workers }, (_, i) => `worker-${i + 1}`)].map((name, i) => newNode(name, i === 0 ? 'coordinator' : 'worker')));
+  await Promise.all(
+    ['coordinator', ...Array.from({ length: workers }, (_, i) => `worker-${i + 1}`)].map((name, i) => newNode(name, i === 0 ? 'coordinator' : 'worker')),
+  );
   nodes.sort((a, b) => (a.spec.role === b.spec.role ? a.name.localeCompare(b.name) : a.spec.role === 'coordinator' ? -1 : 1));
   const config = (n: PostgresNode, database = 'postgres') => n.clientConfig('postgres', superuserPassword, database);
   const admin = {
@@ -89,18 +110,30 @@ export async function startExistingCitus(dir: string, workers = 2): Promise<Exis
       return nodes.map((n) => ({ name: n.name, kind: n.spec.role }));
     },
     withAdmin: <T>(node: { name: string }, fn: (c: pg.Client) => Promise<T>, database?: string) =>
-      withClient(config(nodes.find((n) => n.name === node.name)!, database), fn),
+      withClient(
+        config(
+          nodes.find((n) => n.name === node.name)!,
+          database,
+        ),
+        fn,
+      ),
   };
-  const join_ = () => joinCitusCluster(admin, nodes.map((n) => ({ node: { name: n.name, kind: n.spec.role }, host: '127.0.0.1', port: n.spec.port })), ['postgres']);
+  const join_ = () =>
+    joinCitusCluster(
+      admin,
+      nodes.map((n) => ({ node: { name: n.name, kind: n.spec.role }, host: '127.0.0.1', port: n.spec.port })),
+      ['postgres'],
+    );
   await join_();
   return {
     nodes,
     superuserPassword,
     conninfo: (n) => `host=${n.spec.socketDir} port=${n.spec.port} user=postgres password=${conninfoValue(superuserPassword)} dbname=postgres`,
-    query: (n, sql, params = []) => withClient(config(n), async (c) => {
-      await c.query('SET citus.override_table_visibility = off');
-      return (await c.query(sql, params)).rows;
-    }),
+    query: (n, sql, params = []) =>
+      withClient(config(n), async (c) => {
+        await c.query('SET citus.override_table_visibility = off');
+        return (await c.query(sql, params)).rows;
+      }),
     addWorker: async () => {
       const node = await newNode(`worker-${nodes.length}`, 'worker');
       await join_();

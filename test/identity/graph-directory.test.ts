@@ -105,15 +105,24 @@ describe('searching the tenant through Microsoft Graph', () => {
       all.map((e) => e.displayName),
       [...all.map((e) => e.displayName)].sort((a, b) => a.localeCompare(b)),
     );
-    assert.deepEqual((await g.search("Sean O'B")).map((e) => e.objectId), [ids.sean]);
+    assert.deepEqual(
+      (await g.search("Sean O'B")).map((e) => e.objectId),
+      [ids.sean],
+    );
     assert.deepEqual(await g.search('nobody-by-this-name'), []);
   });
 
   test('an exact lookup by name (for adding a principal): the one object of that name, not those that start with it', async () => {
     const g = directory();
     await t.idp.directory.addGroup({ displayName: 'Data Readers EU' });
-    assert.deepEqual((await g.named('Data Readers', 'group')).map((e) => e.objectId), [ids.readers]);
-    assert.deepEqual((await g.named(`alice@${domain}`, 'user')).map((e) => e.objectId), [ids.alice]);
+    assert.deepEqual(
+      (await g.named('Data Readers', 'group')).map((e) => e.objectId),
+      [ids.readers],
+    );
+    assert.deepEqual(
+      (await g.named(`alice@${domain}`, 'user')).map((e) => e.objectId),
+      [ids.alice],
+    );
     assert.deepEqual(await g.named('Billing', 'servicePrincipal'), []);
   });
 
@@ -128,10 +137,12 @@ describe('searching the tenant through Microsoft Graph', () => {
 
   test('a wrong client secret: a clear error that names the application, never the secret', async () => {
     const wrong = 'Wrong-Secret-123456789';
-    const e = await directory({ clientSecret: wrong }).search('alice').then(
-      () => assert.fail('the search succeeded'),
-      (err: unknown) => err,
-    );
+    const e = await directory({ clientSecret: wrong })
+      .search('alice')
+      .then(
+        () => assert.fail('the search succeeded'),
+        (err: unknown) => err,
+      );
     assert.ok(isPgwardenError(e, 'IDENTITY_PROVIDER_UNAVAILABLE'), String(e));
     assert.match((e as Error).message, new RegExp(`cannot sign in to Microsoft Graph as application ${reader.appId}: invalid_client`));
     assert.ok(!(e as Error).message.includes(wrong));
@@ -180,28 +191,42 @@ describe('pgwarden for a real tenant, with Microsoft Graph', () => {
     const api = apiClient(pw.apiUrl, pw.caPath, basic('citus', CITUS_PASSWORD));
     const found = await api.call('GET', '/api/v1/directory?type=admin-candidates&q=alice');
     assert.equal(found.status, 200, JSON.stringify(found.data));
-    assert.deepEqual(found.data.items, [{ type: 'user', objectId: ids.alice, displayName: 'Alice Smith', roleName: `alice@${domain}`, userPrincipalName: `alice@${domain}` }]);
+    assert.deepEqual(found.data.items, [
+      { type: 'user', objectId: ids.alice, displayName: 'Alice Smith', roleName: `alice@${domain}`, userPrincipalName: `alice@${domain}` },
+    ]);
     const add = await api.call('POST', '/api/v1/entra-admins', { name: `alice@${domain}` });
     assert.equal(add.status, 201, JSON.stringify(add.data));
     assert.equal(add.data.objectId, ids.alice);
 
     const token = await httpRequestJson(`${t.authority}/${t.tenantId}/oauth2/token`, {
       ca: t.ca,
-      form: { grant_type: 'password', client_id: AZURE_CLI_CLIENT_ID, username: `alice@${domain}`, password: 'Alice-Passw0rd-1', resource: 'https://ossrdbms-aad.database.windows.net' },
+      form: {
+        grant_type: 'password',
+        client_id: AZURE_CLI_CLIENT_ID,
+        username: `alice@${domain}`,
+        password: 'Alice-Passw0rd-1',
+        resource: 'https://ossrdbms-aad.database.windows.net',
+      },
     });
     assert.equal(token.status, 200, token.text());
     const r = await psql(pw.conn(`alice@${domain}`), 'select current_user', token.json<{ access_token: string }>().access_token);
     assert.equal(r.stdout.trim(), `alice@${domain}`, r.stderr);
   });
 
-  test('a member of too many groups for the token signs in as a group\'s role: pgwarden asks Graph', async () => {
+  test("a member of too many groups for the token signs in as a group's role: pgwarden asks Graph", async () => {
     const api = apiClient(pw.apiUrl, pw.caPath, basic('citus', CITUS_PASSWORD));
     const add = await api.call('POST', '/api/v1/entra-principals', { name: 'Data Readers', type: 'group' });
     assert.equal(add.status, 201, JSON.stringify(add.data));
     const tokenOf = async (user: string, password: string): Promise<string> => {
       const r = await httpRequestJson(`${t.authority}/${t.tenantId}/oauth2/token`, {
         ca: t.ca,
-        form: { grant_type: 'password', client_id: AZURE_CLI_CLIENT_ID, username: `${user}@${domain}`, password, resource: 'https://ossrdbms-aad.database.windows.net' },
+        form: {
+          grant_type: 'password',
+          client_id: AZURE_CLI_CLIENT_ID,
+          username: `${user}@${domain}`,
+          password,
+          resource: 'https://ossrdbms-aad.database.windows.net',
+        },
       });
       assert.equal(r.status, 200, r.text());
       return r.json<{ access_token: string }>().access_token;
@@ -228,7 +253,10 @@ describe('pgwarden up: the Graph options', () => {
   test('are for a real tenant, go together, and read the secret from a file that must exist', async () => {
     await refused(['--graph-client-id', tenant], /are for a real tenant \(--entra-tenant\)/);
     await refused(['--entra-tenant', tenant, '--graph-client-id', tenant], /--graph-client-id and --graph-client-secret-file go together/);
-    await refused(['--entra-tenant', tenant, '--graph-client-id', tenant, '--graph-client-secret-file', '/nonexistent/graph.secret'], /does not exist or is empty/);
+    await refused(
+      ['--entra-tenant', tenant, '--graph-client-id', tenant, '--graph-client-secret-file', '/nonexistent/graph.secret'],
+      /does not exist or is empty/,
+    );
   });
 });
 

@@ -53,7 +53,14 @@ async function signIn(params: Record<string, string>, username = alice.upn, pass
 }
 
 const redeem = (code: string, verifier: string, extra: Record<string, string> = {}) =>
-  t.post(`/${t.tenantId}/oauth2/v2.0/token`, { grant_type: 'authorization_code', client_id: AZURE_CLI_CLIENT_ID, code, redirect_uri: REDIRECT, code_verifier: verifier, ...extra });
+  t.post(`/${t.tenantId}/oauth2/v2.0/token`, {
+    grant_type: 'authorization_code',
+    client_id: AZURE_CLI_CLIENT_ID,
+    code,
+    redirect_uri: REDIRECT,
+    code_verifier: verifier,
+    ...extra,
+  });
 
 test('sign-in page, redirect with code and state, tokens with an ID token for the client (nonce, name, oid, tid)', async () => {
   const { verifier, challenge } = pkce();
@@ -114,7 +121,11 @@ test('a public client without PKCE, or with plain PKCE, is sent back with an err
 });
 
 test('an unregistered redirect URI or an unknown client gets a page, never a redirect', async () => {
-  const cases: Array<Record<string, string>> = [{ redirect_uri: 'https://evil.example/cb' }, { client_id: '9f0b3f5e-0000-4000-8000-000000000000' }, { redirect_uri: 'http://localhost:1/#frag' }];
+  const cases: Array<Record<string, string>> = [
+    { redirect_uri: 'https://evil.example/cb' },
+    { client_id: '9f0b3f5e-0000-4000-8000-000000000000' },
+    { redirect_uri: 'http://localhost:1/#frag' },
+  ];
   for (const extra of cases) {
     const r = await t.get(authorizeUrl(request(pkce().challenge, extra)));
     assert.equal(r.status, 400);

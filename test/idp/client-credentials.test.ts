@@ -33,7 +33,10 @@ test('v1: an app token with Entra v1 app claims, string numbers in the response'
   const token = String(body.access_token);
   assert.deepEqual(headerOf(token), { typ: 'JWT', alg: 'RS256', kid: headerOf(token).kid, x5t: headerOf(token).kid });
   const { payload } = await t.verify(token, '1.0', PG);
-  assert.deepEqual(Object.keys(payload).sort(), ['aio', 'appid', 'appidacr', 'aud', 'exp', 'groups', 'iat', 'idp', 'idtyp', 'iss', 'nbf', 'oid', 'rh', 'sub', 'tid', 'uti', 'ver'].sort());
+  assert.deepEqual(
+    Object.keys(payload).sort(),
+    ['aio', 'appid', 'appidacr', 'aud', 'exp', 'groups', 'iat', 'idp', 'idtyp', 'iss', 'nbf', 'oid', 'rh', 'sub', 'tid', 'uti', 'ver'].sort(),
+  );
   assert.equal(payload.iss, `${t.authority}/${t.tenantId}/`);
   assert.equal(payload.idp, `${t.authority}/${t.tenantId}/`);
   assert.equal(payload.appid, sp.appId);
@@ -66,7 +69,12 @@ test('v2 with HTTP Basic: scope RESOURCE/.default, an app token with azp, number
 });
 
 test('the tenant may be named by its domain; aud is the resource exactly as requested', async () => {
-  const r = await t.post(`/${t.idp.tenantDomain}/oauth2/token`, { grant_type: 'client_credentials', client_id: sp.appId, client_secret: sp.secret, resource: 'https://ossrdbms-aad.database.windows.net/' });
+  const r = await t.post(`/${t.idp.tenantDomain}/oauth2/token`, {
+    grant_type: 'client_credentials',
+    client_id: sp.appId,
+    client_secret: sp.secret,
+    resource: 'https://ossrdbms-aad.database.windows.net/',
+  });
   assert.equal(r.status, 200, r.text());
   const { payload } = await t.verify(r.json<{ access_token: string }>().access_token, '1.0', 'https://ossrdbms-aad.database.windows.net/');
   assert.equal(payload.aud, 'https://ossrdbms-aad.database.windows.net/');
@@ -116,7 +124,12 @@ test('an unknown resource: 400 invalid_resource AADSTS500011; v2 without /.defau
 });
 
 test('client credentials through organizations are refused: an app has no home there', async () => {
-  const r = await t.post('/organizations/oauth2/v2.0/token', { grant_type: 'client_credentials', client_id: sp.appId, client_secret: sp.secret, scope: `${PG}/.default` });
+  const r = await t.post('/organizations/oauth2/v2.0/token', {
+    grant_type: 'client_credentials',
+    client_id: sp.appId,
+    client_secret: sp.secret,
+    scope: `${PG}/.default`,
+  });
   assert.equal(r.status, 400);
   assert.deepEqual(r.json<{ error_codes: number[] }>().error_codes, [50059]);
 });
@@ -146,11 +159,15 @@ test('bad requests: no grant_type, an unknown grant type, a parameter twice', as
 async function httpPostRaw(body: string): Promise<{ status: number; body: string }> {
   const { request } = await import('node:https');
   return new Promise((resolve, reject) => {
-    const req = request(`${t.authority}/${t.tenantId}/oauth2/token`, { method: 'POST', ca: t.ca, headers: { 'content-type': 'application/x-www-form-urlencoded' } }, (res) => {
-      let text = '';
-      res.on('data', (c: Buffer) => (text += c.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
-    });
+    const req = request(
+      `${t.authority}/${t.tenantId}/oauth2/token`,
+      { method: 'POST', ca: t.ca, headers: { 'content-type': 'application/x-www-form-urlencoded' } },
+      (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });

@@ -19,14 +19,22 @@ after(() => t.destroy());
 
 async function deviceCode(version: '1.0' | '2.0' = '2.0'): Promise<Record<string, string | number>> {
   const path = version === '1.0' ? 'oauth2/devicecode' : 'oauth2/v2.0/devicecode';
-  const form: Record<string, string> = version === '1.0' ? { client_id: AZURE_CLI_CLIENT_ID, resource: PG } : { client_id: AZURE_CLI_CLIENT_ID, scope: `${PG}/.default offline_access openid profile` };
+  const form: Record<string, string> =
+    version === '1.0'
+      ? { client_id: AZURE_CLI_CLIENT_ID, resource: PG }
+      : { client_id: AZURE_CLI_CLIENT_ID, scope: `${PG}/.default offline_access openid profile` };
   const r = await t.post(`/${t.tenantId}/${path}`, form);
   assert.equal(r.status, 200, r.text());
   return r.json();
 }
 
 /** What a person does in a browser: open the page, fill in the form, send it. */
-async function signInOnPage(code: string, username: string, password: string, tamper: (f: Record<string, string>, h: Record<string, string>) => void = () => undefined) {
+async function signInOnPage(
+  code: string,
+  username: string,
+  password: string,
+  tamper: (f: Record<string, string>, h: Record<string, string>) => void = () => undefined,
+) {
   const page = await t.get('/devicelogin');
   assert.equal(page.status, 200);
   const { hidden, cookie, action } = formOf(page);
@@ -38,9 +46,13 @@ async function signInOnPage(code: string, username: string, password: string, ta
 }
 
 const poll = (deviceCodeValue: string) =>
-  t.post(`/${t.tenantId}/oauth2/v2.0/token`, { grant_type: 'urn:ietf:params:oauth:grant-type:device_code', client_id: AZURE_CLI_CLIENT_ID, device_code: deviceCodeValue });
+  t.post(`/${t.tenantId}/oauth2/v2.0/token`, {
+    grant_type: 'urn:ietf:params:oauth:grant-type:device_code',
+    client_id: AZURE_CLI_CLIENT_ID,
+    device_code: deviceCodeValue,
+  });
 
-test('v2 device code: the answer and its message are shaped like Entra\'s', async () => {
+test("v2 device code: the answer and its message are shaped like Entra's", async () => {
   const dc = await deviceCode();
   assert.deepEqual(Object.keys(dc), ['user_code', 'device_code', 'verification_uri', 'expires_in', 'interval', 'message']);
   assert.match(String(dc.user_code), /^[A-Z0-9]{9}$/);
@@ -76,7 +88,12 @@ test('v1 device code: verification_url, string numbers, the code parameter, v1 t
   assert.deepEqual(Object.keys(dc), ['user_code', 'device_code', 'verification_url', 'expires_in', 'interval', 'message']);
   assert.equal(dc.expires_in, '900');
   assert.equal((await signInOnPage(String(dc.user_code), alice.upn, PASSWORD)).status, 200);
-  const r = await t.post(`/${t.tenantId}/oauth2/token`, { grant_type: 'device_code', client_id: AZURE_CLI_CLIENT_ID, code: String(dc.device_code), resource: PG });
+  const r = await t.post(`/${t.tenantId}/oauth2/token`, {
+    grant_type: 'device_code',
+    client_id: AZURE_CLI_CLIENT_ID,
+    code: String(dc.device_code),
+    resource: PG,
+  });
   assert.equal(r.status, 200, r.text());
   assert.equal((await t.verify(r.json<{ access_token: string }>().access_token, '1.0', PG)).payload.upn, alice.upn);
 });
@@ -135,6 +152,11 @@ test('another client cannot redeem the device code', async () => {
   const dc = await deviceCode();
   await signInOnPage(String(dc.user_code), alice.upn, PASSWORD);
   const sp = await t.idp.directory.addServicePrincipal({ displayName: 'thief' });
-  const r = await t.post(`/${t.tenantId}/oauth2/v2.0/token`, { grant_type: 'urn:ietf:params:oauth:grant-type:device_code', client_id: sp.servicePrincipal.appId, client_secret: sp.secret, device_code: String(dc.device_code) });
+  const r = await t.post(`/${t.tenantId}/oauth2/v2.0/token`, {
+    grant_type: 'urn:ietf:params:oauth:grant-type:device_code',
+    client_id: sp.servicePrincipal.appId,
+    client_secret: sp.secret,
+    device_code: String(dc.device_code),
+  });
   assert.equal(r.json<{ error: string }>().error, 'invalid_grant');
 });

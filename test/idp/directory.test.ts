@@ -26,7 +26,10 @@ test('a new tenant: random id, pgwarden<6 hex>.onmicrosoft.com, the Azure CLI as
     const data = (await d.snapshot())!;
     assert.match(data.tenant.id, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     assert.match(data.tenant.domain, /^pgwarden[0-9a-f]{6}\.onmicrosoft\.com$/);
-    assert.deepEqual(data.publicClients.map((c) => c.appId), [AZURE_CLI_CLIENT_ID]);
+    assert.deepEqual(
+      data.publicClients.map((c) => c.appId),
+      [AZURE_CLI_CLIENT_ID],
+    );
     assert.equal((await stat(path)).mode & 0o777, 0o600);
     assert.equal(await d.createTenant(), undefined, 'a second createTenant changes nothing');
   });
@@ -44,10 +47,17 @@ test('users: a bare name gets the domain, a generated password is returned once,
     assert.ok(!text.includes(a.password!) && !text.includes('Bob-passw0rd'));
     assert.match(text, /"passwordHash": "scrypt\$32768\$8\$1\$/);
     const list = await d.listUsers();
-    assert.deepEqual(list.map((u) => u.userPrincipalName), [`alice@${domain}`, 'Bob@Example.com']);
+    assert.deepEqual(
+      list.map((u) => u.userPrincipalName),
+      [`alice@${domain}`, 'Bob@Example.com'],
+    );
     assert.ok(!JSON.stringify(list).includes('scrypt'), 'listing shows no hash');
-    await assert.rejects(d.addUser({ userPrincipalName: 'bob@example.com', displayName: 'x', password: 'whatever-1' }), (e) => isPgwardenError(e, 'ALREADY_EXISTS'));
-    await assert.rejects(d.addUser({ userPrincipalName: 'no spaces@x.com', displayName: 'x', password: 'whatever-1' }), (e) => isPgwardenError(e, 'INVALID_INPUT'));
+    await assert.rejects(d.addUser({ userPrincipalName: 'bob@example.com', displayName: 'x', password: 'whatever-1' }), (e) =>
+      isPgwardenError(e, 'ALREADY_EXISTS'),
+    );
+    await assert.rejects(d.addUser({ userPrincipalName: 'no spaces@x.com', displayName: 'x', password: 'whatever-1' }), (e) =>
+      isPgwardenError(e, 'INVALID_INPUT'),
+    );
     await assert.rejects(d.addUser({ userPrincipalName: 'carol', displayName: 'x', password: 'short' }), (e) => isPgwardenError(e, 'INVALID_INPUT'));
     await assert.rejects(d.addUser({ userPrincipalName: 'carol', displayName: '', password: 'long-enough' }), (e) => isPgwardenError(e, 'INVALID_INPUT'));
   });
@@ -82,21 +92,32 @@ test('Graph application permissions: granted and revoked by value (any case) or 
     // By app role id, several at once, and again: known order, no duplicates.
     const both = await d.grantGraphPermission(sp.servicePrincipal.appId, ['7AB1D382-F21E-4ACD-A863-BA3E13F7DA61', 'GroupMember.Read.All']);
     assert.deepEqual(both.graphPermissions, ['Directory.Read.All', 'GroupMember.Read.All']);
-    assert.deepEqual((await d.grantGraphPermission(sp.servicePrincipal.objectId, 'Directory.Read.All')).graphPermissions, ['Directory.Read.All', 'GroupMember.Read.All']);
+    assert.deepEqual((await d.grantGraphPermission(sp.servicePrincipal.objectId, 'Directory.Read.All')).graphPermissions, [
+      'Directory.Read.All',
+      'GroupMember.Read.All',
+    ]);
     assert.deepEqual((await d.snapshot())!.servicePrincipals[0]!.graphPermissions, ['Directory.Read.All', 'GroupMember.Read.All']);
     assert.match(await readFile(path, 'utf8'), /"graphPermissions": \[\n\s+"Directory.Read.All",\n\s+"GroupMember.Read.All"\n\s+\]/);
     assert.deepEqual((await d.listServicePrincipals())[0]!.graphPermissions, ['Directory.Read.All', 'GroupMember.Read.All']);
 
-    const unknown = (e: unknown) => isPgwardenError(e, 'INVALID_INPUT') && /"User.ReadWrite.All" is not a Microsoft Graph application permission pgwarden knows \(Directory.Read.All, GroupMember.Read.All\)/.test((e as Error).message);
+    const unknown = (e: unknown) =>
+      isPgwardenError(e, 'INVALID_INPUT') &&
+      /"User.ReadWrite.All" is not a Microsoft Graph application permission pgwarden knows \(Directory.Read.All, GroupMember.Read.All\)/.test(
+        (e as Error).message,
+      );
     await assert.rejects(d.grantGraphPermission('directory-reader', 'User.ReadWrite.All'), unknown);
     await assert.rejects(d.grantGraphPermission('directory-reader', ['Directory.Read.All', 'User.ReadWrite.All']), unknown, 'all or nothing');
     await assert.rejects(d.grantGraphPermission('directory-reader', []), (e) => isPgwardenError(e, 'INVALID_INPUT'));
-    await assert.rejects(d.grantGraphPermission('nobody', 'Directory.Read.All'), (e) => isPgwardenError(e, 'NOT_FOUND') && /no service principal nobody/.test((e as Error).message));
+    await assert.rejects(
+      d.grantGraphPermission('nobody', 'Directory.Read.All'),
+      (e) => isPgwardenError(e, 'NOT_FOUND') && /no service principal nobody/.test((e as Error).message),
+    );
 
     assert.deepEqual((await d.revokeGraphPermission('directory-reader', 'directory.read.all')).graphPermissions, ['GroupMember.Read.All']);
     await assert.rejects(
       d.revokeGraphPermission('directory-reader', 'Directory.Read.All'),
-      (e) => isPgwardenError(e, 'NOT_FOUND') && (e as Error).message === 'service principal "directory-reader" has no Microsoft Graph permission Directory.Read.All',
+      (e) =>
+        isPgwardenError(e, 'NOT_FOUND') && (e as Error).message === 'service principal "directory-reader" has no Microsoft Graph permission Directory.Read.All',
     );
     assert.deepEqual((await d.revokeGraphPermission('directory-reader', '98830695-27a2-44f7-8c18-0c3ebc9698f6')).graphPermissions, []);
     await assert.rejects(d.revokeGraphPermission('directory-reader', 'Nope.Read'), (e) => isPgwardenError(e, 'INVALID_INPUT'));
@@ -145,10 +166,22 @@ test('search: prefix of display name or any word of it, UPN or app id, case-inse
     await d.addUser({ userPrincipalName: 'smithers', displayName: 'Waylon', password: 'Waylo-passw0rd' });
     const sp = await d.addServicePrincipal({ displayName: 'Smith Reporting' });
     await d.addGroup({ displayName: 'Admins' });
-    assert.deepEqual((await d.search('smi')).map((p) => p.displayName), ['Alice Smith', 'Smith Reporting', 'Waylon']);
-    assert.deepEqual((await d.search('SMI', ['user'])).map((p) => p.displayName), ['Alice Smith', 'Waylon']);
-    assert.deepEqual((await d.search(sp.servicePrincipal.appId.slice(0, 6))).map((p) => p.type), ['servicePrincipal']);
-    assert.deepEqual((await d.search('adm', ['group'])).map((p) => p.type), ['group']);
+    assert.deepEqual(
+      (await d.search('smi')).map((p) => p.displayName),
+      ['Alice Smith', 'Smith Reporting', 'Waylon'],
+    );
+    assert.deepEqual(
+      (await d.search('SMI', ['user'])).map((p) => p.displayName),
+      ['Alice Smith', 'Waylon'],
+    );
+    assert.deepEqual(
+      (await d.search(sp.servicePrincipal.appId.slice(0, 6))).map((p) => p.type),
+      ['servicePrincipal'],
+    );
+    assert.deepEqual(
+      (await d.search('adm', ['group'])).map((p) => p.type),
+      ['group'],
+    );
     assert.equal((await d.search('')).length, 4);
     assert.equal((await d.search('', undefined, 2)).length, 2);
   });

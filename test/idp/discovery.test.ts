@@ -43,12 +43,17 @@ test('the tenant by its domain (any case) gives the same issuer; organizations g
 });
 
 test('an unknown tenant: 400 invalid_request AADSTS90002, shaped like Entra', async () => {
-  const r = await t.get('/00000000-0000-0000-0000-000000000000/v2.0/.well-known/openid-configuration', { 'client-request-id': '11111111-2222-3333-4444-555555555555' });
+  const r = await t.get('/00000000-0000-0000-0000-000000000000/v2.0/.well-known/openid-configuration', {
+    'client-request-id': '11111111-2222-3333-4444-555555555555',
+  });
   assert.equal(r.status, 400);
   const body = r.json<Record<string, unknown>>();
   assert.equal(body.error, 'invalid_request');
   assert.deepEqual(body.error_codes, [90002]);
-  assert.match(String(body.error_description), /^AADSTS90002: Tenant '00000000-0000-0000-0000-000000000000' not found\..* Trace ID: [0-9a-f-]{36} Correlation ID: 11111111-2222-3333-4444-555555555555 Timestamp: \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ$/);
+  assert.match(
+    String(body.error_description),
+    /^AADSTS90002: Tenant '00000000-0000-0000-0000-000000000000' not found\..* Trace ID: [0-9a-f-]{36} Correlation ID: 11111111-2222-3333-4444-555555555555 Timestamp: \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ$/,
+  );
   assert.equal(body.correlation_id, '11111111-2222-3333-4444-555555555555');
   assert.match(String(body.timestamp), /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ$/);
   assert.match(String(body.trace_id), /^[0-9a-f-]{36}$/);
@@ -70,7 +75,10 @@ test('key sets: active and next keys as Entra shapes them; kid = x5t = SHA-1 thu
     const cert = new X509Certificate(der);
     assert.equal(cert.publicKey.export({ format: 'jwk' }).n, k.n, 'the certificate holds the key');
   }
-  assert.deepEqual(v2.keys.map((k) => k.kid), v1.keys.map((k) => k.kid));
+  assert.deepEqual(
+    v2.keys.map((k) => k.kid),
+    v1.keys.map((k) => k.kid),
+  );
   assert.ok(v2.keys.every((k) => k.issuer === `${t.authority}/${t.tenantId}/v2.0`));
 });
 

@@ -92,7 +92,12 @@ async function refused(r: Awaited<ReturnType<typeof graph>>, status: number, cod
 }
 
 test('the Graph token: aud https://graph.microsoft.com, app-only, scope .default, the granted permissions in roles', async () => {
-  const r = await t.post(`/${t.tenantId}/oauth2/v2.0/token`, { grant_type: 'client_credentials', client_id: etl.appId, client_secret: etl.secret, scope: `${GRAPH}/.default` });
+  const r = await t.post(`/${t.tenantId}/oauth2/v2.0/token`, {
+    grant_type: 'client_credentials',
+    client_id: etl.appId,
+    client_secret: etl.secret,
+    scope: `${GRAPH}/.default`,
+  });
   assert.equal(r.json<{ scope: string }>().scope, `${GRAPH}/.default`);
   const { payload } = await t.verify(token, '2.0', GRAPH);
   assert.equal(payload.aud, GRAPH);
@@ -106,8 +111,12 @@ test('roles only in Graph tokens: not for other resources, not without a grant, 
   const both = await t.idp.directory.addServicePrincipal({ displayName: 'roles-check' });
   const sp = { appId: both.servicePrincipal.appId, objectId: both.servicePrincipal.objectId, secret: both.secret };
   const credentials = { grant_type: 'client_credentials', client_id: sp.appId, client_secret: sp.secret };
-  const v1 = async (resource: string) => claimsOf((await t.post(`/${t.tenantId}/oauth2/token`, { ...credentials, resource })).json<{ access_token: string }>().access_token);
-  const v2 = async (resource: string) => claimsOf((await t.post(`/${t.tenantId}/oauth2/v2.0/token`, { ...credentials, scope: `${resource}/.default` })).json<{ access_token: string }>().access_token);
+  const v1 = async (resource: string) =>
+    claimsOf((await t.post(`/${t.tenantId}/oauth2/token`, { ...credentials, resource })).json<{ access_token: string }>().access_token);
+  const v2 = async (resource: string) =>
+    claimsOf(
+      (await t.post(`/${t.tenantId}/oauth2/v2.0/token`, { ...credentials, scope: `${resource}/.default` })).json<{ access_token: string }>().access_token,
+    );
   try {
     assert.equal(claimsOf(await graphToken(sp)).roles, undefined, 'nothing granted: no roles claim');
     await t.idp.directory.grantGraphPermission('roles-check', ['GroupMember.Read.All', 'Directory.Read.All']);
@@ -119,7 +128,13 @@ test('roles only in Graph tokens: not for other resources, not without a grant, 
         assert.equal(claims.roles, undefined, `no Graph roles in a token for ${other}`);
       }
     }
-    const user = await t.post(`/${t.tenantId}/oauth2/token`, { grant_type: 'password', client_id: AZURE_CLI_CLIENT_ID, username: `alice@${t.idp.tenantDomain}`, password: USER_PASSWORD, resource: GRAPH });
+    const user = await t.post(`/${t.tenantId}/oauth2/token`, {
+      grant_type: 'password',
+      client_id: AZURE_CLI_CLIENT_ID,
+      username: `alice@${t.idp.tenantDomain}`,
+      password: USER_PASSWORD,
+      resource: GRAPH,
+    });
     assert.equal(claimsOf(user.json<{ access_token: string }>().access_token).roles, undefined, 'a user token has scp, no roles');
   } finally {
     await t.idp.directory.removeServicePrincipal('roles-check');
@@ -175,7 +190,10 @@ test('lists users, service principals and groups: default properties, ordered by
   assert.deepEqual(Object.keys(body), ['@odata.context', 'value']);
   assert.equal(body['@odata.context'], `${t.authority}/graph/v1.0/$metadata#users`);
   assert.deepEqual(names(body.value), ['alan turing', 'Alice Smith', 'pgwarden administrator', "Sean O'Brien"]);
-  assert.deepEqual(body.value.find((u) => u.id === users.alice), { id: users.alice, displayName: 'Alice Smith', userPrincipalName: `alice@${t.idp.tenantDomain}` });
+  assert.deepEqual(
+    body.value.find((u) => u.id === users.alice),
+    { id: users.alice, displayName: 'Alice Smith', userPrincipalName: `alice@${t.idp.tenantDomain}` },
+  );
   assert.equal(body.value.find((u) => u.displayName === 'pgwarden administrator')?.id, t.admin.objectId);
 
   const sps = await graph('servicePrincipals');
@@ -200,7 +218,10 @@ test('$filter startswith on displayName and userPrincipalName, case-insensitive;
   assert.deepEqual(names(await list('users', { $filter: "startsWith( displayName , 'alice s' )" })), ['Alice Smith']);
   assert.deepEqual(names(await list('users', { $filter: "startswith(displayName,'smith')" })), [], 'from the start of the name only');
   assert.deepEqual(names(await list('users', { $filter: "startswith(userPrincipalName,'ALICE@')" })), ['Alice Smith']);
-  assert.deepEqual(names(await list('users', { $filter: "startswith(displayName,'alan') OR startswith(userPrincipalName,'sean')" })), ['alan turing', "Sean O'Brien"]);
+  assert.deepEqual(names(await list('users', { $filter: "startswith(displayName,'alan') OR startswith(userPrincipalName,'sean')" })), [
+    'alan turing',
+    "Sean O'Brien",
+  ]);
   assert.deepEqual(names(await list('servicePrincipals', { $filter: "startswith(displayName,'rep')" })), ['Reporting']);
   assert.deepEqual(names(await list('groups', { $filter: "startswith(displayName,'a')" })), ['Admins', 'analysts']);
   assert.deepEqual(names(await list('users', { $filter: "startswith(displayName,'')" })).length, 4);
@@ -211,7 +232,9 @@ test('$filter startswith on displayName and userPrincipalName, case-insensitive;
 });
 
 test('$filter eq on id and appId (case-insensitive GUIDs) and on names', async () => {
-  assert.deepEqual(await list('users', { $filter: `id eq '${users.alan.toUpperCase()}'` }), [{ id: users.alan, displayName: 'alan turing', userPrincipalName: `alan@${t.idp.tenantDomain}` }]);
+  assert.deepEqual(await list('users', { $filter: `id eq '${users.alan.toUpperCase()}'` }), [
+    { id: users.alan, displayName: 'alan turing', userPrincipalName: `alan@${t.idp.tenantDomain}` },
+  ]);
   assert.deepEqual(names(await list('servicePrincipals', { $filter: `appId eq '${reporting.appId.toUpperCase()}'` })), ['Reporting']);
   assert.deepEqual(names(await list('servicePrincipals', { $filter: `id eq '${etl.objectId}' or appId eq '${reporting.appId}'` })), ['etl-job', 'Reporting']);
   assert.deepEqual(names(await list('groups', { $filter: `id eq '${groups.analysts}'` })), ['analysts']);
@@ -229,12 +252,17 @@ test("a literal with a quote: '' inside the string is one '", async () => {
 test('$select returns only the named properties (any case), in a fixed order', async () => {
   assert.deepEqual(await list('users', { $select: 'displayName', $filter: "startswith(displayName,'alice')" }), [{ displayName: 'Alice Smith' }]);
   assert.deepEqual(await list('servicePrincipals', { $select: 'AppId, id', $filter: "displayName eq 'etl-job'" }), [{ id: etl.objectId, appId: etl.appId }]);
-  assert.deepEqual((await list('groups', { $select: 'id' })).map((g) => Object.keys(g)), [['id'], ['id']]);
+  assert.deepEqual(
+    (await list('groups', { $select: 'id' })).map((g) => Object.keys(g)),
+    [['id'], ['id']],
+  );
 });
 
 test('$top limits the answer after filtering and ordering', async () => {
   assert.deepEqual(names(await list('users', { $top: '2' })), ['alan turing', 'Alice Smith']);
-  assert.deepEqual(names(await list('users', { $top: '1', $filter: "startswith(displayName,'s') or startswith(displayName,'p')" })), ['pgwarden administrator']);
+  assert.deepEqual(names(await list('users', { $top: '1', $filter: "startswith(displayName,'s') or startswith(displayName,'p')" })), [
+    'pgwarden administrator',
+  ]);
   assert.equal((await list('users', { $top: '999' })).length, 4);
 });
 
@@ -280,13 +308,24 @@ test('400 Request_BadRequest: unknown $select properties, $top out of range, an 
 test('401 InvalidAuthenticationToken: no token, not Bearer, another audience, tampered, expired, not a JWT', async () => {
   const none = await graph('users', {}, null);
   assert.equal(await refused(none, 401, 'InvalidAuthenticationToken'), 'Access token is empty.');
-  assert.match(String(none.headers['www-authenticate']), new RegExp(`^Bearer realm="", authorization_uri="${t.authority}/${t.tenantId}/oauth2/authorize", client_id="${GRAPH_APP_ID}"$`));
+  assert.match(
+    String(none.headers['www-authenticate']),
+    new RegExp(`^Bearer realm="", authorization_uri="${t.authority}/${t.tenantId}/oauth2/authorize", client_id="${GRAPH_APP_ID}"$`),
+  );
 
   const basic = await t.get('/graph/v1.0/users', { authorization: `Basic ${Buffer.from(`${etl.appId}:${etl.secret}`).toString('base64')}` });
   await refused(basic, 401, 'InvalidAuthenticationToken');
 
-  const oss = await t.post(`/${t.tenantId}/oauth2/token`, { grant_type: 'client_credentials', client_id: etl.appId, client_secret: etl.secret, resource: 'https://ossrdbms-aad.database.windows.net' });
-  assert.match(await refused(await graph('users', {}, oss.json<{ access_token: string }>().access_token), 401, 'InvalidAuthenticationToken'), /Invalid audience/);
+  const oss = await t.post(`/${t.tenantId}/oauth2/token`, {
+    grant_type: 'client_credentials',
+    client_id: etl.appId,
+    client_secret: etl.secret,
+    resource: 'https://ossrdbms-aad.database.windows.net',
+  });
+  assert.match(
+    await refused(await graph('users', {}, oss.json<{ access_token: string }>().access_token), 401, 'InvalidAuthenticationToken'),
+    /Invalid audience/,
+  );
 
   // The same claims with another audience, or a changed oid, break the signature.
   const [h, p, s] = token.split('.') as [string, string, string];
@@ -313,7 +352,8 @@ test("signed by the provider's own key but not a Graph token of this tenant: 401
   const sign = (claims: JWTPayload) => new SignJWT(claims).setProtectedHeader({ typ: 'JWT', alg: 'RS256', kid, x5t: kid }).sign(key);
   const good = claimsOf(token) as JWTPayload;
   assert.equal((await graph('users', {}, await sign(good))).status, 200, 'the same claims, signed again, read');
-  const bad = async (claims: JWTPayload, pattern: RegExp) => assert.match(await refused(await graph('users', {}, await sign(claims)), 401, 'InvalidAuthenticationToken'), pattern);
+  const bad = async (claims: JWTPayload, pattern: RegExp) =>
+    assert.match(await refused(await graph('users', {}, await sign(claims)), 401, 'InvalidAuthenticationToken'), pattern);
   await bad({ ...good, iss: 'https://login.microsoftonline.com/common/v2.0' }, /Invalid issuer/);
   await bad({ ...good, tid: '11111111-1111-4111-8111-111111111111' }, /another tenant/);
   await bad({ ...good, aud: [GRAPH, 'https://management.azure.com/'] }, /Invalid audience/);
@@ -367,7 +407,12 @@ test('403 Authorization_RequestDenied: a user delegated Graph token, v1 and v2; 
 });
 
 test('the v1 form: resource=https://graph.microsoft.com gives a v1 Graph token that reads', async () => {
-  const r = await t.post(`/${t.tenantId}/oauth2/token`, { grant_type: 'client_credentials', client_id: reporting.appId, client_secret: reporting.secret, resource: GRAPH });
+  const r = await t.post(`/${t.tenantId}/oauth2/token`, {
+    grant_type: 'client_credentials',
+    client_id: reporting.appId,
+    client_secret: reporting.secret,
+    resource: GRAPH,
+  });
   assert.equal(r.status, 200, r.text());
   assert.equal(r.json<{ resource: string }>().resource, GRAPH);
   const v1Token = r.json<{ access_token: string }>().access_token;

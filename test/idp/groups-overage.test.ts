@@ -116,7 +116,8 @@ function refused(r: HttpResponse, status: number, code: string): string {
   return body.error.message;
 }
 
-const check = (collection: string, id: string, groupIds: unknown, bearer: string | null = graphToken) => post(`${collection}/${id}/checkMemberGroups`, { groupIds }, bearer);
+const check = (collection: string, id: string, groupIds: unknown, bearer: string | null = graphToken) =>
+  post(`${collection}/${id}/checkMemberGroups`, { groupIds }, bearer);
 const sorted = (ids: string[]) => [...ids].sort();
 
 test('a user in more groups than the limit: v1 and v2 access tokens carry the groups overage, no groups', async () => {
@@ -145,15 +146,32 @@ test('a user in as many groups as the limit: the groups claim as before, no over
     assert.equal(payload._claim_sources, undefined);
   }
   // A user in no group: neither.
-  const r = await t.post(`/${t.tenantId}/oauth2/v2.0/token`, { grant_type: 'password', client_id: AZURE_CLI_CLIENT_ID, username: t.admin.username, password: t.admin.password, scope: `${OSS}/.default` });
+  const r = await t.post(`/${t.tenantId}/oauth2/v2.0/token`, {
+    grant_type: 'password',
+    client_id: AZURE_CLI_CLIENT_ID,
+    username: t.admin.username,
+    password: t.admin.password,
+    scope: `${OSS}/.default`,
+  });
   const admin = claimsOf(r.json<{ access_token: string }>().access_token);
   assert.equal(admin.groups, undefined);
   assert.equal(admin._claim_names, undefined);
 });
 
 test('a refreshed token follows the same rule', async () => {
-  const r = await t.post(`/${t.tenantId}/oauth2/token`, { grant_type: 'password', client_id: AZURE_CLI_CLIENT_ID, username: many.upn, password: PASSWORD, resource: OSS });
-  const refreshed = await t.post(`/${t.tenantId}/oauth2/token`, { grant_type: 'refresh_token', client_id: AZURE_CLI_CLIENT_ID, refresh_token: r.json<{ refresh_token: string }>().refresh_token, resource: OSS });
+  const r = await t.post(`/${t.tenantId}/oauth2/token`, {
+    grant_type: 'password',
+    client_id: AZURE_CLI_CLIENT_ID,
+    username: many.upn,
+    password: PASSWORD,
+    resource: OSS,
+  });
+  const refreshed = await t.post(`/${t.tenantId}/oauth2/token`, {
+    grant_type: 'refresh_token',
+    client_id: AZURE_CLI_CLIENT_ID,
+    refresh_token: r.json<{ refresh_token: string }>().refresh_token,
+    resource: OSS,
+  });
   assert.equal(refreshed.status, 200, refreshed.text());
   const claims = claimsOf(refreshed.json<{ access_token: string }>().access_token);
   assert.equal(claims.groups, undefined);
@@ -225,7 +243,14 @@ test('checkMemberGroups: the given groups the object is a member of, in the orde
 test('checkMemberGroups refuses 0 or 21 ids, non-GUIDs, a missing or malformed body: 400 Request_BadRequest', async () => {
   const bad = async (r: HttpResponse, pattern: RegExp) => assert.match(refused(r, 400, 'Request_BadRequest'), pattern);
   await bad(await check('users', many.oid, []), /1 to 20 group ids; it holds 0/);
-  await bad(await check('users', many.oid, Array.from({ length: 21 }, () => randomUUID())), /1 to 20 group ids; it holds 21/);
+  await bad(
+    await check(
+      'users',
+      many.oid,
+      Array.from({ length: 21 }, () => randomUUID()),
+    ),
+    /1 to 20 group ids; it holds 21/,
+  );
   await bad(await check('users', many.oid, ['group-a']), /item 0 is not a GUID: 'group-a'/);
   await bad(await check('users', many.oid, [g.a, 42]), /item 1 is not a GUID: 42/);
   await bad(await check('users', many.oid, [null]), /item 0 is not a GUID: null/);
@@ -236,10 +261,22 @@ test('checkMemberGroups refuses 0 or 21 ids, non-GUIDs, a missing or malformed b
   await bad(await post(`users/${many.oid}/checkMemberGroups`, [g.a]), /JSON object/);
   await bad(await post(`users/${many.oid}/checkMemberGroups`, { groupIds: [g.a], extra: 1 }), /'extra'.*not a valid parameter/);
   await bad(await post(`users/${many.oid}/checkMemberGroups`, undefined, graphToken, { contentType: 'application/json', data: '' }), /body is missing/);
-  await bad(await post(`users/${many.oid}/checkMemberGroups`, undefined, graphToken, { contentType: 'application/json', data: '{"groupIds": [' }), /not valid JSON/);
-  await bad(await post(`users/${many.oid}/checkMemberGroups`, undefined, graphToken, { contentType: 'application/json', data: '{"__proto__": {"x": 1}}' }), /not valid JSON/);
-  await bad(await post(`users/${many.oid}/checkMemberGroups`, undefined, graphToken, { contentType: 'application/x-www-form-urlencoded', data: `groupIds=${g.a}` }), /must be JSON/);
-  await bad(await post(`users/${many.oid}/checkMemberGroups`, undefined, graphToken, { contentType: 'text/plain', data: JSON.stringify({ groupIds: [g.a] }) }), /must be JSON/);
+  await bad(
+    await post(`users/${many.oid}/checkMemberGroups`, undefined, graphToken, { contentType: 'application/json', data: '{"groupIds": [' }),
+    /not valid JSON/,
+  );
+  await bad(
+    await post(`users/${many.oid}/checkMemberGroups`, undefined, graphToken, { contentType: 'application/json', data: '{"__proto__": {"x": 1}}' }),
+    /not valid JSON/,
+  );
+  await bad(
+    await post(`users/${many.oid}/checkMemberGroups`, undefined, graphToken, { contentType: 'application/x-www-form-urlencoded', data: `groupIds=${g.a}` }),
+    /must be JSON/,
+  );
+  await bad(
+    await post(`users/${many.oid}/checkMemberGroups`, undefined, graphToken, { contentType: 'text/plain', data: JSON.stringify({ groupIds: [g.a] }) }),
+    /must be JSON/,
+  );
   await bad(await post(`users/${many.oid}/checkMemberGroups`, undefined, graphToken, { contentType: 'application/xml', data: '<groupIds/>' }), /must be JSON/);
   // The body is bounded by the server's limit (64 KB).
   const big = await post(`users/${many.oid}/checkMemberGroups`, { groupIds: [g.a], pad: 'x'.repeat(70 * 1024) });
@@ -269,11 +306,24 @@ test('checkMemberGroups: no token is 401, a user token 403, an app token for ano
   assert.equal(refused(none, 401, 'InvalidAuthenticationToken'), 'Access token is empty.');
   assert.match(String(none.headers['www-authenticate']), /^Bearer realm="", authorization_uri="/);
   // Without a token, a bad body is still a 401: the caller learns nothing more.
-  refused(await post(`users/${many.oid}/checkMemberGroups`, undefined, null, { contentType: 'application/json', data: '{' }), 401, 'InvalidAuthenticationToken');
+  refused(
+    await post(`users/${many.oid}/checkMemberGroups`, undefined, null, { contentType: 'application/json', data: '{' }),
+    401,
+    'InvalidAuthenticationToken',
+  );
   refused(await post(`users/${many.oid}/checkMemberGroups`, { groupIds: [] }, null), 401, 'InvalidAuthenticationToken');
-  const v1 = await t.post(`/${t.tenantId}/oauth2/token`, { grant_type: 'password', client_id: AZURE_CLI_CLIENT_ID, username: few.upn, password: PASSWORD, resource: GRAPH });
+  const v1 = await t.post(`/${t.tenantId}/oauth2/token`, {
+    grant_type: 'password',
+    client_id: AZURE_CLI_CLIENT_ID,
+    username: few.upn,
+    password: PASSWORD,
+    resource: GRAPH,
+  });
   const userGraphToken = v1.json<{ access_token: string }>().access_token;
-  assert.equal(refused(await check('users', few.oid, [g.a], userGraphToken), 403, 'Authorization_RequestDenied'), 'Insufficient privileges to complete the operation.');
+  assert.equal(
+    refused(await check('users', few.oid, [g.a], userGraphToken), 403, 'Authorization_RequestDenied'),
+    'Insufficient privileges to complete the operation.',
+  );
   refused(await post(`users/${few.oid}/getMemberObjects`, { securityEnabledOnly: true }, userGraphToken), 403, 'Authorization_RequestDenied');
   const ossToken = (await clientCredentials(reader, '2.0')).access_token;
   assert.match(refused(await check('users', few.oid, [g.a], ossToken), 401, 'InvalidAuthenticationToken'), /Invalid audience/);
@@ -288,20 +338,30 @@ test('the membership actions need GroupMember.Read.All or Directory.Read.All: wi
   try {
     const none = (await clientCredentials(checker, '2.0', GRAPH)).access_token;
     assert.equal(claimsOf(none).roles, undefined);
-    assert.equal(refused(await check('users', many.oid, [g.a], none), 403, 'Authorization_RequestDenied'), 'Insufficient privileges to complete the operation.');
+    assert.equal(
+      refused(await check('users', many.oid, [g.a], none), 403, 'Authorization_RequestDenied'),
+      'Insufficient privileges to complete the operation.',
+    );
     refused(await check('directoryObjects', spMany.objectId, [g.a], none), 403, 'Authorization_RequestDenied');
     refused(await post(`users/${many.oid}/getMemberObjects`, { securityEnabledOnly: true }, none), 403, 'Authorization_RequestDenied');
     // The caller learns nothing of the body or the object before its permission is checked.
     refused(await check('users', many.oid, [], none), 403, 'Authorization_RequestDenied');
     refused(await check('users', randomUUID(), [g.a], none), 403, 'Authorization_RequestDenied');
-    refused(await post(`users/${many.oid}/checkMemberGroups`, undefined, none, { contentType: 'application/json', data: '{' }), 403, 'Authorization_RequestDenied');
+    refused(
+      await post(`users/${many.oid}/checkMemberGroups`, undefined, none, { contentType: 'application/json', data: '{' }),
+      403,
+      'Authorization_RequestDenied',
+    );
 
     // Directory.Read.All alone is enough too.
     await t.idp.directory.grantGraphPermission('membership-checker', 'Directory.Read.All');
     const directoryToken = (await clientCredentials(checker, '1.0', GRAPH)).access_token;
     assert.deepEqual(claimsOf(directoryToken).roles, ['Directory.Read.All']);
     assert.deepEqual(await values(await check('users', many.oid, [g.b], directoryToken)), [g.b]);
-    assert.deepEqual(sorted(await values(await post(`servicePrincipals/${spFew.objectId}/getMemberObjects`, { securityEnabledOnly: true }, directoryToken))), sorted([g.a, g.c]));
+    assert.deepEqual(
+      sorted(await values(await post(`servicePrincipals/${spFew.objectId}/getMemberObjects`, { securityEnabledOnly: true }, directoryToken))),
+      sorted([g.a, g.c]),
+    );
     // Revoked: the token issued before reads nothing more, at once.
     await t.idp.directory.revokeGraphPermission('membership-checker', 'Directory.Read.All');
     refused(await check('users', many.oid, [g.b], directoryToken), 403, 'Authorization_RequestDenied');
@@ -321,9 +381,17 @@ test('GroupMember.Read.All alone: checkMemberGroups and getMemberObjects answer,
   }
 });
 
-test('the default limit is Entra\'s 200: 200 groups are listed, 201 are the overage', () => {
+test("the default limit is Entra's 200: 200 groups are listed, 201 are the overage", () => {
   assert.equal(DEFAULT_GROUPS_CLAIM_LIMIT, 200);
-  const sp = { objectId: randomUUID(), appId: randomUUID(), displayName: 'x', secrets: [], redirectUris: [], graphPermissions: [], createdAt: '' } satisfies ServicePrincipal;
+  const sp = {
+    objectId: randomUUID(),
+    appId: randomUUID(),
+    displayName: 'x',
+    secrets: [],
+    redirectUris: [],
+    graphPermissions: [],
+    createdAt: '',
+  } satisfies ServicePrincipal;
   const tenantId = randomUUID();
   const ctx: ClaimsContext = {
     tenantId,

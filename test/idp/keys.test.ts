@@ -22,7 +22,14 @@ after(() => t.destroy());
 
 const keySet = async (): Promise<JSONWebKeySet> => (await t.get(`/${t.tenantId}/discovery/v2.0/keys`)).json<JSONWebKeySet>();
 const token = async (): Promise<string> =>
-  (await t.post(`/${t.tenantId}/oauth2/v2.0/token`, { grant_type: 'client_credentials', client_id: client.appId, client_secret: client.secret, scope: `${PG}/.default` })).json<{ access_token: string }>().access_token;
+  (
+    await t.post(`/${t.tenantId}/oauth2/v2.0/token`, {
+      grant_type: 'client_credentials',
+      client_id: client.appId,
+      client_secret: client.secret,
+      scope: `${PG}/.default`,
+    })
+  ).json<{ access_token: string }>().access_token;
 const verifyWith = (jwks: JSONWebKeySet, jwt: string) =>
   jwtVerify(jwt, createLocalJWKSet(jwks), { issuer: t.idp.issuers.v2, audience: PG, currentDate: new Date(t.clock.now()) });
 
@@ -76,5 +83,8 @@ test('keys retired long ago are dropped from the file at the next rotation', asy
   t.clock.advance(2 * 3600_000);
   await t.idp.rotateKeys();
   const file = JSON.parse(await readFile(idpPaths(t.dataDir).keys, 'utf8')) as { keys: Array<{ state: string }> };
-  assert.deepEqual(file.keys.map((k) => k.state), ['active', 'next', 'retired']);
+  assert.deepEqual(
+    file.keys.map((k) => k.state),
+    ['active', 'next', 'retired'],
+  );
 });

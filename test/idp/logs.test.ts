@@ -22,20 +22,42 @@ test('no password, client secret, token or code reaches the log', async () => {
       for (const k of ['access_token', 'refresh_token', 'id_token', 'device_code', 'user_code']) if (typeof body[k] === 'string') secrets.push(body[k]);
       return body;
     };
-    const token = (version: 'oauth2/token' | 'oauth2/v2.0/token', form: Record<string, string>) => t.post(`/${t.tenantId}/${version}`, form).then((r) => keep(r.json()));
+    const token = (version: 'oauth2/token' | 'oauth2/v2.0/token', form: Record<string, string>) =>
+      t.post(`/${t.tenantId}/${version}`, form).then((r) => keep(r.json()));
 
     await token('oauth2/token', { grant_type: 'client_credentials', client_id: sp.servicePrincipal.appId, client_secret: sp.secret, resource: PG });
     await token('oauth2/token', { grant_type: 'client_credentials', client_id: sp.servicePrincipal.appId, client_secret: `${sp.secret}-wrong`, resource: PG });
-    const pw = await token('oauth2/token', { grant_type: 'password', client_id: AZURE_CLI_CLIENT_ID, username: user.userPrincipalName!, password, resource: PG, scope: 'openid' });
-    await token('oauth2/v2.0/token', { grant_type: 'password', client_id: AZURE_CLI_CLIENT_ID, username: user.userPrincipalName!, password: 'Wrong-passw0rd-in-log?', scope: `${PG}/.default` });
+    const pw = await token('oauth2/token', {
+      grant_type: 'password',
+      client_id: AZURE_CLI_CLIENT_ID,
+      username: user.userPrincipalName!,
+      password,
+      resource: PG,
+      scope: 'openid',
+    });
+    await token('oauth2/v2.0/token', {
+      grant_type: 'password',
+      client_id: AZURE_CLI_CLIENT_ID,
+      username: user.userPrincipalName!,
+      password: 'Wrong-passw0rd-in-log?',
+      scope: `${PG}/.default`,
+    });
     await token('oauth2/v2.0/token', { grant_type: 'password', client_id: AZURE_CLI_CLIENT_ID, username: password, password, scope: `${PG}/.default` }); // a password typed as the name
     await token('oauth2/token', { grant_type: 'refresh_token', client_id: AZURE_CLI_CLIENT_ID, refresh_token: String(pw.refresh_token), resource: PG });
 
     const dc = keep((await t.post(`/${t.tenantId}/oauth2/v2.0/devicecode`, { client_id: AZURE_CLI_CLIENT_ID, scope: `${PG}/.default offline_access` })).json());
     const page = await t.get(`/devicelogin?code=${String(dc.user_code)}`);
     const form = formOf(page);
-    await t.post('/devicelogin', { ...form.hidden, code: String(dc.user_code), username: user.userPrincipalName!, password }, { cookie: form.cookie, origin: t.authority });
-    await token('oauth2/v2.0/token', { grant_type: 'urn:ietf:params:oauth:grant-type:device_code', client_id: AZURE_CLI_CLIENT_ID, device_code: String(dc.device_code) });
+    await t.post(
+      '/devicelogin',
+      { ...form.hidden, code: String(dc.user_code), username: user.userPrincipalName!, password },
+      { cookie: form.cookie, origin: t.authority },
+    );
+    await token('oauth2/v2.0/token', {
+      grant_type: 'urn:ietf:params:oauth:grant-type:device_code',
+      client_id: AZURE_CLI_CLIENT_ID,
+      device_code: String(dc.device_code),
+    });
 
     const verifier = randomBytes(32).toString('base64url');
     secrets.push(verifier);
@@ -48,10 +70,20 @@ test('no password, client secret, token or code reaches the log', async () => {
       code_challenge_method: 'S256',
     });
     const authorize = formOf(await t.get(`/${t.tenantId}/oauth2/v2.0/authorize?${query.toString()}`));
-    const redirect = await t.post(authorize.action, { ...authorize.hidden, username: user.userPrincipalName!, password }, { cookie: authorize.cookie, origin: t.authority });
+    const redirect = await t.post(
+      authorize.action,
+      { ...authorize.hidden, username: user.userPrincipalName!, password },
+      { cookie: authorize.cookie, origin: t.authority },
+    );
     const code = new URL(String(redirect.headers.location)).searchParams.get('code')!;
     secrets.push(code);
-    await token('oauth2/v2.0/token', { grant_type: 'authorization_code', client_id: AZURE_CLI_CLIENT_ID, code, redirect_uri: 'http://localhost:5000/cb', code_verifier: verifier });
+    await token('oauth2/v2.0/token', {
+      grant_type: 'authorization_code',
+      client_id: AZURE_CLI_CLIENT_ID,
+      code,
+      redirect_uri: 'http://localhost:5000/cb',
+      code_verifier: verifier,
+    });
 
     await t.idp.close();
     await new Promise<void>((resolve) => t.log.flush(() => resolve()));
@@ -76,7 +108,13 @@ test("a client's mistakes (an unknown tenant, a bad request) are logged below wa
     const unknown = '11111111-2222-3333-4444-555555555555';
     const answers = [
       await t.post(`/${unknown}/oauth2/token`, { grant_type: 'client_credentials', client_id: 'x', client_secret: 'y', resource: PG }),
-      await t.post(`/${unknown}/oauth2/v2.0/token`, { grant_type: 'password', client_id: AZURE_CLI_CLIENT_ID, username: 'u', password: 'p', scope: `${PG}/.default` }),
+      await t.post(`/${unknown}/oauth2/v2.0/token`, {
+        grant_type: 'password',
+        client_id: AZURE_CLI_CLIENT_ID,
+        username: 'u',
+        password: 'p',
+        scope: `${PG}/.default`,
+      }),
       await t.get(`/${unknown}/v2.0/.well-known/openid-configuration`),
       await t.get(`/${unknown}/.well-known/openid-configuration`),
       await t.post(`/${unknown}/oauth2/v2.0/devicecode`, { client_id: AZURE_CLI_CLIENT_ID, scope: `${PG}/.default` }),
@@ -85,8 +123,15 @@ test("a client's mistakes (an unknown tenant, a bad request) are logged below wa
     ];
     for (const a of answers) assert.ok(a.status >= 400 && a.status < 500, `a client's mistake is a 4xx (got ${a.status})`);
     await new Promise<void>((resolve) => t.log.flush(() => resolve()));
-    const lines = (await readFile(t.logFile, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { level: number; msg: string });
-    assert.deepEqual(lines.filter((l) => l.level >= 40).map((l) => l.msg), [], 'nothing at warn or error');
+    const lines = (await readFile(t.logFile, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { level: number; msg: string });
+    assert.deepEqual(
+      lines.filter((l) => l.level >= 40).map((l) => l.msg),
+      [],
+      'nothing at warn or error',
+    );
   } finally {
     await t.destroy();
   }

@@ -76,7 +76,10 @@ test('PublicClientApplication: device code, with the page driven like a browser'
       })();
     },
   });
-  assert.match(message, /^To sign in, use a web browser to open the page https:\/\/localhost:\d+\/devicelogin and enter the code [A-Z0-9]{9} to authenticate\.$/);
+  assert.match(
+    message,
+    /^To sign in, use a web browser to open the page https:\/\/localhost:\d+\/devicelogin and enter the code [A-Z0-9]{9} to authenticate\.$/,
+  );
   assert.ok(result);
   assert.equal((await t.verify(result.accessToken, '2.0', 'https://ossrdbms-aad.database.windows.net')).payload.preferred_username, grace.upn);
 });
@@ -85,7 +88,14 @@ test('PublicClientApplication: authorization code with PKCE (getAuthCodeUrl, acq
   const pca = new PublicClientApplication({ auth: msalAuth(AZURE_CLI_CLIENT_ID), system: { networkClient: new LocalCaNetworkClient(t.ca) } });
   const { verifier, challenge } = await new CryptoProvider().generatePkceCodes();
   const redirectUri = 'http://localhost:51234/redirect';
-  const url = await pca.getAuthCodeUrl({ scopes: [`${PG}/.default`], redirectUri, codeChallenge: challenge, codeChallengeMethod: 'S256', state: 'msal-state', nonce: 'msal-nonce' });
+  const url = await pca.getAuthCodeUrl({
+    scopes: [`${PG}/.default`],
+    redirectUri,
+    codeChallenge: challenge,
+    codeChallengeMethod: 'S256',
+    state: 'msal-state',
+    nonce: 'msal-nonce',
+  });
   const page = await t.get(url.slice(t.authority.length));
   assert.equal(page.status, 200, page.text());
   const { hidden, cookie, action } = formOf(page);

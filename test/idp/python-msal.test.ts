@@ -143,19 +143,33 @@ test('the AD FS-style discovery document is the tenant v2 one', async () => {
   assert.equal(doc.issuer, t.idp.issuers.v2);
   assert.equal(doc.token_endpoint, `${t.authority}/${t.tenantId}/oauth2/v2.0/token`);
   // Only discovery: "adfs" is not a tenant of the token endpoints.
-  const token = await t.post('/adfs/oauth2/v2.0/token', { grant_type: 'client_credentials', client_id: sp.appId, client_secret: sp.secret, scope: `${PG}/.default` });
+  const token = await t.post('/adfs/oauth2/v2.0/token', {
+    grant_type: 'client_credentials',
+    client_id: sp.appId,
+    client_secret: sp.secret,
+    scope: `${PG}/.default`,
+  });
   assert.equal(token.status, 400);
   assert.match(token.json<{ error_description: string }>().error_description, /^AADSTS90002:/);
 });
 
 test('the ARM subscriptions list: empty for an ARM token of the tenant, refused otherwise', async () => {
   const tokenFor = async (scope: string) =>
-    (await t.post(`/${t.tenantId}/oauth2/v2.0/token`, { grant_type: 'client_credentials', client_id: sp.appId, client_secret: sp.secret, scope })).json<{ access_token: string }>().access_token;
+    (await t.post(`/${t.tenantId}/oauth2/v2.0/token`, { grant_type: 'client_credentials', client_id: sp.appId, client_secret: sp.secret, scope })).json<{
+      access_token: string;
+    }>().access_token;
   const arm = await tokenFor(ARM_SCOPE);
   const ok = await t.get('/arm/subscriptions?api-version=2019-11-01', { authorization: `Bearer ${arm}` });
   assert.equal(ok.status, 200, ok.text());
   assert.deepEqual(ok.json(), { value: [] });
-  const armV1 = (await t.post(`/${t.tenantId}/oauth2/token`, { grant_type: 'client_credentials', client_id: sp.appId, client_secret: sp.secret, resource: 'https://management.azure.com/' })).json<{ access_token: string }>().access_token;
+  const armV1 = (
+    await t.post(`/${t.tenantId}/oauth2/token`, {
+      grant_type: 'client_credentials',
+      client_id: sp.appId,
+      client_secret: sp.secret,
+      resource: 'https://management.azure.com/',
+    })
+  ).json<{ access_token: string }>().access_token;
   assert.equal((await t.get('/arm/subscriptions?api-version=2022-12-01', { authorization: `Bearer ${armV1}` })).status, 200);
 
   const refused = async (path: string, headers: Record<string, string>, status: number, code: string) => {
@@ -166,7 +180,12 @@ test('the ARM subscriptions list: empty for an ARM token of the tenant, refused 
   await refused('/arm/subscriptions', { authorization: `Bearer ${arm}` }, 400, 'MissingApiVersionParameter');
   await refused('/arm/subscriptions?api-version=2019-11-01', {}, 401, 'AuthenticationFailed');
   await refused('/arm/subscriptions?api-version=2019-11-01', { authorization: `Basic ${arm}` }, 401, 'AuthenticationFailed');
-  await refused('/arm/subscriptions?api-version=2019-11-01', { authorization: `Bearer ${await tokenFor(`${PG}/.default`)}` }, 401, 'InvalidAuthenticationToken');
+  await refused(
+    '/arm/subscriptions?api-version=2019-11-01',
+    { authorization: `Bearer ${await tokenFor(`${PG}/.default`)}` },
+    401,
+    'InvalidAuthenticationToken',
+  );
   const [h, p, s] = arm.split('.');
   await refused('/arm/subscriptions?api-version=2019-11-01', { authorization: `Bearer ${h}.${p}.${s!.slice(0, -4)}AAAA` }, 401, 'InvalidAuthenticationToken');
   t.clock.advance(91 * 60_000); // past the longest lifetime
@@ -180,7 +199,13 @@ describe(`MSAL Python ${MSAL_VERSION ?? ''}`.trim(), { skip: unavailable ?? fals
 
   test('ConfidentialClientApplication client credentials, tenant authority: instance_discovery=False or validate_authority=False', async () => {
     for (const options of [{ instance_discovery: false }, { validate_authority: false }]) {
-      const r = await python('client_credentials', { client_id: sp.appId, secret: sp.secret, authority: tenantAuthority(), options, scopes: [`${PG}/.default`] });
+      const r = await python('client_credentials', {
+        client_id: sp.appId,
+        secret: sp.secret,
+        authority: tenantAuthority(),
+        options,
+        scopes: [`${PG}/.default`],
+      });
       assert.ok(r.access_token, `${JSON.stringify(options)}: ${JSON.stringify(r)}`);
       const { payload } = await t.verify(r.access_token, '2.0', PG);
       assert.equal(payload.azp, sp.appId);
@@ -199,8 +224,12 @@ describe(`MSAL Python ${MSAL_VERSION ?? ''}`.trim(), { skip: unavailable ?? fals
   test('PublicClientApplication username and password, tenant authority: the user-realm request loses the port', async () => {
     for (const options of [{ instance_discovery: false }, { validate_authority: false }]) {
       const r = await python('username_password', {
-        client_id: AZURE_CLI_CLIENT_ID, authority: tenantAuthority(), options,
-        username: grace.upn, password: PASSWORD, scopes: [`${PG}/.default`],
+        client_id: AZURE_CLI_CLIENT_ID,
+        authority: tenantAuthority(),
+        options,
+        username: grace.upn,
+        password: PASSWORD,
+        scopes: [`${PG}/.default`],
       });
       assert.equal(r.access_token, undefined);
       assert.ok(r.exception?.startsWith("HTTPSConnectionPool(host='localhost', port=443)"), JSON.stringify(r));
@@ -209,14 +238,24 @@ describe(`MSAL Python ${MSAL_VERSION ?? ''}`.trim(), { skip: unavailable ?? fals
   });
 
   test('username and password with the AD FS-style authority {authority}/adfs, then a silent refresh; a wrong password', async () => {
-    const args = { client_id: AZURE_CLI_CLIENT_ID, authority: adfsAuthority(), username: grace.upn, password: PASSWORD, scopes: [`${PG}/.default`], refresh: true };
+    const args = {
+      client_id: AZURE_CLI_CLIENT_ID,
+      authority: adfsAuthority(),
+      username: grace.upn,
+      password: PASSWORD,
+      scopes: [`${PG}/.default`],
+      refresh: true,
+    };
     const r = await python('username_password', args);
     assert.ok(r.access_token, JSON.stringify(r));
     const { payload } = await t.verify(r.access_token, '2.0', PG);
     assert.equal(payload.oid, grace.oid);
     assert.equal(payload.preferred_username, grace.upn);
     const accounts = r.accounts as { username: string; home_account_id: string }[];
-    assert.deepEqual(accounts.map((a) => [a.username, a.home_account_id]), [[grace.upn, `${grace.oid}.${t.tenantId}`]]);
+    assert.deepEqual(
+      accounts.map((a) => [a.username, a.home_account_id]),
+      [[grace.upn, `${grace.oid}.${t.tenantId}`]],
+    );
     const silent = r.silent as MsalAnswer;
     assert.ok(silent.access_token && silent.access_token !== r.access_token, 'a new token through the refresh token');
     assert.equal((await t.verify(silent.access_token, '2.0', PG)).payload.oid, grace.oid);
@@ -234,8 +273,12 @@ describe(`MSAL Python ${MSAL_VERSION ?? ''}`.trim(), { skip: unavailable ?? fals
 
   test("what the Azure CLI's service principal login and get-access-token send: a token the gateway accepts", async () => {
     const r = await python('az_service_principal', {
-      client_id: sp.appId, secret: sp.secret, authority: adfsAuthority(),
-      arm_scope: ARM_SCOPE, resource_manager: `${t.authority}/arm/`, resource: PG,
+      client_id: sp.appId,
+      secret: sp.secret,
+      authority: adfsAuthority(),
+      arm_scope: ARM_SCOPE,
+      resource_manager: `${t.authority}/arm/`,
+      resource: PG,
     });
     assert.ok((r.arm as MsalAnswer | undefined)?.access_token, JSON.stringify(r));
     assert.equal(r.subscriptions_status, 200);

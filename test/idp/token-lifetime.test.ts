@@ -13,8 +13,17 @@ test('a lifetime outside 5 to 90 minutes, or min > max, is refused at open', asy
   const dir = await makeDataDir();
   try {
     const tls = await ensureLocalTls(dir, []);
-    for (const bad of [{ min: 4, max: 10 }, { min: 10, max: 91 }, { min: 30, max: 20 }, { min: Number.NaN, max: 10 }]) {
-      await assert.rejects(EmbeddedIdp.open({ dataDir: dir, tls, log: silentLogger(), tokenLifetimeMinutes: bad }), (e) => isPgwardenError(e, 'CONFIG_INVALID'), JSON.stringify(bad));
+    for (const bad of [
+      { min: 4, max: 10 },
+      { min: 10, max: 91 },
+      { min: 30, max: 20 },
+      { min: Number.NaN, max: 10 },
+    ]) {
+      await assert.rejects(
+        EmbeddedIdp.open({ dataDir: dir, tls, log: silentLogger(), tokenLifetimeMinutes: bad }),
+        (e) => isPgwardenError(e, 'CONFIG_INVALID'),
+        JSON.stringify(bad),
+      );
     }
   } finally {
     await rm(dir, { recursive: true, force: true });
@@ -29,7 +38,10 @@ test('a configured lifetime of 5 minutes gives tokens of 5 minutes, v1 and v2', 
     const r1 = (await t.post(`/${t.tenantId}/oauth2/token`, { ...form, resource: 'https://postgres.cosmos.azure.com' })).json<Record<string, string>>();
     assert.equal(r1.expires_in, '300');
     assert.equal(Number(r1.expires_on) - Number(r1.not_before), 300);
-    const r2 = (await t.post(`/${t.tenantId}/oauth2/v2.0/token`, { ...form, scope: 'https://postgres.cosmos.azure.com/.default' })).json<{ expires_in: number; access_token: string }>();
+    const r2 = (await t.post(`/${t.tenantId}/oauth2/v2.0/token`, { ...form, scope: 'https://postgres.cosmos.azure.com/.default' })).json<{
+      expires_in: number;
+      access_token: string;
+    }>();
     assert.equal(r2.expires_in, 300);
     const { payload } = await t.verify(r2.access_token, '2.0', 'https://postgres.cosmos.azure.com');
     assert.equal(payload.exp! - payload.iat!, 300);

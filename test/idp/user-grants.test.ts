@@ -23,18 +23,58 @@ after(() => t.destroy());
 
 const v1 = (form: Record<string, string>) => t.post(`/${t.tenantId}/oauth2/token`, form);
 const v2 = (form: Record<string, string>) => t.post(`/${t.tenantId}/oauth2/v2.0/token`, form);
-const password = (extra: Record<string, string> = {}) => ({ grant_type: 'password', client_id: AZURE_CLI_CLIENT_ID, username: alice.upn, password: alice.password, ...extra });
+const password = (extra: Record<string, string> = {}) => ({
+  grant_type: 'password',
+  client_id: AZURE_CLI_CLIENT_ID,
+  username: alice.upn,
+  password: alice.password,
+  ...extra,
+});
 
 test('v1 password grant: a v1 user token with Entra claims and groups, a refresh token, no id_token unless openid', async () => {
   const r = await v1(password({ resource: PG }));
   assert.equal(r.status, 200, r.text());
   const body = r.json<Record<string, string>>();
-  assert.deepEqual(Object.keys(body), ['token_type', 'scope', 'expires_in', 'ext_expires_in', 'expires_on', 'not_before', 'resource', 'access_token', 'refresh_token']);
+  assert.deepEqual(Object.keys(body), [
+    'token_type',
+    'scope',
+    'expires_in',
+    'ext_expires_in',
+    'expires_on',
+    'not_before',
+    'resource',
+    'access_token',
+    'refresh_token',
+  ]);
   assert.equal(body.scope, 'user_impersonation');
   const { payload } = await t.verify(body.access_token!, '1.0', PG);
   assert.deepEqual(
     Object.keys(payload).sort(),
-    ['acr', 'aio', 'amr', 'appid', 'appidacr', 'aud', 'exp', 'groups', 'iat', 'idtyp', 'ipaddr', 'iss', 'name', 'nbf', 'oid', 'rh', 'scp', 'sub', 'tid', 'unique_name', 'upn', 'uti', 'ver'].sort(),
+    [
+      'acr',
+      'aio',
+      'amr',
+      'appid',
+      'appidacr',
+      'aud',
+      'exp',
+      'groups',
+      'iat',
+      'idtyp',
+      'ipaddr',
+      'iss',
+      'name',
+      'nbf',
+      'oid',
+      'rh',
+      'scp',
+      'sub',
+      'tid',
+      'unique_name',
+      'upn',
+      'uti',
+      'ver',
+    ].sort(),
   );
   assert.equal(payload.upn, alice.upn);
   assert.equal(payload.unique_name, alice.upn);
@@ -108,7 +148,12 @@ test('a refresh token gives tokens for any known resource, v1 or v2, and a new r
   const b1 = r1.json<Record<string, string>>();
   assert.equal((await t.verify(b1.access_token!, '1.0', PG)).payload.upn, alice.upn);
   assert.ok(b1.refresh_token && b1.refresh_token !== first.refresh_token);
-  const r2 = await v2({ grant_type: 'refresh_token', client_id: AZURE_CLI_CLIENT_ID, refresh_token: b1.refresh_token, scope: `${OSS}/.default offline_access` });
+  const r2 = await v2({
+    grant_type: 'refresh_token',
+    client_id: AZURE_CLI_CLIENT_ID,
+    refresh_token: b1.refresh_token,
+    scope: `${OSS}/.default offline_access`,
+  });
   assert.equal(r2.status, 200, r2.text());
   assert.equal((await t.verify(r2.json<{ access_token: string }>().access_token, '2.0', OSS)).payload.oid, alice.oid);
 });
@@ -116,7 +161,13 @@ test('a refresh token gives tokens for any known resource, v1 or v2, and a new r
 test('a refresh token is refused: for another client, forged, for an unknown resource', async () => {
   const { refresh_token } = (await v1(password({ resource: PG }))).json<Record<string, string>>();
   const sp = await t.idp.directory.addServicePrincipal({ displayName: 'other-client' });
-  const other = await v1({ grant_type: 'refresh_token', client_id: sp.servicePrincipal.appId, client_secret: sp.secret, refresh_token: refresh_token!, resource: PG });
+  const other = await v1({
+    grant_type: 'refresh_token',
+    client_id: sp.servicePrincipal.appId,
+    client_secret: sp.secret,
+    refresh_token: refresh_token!,
+    resource: PG,
+  });
   assert.equal(other.json<{ error: string }>().error, 'invalid_grant');
   const forged = await v1({ grant_type: 'refresh_token', client_id: AZURE_CLI_CLIENT_ID, refresh_token: `${refresh_token!.slice(0, -4)}AAAA`, resource: PG });
   assert.deepEqual(forged.json<{ error_codes: number[] }>().error_codes, [70000]);
@@ -126,7 +177,9 @@ test('a refresh token is refused: for another client, forged, for an unknown res
 
 test('after the user is removed, the refresh token is refused, also when a user of the same name is made again', async () => {
   const { user } = await t.idp.directory.addUser({ userPrincipalName: 'bob', displayName: 'Bob', password: 'Bob-passw0rd!' });
-  const { refresh_token } = (await v1({ grant_type: 'password', client_id: AZURE_CLI_CLIENT_ID, username: user.userPrincipalName!, password: 'Bob-passw0rd!', resource: PG })).json<Record<string, string>>();
+  const { refresh_token } = (
+    await v1({ grant_type: 'password', client_id: AZURE_CLI_CLIENT_ID, username: user.userPrincipalName!, password: 'Bob-passw0rd!', resource: PG })
+  ).json<Record<string, string>>();
   const use = () => v1({ grant_type: 'refresh_token', client_id: AZURE_CLI_CLIENT_ID, refresh_token: refresh_token!, resource: PG });
   assert.equal((await use()).status, 200);
   await t.idp.directory.removeUser(user.userPrincipalName!);

@@ -162,7 +162,11 @@ describe('the Authentication page, as the seed walks it', () => {
     await panel.getByLabel('Search by name, user principal name or application id').fill('');
     await waitFor(async () => (await panel.getByRole('checkbox').count()) > 1, 5_000, 'every candidate');
     await panel.getByText(first.username).waitFor();
-    assert.equal(await panel.getByRole('checkbox', { name: new RegExp(first.username.replace(/[.]/g, '\\.')) }).isDisabled(), true, 'an admin already is not offered again');
+    assert.equal(
+      await panel.getByRole('checkbox', { name: new RegExp(first.username.replace(/[.]/g, '\\.')) }).isDisabled(),
+      true,
+      'an admin already is not offered again',
+    );
     await panel.getByText('2 selected').waitFor();
     await shot(page, '03-select-entra-admins');
     await panel.getByRole('button', { name: 'Select', exact: true }).click();
@@ -218,7 +222,10 @@ describe('the Authentication page, as the seed walks it', () => {
     const outcomes = page.locator('.outcomes > li');
     assert.equal(await outcomes.count(), 4);
     for (const o of await outcomes.all()) {
-      assert.deepEqual((await o.locator('.node-chips .chip').allInnerTexts()).map((t) => t.trim()), ['coordinator', 'worker-1', 'worker-2']);
+      assert.deepEqual(
+        (await o.locator('.node-chips .chip').allInnerTexts()).map((t) => t.trim()),
+        ['coordinator', 'worker-1', 'worker-2'],
+      );
     }
     assert.equal(await page.getByText('No unsaved changes').isVisible(), true);
     await assertNoSecrets(page);
@@ -285,10 +292,22 @@ describe('the Authentication page, as the seed walks it', () => {
     const undo = page.getByRole('button', { name: 'Undo: delete db_user' });
     await undo.waitFor();
     assert.equal(await isFocused(undo), true, 'focus moves to Undo');
-    assert.match(await page.getByRole('table', { name: 'PostgreSQL roles' }).getByRole('row', { name: /db_user/ }).innerText(), /Removed · unsaved/);
+    assert.match(
+      await page
+        .getByRole('table', { name: 'PostgreSQL roles' })
+        .getByRole('row', { name: /db_user/ })
+        .innerText(),
+      /Removed · unsaved/,
+    );
     await shot(page, '11-delete-role', true);
     assert.equal(await saveAll(page), 'Saved: 1 change applied on every node');
-    assert.equal(await page.getByRole('table', { name: 'PostgreSQL roles' }).getByRole('row', { name: /db_user/ }).count(), 0);
+    assert.equal(
+      await page
+        .getByRole('table', { name: 'PostgreSQL roles' })
+        .getByRole('row', { name: /db_user/ })
+        .count(),
+      0,
+    );
     assert.match((await signsIn(DB_USER, DB_USER_NEW_PASSWORD)).stderr, /password authentication failed for user "db_user"/);
   });
 
@@ -392,7 +411,7 @@ describe('signing in with the identity provider', () => {
     assert.equal(await p.getByText('Only Microsoft Entra admins').count(), 0);
   });
 
-  test('an admin signs in on the provider\'s page and sees the page; the token never reaches the browser', async () => {
+  test("an admin signs in on the provider's page and sees the page; the token never reaches the browser", async () => {
     secrets.push(DBA_PASSWORD);
     await p.goto(`${env.url}/`);
     await p.getByRole('link', { name: 'Sign in with Microsoft Entra ID' }).click();
@@ -405,11 +424,15 @@ describe('signing in with the identity provider', () => {
     assert.equal(new URL(p.url()).search, '', 'no code left in the address bar');
     assert.equal(await p.getByRole('radio', { name: /^Microsoft Entra authentication/ }).isChecked(), true);
     await assertNoSecrets(p);
-    const everything = (await p.content()) + (await p.evaluate<string>('JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }) + document.cookie'));
+    const everything =
+      (await p.content()) + (await p.evaluate<string>('JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }) + document.cookie'));
     assert.doesNotMatch(everything, /eyJ[\w-]{10,}\.[\w-]{10,}\./, 'no JWT on the page');
     await shot(p, '15-signed-in-with-entra', true);
     const names = (await entraContext.cookies()).map((c) => c.name).sort();
-    assert.deepEqual(names.filter((n) => n.startsWith('pgwarden_')), ['pgwarden_session']);
+    assert.deepEqual(
+      names.filter((n) => n.startsWith('pgwarden_')),
+      ['pgwarden_session'],
+    );
     assert.deepEqual(entraErrors.errors, []);
   });
 
@@ -494,7 +517,12 @@ describe('Nodes', () => {
     await page.route('**/api/v1/cluster', async (route) => {
       const res = await route.fetch();
       const body = (await res.json()) as { nodes: Array<Record<string, unknown>> };
-      body.nodes = body.nodes.map((n) => ({ ...n, syncState: n.kind === 'coordinator' ? 'source' : 'in sync', lastSyncAt: '2026-01-01T00:00:00Z', pending: { roles: 0 } }));
+      body.nodes = body.nodes.map((n) => ({
+        ...n,
+        syncState: n.kind === 'coordinator' ? 'source' : 'in sync',
+        lastSyncAt: '2026-01-01T00:00:00Z',
+        pending: { roles: 0 },
+      }));
       await route.fulfill({ response: res, json: body });
     });
     try {

@@ -41,24 +41,46 @@ test('choosing the saved method again leaves nothing to save', () => {
 
 test('admins: picking one twice adds it once; removing an unsaved one unstages it; re-adding a removed one keeps it', () => {
   let c = stageAddAdmins([], server, [{ name: 'dba@t.example', type: 'user', objectId: 'o2' }]);
-  c = stageAddAdmins(c, server, [{ name: 'dba@t.example', type: 'user', objectId: 'o2' }, { name: 'admin@t.example', type: 'user' }]);
-  assert.deepEqual(c.map((x) => x.kind), ['add-admin']);
+  c = stageAddAdmins(c, server, [
+    { name: 'dba@t.example', type: 'user', objectId: 'o2' },
+    { name: 'admin@t.example', type: 'user' },
+  ]);
+  assert.deepEqual(
+    c.map((x) => x.kind),
+    ['add-admin'],
+  );
   assert.deepEqual(stageRemoveAdmin(c, server, 'dba@t.example'), []);
   c = stageRemoveAdmin([], server, 'admin@t.example');
-  assert.deepEqual(adminRows(c, server).map((r) => [r.name, r.status]), [['admin@t.example', 'removed']]);
+  assert.deepEqual(
+    adminRows(c, server).map((r) => [r.name, r.status]),
+    [['admin@t.example', 'removed']],
+  );
   assert.deepEqual(stageAddAdmins(c, server, [{ name: 'admin@t.example', type: 'user' }]), []);
 });
 
 test('roles: a new role reset or deleted before Save changes only the staged addition', () => {
   let c = stageAddRole([], 'db_user', 'Passw0rd-1!');
   c = stageResetPassword(c, 'db_user', 'Passw0rd-2!');
-  assert.deepEqual(c.map((x) => ({ kind: x.kind, password: 'password' in x ? x.password : undefined })), [{ kind: 'add-role', password: 'Passw0rd-2!' }]);
+  assert.deepEqual(
+    c.map((x) => ({ kind: x.kind, password: 'password' in x ? x.password : undefined })),
+    [{ kind: 'add-role', password: 'Passw0rd-2!' }],
+  );
   assert.deepEqual(takenRoleNames(c, server), ['citus', 'app', 'db_user']);
   assert.deepEqual(stageDeleteRole(c, 'db_user'), []);
   c = stageResetPassword([], 'app', 'Passw0rd-1!');
   c = stageDeleteRole(c, 'app');
-  assert.deepEqual(c.map((x) => x.kind), ['delete-role'], 'a deletion drops the reset');
-  assert.deepEqual(roleRows(c, server).map((r) => [r.name, r.status]), [['citus', 'saved'], ['app', 'removed']]);
+  assert.deepEqual(
+    c.map((x) => x.kind),
+    ['delete-role'],
+    'a deletion drops the reset',
+  );
+  assert.deepEqual(
+    roleRows(c, server).map((r) => [r.name, r.status]),
+    [
+      ['citus', 'saved'],
+      ['app', 'removed'],
+    ],
+  );
   assert.deepEqual(unstage(c, c[0]!.id), []);
 });
 
@@ -67,14 +89,23 @@ test('Save applies admins and roles first and the methods last', () => {
   c = stageDeleteRole(c, 'app');
   c = stageAddRole(c, 'db_user', 'Passw0rd-1!');
   c = stageAddAdmins(c, server, [{ name: 'dba@t.example', type: 'user' }]);
-  assert.deepEqual(applyOrder(c).map((x) => x.kind), ['add-admin', 'add-role', 'delete-role', 'method']);
+  assert.deepEqual(
+    applyOrder(c).map((x) => x.kind),
+    ['add-admin', 'add-role', 'delete-role', 'method'],
+  );
 });
 
 test('Entra only without an admin blocks Save; citus is warned that it will be disabled', () => {
   const none: ServerState = { ...server, admins: [] };
-  assert.deepEqual(notices(stageMethod([], none, 'entra'), none, citus).map((n) => n.level), ['error', 'warning']);
+  assert.deepEqual(
+    notices(stageMethod([], none, 'entra'), none, citus).map((n) => n.level),
+    ['error', 'warning'],
+  );
   const withAdmin = stageMethod([], server, 'entra');
-  assert.deepEqual(notices(withAdmin, server, citus).map((n) => n.level), ['warning']);
+  assert.deepEqual(
+    notices(withAdmin, server, citus).map((n) => n.level),
+    ['warning'],
+  );
   const removesSelf = stageRemoveAdmin([], server, 'admin@t.example');
   assert.match(notices(removesSelf, server, { kind: 'entra', name: 'admin@t.example' })[0]!.text, /removing yourself/);
 });

@@ -64,7 +64,13 @@ export interface PortalServer {
 /** An API server with the portal, built from the parts of a running pgwarden, on port 0. */
 export async function startPortalServer(pg: TestPgwarden, options: PortalOptions): Promise<PortalServer> {
   const idp = pg.idp!;
-  const entra: EntraConfig = { authority: idp.authority, tenantId: idp.tenantId, audiences: DEFAULT_AUDIENCES, clockSkewSeconds: 60, ...(pg.tls.caPem ? { ca: pg.tls.caPem } : {}) };
+  const entra: EntraConfig = {
+    authority: idp.authority,
+    tenantId: idp.tenantId,
+    audiences: DEFAULT_AUDIENCES,
+    clockSkewSeconds: 60,
+    ...(pg.tls.caPem ? { ca: pg.tls.caPem } : {}),
+  };
   const log = createLogger({ file: join(pg.dataDir, 'logs', 'portal.log'), level: 'debug', stderrLevel: 'silent' });
   const pool = pg.cluster.gatewayPool();
   const audit = new AuditWriter(pool, log);
@@ -141,4 +147,3 @@ export async function newContext(browser: Browser, viewport = { width: 1280, hei
   context.setDefaultTimeout(10_000);
   return context;
 }
-

@@ -104,7 +104,10 @@ describe('what the portal serves', () => {
     const res = await call(new Jar(), 'GET', '/api/v1/roles');
     assert.equal(res.status, 401);
     const doc = (await call(new Jar(), 'GET', '/api/v1/openapi.json')).json<{ paths: Record<string, unknown> }>();
-    assert.deepEqual(Object.keys(doc.paths).filter((p) => !p.startsWith('/api/v1/')), []);
+    assert.deepEqual(
+      Object.keys(doc.paths).filter((p) => !p.startsWith('/api/v1/')),
+      [],
+    );
   });
 
   test('an unbuilt portal says so', async () => {
@@ -223,7 +226,11 @@ describe('sign-in with the identity provider', () => {
     const page = await call(jar, 'GET', String(start.headers.location));
     const { hidden, cookie, action } = formOf(page);
     const idp = env.pg.idp!.authority;
-    const posted = await httpRequestJson(`${idp}${action}`, { ca: env.ca, form: { ...hidden, username: admin.username, password: admin.password }, headers: { cookie, origin: idp } });
+    const posted = await httpRequestJson(`${idp}${action}`, {
+      ca: env.ca,
+      form: { ...hidden, username: admin.username, password: admin.password },
+      headers: { cookie, origin: idp },
+    });
     const callback = String(posted.headers.location);
     // Another browser (no sign-in cookie) brings the code: refused, and told why.
     const other = new Jar();
@@ -252,8 +259,15 @@ describe('sign-in with the identity provider', () => {
     const jar = new Jar();
     const start = await call(jar, 'GET', '/portal/signin/entra');
     const state = new URL(String(start.headers.location)).searchParams.get('state')!;
-    await call(jar, 'GET', `/portal/signin/callback?error=access_denied&error_description=${encodeURIComponent('AADSTS65004: User declined to consent.\r\nTrace ID: 1')}&state=${state}`);
-    assert.equal((await call(jar, 'GET', '/portal/session')).json<{ error: string }>().error, 'Microsoft Entra ID did not sign you in: AADSTS65004: User declined to consent.');
+    await call(
+      jar,
+      'GET',
+      `/portal/signin/callback?error=access_denied&error_description=${encodeURIComponent('AADSTS65004: User declined to consent.\r\nTrace ID: 1')}&state=${state}`,
+    );
+    assert.equal(
+      (await call(jar, 'GET', '/portal/session')).json<{ error: string }>().error,
+      'Microsoft Entra ID did not sign you in: AADSTS65004: User declined to consent.',
+    );
 
     await call(jar, 'GET', '/portal/signin/entra');
     await call(jar, 'GET', `/portal/signin/callback?code=x&state=wrong`);
@@ -288,7 +302,10 @@ describe('who may sign in follows the authentication methods', () => {
       const entraJar = new Jar();
       await entraSignIn(entraJar, admin.username, admin.password);
       const entraCsrf = (await call(entraJar, 'GET', '/portal/session')).json<{ csrf: string }>().csrf;
-      assert.equal((await call(entraJar, 'PUT', '/api/v1/authentication', { json: { methods: 'postgres' }, headers: { 'x-csrf-token': entraCsrf } })).status, 200);
+      assert.equal(
+        (await call(entraJar, 'PUT', '/api/v1/authentication', { json: { methods: 'postgres' }, headers: { 'x-csrf-token': entraCsrf } })).status,
+        200,
+      );
       assert.deepEqual((await call(new Jar(), 'GET', '/portal/session')).json(), { signedIn: false, signIn: { citus: true, entra: false } });
     } finally {
       const fresh = new Jar();

@@ -35,7 +35,10 @@ function packages(dir: string): Array<{ name: string; version: string; node?: st
 
 test('every installed package runs on Node.js 20', () => {
   const bad = packages('node_modules').filter((p) => p.node && excludesNode20(p.node));
-  assert.deepEqual(bad.map((p) => `${p.name}@${p.version} needs node ${p.node}`), []);
+  assert.deepEqual(
+    bad.map((p) => `${p.name}@${p.version} needs node ${p.node}`),
+    [],
+  );
 });
 
 test('package.json declares node >= 20', () => {

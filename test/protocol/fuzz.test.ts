@@ -5,7 +5,14 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { MessageReader, parseErrorFields, parsePasswordMessage, parseSASLInitialResponse, saslInitialResponse, saslResponse } from '../../src/protocol/messages.js';
+import {
+  MessageReader,
+  parseErrorFields,
+  parsePasswordMessage,
+  parseSASLInitialResponse,
+  saslInitialResponse,
+  saslResponse,
+} from '../../src/protocol/messages.js';
 import { buildStartupMessage, parseStartupPacket, startupPacketLength } from '../../src/protocol/startup.js';
 import { parseClientFinal, parseClientFirst, parseServerFirst } from '../../src/scram/messages.js';
 import { PgwardenError } from '../../src/util/errors.js';
@@ -24,25 +31,37 @@ function onlyPgwardenErrors(fn: () => unknown): void {
 
 /** A valid message with some bytes flipped, cut or repeated. */
 function mutated(valid: fc.Arbitrary<Buffer>): fc.Arbitrary<Buffer> {
-  return fc.tuple(valid, fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 4 }), fc.nat(), fc.boolean()).map(([buf, flips, cut, doCut]) => {
-    const b = Buffer.from(buf);
-    for (const [at, value] of flips) if (b.length) b[at % b.length] = value;
-    return doCut && b.length ? b.subarray(0, cut % b.length) : b;
-  });
+  return fc
+    .tuple(valid, fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 4 }), fc.nat(), fc.boolean())
+    .map(([buf, flips, cut, doCut]) => {
+      const b = Buffer.from(buf);
+      for (const [at, value] of flips) if (b.length) b[at % b.length] = value;
+      return doCut && b.length ? b.subarray(0, cut % b.length) : b;
+    });
 }
 
-const params = fc.dictionary(fc.string({ minLength: 1, maxLength: 12 }).filter((s) => !s.includes('\0')), fc.string({ maxLength: 20 }).filter((s) => !s.includes('\0')), { maxKeys: 5 });
+const params = fc.dictionary(
+  fc.string({ minLength: 1, maxLength: 12 }).filter((s) => !s.includes('\0')),
+  fc.string({ maxLength: 20 }).filter((s) => !s.includes('\0')),
+  { maxKeys: 5 },
+);
 // Another role than the final check's: failures of this one are throttled, not citus's.
 const startupPackets = params.map((p) => buildStartupMessage(Object.entries({ user: 'fuzz_user', ...p })));
 
 test('startup packets: random and mutated bytes give a packet or a PgwardenError', () => {
   fc.assert(
-    fc.property(fc.oneof(fc.uint8Array({ maxLength: 64 }).map((u) => Buffer.from(u)), mutated(startupPackets)), (bytes) => {
-      onlyPgwardenErrors(() => {
-        const len = startupPacketLength(bytes);
-        if (len !== undefined && bytes.length >= len) parseStartupPacket(bytes.subarray(0, len));
-      });
-    }),
+    fc.property(
+      fc.oneof(
+        fc.uint8Array({ maxLength: 64 }).map((u) => Buffer.from(u)),
+        mutated(startupPackets),
+      ),
+      (bytes) => {
+        onlyPgwardenErrors(() => {
+          const len = startupPacketLength(bytes);
+          if (len !== undefined && bytes.length >= len) parseStartupPacket(bytes.subarray(0, len));
+        });
+      },
+    ),
     { numRuns: RUNS },
   );
 });

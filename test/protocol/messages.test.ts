@@ -32,9 +32,7 @@ function int32(n: number): Buffer {
 
 /** Concatenates pieces: strings as UTF-8, numbers as int32, buffers as they are. */
 function bytes(...parts: Array<string | number | Buffer>): Buffer {
-  return Buffer.concat(
-    parts.map((p) => (typeof p === 'string' ? Buffer.from(p, 'utf8') : typeof p === 'number' ? int32(p) : p)),
-  );
+  return Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p, 'utf8') : typeof p === 'number' ? int32(p) : p)));
 }
 
 /** A typed message: type byte, int32 length (itself + body), body. */
@@ -61,10 +59,7 @@ test('frameMessage: type byte, length counting itself but not the type byte, bod
 
 test('errorResponse: S, V, C, M fields then the terminator', () => {
   const out = errorResponse({ severity: 'FATAL', sqlstate: '28P01', message: 'password authentication failed for user "bob"' });
-  assert.deepEqual(
-    out,
-    frame('E', 'SFATAL\0', 'VFATAL\0', 'C28P01\0', 'Mpassword authentication failed for user "bob"\0', '\0'),
-  );
+  assert.deepEqual(out, frame('E', 'SFATAL\0', 'VFATAL\0', 'C28P01\0', 'Mpassword authentication failed for user "bob"\0', '\0'));
   assert.equal(out.readInt32BE(1), out.length - 1);
 });
 
@@ -77,10 +72,7 @@ test('errorResponse: with detail and hint, and as a NoticeResponse', () => {
     hint: 'Use sslmode=require.',
   } as const;
   const body = ['SFATAL\0', 'VFATAL\0', 'C28000\0', 'MSSL connection is required\0'];
-  assert.deepEqual(
-    errorResponse(fields),
-    frame('E', ...body, 'Dpgwarden accepts only encrypted connections.\0', 'HUse sslmode=require.\0', '\0'),
-  );
+  assert.deepEqual(errorResponse(fields), frame('E', ...body, 'Dpgwarden accepts only encrypted connections.\0', 'HUse sslmode=require.\0', '\0'));
   assert.deepEqual(errorResponse({ ...fields, hint: undefined }), frame('E', ...body, 'Dpgwarden accepts only encrypted connections.\0', '\0'));
   assert.deepEqual(errorResponse({ ...fields, detail: undefined }), frame('E', ...body, 'HUse sslmode=require.\0', '\0'));
   assert.deepEqual(
@@ -101,10 +93,7 @@ test('authenticationOk and authenticationCleartextPassword', () => {
 });
 
 test('authenticationSASL: code 10, each mechanism NUL-terminated, then an empty one', () => {
-  assert.deepEqual(
-    authenticationSASL(['SCRAM-SHA-256-PLUS', 'SCRAM-SHA-256']),
-    frame('R', 10, 'SCRAM-SHA-256-PLUS\0', 'SCRAM-SHA-256\0', '\0'),
-  );
+  assert.deepEqual(authenticationSASL(['SCRAM-SHA-256-PLUS', 'SCRAM-SHA-256']), frame('R', 10, 'SCRAM-SHA-256-PLUS\0', 'SCRAM-SHA-256\0', '\0'));
   assert.deepEqual(
     authenticationSASL(['SCRAM-SHA-256']),
     Buffer.concat([Buffer.from('52' + '00000017' + '0000000a', 'hex'), Buffer.from('SCRAM-SHA-256\0\0', 'latin1')]),
@@ -122,18 +111,12 @@ test('authenticationSASLContinue and authenticationSASLFinal: code 11 and 12, th
 
 test('negotiateProtocolVersion: newest minor, count, then the unrecognised options', () => {
   assert.deepEqual(negotiateProtocolVersion(0, []), Buffer.from('76' + '0000000c' + '00000000' + '00000000', 'hex'));
-  assert.deepEqual(
-    negotiateProtocolVersion(0, ['_pq_.a', '_pq_.compression']),
-    frame('v', 0, 2, '_pq_.a\0', '_pq_.compression\0'),
-  );
+  assert.deepEqual(negotiateProtocolVersion(0, ['_pq_.a', '_pq_.compression']), frame('v', 0, 2, '_pq_.a\0', '_pq_.compression\0'));
 });
 
 test('saslInitialResponse: mechanism, int32 byte length, data', () => {
   const clientFirst = 'n,,n=,r=rOprNGfwEbeRWgbNEkqO';
-  assert.deepEqual(
-    saslInitialResponse('SCRAM-SHA-256', clientFirst),
-    frame('p', 'SCRAM-SHA-256\0', clientFirst.length, clientFirst),
-  );
+  assert.deepEqual(saslInitialResponse('SCRAM-SHA-256', clientFirst), frame('p', 'SCRAM-SHA-256\0', clientFirst.length, clientFirst));
   // The length is in bytes: 'é' is two.
   assert.deepEqual(saslInitialResponse('X', 'é'), Buffer.from('700000000c' + '5800' + '00000002' + 'c3a9', 'hex'));
   assert.deepEqual(saslInitialResponse('X', ''), frame('p', 'X\0', 0));
@@ -202,19 +185,21 @@ test('parseSASLMechanisms: round trip with authenticationSASL', () => {
     assert.equal(code, 10);
     assert.deepEqual(parseSASLMechanisms(data), mechanisms);
   }
-  assert.throws(
-    () => parseSASLMechanisms(bytes('SCRAM-SHA-256\0', 'OAUTHBEARER')),
-    fails('PROTOCOL_VIOLATION', 'invalid message format: unterminated string'),
-  );
+  assert.throws(() => parseSASLMechanisms(bytes('SCRAM-SHA-256\0', 'OAUTHBEARER')), fails('PROTOCOL_VIOLATION', 'invalid message format: unterminated string'));
 });
 
 test('parseErrorFields: round trip with errorResponse, and fields it does not build', () => {
-  const fields = parseErrorFields(
-    bodyOf(errorResponse({ severity: 'FATAL', sqlstate: '28P01', message: 'rôle refusé', detail: 'd', hint: 'h' })),
-  );
+  const fields = parseErrorFields(bodyOf(errorResponse({ severity: 'FATAL', sqlstate: '28P01', message: 'rôle refusé', detail: 'd', hint: 'h' })));
   assert.deepEqual(
     [...fields],
-    [['S', 'FATAL'], ['V', 'FATAL'], ['C', '28P01'], ['M', 'rôle refusé'], ['D', 'd'], ['H', 'h']],
+    [
+      ['S', 'FATAL'],
+      ['V', 'FATAL'],
+      ['C', '28P01'],
+      ['M', 'rôle refusé'],
+      ['D', 'd'],
+      ['H', 'h'],
+    ],
   );
   // A server's ErrorResponse has more fields; all of them are kept.
   const server = parseErrorFields(bytes('SERREUR\0', 'VERROR\0', 'C42501\0', 'Mpermission denied\0', 'Fauth.c\0', 'L123\0', 'RCheckAuth\0', '\0'));
@@ -224,10 +209,7 @@ test('parseErrorFields: round trip with errorResponse, and fields it does not bu
   assert.equal(server.get('L'), '123');
   assert.equal(server.get('R'), 'CheckAuth');
   assert.equal(parseErrorFields(bytes('\0')).size, 0);
-  assert.throws(
-    () => parseErrorFields(bytes('SFATAL\0', 'Mno end')),
-    fails('PROTOCOL_VIOLATION', 'invalid message format: unterminated string'),
-  );
+  assert.throws(() => parseErrorFields(bytes('SFATAL\0', 'Mno end')), fails('PROTOCOL_VIOLATION', 'invalid message format: unterminated string'));
 });
 
 test('parseBackendKeyData: process id and a key of 4 bytes or more, copied', () => {
@@ -318,10 +300,7 @@ test('MessageReader: over-long messages are refused as soon as the length is kno
   assert.throws(() => reader.next(), fails('PROTOCOL_VIOLATION', 'message too long: 65 bytes, at most 64 are allowed here'));
   const huge = new MessageReader(16 * 1024);
   huge.push(bytes('p', 0x7fffffff));
-  assert.throws(
-    () => huge.next(),
-    fails('PROTOCOL_VIOLATION', 'message too long: 2147483647 bytes, at most 16384 are allowed here'),
-  );
+  assert.throws(() => huge.next(), fails('PROTOCOL_VIOLATION', 'message too long: 2147483647 bytes, at most 16384 are allowed here'));
 });
 
 test('MessageReader: a length under 4 is refused', () => {

@@ -1,12 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  buildCancelRequest,
-  buildStartupMessage,
-  parseStartupPacket,
-  startupPacketLength,
-  type StartupPacket,
-} from '../../src/protocol/startup.js';
+import { buildCancelRequest, buildStartupMessage, parseStartupPacket, startupPacketLength, type StartupPacket } from '../../src/protocol/startup.js';
 import type { ErrorCode } from '../../src/util/errors.js';
 
 // ---- fixtures, built by hand rather than with the code under test ----
@@ -82,10 +76,7 @@ test('GSSENCRequest', () => {
   const p = Buffer.from('0000000804d21630', 'hex');
   assert.deepEqual(p, packet(GSSENC_REQUEST));
   assert.deepEqual(parseStartupPacket(p), { kind: 'gssenc' });
-  assert.throws(
-    () => parseStartupPacket(packet(GSSENC_REQUEST, '\0\0\0\0')),
-    fails('PROTOCOL_VIOLATION', 'invalid length of GSSENC request'),
-  );
+  assert.throws(() => parseStartupPacket(packet(GSSENC_REQUEST, '\0\0\0\0')), fails('PROTOCOL_VIOLATION', 'invalid length of GSSENC request'));
 });
 
 // ---- CancelRequest ----
@@ -143,16 +134,41 @@ test('StartupMessage 3.0: parameters come back in order', () => {
 });
 
 test('StartupMessage: an empty value is kept', () => {
-  assert.deepEqual([...parseStartup(startup([['user', 'bob'], ['database', '']])).params], [['user', 'bob'], ['database', '']]);
+  assert.deepEqual(
+    [
+      ...parseStartup(
+        startup([
+          ['user', 'bob'],
+          ['database', ''],
+        ]),
+      ).params,
+    ],
+    [
+      ['user', 'bob'],
+      ['database', ''],
+    ],
+  );
 });
 
 test('buildStartupMessage: byte-exact protocol 3.0 packet', () => {
-  const expected = Buffer.concat([
-    Buffer.from('0000001e' + '00030000', 'hex'),
-    Buffer.from('user\0bob\0database\0db\0\0', 'latin1'),
-  ]);
-  assert.deepEqual(buildStartupMessage([['user', 'bob'], ['database', 'db']]), expected);
-  assert.deepEqual(buildStartupMessage([['user', 'bob'], ['database', 'db']]), startup([['user', 'bob'], ['database', 'db']]));
+  const expected = Buffer.concat([Buffer.from('0000001e' + '00030000', 'hex'), Buffer.from('user\0bob\0database\0db\0\0', 'latin1')]);
+  assert.deepEqual(
+    buildStartupMessage([
+      ['user', 'bob'],
+      ['database', 'db'],
+    ]),
+    expected,
+  );
+  assert.deepEqual(
+    buildStartupMessage([
+      ['user', 'bob'],
+      ['database', 'db'],
+    ]),
+    startup([
+      ['user', 'bob'],
+      ['database', 'db'],
+    ]),
+  );
 });
 
 test('buildStartupMessage round trip, from a Map as the gateway does', () => {
@@ -169,7 +185,16 @@ test('buildStartupMessage round trip, from a Map as the gateway does', () => {
 });
 
 test('StartupMessage 3.2: accepted, with the minor version reported', () => {
-  const parsed = parseStartup(startup([['user', 'bob'], ['_pq_.some_option', 'on']], 3, 2));
+  const parsed = parseStartup(
+    startup(
+      [
+        ['user', 'bob'],
+        ['_pq_.some_option', 'on'],
+      ],
+      3,
+      2,
+    ),
+  );
   assert.equal(parsed.majorVersion, 3);
   assert.equal(parsed.minorVersion, 2);
   assert.equal(parsed.params.get('_pq_.some_option'), 'on');
@@ -194,18 +219,40 @@ test('StartupMessage: another major version is not supported', () => {
 test('StartupMessage: no user, or an empty one, is refused', () => {
   assert.throws(() => parseStartupPacket(startup([['database', 'app']])), NO_USER);
   assert.throws(() => parseStartupPacket(startup([])), NO_USER);
-  assert.throws(() => parseStartupPacket(startup([['user', ''], ['database', 'app']])), NO_USER);
+  assert.throws(
+    () =>
+      parseStartupPacket(
+        startup([
+          ['user', ''],
+          ['database', 'app'],
+        ]),
+      ),
+    NO_USER,
+  );
   // Parameter names are case-sensitive: USER is not user.
   assert.throws(() => parseStartupPacket(startup([['USER', 'bob']])), NO_USER);
 });
 
 test('StartupMessage: a parameter given twice is refused', () => {
   assert.throws(
-    () => parseStartupPacket(startup([['user', 'bob'], ['database', 'a'], ['database', 'b']])),
+    () =>
+      parseStartupPacket(
+        startup([
+          ['user', 'bob'],
+          ['database', 'a'],
+          ['database', 'b'],
+        ]),
+      ),
     fails('PROTOCOL_VIOLATION', 'duplicate startup parameter "database"'),
   );
   assert.throws(
-    () => parseStartupPacket(startup([['user', 'bob'], ['user', 'bob']])),
+    () =>
+      parseStartupPacket(
+        startup([
+          ['user', 'bob'],
+          ['user', 'bob'],
+        ]),
+      ),
     fails('PROTOCOL_VIOLATION', 'duplicate startup parameter "user"'),
   );
 });
@@ -230,7 +277,10 @@ test('StartupMessage: malformed layouts', () => {
 
 test('StartupMessage: non-ASCII user names are decoded as UTF-8', () => {
   for (const user of ['jürgen', 'zoë@contoso.com', '山田太郎', 'Ωmega 🐘', 'MixedCase "quoted"']) {
-    const p = startup([['user', user], ['database', user]]);
+    const p = startup([
+      ['user', user],
+      ['database', user],
+    ]);
     const parsed = parseStartup(p);
     assert.equal(parsed.params.get('user'), user);
     assert.equal(parsed.params.get('database'), user);

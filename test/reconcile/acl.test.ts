@@ -54,9 +54,26 @@ test('revokes come before grants; a grant by someone other than the owner runs a
 });
 
 test('aclitem text parses as aclitemout() writes it', () => {
-  assert.deepEqual(parseAclItem('citus=arwdDxtm/citus')?.privileges.map(([p]) => p), ['INSERT', 'SELECT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES', 'TRIGGER', 'MAINTAIN']);
-  assert.deepEqual(parseAclItem('=Tc/postgres'), { grantee: '', grantor: 'postgres', privileges: [['TEMPORARY', false], ['CONNECT', false]] });
-  assert.deepEqual(parseAclItem('"quo""te=/x"=r*U/"Mixed Case"'), { grantee: 'quo"te=/x', grantor: 'Mixed Case', privileges: [['SELECT', true], ['USAGE', false]] });
+  assert.deepEqual(
+    parseAclItem('citus=arwdDxtm/citus')?.privileges.map(([p]) => p),
+    ['INSERT', 'SELECT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES', 'TRIGGER', 'MAINTAIN'],
+  );
+  assert.deepEqual(parseAclItem('=Tc/postgres'), {
+    grantee: '',
+    grantor: 'postgres',
+    privileges: [
+      ['TEMPORARY', false],
+      ['CONNECT', false],
+    ],
+  });
+  assert.deepEqual(parseAclItem('"quo""te=/x"=r*U/"Mixed Case"'), {
+    grantee: 'quo"te=/x',
+    grantor: 'Mixed Case',
+    privileges: [
+      ['SELECT', true],
+      ['USAGE', false],
+    ],
+  });
   assert.deepEqual(parseAclItem('"user@tenant.onmicrosoft.com"=X/app_owner')?.grantee, 'user@tenant.onmicrosoft.com');
   for (const bad of ['', 'x', 'x=r', 'x=q/y', '"x=r/y', 'x=r/"y']) assert.equal(parseAclItem(bad), undefined, bad);
 });

@@ -62,7 +62,13 @@ export async function waitForConvergence(cluster: EmbeddedCluster, timeoutMs = 1
 }
 
 /** Runs `sql` on `node` as the superuser. */
-export async function sql(cluster: EmbeddedCluster, node: PostgresNode, text: string, params: unknown[] = [], database?: string): Promise<Array<Record<string, unknown>>> {
+export async function sql(
+  cluster: EmbeddedCluster,
+  node: PostgresNode,
+  text: string,
+  params: unknown[] = [],
+  database?: string,
+): Promise<Array<Record<string, unknown>>> {
   return cluster.withSuperuser(node, async (c) => (await c.query(text, params)).rows, database);
 }
 

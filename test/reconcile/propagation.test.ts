@@ -51,17 +51,21 @@ async function coordinatorNow(): Promise<string> {
  */
 async function twoDigestReadsSince(since: string): Promise<void> {
   const first = new Map<number, string>();
-  await waitFor(async () => {
-    const rows = await sql(
-      pw.cluster,
-      pw.cluster.coordinator,
-      `SELECT pid, query_start::text AS started, query_start > $1::timestamptz AS after FROM pg_stat_activity
+  await waitFor(
+    async () => {
+      const rows = await sql(
+        pw.cluster,
+        pw.cluster.coordinator,
+        `SELECT pid, query_start::text AS started, query_start > $1::timestamptz AS after FROM pg_stat_activity
         WHERE query LIKE '%FROM pg_auth_members m)%' AND pid <> pg_backend_pid()`,
-      [since],
-    );
-    for (const row of rows) if (row.after && !first.has(row.pid as number)) first.set(row.pid as number, row.started as string);
-    return rows.length > 0 && rows.every((row) => row.after && first.get(row.pid as number) !== row.started);
-  }, 10_000, 'two reads of the shared catalogs\' digest');
+        [since],
+      );
+      for (const row of rows) if (row.after && !first.has(row.pid as number)) first.set(row.pid as number, row.started as string);
+      return rows.length > 0 && rows.every((row) => row.after && first.get(row.pid as number) !== row.started);
+    },
+    10_000,
+    "two reads of the shared catalogs' digest",
+  );
 }
 
 async function relacl(node: number, table: string): Promise<unknown> {
@@ -81,12 +85,21 @@ test('GRANT SELECT ON mytable TO db_user through the gateway reaches every worke
 test('the service database citus is looked after like postgres: psql as citus with no dbname lands there, and a GRANT there reaches every worker at once', async () => {
   for (const node of pw.cluster.nodes) await sql(pw.cluster, node, 'SET ROLE citus; CREATE TABLE service_orders (id int)', [], 'citus');
   // As the managed service's connection strings read: no dbname, so libpq asks for "citus".
-  const res = await psql(`host=127.0.0.1 port=${pw.port} user=citus sslmode=require`, 'SELECT current_database(); GRANT SELECT ON service_orders TO db_user', CITUS_PASSWORD);
+  const res = await psql(
+    `host=127.0.0.1 port=${pw.port} user=citus sslmode=require`,
+    'SELECT current_database(); GRANT SELECT ON service_orders TO db_user',
+    CITUS_PASSWORD,
+  );
   assert.equal(res.code, 0, res.stderr);
   assert.match(res.stdout, /^citus$/m);
   // This file's reconciler has no periodic pass: only the event trigger in citus starts one.
-  const acl = async (node: number) => (await sql(pw.cluster, pw.cluster.nodes[node]!, "SELECT relacl::text FROM pg_class WHERE relname = 'service_orders'", [], 'citus'))[0]?.relacl;
-  await waitFor(async () => (await acl(1)) === '{citus=arwdDxtm/citus,db_user=r/citus}' && (await acl(2)) === (await acl(0)), 10_000, 'the GRANT in citus on every worker');
+  const acl = async (node: number) =>
+    (await sql(pw.cluster, pw.cluster.nodes[node]!, "SELECT relacl::text FROM pg_class WHERE relname = 'service_orders'", [], 'citus'))[0]?.relacl;
+  await waitFor(
+    async () => (await acl(1)) === '{citus=arwdDxtm/citus,db_user=r/citus}' && (await acl(2)) === (await acl(0)),
+    10_000,
+    'the GRANT in citus on every worker',
+  );
   // The pass's log line comes when it ends.
   await waitFor(() => r.logs.some((l) => l.includes('coordinator in citus: GRANT')), 10_000, 'a pass asked for by the trigger in citus');
   assert.deepEqual(await differences(pw.cluster, pw.cluster.workers, 'citus'), []);
@@ -106,11 +119,14 @@ test('GRANT and REVOKE ON ALL TABLES IN SCHEMA public for an Entra principal rol
 
 test('column, sequence, routine, schema and default privileges, and grants by a grantee with the grant option', async () => {
   for (const role of ['analyst', 'Report Reader', 'app"quoted']) await sql(pw.cluster, pw.cluster.coordinator, `CREATE ROLE "${role.replace(/"/g, '""')}"`);
-  await asRole(pw.cluster, `
+  await asRole(
+    pw.cluster,
+    `
     CREATE SCHEMA "Sales";
     CREATE TABLE "Sales".deals (id serial, amount numeric, note text);
     CREATE FUNCTION "Sales".total(since date, "limit" int DEFAULT 10) RETURNS numeric LANGUAGE sql AS 'SELECT 1::numeric';
-    CREATE PROCEDURE "Sales".close_deal(id int) LANGUAGE sql AS 'SELECT 1'`);
+    CREATE PROCEDURE "Sales".close_deal(id int) LANGUAGE sql AS 'SELECT 1'`,
+  );
   await asCitus(`
     GRANT USAGE ON SCHEMA "Sales" TO analyst, "Report Reader";
     GRANT SELECT (id, amount), UPDATE (note) ON "Sales".deals TO "Report Reader";
@@ -145,7 +161,10 @@ test('an object only on the coordinator is skipped, and the workers stay in sync
     assert.equal(n.remaining, '', n.node);
     assert.ok(n.skippedObjects >= 1, n.node);
   }
-  assert.deepEqual(r.reconciler.status().map((s) => s.state), ['in-sync', 'in-sync']);
+  assert.deepEqual(
+    r.reconciler.status().map((s) => s.state),
+    ['in-sync', 'in-sync'],
+  );
   await asCitus('DROP TABLE coordinator_only');
 });
 
@@ -153,11 +172,19 @@ test('roles, memberships, role settings and database privileges arrive with trig
   const c = pw.cluster.coordinator;
   await sql(pw.cluster, c, `CREATE ROLE readers NOLOGIN; CREATE ROLE "Mixed Case" LOGIN CONNECTION LIMIT 3 VALID UNTIL '2031-02-03 04:05:06+00' CREATEDB`);
   await sql(pw.cluster, c, 'GRANT readers TO "Mixed Case" WITH ADMIN TRUE, INHERIT FALSE; GRANT readers TO db_user');
-  await sql(pw.cluster, c, `ALTER ROLE "Mixed Case" SET search_path = "$user", "Sales", public; ALTER ROLE "Mixed Case" IN DATABASE postgres SET work_mem = '8MB'`);
+  await sql(
+    pw.cluster,
+    c,
+    `ALTER ROLE "Mixed Case" SET search_path = "$user", "Sales", public; ALTER ROLE "Mixed Case" IN DATABASE postgres SET work_mem = '8MB'`,
+  );
   await sql(pw.cluster, c, 'GRANT CONNECT, TEMPORARY ON DATABASE postgres TO readers; REVOKE TEMPORARY ON DATABASE postgres FROM PUBLIC');
   r.reconciler.trigger('test: role changes');
   await waitForConvergence(pw.cluster);
-  const settings = await sql(pw.cluster, pw.cluster.workers[0]!, `SELECT setconfig FROM pg_db_role_setting WHERE setrole = '"Mixed Case"'::regrole AND setdatabase = 0`);
+  const settings = await sql(
+    pw.cluster,
+    pw.cluster.workers[0]!,
+    `SELECT setconfig FROM pg_db_role_setting WHERE setrole = '"Mixed Case"'::regrole AND setdatabase = 0`,
+  );
   assert.deepEqual(settings[0]!.setconfig, ['search_path="$user", "Sales", public']);
 });
 
@@ -172,12 +199,19 @@ test('roles, memberships, role settings and database privileges made in SQL arri
   await sql(pw.cluster, c, 'GRANT CREATE ON DATABASE postgres TO "New Person@example.com"');
   const changed = await coordinatorNow();
   await waitForConvergence(pw.cluster);
-  const [row] = await sql(pw.cluster, pw.cluster.workers[0]!, `SELECT has_database_privilege('New Person@example.com', 'postgres', 'CREATE') AS can, pg_has_role('New Person@example.com', 'readers', 'MEMBER') AS member`);
+  const [row] = await sql(
+    pw.cluster,
+    pw.cluster.workers[0]!,
+    `SELECT has_database_privilege('New Person@example.com', 'postgres', 'CREATE') AS can, pg_has_role('New Person@example.com', 'readers', 'MEMBER') AS member`,
+  );
   assert.deepEqual(row, { can: true, member: true });
   // The workers match as soon as the pass has applied its statements; its log line comes
   // when it ends.
   await waitFor(
-    () => passes().slice(earlier).some((l) => l.includes('roles, memberships, role settings or database privileges changed')),
+    () =>
+      passes()
+        .slice(earlier)
+        .some((l) => l.includes('roles, memberships, role settings or database privileges changed')),
     10_000,
     'the log of a pass asked for by the digest',
   );
@@ -193,7 +227,9 @@ test('roles, memberships, role settings and database privileges made in SQL arri
   // begun, whatever it asked for runs before, or together with, this file's last pass.
   await twoDigestReadsSince(await coordinatorNow());
   await r.reconciler.runPass('test: nothing changed');
-  const reasons = passes().slice(before).map((l) => (JSON.parse(l) as { reasons: string[] }).reasons);
+  const reasons = passes()
+    .slice(before)
+    .map((l) => (JSON.parse(l) as { reasons: string[] }).reasons);
   assert.deepEqual(reasons, [['test: nothing changed']], 'no pass while nothing changes');
 });
 
@@ -211,18 +247,25 @@ test('a changed password is copied as the same verifier, which never reaches log
   const seen = [r.logs.join('\n'), JSON.stringify(report), JSON.stringify(r.reconciler.status()), JSON.stringify(r.transitions)].join('\n');
   const [, , , storedKey, serverKey] = verifiers[0]!.split(/[$:]/);
   for (const part of [verifiers[0]!, storedKey!, serverKey!, 'Db-User-Passw0rd']) assert.ok(!seen.includes(part), 'a secret reached the logs or a report');
-  assert.ok(r.logs.some((l) => l.includes('reconcile-pass')), 'the pass was logged');
+  assert.ok(
+    r.logs.some((l) => l.includes('reconcile-pass')),
+    'the pass was logged',
+  );
 });
 
 test('every ACL in the database parses to what aclexplode() says', async () => {
-  const rows = await sql(pw.cluster, pw.cluster.coordinator, `
+  const rows = await sql(
+    pw.cluster,
+    pw.cluster.coordinator,
+    `
     SELECT acl::text[] AS items,
            (SELECT array_agg(json_build_array(CASE WHEN x.grantee = 0 THEN '' ELSE pg_get_userbyid(x.grantee)::text END,
                                               x.privilege_type, x.is_grantable, pg_get_userbyid(x.grantor)::text)::text)
               FROM aclexplode(acl) x) AS exploded
       FROM (SELECT relacl FROM pg_class UNION ALL SELECT proacl FROM pg_proc UNION ALL SELECT nspacl FROM pg_namespace
             UNION ALL SELECT datacl FROM pg_database UNION ALL SELECT attacl FROM pg_attribute UNION ALL SELECT defaclacl FROM pg_default_acl) AS a(acl)
-     WHERE acl IS NOT NULL AND cardinality(acl) > 0`);
+     WHERE acl IS NOT NULL AND cardinality(acl) > 0`,
+  );
   assert.ok(rows.length > 50);
   for (const row of rows) {
     const parsed = (row.items as string[]).flatMap((text) => {
@@ -238,10 +281,14 @@ test('every ACL in the database parses to what aclexplode() says', async () => {
 test('roles the control plane creates on every node count as propagated; installReconcileSchema() can run again', async () => {
   await addNativeRole(pw.cluster, 'portal_user', 'Portal-User-Passw0rd');
   await r.reconciler.runPass();
-  assert.deepEqual(await sql(pw.cluster, pw.cluster.coordinator, "SELECT role_name FROM pgwarden.propagated_roles WHERE role_name = 'portal_user'"), [{ role_name: 'portal_user' }]);
+  assert.deepEqual(await sql(pw.cluster, pw.cluster.coordinator, "SELECT role_name FROM pgwarden.propagated_roles WHERE role_name = 'portal_user'"), [
+    { role_name: 'portal_user' },
+  ]);
 
   await pw.cluster.withSuperuser(pw.cluster.coordinator, installReconcileSchema);
-  assert.deepEqual(await sql(pw.cluster, pw.cluster.coordinator, "SELECT count(*)::int AS n FROM pg_event_trigger WHERE evtname = 'pgwarden_reconcile'"), [{ n: 1 }]);
+  assert.deepEqual(await sql(pw.cluster, pw.cluster.coordinator, "SELECT count(*)::int AS n FROM pg_event_trigger WHERE evtname = 'pgwarden_reconcile'"), [
+    { n: 1 },
+  ]);
   await asCitus('GRANT SELECT ON mytable TO portal_user');
   await waitForConvergence(pw.cluster);
 });

@@ -58,9 +58,17 @@ const OBJECTS: readonly Target[] = [
   { on: 'SCHEMA "Odd Schema"', privileges: ['USAGE', 'CREATE'] },
   { on: 'DATABASE postgres', privileges: ['CONNECT', 'TEMPORARY', 'CREATE'] },
 ];
-const COLUMNS: ReadonlyArray<[string, string]> = [['app.t1', 'a'], ['app.t1', 'b'], ['"Odd Schema"."T 3"', 'v v']];
+const COLUMNS: ReadonlyArray<[string, string]> = [
+  ['app.t1', 'a'],
+  ['app.t1', 'b'],
+  ['"Odd Schema"."T 3"', 'v v'],
+];
 const DEFAULT_KINDS: ReadonlyArray<[string, readonly string[]]> = [
-  ['TABLES', TABLE], ['SEQUENCES', ['USAGE', 'SELECT']], ['FUNCTIONS', ['EXECUTE']], ['TYPES', ['USAGE']], ['SCHEMAS', ['USAGE', 'CREATE']],
+  ['TABLES', TABLE],
+  ['SEQUENCES', ['USAGE', 'SELECT']],
+  ['FUNCTIONS', ['EXECUTE']],
+  ['TYPES', ['USAGE']],
+  ['SCHEMAS', ['USAGE', 'CREATE']],
 ];
 const NAMES = ['reader', 'writer', 'user@tenant.onmicrosoft.com', 'Mixed Case', 'quo"te', 'sp ace', 'app-svc'];
 
@@ -99,10 +107,24 @@ export class Operations {
 
   async one(): Promise<void> {
     const kinds = [
-      () => this.createRole(), () => this.createRole(), () => this.dropRole(), () => this.alterRole(), () => this.password(),
-      () => this.membership(), () => this.membership(), () => this.revokeMembership(), () => this.membershipByGrantee(),
-      () => this.objectPrivilege(), () => this.objectPrivilege(), () => this.objectPrivilege(), () => this.columnPrivilege(),
-      () => this.allInSchema(), () => this.privilegeByGrantee(), () => this.defaultPrivilege(), () => this.defaultPrivilege(), () => this.setting(),
+      () => this.createRole(),
+      () => this.createRole(),
+      () => this.dropRole(),
+      () => this.alterRole(),
+      () => this.password(),
+      () => this.membership(),
+      () => this.membership(),
+      () => this.revokeMembership(),
+      () => this.membershipByGrantee(),
+      () => this.objectPrivilege(),
+      () => this.objectPrivilege(),
+      () => this.objectPrivilege(),
+      () => this.columnPrivilege(),
+      () => this.allInSchema(),
+      () => this.privilegeByGrantee(),
+      () => this.defaultPrivilege(),
+      () => this.defaultPrivilege(),
+      () => this.setting(),
     ];
     this.creating = undefined;
     const sqls = await this.pick(kinds)();
@@ -128,8 +150,11 @@ export class Operations {
     this.roles.push(name);
     this.creating = name;
     const attrs = [
-      this.chance(0.6) ? 'LOGIN' : 'NOLOGIN', this.chance(0.8) ? 'INHERIT' : 'NOINHERIT', this.chance(0.2) ? 'CREATEDB' : '',
-      this.chance(0.1) ? 'BYPASSRLS' : '', this.chance(0.3) ? `CONNECTION LIMIT ${Math.floor(this.rand() * 20)}` : '',
+      this.chance(0.6) ? 'LOGIN' : 'NOLOGIN',
+      this.chance(0.8) ? 'INHERIT' : 'NOINHERIT',
+      this.chance(0.2) ? 'CREATEDB' : '',
+      this.chance(0.1) ? 'BYPASSRLS' : '',
+      this.chance(0.3) ? `CONNECTION LIMIT ${Math.floor(this.rand() * 20)}` : '',
       this.chance(0.3) ? `VALID UNTIL ${quoteLiteral(`20${30 + Math.floor(this.rand() * 9)}-0${1 + Math.floor(this.rand() * 9)}-15 12:00:00+00`)}` : '',
       this.chance(0.5) ? `PASSWORD ${quoteLiteral(`Pw-${Math.floor(this.rand() * 1e9)}`)}` : '',
     ];
@@ -156,8 +181,19 @@ export class Operations {
     const name = this.role();
     if (name === undefined) return [];
     const clause = this.pick([
-      'LOGIN', 'NOLOGIN', 'INHERIT', 'NOINHERIT', 'CREATEDB', 'NOCREATEDB', 'CREATEROLE', 'NOCREATEROLE', 'REPLICATION', 'NOREPLICATION',
-      `CONNECTION LIMIT ${Math.floor(this.rand() * 50) - 1}`, "VALID UNTIL 'infinity'", "VALID UNTIL '2033-03-03 03:03:03.5+00'",
+      'LOGIN',
+      'NOLOGIN',
+      'INHERIT',
+      'NOINHERIT',
+      'CREATEDB',
+      'NOCREATEDB',
+      'CREATEROLE',
+      'NOCREATEROLE',
+      'REPLICATION',
+      'NOREPLICATION',
+      `CONNECTION LIMIT ${Math.floor(this.rand() * 50) - 1}`,
+      "VALID UNTIL 'infinity'",
+      "VALID UNTIL '2033-03-03 03:03:03.5+00'",
     ]);
     return [`ALTER ROLE ${quoteIdent(name)} ${clause}`];
   }
@@ -207,7 +243,9 @@ export class Operations {
     const who = this.grantee();
     if (who === undefined) return [];
     const [table, column] = this.pick(COLUMNS);
-    const privs = this.some(['SELECT', 'INSERT', 'UPDATE', 'REFERENCES']).map((p) => `${p} (${quoteIdent(column)})`).join(', ');
+    const privs = this.some(['SELECT', 'INSERT', 'UPDATE', 'REFERENCES'])
+      .map((p) => `${p} (${quoteIdent(column)})`)
+      .join(', ');
     return [this.chance(0.35) ? `REVOKE ${privs} ON ${table} FROM ${who}` : `GRANT ${privs} ON ${table} TO ${who}`];
   }
 
@@ -248,13 +286,19 @@ export class Operations {
     if (name === undefined) return [];
     const where = this.chance(0.3) ? ' IN DATABASE postgres' : '';
     const set = this.pick([
-      "SET work_mem = '16MB'", "SET work_mem = '32MB'", 'SET search_path = "$user", app, "Odd Schema"', "SET search_path = ''",
-      "SET statement_timeout = '5s'", "SET DateStyle = 'SQL, DMY'", 'RESET work_mem', 'RESET search_path', 'RESET ALL',
+      "SET work_mem = '16MB'",
+      "SET work_mem = '32MB'",
+      'SET search_path = "$user", app, "Odd Schema"',
+      "SET search_path = ''",
+      "SET statement_timeout = '5s'",
+      "SET DateStyle = 'SQL, DMY'",
+      'RESET work_mem',
+      'RESET search_path',
+      'RESET ALL',
     ]);
     return [`ALTER ROLE ${quoteIdent(name)}${where} ${set}`];
   }
 }
-
 
 /** The seed: fixed in CI (RECONCILE_SEED unset), RECONCILE_SEED=random explores, RECONCILE_SEED=<n> replays. */
 export function chooseSeed(t: TestContext, fixed: number): number {
@@ -285,9 +329,17 @@ export async function runOperations(t: TestContext, cluster: EmbeddedCluster, se
 export async function assertConverged(t: TestContext, reconciler: Reconciler, cluster: EmbeddedCluster, seed: number): Promise<CatalogSnapshot> {
   const report = await reconciler.runPass('test: the end');
   const end = await snapshot(cluster, cluster.coordinator);
-  t.diagnostic(`the coordinator ends with ${Object.entries(end).map(([k, v]) => `${v.length} ${k}`).join(', ')}`);
+  t.diagnostic(
+    `the coordinator ends with ${Object.entries(end)
+      .map(([k, v]) => `${v.length} ${k}`)
+      .join(', ')}`,
+  );
   const left = await differences(cluster);
-  assert.deepEqual(left, [], `seed ${seed}: the workers differ from the coordinator; pass report: ${JSON.stringify(report.nodes.map((n) => ({ node: n.node, errors: n.errors, remaining: n.remaining })))}`);
+  assert.deepEqual(
+    left,
+    [],
+    `seed ${seed}: the workers differ from the coordinator; pass report: ${JSON.stringify(report.nodes.map((n) => ({ node: n.node, errors: n.errors, remaining: n.remaining })))}`,
+  );
   for (const n of report.nodes) assert.deepEqual(n.errors, [], `seed ${seed}: ${n.node}`);
   return end;
 }

@@ -33,7 +33,12 @@ test(`${OPERATIONS} random operations, a worker down for a third of them: every 
   const { cluster } = bare;
   await runOperations(t, cluster, seed, OPERATIONS, STOP_AT, START_AT);
   const end = await assertConverged(t, r.reconciler, cluster, seed);
-  const byGrantees = [...end.relacl, ...end.proacl].filter((l) => !/\/(<owner>|<bootstrap>)$/.test(l)).length + end.members.filter((l) => !l.includes('|<bootstrap>|')).length;
+  const byGrantees =
+    [...end.relacl, ...end.proacl].filter((l) => !/\/(<owner>|<bootstrap>)$/.test(l)).length + end.members.filter((l) => !l.includes('|<bootstrap>|')).length;
   t.diagnostic(`${byGrantees} of those were granted by a role other than the owner or a superuser`);
-  assert.deepEqual(r.reconciler.status().map((s) => s.state), ['in-sync', 'in-sync'], `seed ${seed}`);
+  assert.deepEqual(
+    r.reconciler.status().map((s) => s.state),
+    ['in-sync', 'in-sync'],
+    `seed ${seed}`,
+  );
 });

@@ -122,7 +122,10 @@ test('a role only on a worker is reported as drift, with its grants, and never d
   await asRole(cluster, 'GRANT SELECT ON ledger TO hand_made', 'citus', [w2]);
   const report = await r.reconciler.runPass();
   const node = report.nodes.find((n) => n.node === w2.name)!;
-  assert.deepEqual(node.drift.filter((d) => d.kind === 'role-only-on-worker'), [{ kind: 'role-only-on-worker', subject: 'hand_made' }]);
+  assert.deepEqual(
+    node.drift.filter((d) => d.kind === 'role-only-on-worker'),
+    [{ kind: 'role-only-on-worker', subject: 'hand_made' }],
+  );
   assert.equal(node.remaining, '');
   assert.equal(stateOf(w2.name), 'in-sync');
   assert.deepEqual(r.reconciler.status().find((s) => s.node === w2.name)!.drift, node.drift);

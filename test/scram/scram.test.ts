@@ -56,7 +56,7 @@ test('a wrong proof fails without throwing; the exchange cannot be replayed', ()
   assert.throws(() => server.finish(RFC.clientFinal), /unexpected SCRAM message/);
 });
 
-test('verifiers round-trip in PostgreSQL\'s format; anything else is not SCRAM', () => {
+test("verifiers round-trip in PostgreSQL's format; anything else is not SCRAM", () => {
   const s = makeScramSecret('secret');
   const text = formatScramSecret(s);
   assert.match(text, /^SCRAM-SHA-256\$4096:[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+$/);
@@ -78,7 +78,10 @@ test('channel binding: PLUS requires p=tls-server-end-point with the right hash;
   assert.doesNotThrow(() => new ScramServerExchange(secret, undefined).start('SCRAM-SHA-256', 'y,,n=,r=abc'));
 
   // A full PLUS exchange with the right binding data succeeds; the wrong data fails.
-  for (const [data, ok] of [[endPoint, true], [Buffer.alloc(32, 8), false]] as const) {
+  for (const [data, ok] of [
+    [endPoint, true],
+    [Buffer.alloc(32, 8), false],
+  ] as const) {
     const server = new ScramServerExchange(secret, endPoint);
     const gs2 = 'p=tls-server-end-point,,';
     const serverFirst = parseServerFirst(server.start('SCRAM-SHA-256-PLUS', `${gs2}n=,r=clientnonce`));

@@ -32,7 +32,7 @@ const TRICKY = [
   "'",
   'back\\slash',
   '\\',
-  "it's \"all\" \\ here",
+  'it\'s "all" \\ here',
   'jürgen',
   '山田太郎',
   '🐘',

@@ -29,50 +29,74 @@ async function resolve(deps: ApiDeps, body: z.infer<typeof PrincipalPost>): Prom
   const found = candidates.filter((e) => roleNameOf(e) === body.name);
   const match = body.objectId ? found.find((e) => e.objectId.toLowerCase() === body.objectId!.toLowerCase()) : found[0];
   if (!match) {
-    throw new PgwardenError('NOT_FOUND', `no ${body.type} named "${body.name}"${body.objectId ? ` with object id ${body.objectId}` : ''} in the tenant's directory`);
+    throw new PgwardenError(
+      'NOT_FOUND',
+      `no ${body.type} named "${body.name}"${body.objectId ? ` with object id ${body.objectId}` : ''} in the tenant's directory`,
+    );
   }
   if (!body.objectId && found.length > 1) throw new PgwardenError('INVALID_INPUT', `several objects are named "${body.name}"; give objectId`);
   return { objectId: match.objectId, appId: body.appId ?? match.appId };
 }
 
-export const principalRoutes = (deps: ApiDeps): FastifyPluginAsyncZod => async (app) => {
-  for (const admins of [true, false]) {
-    const path = admins ? '/entra-admins' : '/entra-principals';
-    const tag = admins ? 'entra-admins' : 'entra-principals';
-    const what = admins ? 'Microsoft Entra admin' : 'Microsoft Entra principal';
+export const principalRoutes =
+  (deps: ApiDeps): FastifyPluginAsyncZod =>
+  async (app) => {
+    for (const admins of [true, false]) {
+      const path = admins ? '/entra-admins' : '/entra-principals';
+      const tag = admins ? 'entra-admins' : 'entra-principals';
+      const what = admins ? 'Microsoft Entra admin' : 'Microsoft Entra principal';
 
-    app.get(path, {
-      schema: { summary: `List the ${what}s`, tags: [tag], response: { 200: PrincipalList } },
-    }, async () => ({ items: (await listPrincipals(deps.admin, admins ? { admins: true } : {})).map(principalView) }));
+      app.get(
+        path,
+        {
+          schema: { summary: `List the ${what}s`, tags: [tag], response: { 200: PrincipalList } },
+        },
+        async () => ({ items: (await listPrincipals(deps.admin, admins ? { admins: true } : {})).map(principalView) }),
+      );
 
-    app.post(path, {
-      schema: {
-        summary: admins ? 'Add a Microsoft Entra admin (a user or a service principal) with the privileges of citus' : 'Add a Microsoft Entra user, service principal or group',
-        tags: [tag],
-        body: admins ? AdminPost : PrincipalPost,
-        response: { 201: PrincipalChanged },
-      },
-    }, async (req, reply) => {
-      if (!deps.tenantId) throw new PgwardenError('INVALID_INPUT', 'Microsoft Entra ID is not configured for this cluster');
-      const { objectId, appId } = await resolve(deps, req.body);
-      const { value, workers } = await addPrincipal(deps.admin, deps.gatewaySecret, {
-        roleName: req.body.name,
-        type: req.body.type,
-        objectId,
-        tenantId: deps.tenantId,
-        appId,
-        isAdmin: admins,
-      });
-      changed(deps, req, { action: admins ? 'entra-admin.add' : 'entra-principal.add', target: value.roleName, details: { type: value.type, objectId: value.objectId } }, workers);
-      return reply.code(201).send({ ...principalView(value), nodes: workers });
-    });
+      app.post(
+        path,
+        {
+          schema: {
+            summary: admins
+              ? 'Add a Microsoft Entra admin (a user or a service principal) with the privileges of citus'
+              : 'Add a Microsoft Entra user, service principal or group',
+            tags: [tag],
+            body: admins ? AdminPost : PrincipalPost,
+            response: { 201: PrincipalChanged },
+          },
+        },
+        async (req, reply) => {
+          if (!deps.tenantId) throw new PgwardenError('INVALID_INPUT', 'Microsoft Entra ID is not configured for this cluster');
+          const { objectId, appId } = await resolve(deps, req.body);
+          const { value, workers } = await addPrincipal(deps.admin, deps.gatewaySecret, {
+            roleName: req.body.name,
+            type: req.body.type,
+            objectId,
+            tenantId: deps.tenantId,
+            appId,
+            isAdmin: admins,
+          });
+          changed(
+            deps,
+            req,
+            { action: admins ? 'entra-admin.add' : 'entra-principal.add', target: value.roleName, details: { type: value.type, objectId: value.objectId } },
+            workers,
+          );
+          return reply.code(201).send({ ...principalView(value), nodes: workers });
+        },
+      );
 
-    app.delete(`${path}/:name`, {
-      schema: { summary: `Remove a ${what} and its role on every node`, tags: [tag], params: RoleNameParam, response: { 200: NameChanged } },
-    }, async (req) => {
-      const { value, workers } = await removePrincipal(deps.admin, req.params.name, admins ? { admin: true } : {});
-      changed(deps, req, { action: admins ? 'entra-admin.remove' : 'entra-principal.remove', target: value.roleName }, workers);
-      return { name: value.roleName, nodes: workers };
-    });
-  }
-};
+      app.delete(
+        `${path}/:name`,
+        {
+          schema: { summary: `Remove a ${what} and its role on every node`, tags: [tag], params: RoleNameParam, response: { 200: NameChanged } },
+        },
+        async (req) => {
+          const { value, workers } = await removePrincipal(deps.admin, req.params.name, admins ? { admin: true } : {});
+          changed(deps, req, { action: admins ? 'entra-admin.remove' : 'entra-principal.remove', target: value.roleName }, workers);
+          return { name: value.roleName, nodes: workers };
+        },
+      );
+    }
+  };

@@ -1,7 +1,13 @@
 // SCRAM-SHA-256(-PLUS) for every role that is not an Entra principal, known or not: an
 // unknown role gets a mock secret and fails exactly as a wrong password does.
 // https://www.postgresql.org/docs/current/sasl-authentication.html
-import { authenticationOk, authenticationSASL, authenticationSASLContinue, authenticationSASLFinal, parseSASLInitialResponse } from '../../protocol/messages.js';
+import {
+  authenticationOk,
+  authenticationSASL,
+  authenticationSASLContinue,
+  authenticationSASLFinal,
+  parseSASLInitialResponse,
+} from '../../protocol/messages.js';
 import type { RoleLookup } from '../../catalog/role-catalog.js';
 import { mockScramSecret, type ScramSecret } from '../../scram/primitives.js';
 import { ScramServerExchange, scramMechanisms } from '../../scram/server.js';

@@ -372,7 +372,8 @@ export class TransactionClient {
     if (!isPgwardenError(e)) this.options.log.warn({ event: 'pool-client-error', error: describeError(e) }, 'transaction pool client failed');
     const error = isPgwardenError(e) ? e : new PgwardenError('INTERNAL', 'internal error in pgwarden');
     this.flushToClient();
-    if (!this.client.destroyed) this.client.write(errorResponse({ severity: 'FATAL', sqlstate: error.kind.sqlstate, message: error.message, detail: error.detail }));
+    if (!this.client.destroyed)
+      this.client.write(errorResponse({ severity: 'FATAL', sqlstate: error.kind.sqlstate, message: error.message, detail: error.detail }));
     this.end(false);
   }
 

@@ -36,9 +36,10 @@ const ENDS: Record<SlotKind, string> = {
   query: 'Z',
   function: 'Z',
 };
-const ENDS_CODES: Record<SlotKind, number[]> = Object.fromEntries(
-  Object.entries(ENDS).map(([k, v]) => [k, [...v].map((c) => c.charCodeAt(0))]),
-) as Record<SlotKind, number[]>;
+const ENDS_CODES: Record<SlotKind, number[]> = Object.fromEntries(Object.entries(ENDS).map(([k, v]) => [k, [...v].map((c) => c.charCodeAt(0))])) as Record<
+  SlotKind,
+  number[]
+>;
 
 export class ExpectedResponses {
   private readonly slots: Slot[] = [];

@@ -105,9 +105,13 @@ export class TransactionPool {
           const i = group.waiters.indexOf(waiter);
           if (i >= 0) group.waiters.splice(i, 1);
           reject(
-            new PgwardenError('TOO_MANY_CONNECTIONS', `all ${this.options.size} server sessions of the transaction pool for this role and database stayed busy`, {
-              detail: `Waited ${Math.round(this.options.waitTimeoutMs / 1000)} s. Raise --pool-size, or use the session port.`,
-            }),
+            new PgwardenError(
+              'TOO_MANY_CONNECTIONS',
+              `all ${this.options.size} server sessions of the transaction pool for this role and database stayed busy`,
+              {
+                detail: `Waited ${Math.round(this.options.waitTimeoutMs / 1000)} s. Raise --pool-size, or use the session port.`,
+              },
+            ),
           );
         }, this.options.waitTimeoutMs),
       };

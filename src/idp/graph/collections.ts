@@ -82,7 +82,9 @@ function parseSelect(collection: Collection, select: string): string[] {
     const known = collection.properties.find((p) => p.toLowerCase() === w.toLowerCase());
     if (!known) {
       const what = w === '' ? 'an empty property name' : `a property named '${w.slice(0, 100)}'`;
-      throw graphRefuse.badRequest(`Parsing OData Select and Expand failed: Could not find ${what} on type '${collection.type}'. Selectable here: ${collection.properties.join(', ')}.`);
+      throw graphRefuse.badRequest(
+        `Parsing OData Select and Expand failed: Could not find ${what} on type '${collection.type}'. Selectable here: ${collection.properties.join(', ')}.`,
+      );
     }
     out.add(known);
   }
@@ -91,7 +93,8 @@ function parseSelect(collection: Collection, select: string): string[] {
 
 function parseTop(top: string): number {
   const n = /^\d{1,4}$/.test(top.trim()) ? Number(top.trim()) : NaN;
-  if (!(n >= 1 && n <= MAX_TOP)) throw graphRefuse.badRequest(`Invalid page size specified: '${top.slice(0, 20)}'. Must be between 1 and ${MAX_TOP} inclusive.`);
+  if (!(n >= 1 && n <= MAX_TOP))
+    throw graphRefuse.badRequest(`Invalid page size specified: '${top.slice(0, 20)}'. Must be between 1 and ${MAX_TOP} inclusive.`);
   return n;
 }
 

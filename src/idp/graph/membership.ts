@@ -49,7 +49,9 @@ function bodyObject(action: MemberAction, parameter: string, body: unknown): Rec
   const record = body as Record<string, unknown>;
   const other = Object.keys(record).find((k) => k !== parameter);
   if (other !== undefined) {
-    throw graphRefuse.badRequest(`The parameter '${other.slice(0, ECHO)}' in the request payload is not a valid parameter for the operation '${action}'; it takes '${parameter}' only.`);
+    throw graphRefuse.badRequest(
+      `The parameter '${other.slice(0, ECHO)}' in the request payload is not a valid parameter for the operation '${action}'; it takes '${parameter}' only.`,
+    );
   }
   if (!(parameter in record)) throw graphRefuse.badRequest(`The parameter '${parameter}' is missing from the request body of '${action}'.`);
   return record;
@@ -65,7 +67,7 @@ export function parseCheckMemberGroups(body: unknown): string[] {
   const ids: string[] = [];
   groupIds.forEach((g: unknown, i) => {
     if (!isGuid(g)) {
-      const shown = typeof g === 'string' ? `'${g.slice(0, ECHO)}'` : JSON.stringify(g)?.slice(0, ECHO) ?? String(g);
+      const shown = typeof g === 'string' ? `'${g.slice(0, ECHO)}'` : (JSON.stringify(g)?.slice(0, ECHO) ?? String(g));
       throw graphRefuse.badRequest(`'groupIds' item ${i} is not a GUID: ${shown}.`);
     }
     const id = g.toLowerCase();

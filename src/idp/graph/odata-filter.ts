@@ -43,7 +43,8 @@ function tokenize(filter: string): Token[] {
       let value = '';
       i++;
       for (;;) {
-        if (i >= filter.length) throw graphRefuse.unsupported(`Invalid filter clause: the string literal at position ${at} has no closing quote (write a quote inside it as '').`);
+        if (i >= filter.length)
+          throw graphRefuse.unsupported(`Invalid filter clause: the string literal at position ${at} has no closing quote (write a quote inside it as '').`);
         if (filter[i] === "'") {
           if (filter[i + 1] !== "'") break;
           value += "'";
@@ -84,18 +85,23 @@ export function parseFilter(filter: string, properties: readonly string[]): Filt
   const show = (t: Token): string => (t.kind === 'string' ? `'${t.value.replace(/'/g, "''")}'` : t.text);
   const expectPunct = (text: '(' | ')' | ',', expected: string): void => {
     const t = next(expected);
-    if (t.kind !== 'punct' || t.text !== text) throw graphRefuse.unsupported(`Invalid filter clause: expected ${expected} at position ${t.at}, found ${show(t)}.`);
+    if (t.kind !== 'punct' || t.text !== text)
+      throw graphRefuse.unsupported(`Invalid filter clause: expected ${expected} at position ${t.at}, found ${show(t)}.`);
   };
   const property = (): string => {
     const t = next('a property name');
     if (t.kind !== 'name') throw graphRefuse.unsupported(`Invalid filter clause: expected a property name at position ${t.at}, found ${show(t)}.`);
     const known = properties.find((p) => p.toLowerCase() === t.text.toLowerCase());
-    if (!known) throw graphRefuse.unsupported(`Unsupported or invalid query filter clause specified for property '${t.text}'. Filterable here: ${properties.join(', ')}.`);
+    if (!known)
+      throw graphRefuse.unsupported(
+        `Unsupported or invalid query filter clause specified for property '${t.text}'. Filterable here: ${properties.join(', ')}.`,
+      );
     return known;
   };
   const literal = (): string => {
     const t = next('a string literal');
-    if (t.kind !== 'string') throw graphRefuse.unsupported(`Invalid filter clause: expected a string literal in single quotes at position ${t.at}, found ${show(t)}.`);
+    if (t.kind !== 'string')
+      throw graphRefuse.unsupported(`Invalid filter clause: expected a string literal in single quotes at position ${t.at}, found ${show(t)}.`);
     return t.value;
   };
 
@@ -117,7 +123,9 @@ export function parseFilter(filter: string, properties: readonly string[]): Filt
     const op = next("'eq'");
     if (op.kind !== 'name') throw graphRefuse.unsupported(`Invalid filter clause: expected 'eq' at position ${op.at}, found ${show(op)}.`);
     if (op.text.toLowerCase() !== 'eq') {
-      throw OPERATORS.includes(op.text.toLowerCase()) ? unsupported(`the operator '${op.text}'`) : graphRefuse.unsupported(`Invalid filter clause: expected 'eq' at position ${op.at}, found ${op.text}.`);
+      throw OPERATORS.includes(op.text.toLowerCase())
+        ? unsupported(`the operator '${op.text}'`)
+        : graphRefuse.unsupported(`Invalid filter clause: expected 'eq' at position ${op.at}, found ${op.text}.`);
     }
     return { op: 'eq', property: p, value: literal() };
   };

@@ -43,12 +43,13 @@ interface Refusal {
 async function refusal(ctx: ProviderContext, req: FastifyRequest): Promise<Refusal | undefined> {
   const apiVersion = (req.query as Record<string, unknown>)['api-version'];
   if (typeof apiVersion !== 'string' || apiVersion === '') {
-    return { status: 400, code: 'MissingApiVersionParameter', message: "The api-version query parameter (?api-version=) is required for all requests." };
+    return { status: 400, code: 'MissingApiVersionParameter', message: 'The api-version query parameter (?api-version=) is required for all requests.' };
   }
   const authorization = req.headers.authorization;
   if (!authorization) return { status: 401, code: 'AuthenticationFailed', message: "Authentication failed. The 'Authorization' header is missing." };
   const m = /^Bearer +(\S+) *$/i.exec(authorization);
-  if (!m || m[1]!.length > MAX_TOKEN_LENGTH) return { status: 401, code: 'AuthenticationFailed', message: "Authentication failed. The 'Authorization' header is not a bearer token." };
+  if (!m || m[1]!.length > MAX_TOKEN_LENGTH)
+    return { status: 401, code: 'AuthenticationFailed', message: "Authentication failed. The 'Authorization' header is not a bearer token." };
   const data = await ctx.directory.snapshot();
   if (!data) return { status: 401, code: 'InvalidAuthenticationToken', message: 'The access token is invalid.' };
   const issuers = issuersFor(ctx.authority(), data.tenant.id);

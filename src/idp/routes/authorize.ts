@@ -46,7 +46,10 @@ class RedirectableRefusal {
 }
 
 export function registerAuthorize(app: FastifyInstance, ctx: ProviderContext): void {
-  for (const [path, version] of [['/:tenant/oauth2/v2.0/authorize', '2.0'], ['/:tenant/oauth2/authorize', '1.0']] as const) {
+  for (const [path, version] of [
+    ['/:tenant/oauth2/v2.0/authorize', '2.0'],
+    ['/:tenant/oauth2/authorize', '1.0'],
+  ] as const) {
     app.get<{ Params: { tenant: string } }>(path, async (req, reply) => {
       try {
         const { data, request } = await validate(ctx, req.params.tenant, singleParams(req.query), version);
@@ -176,7 +179,10 @@ function refuseAuthorization(ctx: ProviderContext, reply: FastifyReply, e: unkno
 }
 
 function messagePage(reply: FastifyReply, status: number, heading: string, text: string): FastifyReply {
-  return reply.code(status).headers(pageHeaders()).send(renderPage({ title: 'Sign in', brand: 'pgwarden', heading, paragraphs: [text] }));
+  return reply
+    .code(status)
+    .headers(pageHeaders())
+    .send(renderPage({ title: 'Sign in', brand: 'pgwarden', heading, paragraphs: [text] }));
 }
 
 async function signInPage(
@@ -200,12 +206,24 @@ async function signInPage(
       action: req.url.split('?')[0]!,
       hidden: { request: ctx.forms.seal(request), form_token: ctx.forms.token(cookie) },
       fields: [
-        { name: 'username', label: 'User name (name@domain)', type: 'text', autocomplete: 'username', value: values.username, autofocus: !values.username, attributes: 'spellcheck="false" autocapitalize="none"' },
+        {
+          name: 'username',
+          label: 'User name (name@domain)',
+          type: 'text',
+          autocomplete: 'username',
+          value: values.username,
+          autofocus: !values.username,
+          attributes: 'spellcheck="false" autocapitalize="none"',
+        },
         { name: 'password', label: 'Password', type: 'password', autocomplete: 'current-password', autofocus: !!values.username },
       ],
       submit: 'Sign in',
     },
   });
   // The form's POST answers with a redirect to the client: allow it as a form action.
-  return reply.code(status).headers(pageHeaders([new URL(request.redirectUri).origin])).header('set-cookie', formCookieHeader(cookie)).send(html);
+  return reply
+    .code(status)
+    .headers(pageHeaders([new URL(request.redirectUri).origin]))
+    .header('set-cookie', formCookieHeader(cookie))
+    .send(html);
 }

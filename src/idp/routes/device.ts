@@ -31,7 +31,14 @@ export function registerDeviceFlow(app: FastifyInstance, ctx: ProviderContext): 
       ctx.log.info({ event: 'devicecode', version, client: auth.clientId }, 'device code issued');
       const body =
         version === '1.0'
-          ? { user_code: auth.userCode, device_code: auth.deviceCode, verification_url: page, expires_in: String(expiresIn), interval: String(auth.intervalSeconds), message }
+          ? {
+              user_code: auth.userCode,
+              device_code: auth.deviceCode,
+              verification_url: page,
+              expires_in: String(expiresIn),
+              interval: String(auth.intervalSeconds),
+              message,
+            }
           : { user_code: auth.userCode, device_code: auth.deviceCode, verification_uri: page, expires_in: expiresIn, interval: auth.intervalSeconds, message };
       return reply.header('cache-control', 'no-store').send(body);
     } catch (e) {
@@ -110,8 +117,24 @@ async function devicePage(
   const data = await ctx.directory.snapshot();
   const cookie = ctx.forms.cookieFor(readCookie(req.headers.cookie, FORM_COOKIE));
   const fields: Field[] = [
-    { name: 'code', label: 'Code', type: 'text', autocomplete: 'one-time-code', value: values.code ?? '', autofocus: !values.code, attributes: 'autocapitalize="characters" spellcheck="false" maxlength="20"' },
-    { name: 'username', label: 'User name (name@domain)', type: 'text', autocomplete: 'username', value: values.username ?? '', autofocus: !!values.code && !values.username, attributes: 'spellcheck="false" autocapitalize="none"' },
+    {
+      name: 'code',
+      label: 'Code',
+      type: 'text',
+      autocomplete: 'one-time-code',
+      value: values.code ?? '',
+      autofocus: !values.code,
+      attributes: 'autocapitalize="characters" spellcheck="false" maxlength="20"',
+    },
+    {
+      name: 'username',
+      label: 'User name (name@domain)',
+      type: 'text',
+      autocomplete: 'username',
+      value: values.username ?? '',
+      autofocus: !!values.code && !values.username,
+      attributes: 'spellcheck="false" autocapitalize="none"',
+    },
     { name: 'password', label: 'Password', type: 'password', autocomplete: 'current-password', autofocus: !!values.code && !!values.username },
   ];
   const html = renderPage({

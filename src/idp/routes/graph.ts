@@ -60,7 +60,10 @@ export function registerGraph(app: FastifyInstance, ctx: ProviderContext): void 
             if (action === 'getMemberObjects') parseGetMemberObjects(body);
             const objectId = resolveMemberObject(data, collection, req.params.id);
             const value = given ? checkMemberGroups(data, objectId, given) : getMemberObjects(data, objectId);
-            ctx.log.info({ event: 'graph', collection, action, client: sp.appId, object: objectId, asked: given?.length, count: value.length }, `graph ${action}`);
+            ctx.log.info(
+              { event: 'graph', collection, action, client: sp.appId, object: objectId, asked: given?.length, count: value.length },
+              `graph ${action}`,
+            );
             return { '@odata.context': `${ctx.authority()}${GRAPH_BASE_PATH}/$metadata#Collection(Edm.String)`, value };
           }),
       );
@@ -77,7 +80,10 @@ interface Operation {
 
 /** The body of a POST, if it came as JSON; a form or text body is refused. */
 function jsonBody(req: FastifyRequest): unknown {
-  const type = String(req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  const type = String(req.headers['content-type'] ?? '')
+    .split(';')[0]!
+    .trim()
+    .toLowerCase();
   if (req.body !== undefined && type !== 'application/json') {
     throw graphRefuse.badRequest('The request body must be JSON, with Content-Type: application/json.');
   }
@@ -137,7 +143,14 @@ async function serve(
   }
 }
 
-async function sendGraphError(ctx: ProviderContext, req: FastifyRequest, reply: FastifyReply, op: Operation, e: unknown, caller?: string): Promise<FastifyReply> {
+async function sendGraphError(
+  ctx: ProviderContext,
+  req: FastifyRequest,
+  reply: FastifyReply,
+  op: Operation,
+  e: unknown,
+  caller?: string,
+): Promise<FastifyReply> {
   const { requestId, clientRequestId } = graphHeaders(req, reply);
   const answer = graphErrorAnswer(e, requestId, clientRequestId, ctx.now());
   const entry = { event: 'graph', collection: op.collection, ...(op.action ? { action: op.action } : {}), client: caller, status: answer.status };

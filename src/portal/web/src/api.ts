@@ -39,7 +39,13 @@ export class Api {
     if (method !== 'GET' && this.csrf) headers[this.csrf.header] = this.csrf.token;
     let res: Response;
     try {
-      res = await fetch(path, { method, headers, credentials: 'same-origin', cache: 'no-store', ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
+      res = await fetch(path, {
+        method,
+        headers,
+        credentials: 'same-origin',
+        cache: 'no-store',
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      });
     } catch {
       throw new ApiError(0, 'pgwarden did not answer. Check that it is running, then try again.', undefined);
     }
@@ -53,7 +59,8 @@ export class Api {
     }
     if (!res.ok) {
       const problem = (data ?? {}) as { detail?: unknown; title?: unknown; code?: unknown };
-      const message = typeof problem.detail === 'string' ? problem.detail : typeof problem.title === 'string' ? problem.title : `pgwarden answered ${res.status}.`;
+      const message =
+        typeof problem.detail === 'string' ? problem.detail : typeof problem.title === 'string' ? problem.title : `pgwarden answered ${res.status}.`;
       const error = new ApiError(res.status, message, typeof problem.code === 'string' ? problem.code : undefined);
       if (res.status === 401 && !path.startsWith('/portal/')) for (const l of this.signedOutListeners) l(error);
       throw error;

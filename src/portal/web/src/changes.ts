@@ -32,7 +32,11 @@ export function stageMethod(changes: readonly Change[], server: ServerState, to:
   return to === server.method ? rest : [...rest, withId({ kind: 'method', from: server.method, to })];
 }
 
-export function stageAddAdmins(changes: readonly Change[], server: ServerState, picked: ReadonlyArray<{ name: string; type: AdminType; objectId?: string; appId?: string }>): Change[] {
+export function stageAddAdmins(
+  changes: readonly Change[],
+  server: ServerState,
+  picked: ReadonlyArray<{ name: string; type: AdminType; objectId?: string; appId?: string }>,
+): Change[] {
   let out = [...changes];
   for (const p of picked) {
     const removal = out.find((c) => c.kind === 'remove-admin' && c.name === p.name);
@@ -41,7 +45,9 @@ export function stageAddAdmins(changes: readonly Change[], server: ServerState, 
       continue;
     }
     if (server.admins.some((a) => a.name === p.name) || out.some((c) => c.kind === 'add-admin' && c.name === p.name)) continue;
-    out.push(withId({ kind: 'add-admin', name: p.name, type: p.type, ...(p.objectId ? { objectId: p.objectId } : {}), ...(p.appId ? { appId: p.appId } : {}) }));
+    out.push(
+      withId({ kind: 'add-admin', name: p.name, type: p.type, ...(p.objectId ? { objectId: p.objectId } : {}), ...(p.appId ? { appId: p.appId } : {}) }),
+    );
   }
   return out;
 }
@@ -64,7 +70,8 @@ export function stageResetPassword(changes: readonly Change[], name: string, pas
 }
 
 export function stageDeleteRole(changes: readonly Change[], name: string): Change[] {
-  if (changes.some((c) => c.kind === 'add-role' && c.name === name)) return changes.filter((c) => !('name' in c && c.name === name && (c.kind === 'add-role' || c.kind === 'reset-password')));
+  if (changes.some((c) => c.kind === 'add-role' && c.name === name))
+    return changes.filter((c) => !('name' in c && c.name === name && (c.kind === 'add-role' || c.kind === 'reset-password')));
   return [...changes.filter((c) => !(c.kind === 'reset-password' && c.name === name)), withId({ kind: 'delete-role', name })];
 }
 
@@ -161,7 +168,10 @@ export function notices(changes: readonly Change[], server: ServerState, me: { k
   const method = effectiveMethod(changes, server);
   const admins = adminRows(changes, server).filter((r) => r.status !== 'removed');
   if (method === 'entra' && admins.length === 0) {
-    out.push({ level: 'error', text: 'Add a Microsoft Entra admin before choosing Microsoft Entra authentication only: otherwise nobody could manage the cluster.' });
+    out.push({
+      level: 'error',
+      text: 'Add a Microsoft Entra admin before choosing Microsoft Entra authentication only: otherwise nobody could manage the cluster.',
+    });
   }
   if (changes.some((c) => c.kind === 'method')) {
     if (me.kind === 'citus' && method === 'entra') {

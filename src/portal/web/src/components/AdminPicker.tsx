@@ -19,9 +19,20 @@ export interface PickedAdmin {
   appId?: string;
 }
 
-type Search = { state: 'loading' } | { state: 'done'; items: DirectoryEntry[] } | { state: 'error'; message: string } | { state: 'no-directory'; message: string };
+type Search =
+  { state: 'loading' } | { state: 'done'; items: DirectoryEntry[] } | { state: 'error'; message: string } | { state: 'no-directory'; message: string };
 
-export function AdminPicker({ existing, onSelect, onClose, returnFocus }: { existing: readonly string[]; onSelect: (picked: PickedAdmin[]) => void; onClose: () => void; returnFocus: () => HTMLElement | null }) {
+export function AdminPicker({
+  existing,
+  onSelect,
+  onClose,
+  returnFocus,
+}: {
+  existing: readonly string[];
+  onSelect: (picked: PickedAdmin[]) => void;
+  onClose: () => void;
+  returnFocus: () => HTMLElement | null;
+}) {
   const [query, setQuery] = useState('');
   const [search, setSearch] = useState<Search>({ state: 'loading' });
   const [selected, setSelected] = useState<Map<string, DirectoryEntry>>(new Map());
@@ -95,7 +106,16 @@ export function AdminPicker({ existing, onSelect, onClose, returnFocus }: { exis
         <label for={searchId}>Search by name, user principal name or application id</label>
         <div class="input-with-icon">
           <Icon name="search" />
-          <input id={searchId} type="search" value={query} data-autofocus autocomplete="off" spellcheck={false} aria-controls={resultsId} onInput={(e) => setQuery((e.target as HTMLInputElement).value)} />
+          <input
+            id={searchId}
+            type="search"
+            value={query}
+            data-autofocus
+            autocomplete="off"
+            spellcheck={false}
+            aria-controls={resultsId}
+            onInput={(e) => setQuery((e.target as HTMLInputElement).value)}
+          />
         </div>
       </div>
       <p class="visually-hidden" aria-live="polite">
@@ -122,7 +142,7 @@ export function AdminPicker({ existing, onSelect, onClose, returnFocus }: { exis
               <span class="result-text">
                 <span class="result-name">{e.displayName}</span>
                 <span class="result-detail">
-                  {e.type === 'user' ? e.userPrincipalName ?? e.roleName : `Application id ${e.appId ?? '—'}`}
+                  {e.type === 'user' ? (e.userPrincipalName ?? e.roleName) : `Application id ${e.appId ?? '—'}`}
                   {' · '}
                   {PRINCIPAL_TYPE_LABELS[e.type]}
                   {already ? ' · Already an admin' : ''}
@@ -151,7 +171,19 @@ export function AdminPicker({ existing, onSelect, onClose, returnFocus }: { exis
   );
 }
 
-function ManualAdmin({ message, existing, onSelect, onClose, returnFocus }: { message: string; existing: readonly string[]; onSelect: (picked: PickedAdmin[]) => void; onClose: () => void; returnFocus: () => HTMLElement | null }) {
+function ManualAdmin({
+  message,
+  existing,
+  onSelect,
+  onClose,
+  returnFocus,
+}: {
+  message: string;
+  existing: readonly string[];
+  onSelect: (picked: PickedAdmin[]) => void;
+  onClose: () => void;
+  returnFocus: () => HTMLElement | null;
+}) {
   const [name, setName] = useState('');
   const [type, setType] = useState<AdminType>('user');
   const [objectId, setObjectId] = useState('');
@@ -159,14 +191,28 @@ function ManualAdmin({ message, existing, onSelect, onClose, returnFocus }: { me
   const [submitted, setSubmitted] = useState(false);
   const ids = { name: useId(), objectId: useId(), appId: useId(), type: useId() };
   const problems = {
-    name: name.trim() === '' ? (type === 'user' ? 'Enter the user principal name.' : 'Enter the display name.') : existing.includes(name.trim()) ? `${name.trim()} is an admin already.` : undefined,
+    name:
+      name.trim() === ''
+        ? type === 'user'
+          ? 'Enter the user principal name.'
+          : 'Enter the display name.'
+        : existing.includes(name.trim())
+          ? `${name.trim()} is an admin already.`
+          : undefined,
     objectId: GUID.test(objectId.trim()) ? undefined : 'Enter the object id, a GUID like 00000000-0000-0000-0000-000000000000.',
     appId: type === 'servicePrincipal' && appId.trim() !== '' && !GUID.test(appId.trim()) ? 'The application id is a GUID.' : undefined,
   };
   const submit = () => {
     setSubmitted(true);
     if (problems.name || problems.objectId || problems.appId) return;
-    onSelect([{ name: name.trim(), type, objectId: objectId.trim().toLowerCase(), ...(type === 'servicePrincipal' && appId.trim() ? { appId: appId.trim().toLowerCase() } : {}) }]);
+    onSelect([
+      {
+        name: name.trim(),
+        type,
+        objectId: objectId.trim().toLowerCase(),
+        ...(type === 'servicePrincipal' && appId.trim() ? { appId: appId.trim().toLowerCase() } : {}),
+      },
+    ]);
   };
   const err = (p: string | undefined) =>
     submitted && p ? (
@@ -195,18 +241,40 @@ function ManualAdmin({ message, existing, onSelect, onClose, returnFocus }: { me
       </div>
       <div class="field">
         <label for={ids.name}>{type === 'user' ? 'User principal name' : 'Display name'}</label>
-        <input id={ids.name} type="text" value={name} data-autofocus autocomplete="off" spellcheck={false} onInput={(e) => setName((e.target as HTMLInputElement).value)} />
+        <input
+          id={ids.name}
+          type="text"
+          value={name}
+          data-autofocus
+          autocomplete="off"
+          spellcheck={false}
+          onInput={(e) => setName((e.target as HTMLInputElement).value)}
+        />
         {err(problems.name)}
       </div>
       <div class="field">
         <label for={ids.objectId}>Object id</label>
-        <input id={ids.objectId} type="text" value={objectId} autocomplete="off" spellcheck={false} onInput={(e) => setObjectId((e.target as HTMLInputElement).value)} />
+        <input
+          id={ids.objectId}
+          type="text"
+          value={objectId}
+          autocomplete="off"
+          spellcheck={false}
+          onInput={(e) => setObjectId((e.target as HTMLInputElement).value)}
+        />
         {err(problems.objectId)}
       </div>
       {type === 'servicePrincipal' ? (
         <div class="field">
           <label for={ids.appId}>Application (client) id, optional</label>
-          <input id={ids.appId} type="text" value={appId} autocomplete="off" spellcheck={false} onInput={(e) => setAppId((e.target as HTMLInputElement).value)} />
+          <input
+            id={ids.appId}
+            type="text"
+            value={appId}
+            autocomplete="off"
+            spellcheck={false}
+            onInput={(e) => setAppId((e.target as HTMLInputElement).value)}
+          />
           {err(problems.appId)}
         </div>
       ) : null}

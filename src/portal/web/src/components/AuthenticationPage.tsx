@@ -40,7 +40,8 @@ async function applyChange(c: Change): Promise<NodeOutcome[]> {
     case 'method':
       return (await api.setAuthentication(c.to)).nodes;
     case 'add-admin':
-      return (await api.addAdmin({ name: c.name, type: c.type, ...(c.objectId ? { objectId: c.objectId } : {}), ...(c.appId ? { appId: c.appId } : {}) })).nodes;
+      return (await api.addAdmin({ name: c.name, type: c.type, ...(c.objectId ? { objectId: c.objectId } : {}), ...(c.appId ? { appId: c.appId } : {}) }))
+        .nodes;
     case 'remove-admin':
       return (await api.removeAdmin(c.name)).nodes;
     case 'add-role':
@@ -196,7 +197,11 @@ export function AuthenticationPage({ me, announce }: { me: { kind: 'citus' | 'en
         ) : null}
         {outcomes ? <SaveResults outcomes={outcomes} headingRef={resultsHeading} onDismiss={() => setOutcomes(undefined)} /> : null}
         <PendingSummary changes={changes} notices={view.notices} onUndo={(id) => stage(unstage(changes, id), 'Undone.')} />
-        <MethodsSection value={view.method} saved={server.method} onChange={(m) => stage(stageMethod(changes, server, m), 'Authentication methods changed; not saved yet.')} />
+        <MethodsSection
+          value={view.method}
+          saved={server.method}
+          onChange={(m) => stage(stageMethod(changes, server, m), 'Authentication methods changed; not saved yet.')}
+        />
         <EntraSection
           rows={view.admins}
           method={view.method}

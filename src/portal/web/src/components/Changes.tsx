@@ -5,7 +5,21 @@ import { describe, type Change, type Notice } from '../changes.js';
 import type { NodeOutcome } from '../types.js';
 import { Icon } from './Icon.js';
 
-export function Toolbar({ count, saving, blocked, onSave, onDiscard, onRefresh }: { count: number; saving: boolean; blocked: boolean; onSave: () => void; onDiscard: () => void; onRefresh: () => void }) {
+export function Toolbar({
+  count,
+  saving,
+  blocked,
+  onSave,
+  onDiscard,
+  onRefresh,
+}: {
+  count: number;
+  saving: boolean;
+  blocked: boolean;
+  onSave: () => void;
+  onDiscard: () => void;
+  onRefresh: () => void;
+}) {
   return (
     <div
       class="toolbar"
@@ -70,13 +84,23 @@ export interface ChangeOutcome {
   readonly nodes?: NodeOutcome[];
 }
 
-export function SaveResults({ outcomes, onDismiss, headingRef }: { outcomes: ChangeOutcome[]; onDismiss: () => void; headingRef: RefObject<HTMLHeadingElement | null> }) {
+export function SaveResults({
+  outcomes,
+  onDismiss,
+  headingRef,
+}: {
+  outcomes: ChangeOutcome[];
+  onDismiss: () => void;
+  headingRef: RefObject<HTMLHeadingElement | null>;
+}) {
   const failed = outcomes.filter((o) => !o.ok || o.nodes?.some((n) => !n.ok)).length;
   return (
     <section class={`results-card ${failed ? 'has-failures' : 'all-ok'}`} aria-labelledby="results-heading">
       <div class="card-header">
         <h2 id="results-heading" tabIndex={-1} ref={headingRef}>
-          {failed === 0 ? `Saved: ${outcomes.length} ${outcomes.length === 1 ? 'change' : 'changes'} applied on every node` : `Saved with problems: ${failed} of ${outcomes.length} ${outcomes.length === 1 ? 'change' : 'changes'} need attention`}
+          {failed === 0
+            ? `Saved: ${outcomes.length} ${outcomes.length === 1 ? 'change' : 'changes'} applied on every node`
+            : `Saved with problems: ${failed} of ${outcomes.length} ${outcomes.length === 1 ? 'change' : 'changes'} need attention`}
         </h2>
         <button type="button" class="icon-button" aria-label="Dismiss the results" onClick={onDismiss}>
           <Icon name="close" />
@@ -106,7 +130,9 @@ export function SaveResults({ outcomes, onDismiss, headingRef }: { outcomes: Cha
           </li>
         ))}
       </ul>
-      {outcomes.some((o) => o.nodes?.some((n) => !n.ok)) ? <p class="muted small">The coordinator has each change marked ✓; a worker marked ✗ missed it, for the reason shown.</p> : null}
+      {outcomes.some((o) => o.nodes?.some((n) => !n.ok)) ? (
+        <p class="muted small">The coordinator has each change marked ✓; a worker marked ✗ missed it, for the reason shown.</p>
+      ) : null}
     </section>
   );
 }

@@ -16,7 +16,17 @@ export interface PasswordState {
 
 const initial = (): PasswordState => ({ rules: passwordRules(''), classes: characterClasses(''), empty: true, confirmTyped: false, matches: true });
 
-export function NewPassword({ password, confirm, submitted, label = 'Password' }: { password: RefObject<HTMLInputElement | null>; confirm: RefObject<HTMLInputElement | null>; submitted: boolean; label?: string }) {
+export function NewPassword({
+  password,
+  confirm,
+  submitted,
+  label = 'Password',
+}: {
+  password: RefObject<HTMLInputElement | null>;
+  confirm: RefObject<HTMLInputElement | null>;
+  submitted: boolean;
+  label?: string;
+}) {
   const [s, setS] = useState<PasswordState>(initial);
   const rulesId = useId();
   const confirmErrorId = useId();

@@ -52,9 +52,12 @@ function SyncCell({ node }: { node: ClusterNode }) {
   if (!sync) return <span class="muted">—</span>;
   const when = (iso: string | undefined) => (iso ? new Date(iso).toLocaleTimeString() : '');
   const text =
-    sync.state === 'in-sync' ? 'In sync'
-      : sync.state === 'pending' ? `Catching up${sync.pending ? `: ${sync.pending}` : ''}`
-        : sync.state === 'unreachable' ? `Unreachable${sync.unreachableSince ? ` since ${when(sync.unreachableSince)}` : ''}`
+    sync.state === 'in-sync'
+      ? 'In sync'
+      : sync.state === 'pending'
+        ? `Catching up${sync.pending ? `: ${sync.pending}` : ''}`
+        : sync.state === 'unreachable'
+          ? `Unreachable${sync.unreachableSince ? ` since ${when(sync.unreachableSince)}` : ''}`
           : humanize(sync.state);
   const notes = [...(sync.drift ?? []).map((d) => `${humanize(d.kind)}: ${d.subject}`), ...(sync.errors ?? [])];
   return (
@@ -74,7 +77,17 @@ function SyncCell({ node }: { node: ClusterNode }) {
   );
 }
 
-export function NodesSection({ cluster, error, updatedAt, onRefresh }: { cluster: ClusterState | undefined; error: string | undefined; updatedAt: Date | undefined; onRefresh: () => void }) {
+export function NodesSection({
+  cluster,
+  error,
+  updatedAt,
+  onRefresh,
+}: {
+  cluster: ClusterState | undefined;
+  error: string | undefined;
+  updatedAt: Date | undefined;
+  onRefresh: () => void;
+}) {
   const nodes = cluster?.nodes ?? [];
   const up = nodes.filter((n) => n.state === 'up').length;
   return (

@@ -17,7 +17,17 @@ function clear(...inputs: Array<HTMLInputElement | null>): void {
   for (const i of inputs) if (i) i.value = '';
 }
 
-export function AddRolePanel({ taken, onStage, onClose, returnFocus }: { taken: readonly string[]; onStage: (name: string, password: string) => void; onClose: () => void; returnFocus: () => HTMLElement | null }) {
+export function AddRolePanel({
+  taken,
+  onStage,
+  onClose,
+  returnFocus,
+}: {
+  taken: readonly string[];
+  onStage: (name: string, password: string) => void;
+  onClose: () => void;
+  returnFocus: () => HTMLElement | null;
+}) {
   const [name, setName] = useState('');
   const [submitted, setSubmitted] = useState(false);
   const password = useRef<HTMLInputElement>(null);
@@ -81,7 +91,17 @@ export function AddRolePanel({ taken, onStage, onClose, returnFocus }: { taken: 
   );
 }
 
-export function ResetPasswordPanel({ role, onStage, onClose, returnFocus }: { role: string; onStage: (password: string) => void; onClose: () => void; returnFocus: () => HTMLElement | null }) {
+export function ResetPasswordPanel({
+  role,
+  onStage,
+  onClose,
+  returnFocus,
+}: {
+  role: string;
+  onStage: (password: string) => void;
+  onClose: () => void;
+  returnFocus: () => HTMLElement | null;
+}) {
   const [submitted, setSubmitted] = useState(false);
   const password = useRef<HTMLInputElement>(null);
   const confirm = useRef<HTMLInputElement>(null);

@@ -21,18 +21,18 @@ export function MethodsSection({ value, saved, onChange }: { value: AuthMethod; 
       <fieldset class="radio-group">
         <legend class="visually-hidden">Authentication methods</legend>
         <div class="radio-list">
-        {METHODS.map((m) => (
-          <label class={`radio${value === m ? ' selected' : ''}`} key={m}>
-            <input type="radio" name="methods" value={m} checked={value === m} onChange={() => onChange(m)} />
-            <span>
-              <span class="radio-label">
-                {METHOD_LABELS[m]}
-                {m !== saved && m === value ? <span class="badge added">Unsaved</span> : null}
+          {METHODS.map((m) => (
+            <label class={`radio${value === m ? ' selected' : ''}`} key={m}>
+              <input type="radio" name="methods" value={m} checked={value === m} onChange={() => onChange(m)} />
+              <span>
+                <span class="radio-label">
+                  {METHOD_LABELS[m]}
+                  {m !== saved && m === value ? <span class="badge added">Unsaved</span> : null}
+                </span>
+                <span class="radio-help">{METHOD_HELP[m]}</span>
               </span>
-              <span class="radio-help">{METHOD_HELP[m]}</span>
-            </span>
-          </label>
-        ))}
+            </label>
+          ))}
         </div>
       </fieldset>
     </section>
@@ -127,7 +127,12 @@ export function EntraSection({
                       <Icon name="trash" /> Remove
                     </button>
                   ) : (
-                    <button type="button" class="button subtle" aria-label={`Undo: ${r.status === 'added' ? 'add' : 'remove'} ${r.name}`} onClick={() => onUndo(r.changeId!)}>
+                    <button
+                      type="button"
+                      class="button subtle"
+                      aria-label={`Undo: ${r.status === 'added' ? 'add' : 'remove'} ${r.name}`}
+                      onClick={() => onUndo(r.changeId!)}
+                    >
                       <Icon name="undo" /> Undo
                     </button>
                   )}
@@ -206,7 +211,9 @@ export function RolesSection({
                     label={`More actions for ${r.name}`}
                     items={[
                       { label: 'Reset password', icon: 'key', onSelect: (b) => onReset(r.name, b) },
-                      ...(r.builtIn ? [] : [{ label: 'Delete', icon: 'trash' as const, danger: true, onSelect: (b: HTMLButtonElement) => onDelete(r.name, b) }]),
+                      ...(r.builtIn
+                        ? []
+                        : [{ label: 'Delete', icon: 'trash' as const, danger: true, onSelect: (b: HTMLButtonElement) => onDelete(r.name, b) }]),
                     ]}
                   />
                 ) : null}

@@ -85,7 +85,9 @@ export function SignIn({ can, notice, onSignedIn }: { can: { citus: boolean; ent
         ) : (
           <p class="muted small">PostgreSQL authentication is disabled for this cluster, so citus cannot sign in: sign in as a Microsoft Entra admin.</p>
         )}
-        {!can.citus && !can.entra ? <p class="notice warning">No way to sign in is available: Microsoft Entra ID is not configured and PostgreSQL authentication is disabled.</p> : null}
+        {!can.citus && !can.entra ? (
+          <p class="notice warning">No way to sign in is available: Microsoft Entra ID is not configured and PostgreSQL authentication is disabled.</p>
+        ) : null}
       </div>
     </main>
   );
