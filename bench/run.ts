@@ -28,11 +28,19 @@ import { processCounters, processUsage, serverSnapshot, serverUsage, ticksUs, ty
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const IDLE = Number(process.env.BENCH_IDLE ?? 2000);
-const ONLY = new Set((process.env.BENCH_ONLY ?? 'throughput,connect,latency,many,signin,memory,reconcile,reconcile-citus').split(','));
+/** Server sessions of the transaction pools (the gateway's --pool-size, PgBouncer's default_pool_size). */
+const POOL_SIZE = Number(process.env.BENCH_POOL_SIZE ?? 20);
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'throughput,connect,latency,many,pool,signin,memory,reconcile,reconcile-citus').split(','));
 
 /** PgBouncer in session mode in front of the same coordinator, TLS towards clients,
  * SCRAM with the same verifier (its own SCRAM pass-through towards PostgreSQL). */
-async function startPgBouncer(stack: Stack): Promise<{ port: number; child: ChildProcess; dir: string } | undefined> {
+/** PgBouncer in `mode` in front of the coordinator: session (one server connection per
+ * client; -c 256 must not queue) or transaction (POOL_SIZE server connections, as the
+ * gateway's --pool-port). */
+async function startPgBouncer(
+  stack: Stack,
+  mode: 'session' | 'transaction' = 'session',
+): Promise<{ port: number; child: ChildProcess; dir: string } | undefined> {
   const bin = spawnSync('sh', ['-c', 'command -v pgbouncer']).stdout.toString().trim();
   if (!bin) {
     log('PgBouncer is not installed: its cases are skipped (Debian/Ubuntu: apt-get install pgbouncer).');
@@ -59,10 +67,9 @@ async function startPgBouncer(stack: Stack): Promise<{ port: number; child: Chil
       "unix_socket_dir = ''",
       'auth_type = scram-sha-256',
       `auth_file = ${join(dir, 'userlist.txt')}`,
-      'pool_mode = session',
+      `pool_mode = ${mode}`,
       'max_client_conn = 3000',
-      // Session mode: one server connection per client, and -c 256 must not queue.
-      'default_pool_size = 300',
+      `default_pool_size = ${mode === 'session' ? 300 : POOL_SIZE}`,
       'client_tls_sslmode = require',
       `client_tls_cert_file = ${join(dir, 'server.crt')}`,
       `client_tls_key_file = ${join(dir, 'server.key')}`,
@@ -250,7 +257,7 @@ interface Case {
    * backend signed in directly over TLS costs the server 30-40 ms of CPU on this machine). */
   extraSeconds?: number;
   /** The proxy on the path, whose process the bench measures. */
-  proxy?: 'gateway' | 'pgbouncer' | undefined;
+  proxy?: 'gateway' | 'pgbouncer' | 'pgbouncer-tx' | undefined;
 }
 
 /** Median over the rounds of one figure (rounds without it left out; NaN if none has it). */
@@ -289,6 +296,7 @@ async function main(): Promise<void> {
   log('starting the embedded cluster and the gateway ...');
   const stack = await startStack();
   const bouncer = await startPgBouncer(stack);
+  const txBouncer = bouncer && ONLY.has('pool') ? await startPgBouncer(stack, 'transaction') : undefined;
   stack.token = await tokenFor(stack.dataDir).catch((e: unknown) => {
     log(`token sign-in cases skipped: ${(e as Error).message}`);
     return undefined;
@@ -347,6 +355,20 @@ async function main(): Promise<void> {
           cases.push({ group: 'many clients -c 256 -j 2 (TPC-B)', name, conn, args: ['-c', '256', '-j', '2'], password: citus, proxy, extraSeconds: 20 });
     }
 
+    if (ONLY.has('pool')) {
+      // Transaction pools: 256 clients on POOL_SIZE server sessions, next to direct
+      // connections and the session port (one server session per client).
+      const group = `pool -S -c 256 -j 2 (${POOL_SIZE} server sessions)`;
+      const pooled: Array<[string, string | undefined, Case['proxy']]> = [
+        ['direct', direct, undefined],
+        ['gateway', gateway, 'gateway'],
+        ['gateway pool', `host=127.0.0.1 port=${stack.poolPort} user=citus dbname=postgres sslmode=require`, 'gateway'],
+        ['pgbouncer tx', txBouncer ? `host=127.0.0.1 port=${txBouncer.port} user=citus dbname=postgres sslmode=require` : undefined, 'pgbouncer-tx'],
+      ];
+      for (const [name, conn, proxy] of pooled)
+        if (conn) cases.push({ group, name, conn, args: ['-S', '-c', '256', '-j', '2'], password: citus, proxy, extraSeconds: 20 });
+    }
+
     const minutes = (ROUNDS * cases.reduce((sum, c) => sum + SECONDS + (c.extraSeconds ?? 0) + 2, 0)) / 60;
     log(
       `${cases.length} cases x ${ROUNDS} rounds of ${SECONDS} s (many clients: a few s more to connect); measured from pgbench's second progress report to its last: about ${fmt(minutes, 1)} min`,
@@ -362,7 +384,8 @@ async function main(): Promise<void> {
       for (const c of cases) {
         done++;
         process.stdout.write(`[${done}/${cases.length * ROUNDS}] round ${round}/${ROUNDS}  ${c.group.padEnd(34)} ${c.name.padEnd(18)} `);
-        const proxyPid = c.proxy === 'gateway' ? stack.pid : c.proxy === 'pgbouncer' ? bouncer?.child.pid : undefined;
+        const proxyPid =
+          c.proxy === 'gateway' ? stack.pid : c.proxy === 'pgbouncer' ? bouncer?.child.pid : c.proxy === 'pgbouncer-tx' ? txBouncer?.child.pid : undefined;
         const s = await pgbench(c, await c.password(), proxyPid, stack.postmasterPid);
         const proxy = s.proxy
           ? ` | ${c.proxy} ${fmt(s.proxy.cpuUs, 1)} µs (${fmt(s.proxy.userUs, 1)}/${fmt(s.proxy.sysUs, 1)}), csw ${fmt(s.proxy.voluntary, 2)}/${fmt(s.proxy.involuntary, 2)}`
@@ -440,10 +463,11 @@ async function main(): Promise<void> {
     pendingReconcile = ONLY.has('reconcile');
     pendingReconcileCitus = ONLY.has('reconcile-citus');
   } finally {
-    if (bouncer) {
-      bouncer.child.kill('SIGTERM');
-      await new Promise((r) => (bouncer.child.exitCode === null ? bouncer.child.once('exit', r) : r(undefined)));
-      await rm(bouncer.dir, { recursive: true, force: true });
+    for (const b of [bouncer, txBouncer]) {
+      if (!b) continue;
+      b.child.kill('SIGTERM');
+      await new Promise((r) => (b.child.exitCode === null ? b.child.once('exit', r) : r(undefined)));
+      await rm(b.dir, { recursive: true, force: true });
     }
     stack.child.kill('SIGTERM');
     await new Promise((r) => stack.child.once('exit', r));

@@ -11,6 +11,8 @@ export const CITUS_PASSWORD = 'Bench-Citus-Passw0rd';
 export interface Stack {
   pid: number;
   gatewayPort: number;
+  /** The gateway's transaction pool (--pool-port). */
+  poolPort: number;
   directPort: number;
   socketDir: string;
   socketPort: number;

@@ -21,12 +21,15 @@ const running = await startPgwarden({
   // BENCH_SERVER_POOL=0 runs the gateway without kept server sessions (and so without
   // following message boundaries), to compare.
   ...(process.env.BENCH_SERVER_POOL ? { serverPool: { maxIdle: Number(process.env.BENCH_SERVER_POOL) } } : {}),
+  // The transaction pool's port (--pool-port), BENCH_POOL_SIZE server sessions (20, PgBouncer's default_pool_size).
+  transactionPool: { port: 0, size: Number(process.env.BENCH_POOL_SIZE ?? 20) },
   log: createLogger({ file: `${dataDir}/logs/pgwarden.log`, level: 'warn', stderrLevel: 'silent' }),
 });
 process.stdout.write(
   JSON.stringify({
     pid: process.pid,
     gatewayPort: running.address.port,
+    poolPort: running.gateway.poolAddress.port,
     directPort: Number(basePort),
     socketDir: running.cluster.coordinator.spec.socketDir,
     socketPort: running.cluster.coordinator.spec.port,
