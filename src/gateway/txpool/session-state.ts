@@ -103,9 +103,13 @@ function leak({ words }: Statement): string | undefined {
   return undefined;
 }
 
+/** Every word a refusal starts from: a text with none of them (most queries) needs no scan. */
+const MAYBE = /set|listen|prepare|deallocate|discard|declare|temp|advisory/i;
+
 /** The first thing in `sql` that would outlive its transaction on a shared server
  * session, described for an error message; undefined when there is none. */
 export function sessionStateIn(sql: string): string | undefined {
+  if (!MAYBE.test(sql)) return undefined;
   for (const s of statements(sql)) {
     const found = leak(s);
     if (found) return found;
