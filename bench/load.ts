@@ -75,7 +75,9 @@ async function main(): Promise<void> {
     };
     const progress = setInterval(async () => {
       log(
-        `  ${Math.max(0, Math.round((deadline - Date.now()) / 1000))} s left: ${counts.connections} sign-ins, ${counts.queries} queries, ${counts.errors} errors; gateway RSS ${(await rssMb(stack.pid)).toFixed(1)} MB, ${await fds(stack.pid)} fds`,
+        `  ${Math.max(0, Math.round((deadline - Date.now()) / 1000))} s left: ` +
+          `${counts.connections} sign-ins, ${counts.queries} queries, ${counts.errors} errors; ` +
+          `gateway RSS ${(await rssMb(stack.pid)).toFixed(1)} MB, ${await fds(stack.pid)} fds`,
       );
     }, 10_000);
     // Start clients gradually (50 at a time), as a real fleet would.
@@ -92,7 +94,8 @@ async function main(): Promise<void> {
     log(`| clients | seconds | sign-ins | queries | errors | RSS before -> after (MB) | open fds before -> after |`);
     log(`| ---: | ---: | ---: | ---: | ---: | --- | --- |`);
     log(
-      `| ${CLIENTS} | ${SECONDS} | ${counts.connections} | ${counts.queries} | ${counts.errors} | ${baseline.rss.toFixed(1)} -> ${after.rss.toFixed(1)} | ${baseline.fds} -> ${after.fds} |`,
+      `| ${CLIENTS} | ${SECONDS} | ${counts.connections} | ${counts.queries} | ${counts.errors} | ` +
+        `${baseline.rss.toFixed(1)} -> ${after.rss.toFixed(1)} | ${baseline.fds} -> ${after.fds} |`,
     );
     for (const [m, n] of errors) log(`  error x${n}: ${m}`);
     const leaked = after.fds - baseline.fds > 5;

@@ -77,7 +77,8 @@ interface Mode {
 async function grantEveryTable(cluster: EmbeddedCluster): Promise<void> {
   await cluster.withSuperuser(cluster.coordinator, (c) =>
     c.query(`DO $$ BEGIN FOR i IN 1..${TABLES} LOOP
-               EXECUTE format('GRANT SELECT ON %I TO %I, %I', 'bench_table_' || i, 'bench_role_' || (1 + i % ${ROLES}), 'bench_role_' || (1 + (i * 7) % ${ROLES}));
+               EXECUTE format('GRANT SELECT ON %I TO %I, %I', 'bench_table_' || i,
+                               'bench_role_' || (1 + i % ${ROLES}), 'bench_role_' || (1 + (i * 7) % ${ROLES}));
              END LOOP; END $$`),
   );
 }
@@ -131,7 +132,9 @@ const citus: Mode = {
     await grantEveryTable(cluster); // Citus applies them to the workers' tables and shards
     log(`${2 * TABLES} grants on the coordinator, to every shard by Citus, in ${seconds(g)}`);
   },
-  setup: `Citus, 1 coordinator + ${WORKERS} workers, ${ROLES} roles (created on the coordinator), ${TABLES} distributed tables of ${SHARDS} shards (${TABLES * SHARDS} shard placements; ${2 * TABLES} grants)`,
+  setup:
+    `Citus, 1 coordinator + ${WORKERS} workers, ${ROLES} roles (created on the coordinator), ` +
+    `${TABLES} distributed tables of ${SHARDS} shards (${TABLES * SHARDS} shard placements; ${2 * TABLES} grants)`,
   async grant(cluster, i) {
     const table = tableName(i + 1);
     const role = roleName(ROLES - i);
@@ -215,7 +218,8 @@ async function main(): Promise<void> {
     for (const n of first.nodes) for (const k of CATEGORIES) found[k] += n.found[k];
     log(
       CITUS
-        ? `first pass (Citus has carried the roles and grants; the pass repairs what differs): ${seconds(t)}, ${applied} statements (${summarise(found) || 'none'})`
+        ? 'first pass (Citus has carried the roles and grants; the pass repairs what differs): ' +
+            `${seconds(t)}, ${applied} statements (${summarise(found) || 'none'})`
         : `first pass (creates ${ROLES} roles with their verifiers and ${2 * TABLES} grants on every worker): ${seconds(t)}, ${applied} statements`,
     );
     for (const n of first.nodes) if (n.errors.length || n.remaining) throw new Error(`${n.node} did not converge: ${n.remaining} ${n.errors.join('; ')}`);
@@ -247,7 +251,8 @@ async function main(): Promise<void> {
     console.log(row(mode.convergenceRow, converge));
     console.log('');
     console.log(
-      `In ${firstPoll} of ${RUNS} runs the first poll of every worker, right after the commit, already saw the GRANT (the convergence time is then that poll's own round trip).`,
+      `In ${firstPoll} of ${RUNS} runs the first poll of every worker, right after the commit, already saw the GRANT ` +
+        "(the convergence time is then that poll's own round trip).",
     );
   } finally {
     await reconciler?.stop();
@@ -296,7 +301,8 @@ async function grantConvergence(
         converge.push(performance.now() - committed);
         if (polls.every((n) => n === 1)) firstPoll++;
         log(
-          `GRANT ${i + 1}/${RUNS} (${grant.what}): statement ${ms(statement.at(-1)!)}, on every worker after ${ms(converge.at(-1)!)} (polls per worker: ${polls.join(', ')})`,
+          `GRANT ${i + 1}/${RUNS} (${grant.what}): statement ${ms(statement.at(-1)!)}, ` +
+            `on every worker after ${ms(converge.at(-1)!)} (polls per worker: ${polls.join(', ')})`,
         );
         await reconciler.runPass('bench: settle');
       }

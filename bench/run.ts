@@ -371,10 +371,12 @@ async function main(): Promise<void> {
 
     const minutes = (ROUNDS * cases.reduce((sum, c) => sum + SECONDS + (c.extraSeconds ?? 0) + 2, 0)) / 60;
     log(
-      `${cases.length} cases x ${ROUNDS} rounds of ${SECONDS} s (many clients: a few s more to connect); measured from pgbench's second progress report to its last: about ${fmt(minutes, 1)} min`,
+      `${cases.length} cases x ${ROUNDS} rounds of ${SECONDS} s (many clients: a few s more to connect); ` +
+        `measured from pgbench's second progress report to its last: about ${fmt(minutes, 1)} min`,
     );
     log(
-      'each run: tps, latency, p99; per transaction in the window: CPU µs (user/sys) and context switches (voluntary / involuntary) of the proxy, of the server (postmaster + children), CPU of pgbench',
+      'each run: tps, latency, p99; per transaction in the window: CPU µs (user/sys) and context switches ' +
+        '(voluntary / involuntary) of the proxy, of the server (postmaster + children), CPU of pgbench',
     );
     const loadAverage = async (): Promise<string> => (await readFile('/proc/loadavg', 'utf8')).split(' ').slice(0, 3).join(' ');
     log(`load average before: ${await loadAverage()}`);
@@ -388,9 +390,12 @@ async function main(): Promise<void> {
           c.proxy === 'gateway' ? stack.pid : c.proxy === 'pgbouncer' ? bouncer?.child.pid : c.proxy === 'pgbouncer-tx' ? txBouncer?.child.pid : undefined;
         const s = await pgbench(c, await c.password(), proxyPid, stack.postmasterPid);
         const proxy = s.proxy
-          ? ` | ${c.proxy} ${fmt(s.proxy.cpuUs, 1)} µs (${fmt(s.proxy.userUs, 1)}/${fmt(s.proxy.sysUs, 1)}), csw ${fmt(s.proxy.voluntary, 2)}/${fmt(s.proxy.involuntary, 2)}`
+          ? ` | ${c.proxy} ${fmt(s.proxy.cpuUs, 1)} µs (${fmt(s.proxy.userUs, 1)}/${fmt(s.proxy.sysUs, 1)}), ` +
+            `csw ${fmt(s.proxy.voluntary, 2)}/${fmt(s.proxy.involuntary, 2)}`
           : '';
-        const server = ` | server ${fmt(s.server.cpuUs, 1)} µs, csw ${s.serverExited ? '≥' : ''}${fmt(s.server.voluntary, 2)}/${fmt(s.server.involuntary, 2)} | pgbench ${fmt(s.clientCpuUs, 1)} µs`;
+        const server =
+          ` | server ${fmt(s.server.cpuUs, 1)} µs, csw ${s.serverExited ? '≥' : ''}${fmt(s.server.voluntary, 2)}/${fmt(s.server.involuntary, 2)}` +
+          ` | pgbench ${fmt(s.clientCpuUs, 1)} µs`;
         process.stdout.write(` ${fmt(s.tps)} tps, ${fmt(s.latencyMs, 3)} ms, p99 ${fmt(s.p99Ms, 3)} ms${proxy}${server}\n`);
         results.set(c, [...(results.get(c) ?? []), s]);
         if (!c.args.includes('-S')) {
@@ -411,7 +416,8 @@ async function main(): Promise<void> {
     log("proxy = the gateway's Node process (all threads) or PgBouncer; server = the coordinator's postmaster and all its children");
     log("(≥: backends that exited in the window did more than 5 % of the server's CPU; their switches are gone from /proc, their CPU is counted).\n");
     log(
-      '| case | target | tps | spread | latency ms | p99 ms | proxy CPU µs/tx | proxy csw/tx | server CPU µs/tx | server csw/tx | pgbench CPU µs/tx | ratio |',
+      '| case | target | tps | spread | latency ms | p99 ms | proxy CPU µs/tx | proxy csw/tx | ' +
+        'server CPU µs/tx | server csw/tx | pgbench CPU µs/tx | ratio |',
     );
     log('| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
     const groups = [...new Set(cases.map((c) => c.group))];

@@ -47,7 +47,8 @@ process.on('SIGUSR2', () => {
   globalThis.gc?.();
   const m = process.memoryUsage();
   process.stderr.write(
-    `stack memory after GC: heap used ${(m.heapUsed / 1048576).toFixed(1)} MB, external ${(m.external / 1048576).toFixed(1)} MB, RSS ${(m.rss / 1048576).toFixed(1)} MB\n`,
+    `stack memory after GC: heap used ${(m.heapUsed / 1048576).toFixed(1)} MB, ` +
+      `external ${(m.external / 1048576).toFixed(1)} MB, RSS ${(m.rss / 1048576).toFixed(1)} MB\n`,
   );
 });
 const stop = () => running.stop().then(() => process.exit(0));
