@@ -12,7 +12,8 @@ export const CATALOG_CHANNEL = 'pgwarden_catalog';
 export const REREAD_INTERVAL_MS = 1_000;
 const RECONNECT_DELAY_MS = 1_000;
 const REREAD_SQL = `SELECT (SELECT value FROM pgwarden.settings WHERE name = 'auth_method') AS method,
-  (SELECT encode(sha256(convert_to(coalesce(string_agg(setdatabase || ' ' || setrole || ' ' || setconfig::text, ',' ORDER BY setdatabase, setrole), ''), 'UTF8')), 'hex')
+  (SELECT encode(sha256(convert_to(coalesce(
+            string_agg(setdatabase || ' ' || setrole || ' ' || setconfig::text, ',' ORDER BY setdatabase, setrole), ''), 'UTF8')), 'hex')
      FROM pg_db_role_setting) AS settings`;
 
 export class CatalogWatch {

@@ -63,7 +63,8 @@ export function registerAccountCommands(program: Command): void {
       .option('-t, --tenant <tenant>', 'use the account signed in to this tenant')
       .option(
         '--data-dir <dir>',
-        `use the account signed in to the tenant of this local pgwarden's embedded provider (default: ${DEFAULT_DATA_DIR} when a pgwarden runs there and an account is signed in to it, else the default account)`,
+        "use the account signed in to the tenant of this local pgwarden's embedded provider " +
+          `(default: ${DEFAULT_DATA_DIR} when a pgwarden runs there and an account is signed in to it, else the default account)`,
       ),
   ).action(getAccessToken);
 
@@ -153,7 +154,8 @@ async function chooseAccount(o: TokenOptions): Promise<Choice> {
     if (!account) {
       throw new PgwardenError(
         'NOT_LOGGED_IN',
-        `No account is signed in to tenant ${tenant} (the identity provider of ${dataDir}). Please run 'pgwarden login --data-dir ${shellWord(o.dataDir)}' to setup account.`,
+        `No account is signed in to tenant ${tenant} (the identity provider of ${dataDir}). ` +
+          `Please run 'pgwarden login --data-dir ${shellWord(o.dataDir)}' to setup account.`,
       );
     }
     return choice(account, 'the account of --data-dir', dataDir);
@@ -172,7 +174,8 @@ async function chooseAccount(o: TokenOptions): Promise<Choice> {
     const account = accountOfTenant(signedInThrough(here), endpoint.tenantId);
     if (account) return choice(account, `the account of ${DEFAULT_DATA_DIR}`, here);
     process.stderr.write(
-      `pgwarden: warning: no account is signed in to tenant ${endpoint.tenantId} of ${DEFAULT_DATA_DIR}; using the default account ${byDefault.name} (tenant ${byDefault.tenantId}). Sign in to it with 'pgwarden login'.\n`,
+      `pgwarden: warning: no account is signed in to tenant ${endpoint.tenantId} of ${DEFAULT_DATA_DIR}; ` +
+        `using the default account ${byDefault.name} (tenant ${byDefault.tenantId}). Sign in to it with 'pgwarden login'.\n`,
     );
   }
   return choice(byDefault, 'the default account');
@@ -188,7 +191,8 @@ async function tenantOf(dataDir: string): Promise<string> {
   if (text === undefined) {
     throw new PgwardenError(
       'INVALID_INPUT',
-      `${dataDir} has no embedded identity provider (no idp/directory.json): give the data directory of a pgwarden started without --entra-tenant, or choose the account with -t TENANT`,
+      `${dataDir} has no embedded identity provider (no idp/directory.json): ` +
+        'give the data directory of a pgwarden started without --entra-tenant, or choose the account with -t TENANT',
     );
   }
   let id: unknown;
@@ -243,5 +247,7 @@ function cannotGetToken(c: Choice, what: string, todo: string): PgwardenError {
 export function localTimestamp(epochSeconds: number): string {
   const d = new Date(epochSeconds * 1000);
   const p = (n: number, w = 2): string => String(n).padStart(w, '0');
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.${p(d.getMilliseconds() * 1000, 6)}`;
+  const date = `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}`;
+  const time = `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.${p(d.getMilliseconds() * 1000, 6)}`;
+  return `${date} ${time}`;
 }

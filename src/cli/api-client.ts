@@ -48,7 +48,8 @@ export class ApiSession {
       if (!password) {
         throw new PgwardenError(
           'UNAUTHORIZED',
-          `no credentials: give an Entra admin's token with --token, or citus's password in PGWARDEN_CITUS_PASSWORD (none in ${dataDirPaths(dataDir).citusPassword})`,
+          "no credentials: give an Entra admin's token with --token, " +
+            `or citus's password in PGWARDEN_CITUS_PASSWORD (none in ${dataDirPaths(dataDir).citusPassword})`,
         );
       }
       authorization = 'Basic ' + Buffer.from(`citus:${password}`).toString('base64');

@@ -171,7 +171,8 @@ function registerServicePrincipalCommands(sp: Command): void {
       if (o.output === 'json') return json({ ...r.servicePrincipal, graphPermissions: r.graphPermissions });
       const now = r.graphPermissions.length > 0 ? r.graphPermissions.join(', ') : 'none';
       out(
-        `${verb === 'grant' ? 'granted' : 'revoked'} Microsoft Graph ${o.graph.join(', ')} ${verb === 'grant' ? 'to' : 'from'} service principal "${r.servicePrincipal.displayName}"`,
+        `${verb === 'grant' ? 'granted' : 'revoked'} Microsoft Graph ${o.graph.join(', ')} ` +
+          `${verb === 'grant' ? 'to' : 'from'} service principal "${r.servicePrincipal.displayName}"`,
       );
       out(`  Graph permissions now: ${now}`);
       if (verb === 'grant') out('  (in Graph tokens issued from now on)');

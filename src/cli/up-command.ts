@@ -38,7 +38,8 @@ export function registerUpCommand(program: Command): void {
     .option('--server-idle-timeout <seconds>', 'a kept session unused for this long is closed', parseSeconds, DEFAULTS.serverIdleTimeoutSeconds)
     .option(
       '--pool-port <port>',
-      "also listen here for a transaction pool: clients sign in as on --port and share server sessions one transaction at a time (the managed service's PgBouncer port is 6432)",
+      'also listen here for a transaction pool: clients sign in as on --port and share server sessions one transaction at a time ' +
+        "(the managed service's PgBouncer port is 6432)",
       parsePort,
     )
     .option('--pool-size <n>', 'server sessions per role and database on --pool-port', parseCount, DEFAULTS.poolSize)

@@ -64,7 +64,8 @@ export async function up(opts: UpOptions): Promise<void> {
   if ((opts.graphClientId || opts.graphClientSecretFile) && !opts.entraTenant) {
     throw new PgwardenError(
       'CONFIG_INVALID',
-      '--graph-client-id and --graph-client-secret-file (PGWARDEN_GRAPH_CLIENT_SECRET_FILE) are for a real tenant (--entra-tenant); the embedded provider has its own directory',
+      '--graph-client-id and --graph-client-secret-file (PGWARDEN_GRAPH_CLIENT_SECRET_FILE) are for a real tenant (--entra-tenant); ' +
+        'the embedded provider has its own directory',
     );
   }
   const dataDir = resolve(opts.dataDir);
@@ -148,7 +149,8 @@ export async function up(opts: UpOptions): Promise<void> {
     `  gateway       ${address.address}:${address.port}  (PostgreSQL protocol, TLS required)`,
     ...(running.gateway.poolAddress
       ? [
-          `  pool          ${running.gateway.poolAddress.address}:${running.gateway.poolAddress.port}  (the same sign-in; server sessions shared one transaction at a time, ${opts.poolSize} per role and database)`,
+          `  pool          ${running.gateway.poolAddress.address}:${running.gateway.poolAddress.port}  ` +
+            `(the same sign-in; server sessions shared one transaction at a time, ${opts.poolSize} per role and database)`,
         ]
       : []),
     ...(tls.caPath ? [`  TLS CA        ${shown(tls.caPath)}  (for sslmode=verify-full)`] : []),
@@ -174,7 +176,8 @@ export async function up(opts: UpOptions): Promise<void> {
   const dataDirFlag = shown(cluster.dataDir) === '.pgwarden' ? '' : ` --data-dir ${shellWord(shown(cluster.dataDir))}`;
   lines.push(
     'Sign in through the gateway as citus:',
-    `  PGPASSWORD=$(cat ${shellWord(citusFile)}) psql "host=${host} port=${address.port} user=citus dbname=${conninfoValue(cluster.clientDatabase)} sslmode=require"`,
+    `  PGPASSWORD=$(cat ${shellWord(citusFile)}) psql ` +
+      `"host=${host} port=${address.port} user=citus dbname=${conninfoValue(cluster.clientDatabase)} sslmode=require"`,
     '',
   );
   const adminFile = dataDirPaths(cluster.dataDir).entraAdmin;
@@ -187,7 +190,8 @@ export async function up(opts: UpOptions): Promise<void> {
       'Or with a Microsoft Entra token as the admin:',
       `  npx pgwarden login${dataDirFlag} -u ${admin.username} -p "$(node -p "require(${adminModule}).password")"`,
       `  export PGPASSWORD=$(npx pgwarden account get-access-token${dataDirFlag} --resource https://postgres.cosmos.azure.com --query "[accessToken]" -o tsv)`,
-      `  psql "host=${host} port=${address.port} user=${admin.username} dbname=${conninfoValue(cluster.clientDatabase)} sslmode=require" -c 'select current_user'`,
+      `  psql "host=${host} port=${address.port} user=${admin.username} dbname=${conninfoValue(cluster.clientDatabase)} sslmode=require" ` +
+        "-c 'select current_user'",
       '',
     );
   }

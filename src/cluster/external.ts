@@ -127,7 +127,8 @@ export class ExternalCluster extends DataDirBacked implements Cluster {
         if (!superuser) {
           throw new PgwardenError(
             'CONFIG_INVALID',
-            `the connection string of ${n.name} (${redact(n.name === 'coordinator' ? this.options.coordinator : this.options.workers[this.nodes.indexOf(n) - 1]!)}) must name a superuser`,
+            `the connection string of ${n.name} ` +
+              `(${redact(n.name === 'coordinator' ? this.options.coordinator : this.options.workers[this.nodes.indexOf(n) - 1]!)}) must name a superuser`,
           );
         }
       }

@@ -50,7 +50,8 @@ export function assertReachable(dir: string, user: RunAs | undefined): void {
   if (r.status !== 0) {
     throw new PgwardenError(
       'CONFIG_INVALID',
-      `PostgreSQL runs as the OS user "${user.name}", which cannot enter ${dir}; choose a --data-dir that it can reach (for example under /var/lib or /tmp), or run pgwarden as an unprivileged user`,
+      `PostgreSQL runs as the OS user "${user.name}", which cannot enter ${dir}; ` +
+        'choose a --data-dir that it can reach (for example under /var/lib or /tmp), or run pgwarden as an unprivileged user',
     );
   }
 }

@@ -60,7 +60,8 @@ export async function matchPrincipalAsking(token: VerifiedToken, principal: Entr
   if (!membership) {
     throw new PgwardenError(
       'TOKEN_GROUPS_OVERAGE',
-      `The access token does not list its subject's groups (too many groups: "groups overage"), and pgwarden cannot ask Microsoft Graph whether it is a member of group "${role}". Start pgwarden with --graph-client-id to allow that.`,
+      `The access token does not list its subject's groups (too many groups: "groups overage"), ` +
+        `and pgwarden cannot ask Microsoft Graph whether it is a member of group "${role}". Start pgwarden with --graph-client-id to allow that.`,
     );
   }
   let member: boolean;

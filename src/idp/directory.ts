@@ -38,8 +38,11 @@ export const DEFAULT_SECRET_YEARS = 1;
 const MAX_SECRET_YEARS = 10;
 const MAX_DISPLAY_NAME = 256;
 /** Entra: the part before @ has at most 64 characters of letters, digits and ' . - _ ! # ^ ~. */
-const UPN_PATTERN =
-  /^[A-Za-z0-9'_!#^~-](?:[A-Za-z0-9'._!#^~-]{0,62}[A-Za-z0-9'_!#^~-])?@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$/;
+const UPN_LOCAL_PART = /[A-Za-z0-9'_!#^~-](?:[A-Za-z0-9'._!#^~-]{0,62}[A-Za-z0-9'_!#^~-])?/.source;
+/** One label of the domain: letters, digits and inner hyphens. */
+const UPN_DOMAIN_LABEL = /[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?/.source;
+/** `local@label(.label)+`, built from the parts above to keep the lines short. */
+const UPN_PATTERN = new RegExp(`^${UPN_LOCAL_PART}@${UPN_DOMAIN_LABEL}(?:\\.${UPN_DOMAIN_LABEL})+$`);
 
 export interface GroupListing extends PrincipalSummary {
   readonly members: readonly PrincipalSummary[];

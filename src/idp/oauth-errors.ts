@@ -30,7 +30,9 @@ export const refuse = {
     aadsts(
       'OAUTH_UNAUTHORIZED_CLIENT',
       700016,
-      `Application with identifier '${clientId}' was not found in the directory '${tenant}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.`,
+      `Application with identifier '${clientId}' was not found in the directory '${tenant}'. ` +
+        'This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. ' +
+        'You may have sent your authentication request to the wrong tenant.',
     ),
   secretRequired: () =>
     aadsts('OAUTH_INVALID_CLIENT', 7000218, "The request body must contain the following parameter: 'client_assertion' or 'client_secret'."),
@@ -40,7 +42,8 @@ export const refuse = {
     aadsts(
       'OAUTH_INVALID_CLIENT',
       7000215,
-      `Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '${appId}'.`,
+      'Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, ' +
+        `not the client secret ID, for a secret added to app '${appId}'.`,
     ),
   expiredSecret: (appId: string) =>
     aadsts(
@@ -66,7 +69,9 @@ export const refuse = {
     aadsts(
       'OAUTH_INVALID_RESOURCE',
       500011,
-      `The resource principal named ${resource} was not found in the tenant named ${tenantName}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant.`,
+      `The resource principal named ${resource} was not found in the tenant named ${tenantName}. ` +
+        'This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. ' +
+        'You might have sent your authentication request to the wrong tenant.',
     ),
   invalidScope: (scope: string) =>
     aadsts('OAUTH_INVALID_SCOPE', 70011, `The provided value for the input parameter 'scope' is not valid. The scope ${scope} is not valid.`),
@@ -74,7 +79,8 @@ export const refuse = {
     aadsts(
       'OAUTH_INVALID_SCOPE',
       1002012,
-      `The provided value for scope ${scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).`,
+      `The provided value for scope ${scope} is not valid. ` +
+        'Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).',
     ),
   manyResources: (scope: string) =>
     aadsts(
@@ -93,7 +99,8 @@ export const refuse = {
     aadsts(
       'OAUTH_INVALID_GRANT',
       70008,
-      'The provided authorization code or refresh token has expired due to inactivity. Send a new interactive authorization request for this user and resource.',
+      'The provided authorization code or refresh token has expired due to inactivity. ' +
+        'Send a new interactive authorization request for this user and resource.',
     ),
   codeRedeemed: () =>
     aadsts(

@@ -4,11 +4,14 @@
 // (and, for the authorize page, to where the browser is sent next).
 import { createHash } from 'node:crypto';
 
-const STYLE = `
+// One style sheet, its longest rule split in two to keep the lines short: the text (and its hash) is the joined whole.
+const STYLE =
+  `
 :root { color-scheme: light dark; --fg: #1b1b1b; --bg: #f2f2f2; --card: #fff; --muted: #555; --accent: #0067b8; --error: #a4262c; }
 @media (prefers-color-scheme: dark) { :root { --fg: #f2f2f2; --bg: #1b1b1b; --card: #2b2b2b; --muted: #c8c8c8; --accent: #4cc2ff; --error: #ff99a4; } }
 * { box-sizing: border-box; }
-body { margin: 0; min-height: 100vh; display: grid; place-items: center; background: var(--bg); color: var(--fg); font: 16px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif; }
+body { margin: 0; min-height: 100vh; display: grid; place-items: center; background: var(--bg); color: var(--fg); ` +
+  `font: 16px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif; }
 main { width: min(440px, 100% - 2rem); background: var(--card); padding: 2.5rem; box-shadow: 0 2px 6px rgb(0 0 0 / 20%); }
 .brand { margin: 0 0 1rem; color: var(--muted); font-size: .875rem; }
 h1 { margin: 0 0 .75rem; font-size: 1.5rem; font-weight: 600; }
@@ -56,9 +59,10 @@ export function renderPage(page: Page): string {
   const fields = (page.form?.fields ?? [])
     .map(
       (f) =>
-        `<label for="${e(f.name)}">${e(f.label)}</label>\n<input id="${e(f.name)}" name="${e(f.name)}" type="${f.type}" autocomplete="${e(f.autocomplete)}" required${
-          f.value ? ` value="${e(f.value)}"` : ''
-        }${f.autofocus ? ' autofocus' : ''}${page.error ? ' aria-describedby="error"' : ''}${f.attributes ? ` ${f.attributes}` : ''}>`,
+        `<label for="${e(f.name)}">${e(f.label)}</label>\n` +
+        `<input id="${e(f.name)}" name="${e(f.name)}" type="${f.type}" autocomplete="${e(f.autocomplete)}" required` +
+        `${f.value ? ` value="${e(f.value)}"` : ''}${f.autofocus ? ' autofocus' : ''}` +
+        `${page.error ? ' aria-describedby="error"' : ''}${f.attributes ? ` ${f.attributes}` : ''}>`,
     )
     .join('\n');
   const form = page.form

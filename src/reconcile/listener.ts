@@ -27,7 +27,8 @@ const SHARED_DIGEST_SQL = `SELECT encode(sha256(convert_to(concat_ws(E'\\n',
   (SELECT string_agg(a::text, ',' ORDER BY a.oid) FROM pg_authid a),
   (SELECT string_agg(m::text, ',' ORDER BY m.oid) FROM pg_auth_members m),
   (SELECT string_agg(s::text, ',' ORDER BY s.setdatabase, s.setrole) FROM pg_db_role_setting s),
-  (SELECT string_agg(concat_ws(' ', d.oid, d.datname, d.datdba, d.datacl, d.datallowconn), ',' ORDER BY d.oid) FROM pg_database d)), 'UTF8')), 'hex') AS digest`;
+  (SELECT string_agg(concat_ws(' ', d.oid, d.datname, d.datdba, d.datacl, d.datallowconn), ',' ORDER BY d.oid) FROM pg_database d)),
+  'UTF8')), 'hex') AS digest`;
 
 export interface ListenerEvents {
   notified(payload: string): void;

@@ -39,7 +39,9 @@ export function planDefaultPrivileges(
         phase: PHASE.defaultPrivilege,
         database: worker.database,
         sql: deltaSql(d, t, universe.sql(d.grantee, row.role)),
-        describe: `default privileges of "${universe.label(row.role)}" on ${OBJECT_WORDS[row.objectType]!.toLowerCase()}${where}: ${deltaWords(d)} to "${universe.label(d.grantee, row.role)}"`,
+        describe:
+          `default privileges of "${universe.label(row.role)}" on ${OBJECT_WORDS[row.objectType]!.toLowerCase()}${where}: ` +
+          `${deltaWords(d)} to "${universe.label(d.grantee, row.role)}"`,
       });
     }
   }

@@ -19,7 +19,9 @@ export function planMemberships(coordinator: SharedCatalog, worker: SharedCatalo
   for (const [k, w] of want) {
     const h = have.get(k);
     if (h && h.admin === w.admin && h.inherit === w.inherit && h.set === w.set) continue;
-    const grant = `GRANT ${quoteIdent(w.role)} TO ${quoteIdent(w.member)} WITH ADMIN ${bool(w.admin)}, INHERIT ${bool(w.inherit)}, SET ${bool(w.set)} GRANTED BY ${universe.sql(w.grantor)}`;
+    const grant =
+      `GRANT ${quoteIdent(w.role)} TO ${quoteIdent(w.member)} ` +
+      `WITH ADMIN ${bool(w.admin)}, INHERIT ${bool(w.inherit)}, SET ${bool(w.set)} GRANTED BY ${universe.sql(w.grantor)}`;
     changes.push({
       category: 'membership',
       phase: w.grantor === BOOTSTRAP ? PHASE.membershipBySuperuser : PHASE.membershipByRole,
@@ -52,7 +54,9 @@ function grantAsFormerAdmin(grant: string, w: MembershipRow, universe: RoleUnive
   const grantor = quoteLiteral(universe.label(w.grantor));
   const bootstrap = quoteLiteral(universe.label(BOOTSTRAP));
   const regrant = (admin: 'TRUE' | 'FALSE') =>
-    `EXECUTE format('GRANT %I TO %I WITH ADMIN ${admin}, INHERIT %s, SET %s GRANTED BY %I', ${role}, ${grantor}, CASE WHEN prev.inherit_option THEN 'TRUE' ELSE 'FALSE' END, CASE WHEN prev.set_option THEN 'TRUE' ELSE 'FALSE' END, ${bootstrap});`;
+    `EXECUTE format('GRANT %I TO %I WITH ADMIN ${admin}, INHERIT %s, SET %s GRANTED BY %I', ${role}, ${grantor}, ` +
+    "CASE WHEN prev.inherit_option THEN 'TRUE' ELSE 'FALSE' END, CASE WHEN prev.set_option THEN 'TRUE' ELSE 'FALSE' END, " +
+    `${bootstrap});`;
   return `DO $pgwarden$
 DECLARE prev record;
 BEGIN

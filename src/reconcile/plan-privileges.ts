@@ -66,7 +66,10 @@ export function planObject(want: AclObject, have: AclObject, universe: RoleUnive
       phase: byOwner ? PHASE.privilegeByOwner : PHASE.privilegeByGrantee,
       ...(database !== undefined ? { database } : {}),
       sql: deltaSql(d, t, universe.sql(d.grantee, have.owner), byOwner ? undefined : universe.sql(d.grantor, have.owner)),
-      describe: `${describeObject(have)}: ${deltaWords(d)} to "${universe.label(d.grantee, have.owner)}" as granted by "${universe.label(d.grantor, have.owner)}"`,
+      describe:
+        `${describeObject(have)}: ${deltaWords(d)} ` +
+        `to "${universe.label(d.grantee, have.owner)}" ` +
+        `as granted by "${universe.label(d.grantor, have.owner)}"`,
     };
   });
 }

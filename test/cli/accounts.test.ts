@@ -120,26 +120,31 @@ test("--data-dir, or the working directory of a running cluster, chooses that cl
   assert.equal(show.stdout, `${admin(b).username}\n`, 'getting a token does not change the default account');
 });
 
-test('a cluster without a signed-in account: --data-dir says to sign in to it; its working directory falls back to the default account, with a warning', async () => {
-  const env = profile();
-  await login(env, a);
-  const none = await cli(env, root, 'account', 'get-access-token', '--data-dir', b.dataDir);
-  assert.equal(none.code, 3);
-  assert.equal(
-    none.stderr,
-    `pgwarden: No account is signed in to tenant ${b.idp!.tenantId} (the identity provider of ${b.dataDir}). Please run 'pgwarden login --data-dir ${b.dataDir}' to setup account.\n`,
-  );
-  const inB = await cli(env, join(root, 'b'), 'account', 'get-access-token', '--query', 'accessToken', '-o', 'tsv');
-  assert.equal(inB.code, 0, inB.stderr);
-  assert.equal(claimsOf(inB.stdout.trim()).tid, a.idp!.tenantId, 'the default account');
-  assert.equal(
-    inB.stderr,
-    `pgwarden: warning: no account is signed in to tenant ${b.idp!.tenantId} of ./.pgwarden; using the default account ${admin(a).username} (tenant ${a.idp!.tenantId}). Sign in to it with 'pgwarden login'.\n`,
-  );
-  const noDir = await cli(env, root, 'account', 'get-access-token', '--data-dir', join(root, 'nowhere'));
-  assert.equal(noDir.code, 2);
-  assert.match(noDir.stderr, /^pgwarden: .*nowhere has no embedded identity provider \(no idp\/directory\.json\)/);
-});
+test(
+  'a cluster without a signed-in account: --data-dir says to sign in to it; ' + 'its working directory falls back to the default account, with a warning',
+  async () => {
+    const env = profile();
+    await login(env, a);
+    const none = await cli(env, root, 'account', 'get-access-token', '--data-dir', b.dataDir);
+    assert.equal(none.code, 3);
+    assert.equal(
+      none.stderr,
+      `pgwarden: No account is signed in to tenant ${b.idp!.tenantId} (the identity provider of ${b.dataDir}). ` +
+        `Please run 'pgwarden login --data-dir ${b.dataDir}' to setup account.\n`,
+    );
+    const inB = await cli(env, join(root, 'b'), 'account', 'get-access-token', '--query', 'accessToken', '-o', 'tsv');
+    assert.equal(inB.code, 0, inB.stderr);
+    assert.equal(claimsOf(inB.stdout.trim()).tid, a.idp!.tenantId, 'the default account');
+    assert.equal(
+      inB.stderr,
+      `pgwarden: warning: no account is signed in to tenant ${b.idp!.tenantId} of ./.pgwarden; ` +
+        `using the default account ${admin(a).username} (tenant ${a.idp!.tenantId}). Sign in to it with 'pgwarden login'.\n`,
+    );
+    const noDir = await cli(env, root, 'account', 'get-access-token', '--data-dir', join(root, 'nowhere'));
+    assert.equal(noDir.code, 2);
+    assert.match(noDir.stderr, /^pgwarden: .*nowhere has no embedded identity provider \(no idp\/directory\.json\)/);
+  },
+);
 
 test("the default account's provider is not running: the error names the account, its tenant, and how to choose another", async () => {
   const env = profile();
@@ -164,7 +169,8 @@ test("the default account's provider is not running: the error names the account
   assert.match(
     viaDir.stderr,
     new RegExp(
-      `^pgwarden: cannot get a token for account ${a1.replace(/\./g, '\\.')} \\(tenant ${tenantA}, the account of --data-dir\\): its identity provider is not running`,
+      `^pgwarden: cannot get a token for account ${a1.replace(/\./g, '\\.')} ` +
+        `\\(tenant ${tenantA}, the account of --data-dir\\): its identity provider is not running`,
     ),
   );
 
@@ -187,7 +193,9 @@ test("the default account's provider is not running: the error names the account
   assert.match(
     stale.stderr,
     new RegExp(
-      `^pgwarden: cannot get a token for account ${a1.replace(/\./g, '\\.')} \\(tenant ${tenantA}, chosen by -t\\): cannot reach its identity provider at https://localhost:${port}: .*ECONNREFUSED.* \\(is 'pgwarden up' running on ${a.dataDir}\\?\\)\\. Start it, or choose another account with -t TENANT or --data-dir DIR`,
+      `^pgwarden: cannot get a token for account ${a1.replace(/\./g, '\\.')} \\(tenant ${tenantA}, chosen by -t\\): ` +
+        `cannot reach its identity provider at https://localhost:${port}: .*ECONNREFUSED.* ` +
+        `\\(is 'pgwarden up' running on ${a.dataDir}\\?\\)\\. Start it, or choose another account with -t TENANT or --data-dir DIR`,
     ),
   );
   assert.equal(stale.stderr.split('\n').length, 2, 'one line');

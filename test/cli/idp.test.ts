@@ -150,7 +150,9 @@ test('sp grant / sp revoke --graph: Microsoft Graph application permissions, eff
   assert.equal(grant.code, 0, grant.stderr);
   assert.equal(
     grant.stdout,
-    'granted Microsoft Graph Directory.Read.All to service principal "directory-reader"\n  Graph permissions now: Directory.Read.All\n  (in Graph tokens issued from now on)\n',
+    'granted Microsoft Graph Directory.Read.All to service principal "directory-reader"\n' +
+      '  Graph permissions now: Directory.Read.All\n' +
+      '  (in Graph tokens issued from now on)\n',
   );
   const token = await graphToken();
   assert.deepEqual(claimsOf(token).roles, ['Directory.Read.All']);

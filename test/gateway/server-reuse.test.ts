@@ -149,7 +149,8 @@ describe('a clean end hands the server session to the next client', () => {
     await waitFor(() => pw.gateway.serverPoolStats.resetting === 0 && idle() >= 1, 5_000, 'the first session to be kept');
     const second = await session(async (c) => {
       const settings = await c.query<{ search_path: string; statement_timeout: string; application_name: string }>(
-        "SELECT current_setting('search_path') AS search_path, current_setting('statement_timeout') AS statement_timeout, current_setting('application_name') AS application_name",
+        "SELECT current_setting('search_path') AS search_path, current_setting('statement_timeout') AS statement_timeout, " +
+          "current_setting('application_name') AS application_name",
       );
       const left = await c.query<{ prepared: string; temp: string; listening: string; locks: string; cursors: string }>(
         `SELECT (SELECT count(*) FROM pg_prepared_statements) AS prepared,

@@ -48,63 +48,67 @@ async function signIn(user: string, password: string): Promise<string | undefine
 
 const THROTTLED = /^too many failed sign-in attempts; try again in \d+ seconds?$/;
 
-test('a spray of wrong passwords from one address does not refuse a client of that address with the right password; the wrong ones stay throttled', async (t) => {
-  // 2,000 wrong passwords over random role names and 200 for citus, shuffled together.
-  const attempts: Array<{ user: string; citus: boolean }> = [
-    ...Array.from({ length: SPRAY_RANDOM_ROLES }, () => ({ user: `spray_${randomBytes(6).toString('hex')}`, citus: false })),
-    ...Array.from({ length: SPRAY_CITUS }, () => ({ user: 'citus', citus: true })),
-  ];
-  for (let i = attempts.length - 1; i > 0; i--) {
-    const j = Math.floor(Math.random() * (i + 1));
-    [attempts[i], attempts[j]] = [attempts[j]!, attempts[i]!];
-  }
-  const outcomes: Array<{ citus: boolean; message: string | undefined }> = [];
-  let next = 0;
-  let sprayRunning = true;
-  const spray = Promise.all(
-    Array.from({ length: SPRAY_CONCURRENCY }, async () => {
-      while (next < attempts.length) {
-        const a = attempts[next++]!;
-        outcomes.push({ citus: a.citus, message: await signIn(a.user, `Wrong-${randomBytes(4).toString('hex')}`) });
-      }
-    }),
-  ).finally(() => (sprayRunning = false));
+test(
+  'a spray of wrong passwords from one address does not refuse a client of that address with the right password; ' + 'the wrong ones stay throttled',
+  async (t) => {
+    // 2,000 wrong passwords over random role names and 200 for citus, shuffled together.
+    const attempts: Array<{ user: string; citus: boolean }> = [
+      ...Array.from({ length: SPRAY_RANDOM_ROLES }, () => ({ user: `spray_${randomBytes(6).toString('hex')}`, citus: false })),
+      ...Array.from({ length: SPRAY_CITUS }, () => ({ user: 'citus', citus: true })),
+    ];
+    for (let i = attempts.length - 1; i > 0; i--) {
+      const j = Math.floor(Math.random() * (i + 1));
+      [attempts[i], attempts[j]] = [attempts[j]!, attempts[i]!];
+    }
+    const outcomes: Array<{ citus: boolean; message: string | undefined }> = [];
+    let next = 0;
+    let sprayRunning = true;
+    const spray = Promise.all(
+      Array.from({ length: SPRAY_CONCURRENCY }, async () => {
+        while (next < attempts.length) {
+          const a = attempts[next++]!;
+          outcomes.push({ citus: a.citus, message: await signIn(a.user, `Wrong-${randomBytes(4).toString('hex')}`) });
+        }
+      }),
+    ).finally(() => (sprayRunning = false));
 
-  // The well-behaved client starts once the spray has failed more often than an address
-  // may fail freely, and signs in one time after another while the spray goes on.
-  await waitFor(() => outcomes.length > ADDRESS_FREE_FAILURES * 2, 60_000, 'the spray to get going');
-  const refused: string[] = [];
-  let duringSpray = 0;
-  for (let i = 0; i < GOOD_SIGN_INS; i++) {
-    if (sprayRunning) duringSpray++;
-    const message = await signIn('db_user', DB_USER_PASSWORD);
-    if (message !== undefined) refused.push(message);
-  }
-  await spray;
+    // The well-behaved client starts once the spray has failed more often than an address
+    // may fail freely, and signs in one time after another while the spray goes on.
+    await waitFor(() => outcomes.length > ADDRESS_FREE_FAILURES * 2, 60_000, 'the spray to get going');
+    const refused: string[] = [];
+    let duringSpray = 0;
+    for (let i = 0; i < GOOD_SIGN_INS; i++) {
+      if (sprayRunning) duringSpray++;
+      const message = await signIn('db_user', DB_USER_PASSWORD);
+      if (message !== undefined) refused.push(message);
+    }
+    await spray;
 
-  assert.deepEqual(
-    refused,
-    [],
-    `db_user with its right password was refused ${refused.length} of ${GOOD_SIGN_INS} times: ${[...new Set(refused)].slice(0, 3).join(' | ')}`,
-  );
-  assert.ok(duringSpray >= GOOD_SIGN_INS / 2, `only ${duringSpray} of the right sign-ins ran during the spray`);
+    assert.deepEqual(
+      refused,
+      [],
+      `db_user with its right password was refused ${refused.length} of ${GOOD_SIGN_INS} times: ${[...new Set(refused)].slice(0, 3).join(' | ')}`,
+    );
+    assert.ok(duringSpray >= GOOD_SIGN_INS / 2, `only ${duringSpray} of the right sign-ins ran during the spray`);
 
-  assert.equal(outcomes.length, attempts.length);
-  assert.deepEqual(
-    outcomes.filter((o) => o.message === undefined),
-    [],
-    'a wrong password signed in',
-  );
-  const unexpected = outcomes.filter((o) => !THROTTLED.test(o.message!) && !/^password authentication failed for user "/.test(o.message!));
-  assert.deepEqual(unexpected, [], 'every wrong attempt is answered as a failure or as throttled');
-  // Guessing one role stays slow: citus is refused outright after a few failures.
-  const citusThrottled = outcomes.filter((o) => o.citus && THROTTLED.test(o.message!)).length;
-  assert.ok(citusThrottled >= SPRAY_CITUS * 0.75, `only ${citusThrottled} of ${SPRAY_CITUS} wrong citus passwords were throttled`);
-  // Spraying many roles stays costly: once the address failed often, its failures are answered late.
-  const metrics = (await apiClient(pw.apiUrl, pw.caPath).call('GET', '/metrics', undefined, null)).body.toString();
-  const delayed = Number(/^pgwarden_sign_in_failures_delayed_total (\d+)$/m.exec(metrics)?.[1] ?? 0);
-  assert.ok(delayed >= SPRAY_RANDOM_ROLES - ADDRESS_FREE_FAILURES, `only ${delayed} failures were delayed`);
-  t.diagnostic(
-    `right sign-ins during the spray: ${duringSpray}/${GOOD_SIGN_INS}; citus refused as throttled: ${citusThrottled}/${SPRAY_CITUS}; failures answered late: ${delayed}`,
-  );
-});
+    assert.equal(outcomes.length, attempts.length);
+    assert.deepEqual(
+      outcomes.filter((o) => o.message === undefined),
+      [],
+      'a wrong password signed in',
+    );
+    const unexpected = outcomes.filter((o) => !THROTTLED.test(o.message!) && !/^password authentication failed for user "/.test(o.message!));
+    assert.deepEqual(unexpected, [], 'every wrong attempt is answered as a failure or as throttled');
+    // Guessing one role stays slow: citus is refused outright after a few failures.
+    const citusThrottled = outcomes.filter((o) => o.citus && THROTTLED.test(o.message!)).length;
+    assert.ok(citusThrottled >= SPRAY_CITUS * 0.75, `only ${citusThrottled} of ${SPRAY_CITUS} wrong citus passwords were throttled`);
+    // Spraying many roles stays costly: once the address failed often, its failures are answered late.
+    const metrics = (await apiClient(pw.apiUrl, pw.caPath).call('GET', '/metrics', undefined, null)).body.toString();
+    const delayed = Number(/^pgwarden_sign_in_failures_delayed_total (\d+)$/m.exec(metrics)?.[1] ?? 0);
+    assert.ok(delayed >= SPRAY_RANDOM_ROLES - ADDRESS_FREE_FAILURES, `only ${delayed} failures were delayed`);
+    t.diagnostic(
+      `right sign-ins during the spray: ${duringSpray}/${GOOD_SIGN_INS}; ` +
+        `citus refused as throttled: ${citusThrottled}/${SPRAY_CITUS}; failures answered late: ${delayed}`,
+    );
+  },
+);

@@ -40,34 +40,37 @@ test('keys.json is 0600 and holds an active and a next key', async () => {
   assert.deepEqual(file.keys.map((k) => k.state).sort(), ['active', 'next']);
 });
 
-test('rotation: a verifier holding the key set from before verifies new tokens at once; old tokens keep working; the retired key leaves after its last token', async () => {
-  const before = await keySet();
-  assert.equal(before.keys.length, 2);
-  const oldToken = await token();
-  const oldKid = headerOf(oldToken).kid;
-  const nextKid = before.keys.map((k) => k.kid).find((k) => k !== oldKid)!;
+test(
+  'rotation: a verifier holding the key set from before verifies new tokens at once; ' + 'old tokens keep working; the retired key leaves after its last token',
+  async () => {
+    const before = await keySet();
+    assert.equal(before.keys.length, 2);
+    const oldToken = await token();
+    const oldKid = headerOf(oldToken).kid;
+    const nextKid = before.keys.map((k) => k.kid).find((k) => k !== oldKid)!;
 
-  const rotation = await t.idp.rotateKeys();
-  assert.deepEqual(rotation.retired, oldKid);
-  assert.deepEqual(rotation.active, nextKid);
+    const rotation = await t.idp.rotateKeys();
+    assert.deepEqual(rotation.retired, oldKid);
+    assert.deepEqual(rotation.active, nextKid);
 
-  const newToken = await token();
-  assert.equal(headerOf(newToken).kid, nextKid, 'signed with the key published before the rotation');
-  await verifyWith(before, newToken); // the stale key set already knows it: no refetch, no restart
-  const after = await keySet();
-  assert.deepEqual(after.keys.map((k) => k.kid).sort(), [oldKid, nextKid, rotation.next].sort());
-  await verifyWith(after, oldToken);
-  await verifyWith(after, newToken);
+    const newToken = await token();
+    assert.equal(headerOf(newToken).kid, nextKid, 'signed with the key published before the rotation');
+    await verifyWith(before, newToken); // the stale key set already knows it: no refetch, no restart
+    const after = await keySet();
+    assert.deepEqual(after.keys.map((k) => k.kid).sort(), [oldKid, nextKid, rotation.next].sort());
+    await verifyWith(after, oldToken);
+    await verifyWith(after, newToken);
 
-  // The retired key stays while its tokens may live (plus the clock-skew grace)...
-  t.clock.advance((LIFETIME_MINUTES * 60 + RETIRED_KEY_GRACE_SECONDS - 5) * 1000);
-  assert.ok((await keySet()).keys.some((k) => k.kid === oldKid));
-  // ...and then goes.
-  t.clock.advance(10_000);
-  const later = await keySet();
-  assert.deepEqual(later.keys.map((k) => k.kid).sort(), [nextKid, rotation.next].sort());
-  await assert.rejects(verifyWith(later, oldToken));
-});
+    // The retired key stays while its tokens may live (plus the clock-skew grace)...
+    t.clock.advance((LIFETIME_MINUTES * 60 + RETIRED_KEY_GRACE_SECONDS - 5) * 1000);
+    assert.ok((await keySet()).keys.some((k) => k.kid === oldKid));
+    // ...and then goes.
+    t.clock.advance(10_000);
+    const later = await keySet();
+    assert.deepEqual(later.keys.map((k) => k.kid).sort(), [nextKid, rotation.next].sort());
+    await assert.rejects(verifyWith(later, oldToken));
+  },
+);
 
 test('a rotation made by another process (through the file) is seen by the running server at once', async () => {
   const beforeKids = (await keySet()).keys.map((k) => k.kid);

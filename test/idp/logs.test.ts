@@ -42,7 +42,8 @@ test('no password, client secret, token or code reaches the log', async () => {
       password: 'Wrong-passw0rd-in-log?',
       scope: `${PG}/.default`,
     });
-    await token('oauth2/v2.0/token', { grant_type: 'password', client_id: AZURE_CLI_CLIENT_ID, username: password, password, scope: `${PG}/.default` }); // a password typed as the name
+    // A password typed as the name.
+    await token('oauth2/v2.0/token', { grant_type: 'password', client_id: AZURE_CLI_CLIENT_ID, username: password, password, scope: `${PG}/.default` });
     await token('oauth2/token', { grant_type: 'refresh_token', client_id: AZURE_CLI_CLIENT_ID, refresh_token: String(pw.refresh_token), resource: PG });
 
     const dc = keep((await t.post(`/${t.tenantId}/oauth2/v2.0/devicecode`, { client_id: AZURE_CLI_CLIENT_ID, scope: `${PG}/.default offline_access` })).json());

@@ -262,7 +262,8 @@ describe('sign-in with the identity provider', () => {
     await call(
       jar,
       'GET',
-      `/portal/signin/callback?error=access_denied&error_description=${encodeURIComponent('AADSTS65004: User declined to consent.\r\nTrace ID: 1')}&state=${state}`,
+      '/portal/signin/callback?error=access_denied' +
+        `&error_description=${encodeURIComponent('AADSTS65004: User declined to consent.\r\nTrace ID: 1')}&state=${state}`,
     );
     assert.equal(
       (await call(jar, 'GET', '/portal/session')).json<{ error: string }>().error,

@@ -41,7 +41,8 @@ test('revokes come before grants; a grant by someone other than the owner runs a
   const [d] = diffAcl([e('bob', 'SELECT', true), e('bob', 'UPDATE')], [e('bob', 'DELETE'), e('bob', 'INSERT', true)]);
   assert.equal(
     deltaSql({ ...d!, revokeOption: [] }, { on: 'ON TABLE "s"."t"' }, '"bob"'),
-    'REVOKE INSERT, DELETE ON TABLE "s"."t" FROM "bob" CASCADE; GRANT UPDATE ON TABLE "s"."t" TO "bob"; GRANT SELECT ON TABLE "s"."t" TO "bob" WITH GRANT OPTION',
+    'REVOKE INSERT, DELETE ON TABLE "s"."t" FROM "bob" CASCADE; ' +
+      'GRANT UPDATE ON TABLE "s"."t" TO "bob"; GRANT SELECT ON TABLE "s"."t" TO "bob" WITH GRANT OPTION',
   );
   assert.equal(
     deltaSql(diffAcl([e('x', 'SELECT')], [])[0]!, { on: 'ON TABLE "t"', columns: ' ("c")' }, '"x"', '"alice"'),

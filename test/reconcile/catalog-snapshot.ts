@@ -33,7 +33,8 @@ function who(oid: string, owner: string): string {
 
 /** One line per privilege of `acl` (an expression over `from`): "<key> <grantee>=<privilege>[*]/<grantor>". */
 function explode(key: string, acl: string, owner: string, from: string, where = 'true'): string {
-  return `SELECT ${key} || ' ' || ${who('x.grantee', owner)} || '=' || x.privilege_type || CASE WHEN x.is_grantable THEN '*' ELSE '' END || '/' || ${who('x.grantor', owner)}
+  return `SELECT ${key} || ' ' || ${who('x.grantee', owner)} || '=' || x.privilege_type
+                 || CASE WHEN x.is_grantable THEN '*' ELSE '' END || '/' || ${who('x.grantor', owner)}
             FROM ${from}, LATERAL aclexplode(${acl}) x WHERE ${where}`;
 }
 
@@ -42,7 +43,8 @@ const QUERIES: Record<keyof CatalogSnapshot, string> = {
                  a.rolconnlimit, CASE WHEN a.rolvaliduntil IS NULL OR a.rolvaliduntil = 'infinity' THEN 'forever' ELSE a.rolvaliduntil::text END,
                  coalesce(md5(a.rolpassword), 'no password'))
             FROM pg_authid a WHERE ${MANAGED('a')}`,
-  members: `SELECT concat_ws('|', r.rolname, m.rolname, CASE WHEN g.oid = 10 THEN '<bootstrap>' ELSE g.rolname END, x.admin_option, x.inherit_option, x.set_option)
+  members: `SELECT concat_ws('|', r.rolname, m.rolname, CASE WHEN g.oid = 10 THEN '<bootstrap>' ELSE g.rolname END,
+                   x.admin_option, x.inherit_option, x.set_option)
               FROM pg_auth_members x JOIN pg_authid r ON r.oid = x.roleid JOIN pg_authid m ON m.oid = x.member JOIN pg_authid g ON g.oid = x.grantor
              WHERE ${MANAGED('m')}`,
   settings: `SELECT concat_ws('|', a.rolname, coalesce(d.datname, '*'), array(SELECT unnest(s.setconfig) ORDER BY 1)::text)
@@ -72,7 +74,8 @@ const QUERIES: Record<keyof CatalogSnapshot, string> = {
     USER_SCHEMA('n.nspname'),
   ),
   defacl: explode(
-    `CASE WHEN d.defaclrole = 10 THEN '<bootstrap>' ELSE (SELECT rolname FROM pg_authid WHERE oid = d.defaclrole) END || ' ' || coalesce(n.nspname, '*') || ' ' || d.defaclobjtype::text`,
+    "CASE WHEN d.defaclrole = 10 THEN '<bootstrap>' ELSE (SELECT rolname FROM pg_authid WHERE oid = d.defaclrole) END" +
+      " || ' ' || coalesce(n.nspname, '*') || ' ' || d.defaclobjtype::text",
     'd.defaclacl',
     'd.defaclrole',
     'pg_default_acl d LEFT JOIN pg_namespace n ON n.oid = d.defaclnamespace',

@@ -82,28 +82,31 @@ test('GRANT SELECT ON mytable TO db_user through the gateway reaches every worke
   for (const i of [1, 2]) assert.equal(await relacl(i, 'mytable'), '{citus=arwdDxtm/citus,db_user=r/citus}');
 });
 
-test('the service database citus is looked after like postgres: psql as citus with no dbname lands there, and a GRANT there reaches every worker at once', async () => {
-  for (const node of pw.cluster.nodes) await sql(pw.cluster, node, 'SET ROLE citus; CREATE TABLE service_orders (id int)', [], 'citus');
-  // As the managed service's connection strings read: no dbname, so libpq asks for "citus".
-  const res = await psql(
-    `host=127.0.0.1 port=${pw.port} user=citus sslmode=require`,
-    'SELECT current_database(); GRANT SELECT ON service_orders TO db_user',
-    CITUS_PASSWORD,
-  );
-  assert.equal(res.code, 0, res.stderr);
-  assert.match(res.stdout, /^citus$/m);
-  // This file's reconciler has no periodic pass: only the event trigger in citus starts one.
-  const acl = async (node: number) =>
-    (await sql(pw.cluster, pw.cluster.nodes[node]!, "SELECT relacl::text FROM pg_class WHERE relname = 'service_orders'", [], 'citus'))[0]?.relacl;
-  await waitFor(
-    async () => (await acl(1)) === '{citus=arwdDxtm/citus,db_user=r/citus}' && (await acl(2)) === (await acl(0)),
-    10_000,
-    'the GRANT in citus on every worker',
-  );
-  // The pass's log line comes when it ends.
-  await waitFor(() => r.logs.some((l) => l.includes('coordinator in citus: GRANT')), 10_000, 'a pass asked for by the trigger in citus');
-  assert.deepEqual(await differences(pw.cluster, pw.cluster.workers, 'citus'), []);
-});
+test(
+  'the service database citus is looked after like postgres: psql as citus with no dbname lands there, ' + 'and a GRANT there reaches every worker at once',
+  async () => {
+    for (const node of pw.cluster.nodes) await sql(pw.cluster, node, 'SET ROLE citus; CREATE TABLE service_orders (id int)', [], 'citus');
+    // As the managed service's connection strings read: no dbname, so libpq asks for "citus".
+    const res = await psql(
+      `host=127.0.0.1 port=${pw.port} user=citus sslmode=require`,
+      'SELECT current_database(); GRANT SELECT ON service_orders TO db_user',
+      CITUS_PASSWORD,
+    );
+    assert.equal(res.code, 0, res.stderr);
+    assert.match(res.stdout, /^citus$/m);
+    // This file's reconciler has no periodic pass: only the event trigger in citus starts one.
+    const acl = async (node: number) =>
+      (await sql(pw.cluster, pw.cluster.nodes[node]!, "SELECT relacl::text FROM pg_class WHERE relname = 'service_orders'", [], 'citus'))[0]?.relacl;
+    await waitFor(
+      async () => (await acl(1)) === '{citus=arwdDxtm/citus,db_user=r/citus}' && (await acl(2)) === (await acl(0)),
+      10_000,
+      'the GRANT in citus on every worker',
+    );
+    // The pass's log line comes when it ends.
+    await waitFor(() => r.logs.some((l) => l.includes('coordinator in citus: GRANT')), 10_000, 'a pass asked for by the trigger in citus');
+    assert.deepEqual(await differences(pw.cluster, pw.cluster.workers, 'citus'), []);
+  },
+);
 
 test('GRANT and REVOKE ON ALL TABLES IN SCHEMA public for an Entra principal role', async () => {
   await sql(pw.cluster, pw.cluster.coordinator, `CREATE ROLE "${ENTRA_USER}" LOGIN`);
@@ -148,7 +151,8 @@ test('column, sequence, routine, schema and default privileges, and grants by a 
   const grantors = await sql(
     pw.cluster,
     pw.cluster.workers[1]!,
-    `SELECT x.grantor::regrole::text AS grantor FROM pg_class c, aclexplode(c.relacl) x WHERE c.oid = '"Sales".deals'::regclass AND x.grantee = '"Report Reader"'::regrole`,
+    'SELECT x.grantor::regrole::text AS grantor FROM pg_class c, aclexplode(c.relacl) x ' +
+      `WHERE c.oid = '"Sales".deals'::regclass AND x.grantee = '"Report Reader"'::regrole`,
   );
   assert.deepEqual(grantors, [{ grantor: 'analyst' }]);
 });
@@ -202,7 +206,8 @@ test('roles, memberships, role settings and database privileges made in SQL arri
   const [row] = await sql(
     pw.cluster,
     pw.cluster.workers[0]!,
-    `SELECT has_database_privilege('New Person@example.com', 'postgres', 'CREATE') AS can, pg_has_role('New Person@example.com', 'readers', 'MEMBER') AS member`,
+    "SELECT has_database_privilege('New Person@example.com', 'postgres', 'CREATE') AS can, " +
+      "pg_has_role('New Person@example.com', 'readers', 'MEMBER') AS member",
   );
   assert.deepEqual(row, { can: true, member: true });
   // The workers match as soon as the pass has applied its statements; its log line comes

@@ -338,7 +338,8 @@ export async function assertConverged(t: TestContext, reconciler: Reconciler, cl
   assert.deepEqual(
     left,
     [],
-    `seed ${seed}: the workers differ from the coordinator; pass report: ${JSON.stringify(report.nodes.map((n) => ({ node: n.node, errors: n.errors, remaining: n.remaining })))}`,
+    `seed ${seed}: the workers differ from the coordinator; ` +
+      `pass report: ${JSON.stringify(report.nodes.map((n) => ({ node: n.node, errors: n.errors, remaining: n.remaining })))}`,
   );
   for (const n of report.nodes) assert.deepEqual(n.errors, [], `seed ${seed}: ${n.node}`);
   return end;

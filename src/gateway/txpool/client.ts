@@ -398,7 +398,10 @@ export class TransactionClient {
 function refusal(what: string): string {
   const message = `${what} is not supported on the transaction pool port: after each transaction the server session serves other clients`;
   const hint = 'Keep the setting inside a transaction (SET LOCAL, pg_advisory_xact_lock, ON COMMIT DROP), or connect to the session port.';
-  return `DO $pgwarden$BEGIN RAISE EXCEPTION USING ERRCODE = 'feature_not_supported', MESSAGE = ${quoteLiteral(message)}, HINT = ${quoteLiteral(hint)}; END$pgwarden$`;
+  return (
+    "DO $pgwarden$BEGIN RAISE EXCEPTION USING ERRCODE = 'feature_not_supported', " +
+    `MESSAGE = ${quoteLiteral(message)}, HINT = ${quoteLiteral(hint)}; END$pgwarden$`
+  );
 }
 
 /** The gateway's name for a statement: the same text and parameter types, the same name
