@@ -1,35 +1,20 @@
 // One client of the transaction pool after its sign-in: its messages go to a server
 // session of its group for the length of one transaction (from its first message to the
 // ReadyForQuery that says "idle" after its last Sync or Query), then the session serves
-// the next client. Named prepared statements are the client's own: each is prepared
-// under a gateway name (a digest of its text and parameter types) on whichever server
-// session runs it, once per session (PgBouncer 1.21's max_prepared_statements). Every
-// answer PostgreSQL owes is followed in order (expected-responses.ts), so that the
+// the next client. Named prepared statements stay the client's own (statements.ts).
+// Every answer PostgreSQL owes is followed in order (expected-responses.ts), so that the
 // gateway can answer for what it does not send and swallow what it added.
-import { createHash } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { errorResponse } from '../../protocol/messages.js';
 import { FrameSplitter } from '../../protocol/frames.js';
-import {
-  CLOSE_COMPLETE,
-  PARSE_COMPLETE,
-  bindStatementName,
-  buildParse,
-  buildQuery,
-  buildTargetMessage,
-  parseDefinition,
-  parseStatementName,
-  queryText,
-  renameBindStatement,
-  target,
-} from '../../protocol/extended.js';
+import { buildQuery, queryText } from '../../protocol/extended.js';
 import { PgwardenError, describeError, isPgwardenError } from '../../util/errors.js';
-import { quoteLiteral } from '../../util/sql.js';
 import type { Logger } from 'pino';
 import type { BackendSession } from '../backend.js';
-import { ExpectedResponses, type Slot } from './expected-responses.js';
+import { ExpectedResponses } from './expected-responses.js';
 import type { PoolServer, ServerGroup, TransactionPool } from './pool.js';
-import { sessionStateIn } from './session-state.js';
+import { refusal, sessionStateIn } from './session-state.js';
+import { ClientStatements, type Send } from './statements.js';
 
 const code = (c: string): number => c.charCodeAt(0);
 const [PARSE, BIND, DESCRIBE, CLOSE, EXECUTE, SYNC, FLUSH, QUERY, FUNCTION_CALL, TERMINATE] = [...'PBDCESHQFX'].map(code) as number[];
@@ -43,11 +28,6 @@ const MAX_CLIENT_MESSAGE_BYTES = 256 * 1024 * 1024;
 const MAX_SERVER_MESSAGE_BYTES = 1024 * 1024 * 1024;
 /** Bytes of client messages held while it waits for a server session; beyond, it is paused. */
 const MAX_QUEUED_BYTES = 1024 * 1024;
-
-interface ClientStatement {
-  readonly serverName: string;
-  readonly definition: Buffer;
-}
 
 type Queued = { kind: 'message'; type: number; frame: Buffer } | { kind: 'piece'; bytes: Buffer };
 
@@ -67,7 +47,7 @@ export class TransactionClient {
   private acquiring = false;
   private readonly queued: Queued[] = [];
   private queuedBytes = 0;
-  private readonly statements = new Map<string, ClientStatement>();
+  private readonly statements: ClientStatements;
   private responses: ExpectedResponses;
   private readonly fromClient: FrameSplitter;
   private fromServer: FrameSplitter | undefined;
@@ -80,6 +60,7 @@ export class TransactionClient {
 
   constructor(private readonly options: TransactionClientOptions) {
     this.client = options.client;
+    this.statements = new ClientStatements(options.pool.options.maxPreparedStatements);
     this.responses = this.newResponses();
     this.fromClient = new FrameSplitter(
       CLIENT_STREAMED,
@@ -245,13 +226,13 @@ export class TransactionClient {
   private handle(type: number, frame: Buffer): void {
     switch (type) {
       case PARSE:
-        return this.parse(frame);
+        return this.statements.parse(frame, this.server!, this.send);
       case BIND:
-        return this.bind(frame);
+        return this.statements.bind(frame, this.server!, this.send);
       case DESCRIBE:
-        return this.describe(frame);
+        return this.statements.describe(frame, this.server!, this.send);
       case CLOSE:
-        return this.close(frame);
+        return this.statements.close(frame, this.send);
       case EXECUTE:
         return this.send(frame, { kind: 'execute' });
       case SYNC:
@@ -276,77 +257,11 @@ export class TransactionClient {
     }
   }
 
-  private send(frame: Buffer | undefined, slot: Slot): void {
+  private readonly send: Send = (frame, slot) => {
     if (slot.kind !== 'sync' && slot.kind !== 'query' && slot.kind !== 'function') this.unsynced = true;
     if (frame) this.toServer.push(frame);
     this.responses.add(slot);
-  }
-
-  private parse(frame: Buffer): void {
-    const name = parseStatementName(frame);
-    let definition = parseDefinition(frame);
-    const leak = sessionStateIn(definition.toString('utf8', 0, Math.max(0, definition.indexOf(0))));
-    if (leak) definition = Buffer.concat([Buffer.from(refusal(leak) + '\0', 'utf8'), definition.subarray(definition.indexOf(0) + 1)]);
-    if (name === '') return this.send(leak ? buildParse('', definition) : frame, { kind: 'parse' });
-    const statement: ClientStatement = { serverName: serverName(definition), definition };
-    this.statements.set(name, statement);
-    const server = this.server!;
-    if (server.prepared.has(statement.serverName)) {
-      touch(server.prepared, statement.serverName);
-      return this.send(undefined, { kind: 'parse', synthetic: PARSE_COMPLETE });
-    }
-    this.prepare(statement, false);
-  }
-
-  /** Prepares `statement` on the current server session; its answer goes to the client
-   * unless the gateway added the Parse itself (`swallow`). */
-  private prepare(statement: ClientStatement, swallow: boolean): void {
-    const prepared = this.server!.prepared;
-    const max = this.options.pool.options.maxPreparedStatements;
-    for (const oldest of prepared.keys()) {
-      if (prepared.size < max) break;
-      prepared.delete(oldest);
-      this.send(buildTargetMessage('C', 'S', oldest), { kind: 'close', swallow: true });
-    }
-    prepared.set(statement.serverName, true);
-    this.send(buildParse(statement.serverName, statement.definition), {
-      kind: 'parse',
-      swallow,
-      failed: () => prepared.delete(statement.serverName),
-    });
-  }
-
-  /** The gateway name of the client's statement `name`, prepared on this session. */
-  private ensurePrepared(name: string): string | undefined {
-    const statement = name === '' ? undefined : this.statements.get(name);
-    if (!statement) return undefined;
-    const prepared = this.server!.prepared;
-    if (prepared.has(statement.serverName)) touch(prepared, statement.serverName);
-    else this.prepare(statement, true);
-    return statement.serverName;
-  }
-
-  private bind(frame: Buffer): void {
-    const renamed = this.ensurePrepared(bindStatementName(frame));
-    this.send(renamed ? renameBindStatement(frame, renamed) : frame, { kind: 'bind' });
-  }
-
-  private describe(frame: Buffer): void {
-    const t = target(frame);
-    if (t.kind === 'P') return this.send(frame, { kind: 'describe-portal' });
-    const renamed = this.ensurePrepared(t.name);
-    this.send(renamed ? buildTargetMessage('D', 'S', renamed) : frame, { kind: 'describe-statement' });
-  }
-
-  private close(frame: Buffer): void {
-    const t = target(frame);
-    if (t.kind === 'S' && t.name !== '') {
-      // The statement stays prepared on the server sessions, for whoever needs it next.
-      this.statements.delete(t.name);
-      return this.send(undefined, { kind: 'close', synthetic: CLOSE_COMPLETE });
-    }
-    this.send(frame, { kind: 'close' });
-  }
+  };
 
   // ---- writing ----
 
@@ -391,27 +306,4 @@ export class TransactionClient {
     setTimeout(() => this.client.destroy(), 5_000).unref();
     this.options.onClose();
   }
-}
-
-/** The statement that runs instead of one that would leak session state: an error with
- * the reason, raised by PostgreSQL itself, so that the transaction's state stays true. */
-function refusal(what: string): string {
-  const message = `${what} is not supported on the transaction pool port: after each transaction the server session serves other clients`;
-  const hint = 'Keep the setting inside a transaction (SET LOCAL, pg_advisory_xact_lock, ON COMMIT DROP), or connect to the session port.';
-  return (
-    "DO $pgwarden$BEGIN RAISE EXCEPTION USING ERRCODE = 'feature_not_supported', " +
-    `MESSAGE = ${quoteLiteral(message)}, HINT = ${quoteLiteral(hint)}; END$pgwarden$`
-  );
-}
-
-/** The gateway's name for a statement: the same text and parameter types, the same name
- * on every server session. */
-function serverName(definition: Buffer): string {
-  return `pgwarden_${createHash('sha256').update(definition).digest('hex').slice(0, 32)}`;
-}
-
-/** Marks `key` most recently used. */
-function touch(map: Map<string, true>, key: string): void {
-  map.delete(key);
-  map.set(key, true);
 }

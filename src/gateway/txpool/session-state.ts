@@ -11,6 +11,7 @@
 // PostgreSQL's lexical rules for what can hide a word: '...' strings (with '' and E''
 // escapes), "..." identifiers, $tag$...$tag$ strings, -- and nested /* */ comments.
 // https://www.postgresql.org/docs/current/sql-syntax-lexical.html
+import { quoteLiteral } from '../../util/sql.js';
 
 /** Session advisory locks (the *_xact_* ones end with their transaction and are fine). */
 const SESSION_LOCKS = new Set(['PG_ADVISORY_LOCK', 'PG_ADVISORY_LOCK_SHARED', 'PG_TRY_ADVISORY_LOCK', 'PG_TRY_ADVISORY_LOCK_SHARED']);
@@ -115,4 +116,15 @@ export function sessionStateIn(sql: string): string | undefined {
     if (found) return found;
   }
   return undefined;
+}
+
+/** The statement that runs instead of one that would leak session state: an error with
+ * the reason, raised by PostgreSQL itself, so that the transaction's state stays true. */
+export function refusal(what: string): string {
+  const message = `${what} is not supported on the transaction pool port: after each transaction the server session serves other clients`;
+  const hint = 'Keep the setting inside a transaction (SET LOCAL, pg_advisory_xact_lock, ON COMMIT DROP), or connect to the session port.';
+  return (
+    "DO $pgwarden$BEGIN RAISE EXCEPTION USING ERRCODE = 'feature_not_supported', " +
+    `MESSAGE = ${quoteLiteral(message)}, HINT = ${quoteLiteral(hint)}; END$pgwarden$`
+  );
 }
