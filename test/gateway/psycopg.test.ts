@@ -5,17 +5,10 @@
 // set (CI installs python3-psycopg), where it fails.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { CITUS_PASSWORD, run, startTestPgwarden, type TestPgwarden } from '../helpers/pgwarden.js';
+import { findPython } from '../helpers/python.js';
 
-/** The first python3 that imports psycopg (a pyenv python3 on PATH may lack Debian's module). */
-function findPython(): string | undefined {
-  for (const python of ['python3', '/usr/bin/python3']) {
-    if (spawnSync(python, ['-c', 'import psycopg'], { encoding: 'utf8' }).status === 0) return python;
-  }
-  return undefined;
-}
-const PYTHON = findPython();
+const PYTHON = findPython('psycopg').python;
 const unavailable = PYTHON ? undefined : 'no python3 with psycopg 3: apt-get install python3-psycopg (Debian) to run the psycopg test';
 if (unavailable && process.env.PGWARDEN_NO_SKIP) throw new Error(`PGWARDEN_NO_SKIP is set, and there is ${unavailable}`);
 

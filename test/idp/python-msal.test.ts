@@ -24,20 +24,13 @@ import { DEFAULT_AUDIENCES } from '../../src/identity/config.js';
 import { TokenVerifier } from '../../src/identity/verify-token.js';
 import { addSp, claimsOf, startIdp, type TestIdp, type TestSp } from './helpers.js';
 import { makeDataDir } from '../helpers/pgwarden.js';
+import { findPython } from '../helpers/python.js';
 
 const PG = 'https://postgres.cosmos.azure.com';
 const ARM_SCOPE = 'https://management.core.windows.net//.default'; // what az asks for ARM
 const PASSWORD = 'Grace-passw0rd!';
 
-/** The first python3 that imports msal (a pyenv python3 on PATH may lack Debian's module). */
-function findPython(): { python?: string; version?: string } {
-  for (const python of ['python3', '/usr/bin/python3']) {
-    const r = spawnSync(python, ['-c', 'import msal; print(msal.__version__)'], { encoding: 'utf8' });
-    if (r.status === 0) return { python, version: r.stdout.trim() };
-  }
-  return {};
-}
-const { python: PYTHON, version: MSAL_VERSION } = findPython();
+const { python: PYTHON, version: MSAL_VERSION } = findPython('msal');
 const unavailable = PYTHON ? undefined : 'no python3 with the msal module: apt-get install python3-msal (Debian) to run the MSAL Python tests';
 if (unavailable && process.env.PGWARDEN_NO_SKIP) throw new Error(`PGWARDEN_NO_SKIP is set, and there is ${unavailable}`);
 
