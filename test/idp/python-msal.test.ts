@@ -16,7 +16,7 @@
 // set (CI installs python3-msal), where they fail.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AZURE_CLI_CLIENT_ID } from '../../src/idp/model.js';
