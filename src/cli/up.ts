@@ -8,7 +8,7 @@ import { checkGuid } from '../util/guid.js';
 import { DEFAULT_AUDIENCES } from '../identity/config.js';
 import { readOptional } from '../util/files.js';
 import { PgwardenError } from '../util/errors.js';
-import { shellWord } from './shell.js';
+import { commandName, shellWord } from './shell.js';
 import { conninfoValue } from '../cluster/conninfo.js';
 import { dataDirPaths } from '../util/data-dir-paths.js';
 import { defined } from '../util/defaults.js';
@@ -186,10 +186,11 @@ export async function up(opts: UpOptions): Promise<void> {
     const adminRef = isAbsolute(shown(adminFile)) ? shown(adminFile) : `./${shown(adminFile)}`;
     // A JavaScript string in single quotes, inside the shell's double quotes.
     const adminModule = `'${adminRef.replace(/[\\']/g, '\\$&')}'`.replace(/[\\"$`]/g, '\\$&');
+    const pgwarden = commandName();
     lines.push(
       'Or with a Microsoft Entra token as the admin:',
-      `  npx pgwarden login${dataDirFlag} -u ${admin.username} -p "$(node -p "require(${adminModule}).password")"`,
-      `  export PGPASSWORD=$(npx pgwarden account get-access-token${dataDirFlag} --resource https://postgres.cosmos.azure.com --query "[accessToken]" -o tsv)`,
+      `  ${pgwarden} login${dataDirFlag} -u ${admin.username} -p "$(node -p "require(${adminModule}).password")"`,
+      `  export PGPASSWORD=$(${pgwarden} account get-access-token${dataDirFlag} --resource https://postgres.cosmos.azure.com --query "[accessToken]" -o tsv)`,
       `  psql "host=${host} port=${address.port} user=${admin.username} dbname=${conninfoValue(cluster.clientDatabase)} sslmode=require" ` +
         "-c 'select current_user'",
       '',
