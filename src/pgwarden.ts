@@ -16,7 +16,7 @@ import { CachedMembership, type GroupMembership } from './identity/group-members
 import { checkMemberGroups } from './idp/graph/membership.js';
 import { addPrincipal, listPrincipals } from './control/principals.js';
 import { EmbeddedIdp, type SeededAdmin } from './idp/embedded-idp.js';
-import { DEFAULT_AUDIENCES, MAX_CLOCK_SKEW_SECONDS } from './identity/config.js';
+import { DEFAULT_AUDIENCES, MAX_CLOCK_SKEW_SECONDS, oauthChallenge } from './identity/config.js';
 import { readOptional, writeSecretFile } from './util/files.js';
 import { AuditWriter } from './catalog/audit.js';
 import type { AuthMethod } from './catalog/auth-method.js';
@@ -63,6 +63,10 @@ export interface PgwardenOptions {
   serverPool?: Partial<ServerPoolOptions>;
   /** The transaction pool's port (0: any) and settings (src/gateway/txpool/); undefined: none. */
   transactionPool?: GatewayOptions['transactionPool'];
+  /** The OAuth port (0: any), where Entra principals sign in with PostgreSQL 18's
+   * OAUTHBEARER, and the scope its clients ask for (default: the first accepted
+   * audience's `/.default`); undefined: none. */
+  oauth?: { port: number; scope?: string };
   throttle?: Partial<ThrottlePolicy>;
   /** The authentication method of a new cluster (default both). */
   authMethod?: AuthMethod;
@@ -72,7 +76,15 @@ export interface PgwardenOptions {
    * any), or nobody (`none`: Entra sign-in is off).
    */
   identity?:
-    | { kind: 'embedded'; host?: string; port: number; /** Groups a token lists at most (Entra: 200). */ groupsClaimLimit?: number }
+    | {
+        kind: 'embedded';
+        host?: string;
+        port: number;
+        /** Groups a token lists at most (Entra: 200). */
+        groupsClaimLimit?: number;
+        /** The device flow's poll interval (default 5 s, as Entra). */
+        deviceCodeIntervalSeconds?: number;
+      }
     | { kind: 'entra'; config: EntraConfig; graph?: GraphOptions }
     | { kind: 'none' };
   /** The control plane's REST API (and portal): loopback and 8080 unless given. */
@@ -112,6 +124,8 @@ export interface RunningPgwarden {
   readonly idp: EmbeddedIdp | undefined;
   /** The embedded provider's first user (an Entra admin), when this start created it (to be printed once). */
   readonly seededAdmin: SeededAdmin | undefined;
+  /** The OAuth port and what its clients need (oauth_issuer), when it runs. */
+  readonly oauth: { address: AddressInfo; issuer: string; scope: string } | undefined;
   /** Stops everything; signed-in sessions get up to `drainMs` to finish (default 0). */
   stop(drainMs?: number): Promise<void>;
 }
@@ -172,6 +186,9 @@ export async function startPgwarden(options: PgwardenOptions): Promise<RunningPg
     if (identity.idp) stoppers.push(() => identity.idp!.close());
     const verifier = identity.config ? new TokenVerifier(identity.config) : undefined;
     if (verifier) stoppers.push(async () => verifier.keys.close());
+    if (options.oauth && !identity.config)
+      throw new PgwardenError('CONFIG_INVALID', '--oauth-port needs an identity provider (the embedded one, or --entra-tenant)');
+    const oauth = options.oauth && identity.config && { port: options.oauth.port, ...oauthChallenge(identity.config, options.oauth.scope) };
 
     const gateway = new Gateway({
       host: options.host,
@@ -195,6 +212,7 @@ export async function startPgwarden(options: PgwardenOptions): Promise<RunningPg
         serverPool: options.serverPool,
         throttle: options.throttle,
         transactionPool: options.transactionPool,
+        oauth: oauth && { port: oauth.port, discoveryUrl: oauth.discoveryUrl, scope: oauth.scope },
       }),
     });
     const address = await gateway.listen();
@@ -244,6 +262,7 @@ export async function startPgwarden(options: PgwardenOptions): Promise<RunningPg
       metrics,
       idp: identity.idp,
       seededAdmin: identity.seededAdmin,
+      oauth: oauth && { address: gateway.oauthAddress!, issuer: oauth.issuer, scope: oauth.scope },
       generatedCitusPassword: started.generatedCitusPassword,
       stop: (drain = 0) => {
         drainMs = drain;
@@ -291,7 +310,12 @@ async function startIdentity(options: PgwardenOptions, cluster: Cluster, tls: Tl
     // Graph's answers are kept a while: a sign-in must not wait on Graph each time.
     return { config, idp: undefined, directory, membership: new CachedMembership(directory), seededAdmin: undefined };
   }
-  const idp = await EmbeddedIdp.open({ dataDir: cluster.dataDir, tls, log, ...defined({ groupsClaimLimit: identity.groupsClaimLimit }) });
+  const idp = await EmbeddedIdp.open({
+    dataDir: cluster.dataDir,
+    tls,
+    log,
+    ...defined({ groupsClaimLimit: identity.groupsClaimLimit, deviceCodeIntervalSeconds: identity.deviceCodeIntervalSeconds }),
+  });
   try {
     const seededAdmin = await idp.seedIfEmpty();
     await idp.listen({ host: identity.host ?? DEFAULTS.idpHost, port: identity.port });

@@ -44,6 +44,13 @@ export function registerUpCommand(program: Command): void {
     )
     .option('--pool-size <n>', 'server sessions per role and database on --pool-port', parseCount, DEFAULTS.poolSize)
     .option('--pool-wait-timeout <seconds>', 'how long a client of --pool-port waits for a server session', parseSeconds, DEFAULTS.poolWaitTimeoutSeconds)
+    .option(
+      '--oauth-port <port>',
+      "also listen here for PostgreSQL 18's OAuth sign-in: Microsoft Entra principals sign in with OAUTHBEARER " +
+        '(psql 18 with oauth_issuer runs the device flow) instead of a token as password',
+      parsePort,
+    )
+    .option('--oauth-scope <scope>', 'the scope OAuth clients ask the identity provider for (default: the first accepted audience/.default)')
     .option('--drain-timeout <seconds>', 'on SIGTERM, how long sessions may take to finish', parseSeconds, DEFAULTS.drainTimeoutSeconds)
     .option('--idp-port <port>', 'port of the embedded identity provider (HTTPS), when no real tenant is given', parsePort, DEFAULTS.idpPort)
     .option('--entra-tenant <id>', 'accept tokens of this Microsoft Entra tenant (a GUID) instead of running the embedded provider')

@@ -12,6 +12,7 @@ import { commandName, shellWord } from './shell.js';
 import { conninfoValue } from '../cluster/conninfo.js';
 import { dataDirPaths } from '../util/data-dir-paths.js';
 import { defined } from '../util/defaults.js';
+import { AZURE_CLI_CLIENT_ID } from '../idp/model.js';
 
 export interface UpOptions {
   dataDir: string;
@@ -35,6 +36,8 @@ export interface UpOptions {
   poolPort?: number;
   poolSize: number;
   poolWaitTimeout: number;
+  oauthPort?: number;
+  oauthScope?: string;
   drainTimeout: number;
   apiHost: string;
   apiPort: number;
@@ -83,6 +86,7 @@ export async function up(opts: UpOptions): Promise<void> {
     maxConnections: opts.maxConnections,
     serverPool: { maxIdle: opts.serverPool, idleTimeoutMs: opts.serverIdleTimeout * 1000 },
     ...(opts.poolPort !== undefined ? { transactionPool: { port: opts.poolPort, size: opts.poolSize, waitTimeoutMs: opts.poolWaitTimeout * 1000 } } : {}),
+    ...(opts.oauthPort !== undefined ? { oauth: { port: opts.oauthPort, ...defined({ scope: opts.oauthScope }) } } : {}),
     apiHost: opts.apiHost,
     apiPort: opts.apiPort,
     identity: opts.entraTenant
@@ -153,6 +157,12 @@ export async function up(opts: UpOptions): Promise<void> {
             `(the same sign-in; server sessions shared one transaction at a time, ${opts.poolSize} per role and database)`,
         ]
       : []),
+    ...(running.oauth
+      ? [
+          `  oauth         ${running.oauth.address.address}:${running.oauth.address.port}  ` +
+            `(PostgreSQL 18's OAuth sign-in, OAUTHBEARER, for Microsoft Entra principals; issuer ${running.oauth.issuer}, scope ${running.oauth.scope})`,
+        ]
+      : []),
     ...(tls.caPath ? [`  TLS CA        ${shown(tls.caPath)}  (for sslmode=verify-full)`] : []),
     `  API, portal   ${running.apiUrl}  (OpenAPI: ${running.apiUrl}/api/v1/openapi.json)`,
     ...(idp ? [`  identity      ${idp.authority}  (embedded Entra-compatible provider, tenant ${idp.tenantDomain}, ${idp.tenantId})`] : []),
@@ -193,6 +203,19 @@ export async function up(opts: UpOptions): Promise<void> {
       `  export PGPASSWORD=$(${pgwarden} account get-access-token${dataDirFlag} --resource https://postgres.cosmos.azure.com --query "[accessToken]" -o tsv)`,
       `  psql "host=${host} port=${address.port} user=${admin.username} dbname=${conninfoValue(cluster.clientDatabase)} sslmode=require" ` +
         "-c 'select current_user'",
+      '',
+    );
+  }
+  if (running.oauth) {
+    const { address: oauthAddress, issuer } = running.oauth;
+    const user = idp && (await readOptional(adminFile)) ? (JSON.parse((await readOptional(adminFile))!) as { username: string }).username : 'PRINCIPAL';
+    // libpq fetches from the issuer over HTTPS with the system's CAs; the embedded
+    // provider's local CA is trusted only in libpq's unsafe debug mode (or once installed).
+    const trust = idp && tls.caPath ? `PGOAUTHDEBUG=UNSAFE PGOAUTHCAFILE=${shellWord(shown(tls.caPath))} ` : '';
+    lines.push(
+      `Or with psql 18 by OAuth (it prints where to enter a code, and signs in)${trust ? '; PGOAUTHDEBUG=UNSAFE, for testing only, trusts the local CA' : ''}:`,
+      `  ${trust}psql "host=${host} port=${oauthAddress.port} user=${conninfoValue(user)} dbname=${conninfoValue(cluster.clientDatabase)} sslmode=require ` +
+        `oauth_issuer=${issuer} oauth_client_id=${idp ? AZURE_CLI_CLIENT_ID : 'APPLICATION_ID'}"`,
       '',
     );
   }

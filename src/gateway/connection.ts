@@ -22,12 +22,15 @@ import type { TransactionPool } from './txpool/pool.js';
 import { SignInRejected, type ClientProof, type SignInMethod } from './sign-in/method.js';
 import { scramSignIn } from './sign-in/scram.js';
 import { entraTokenSignIn } from './sign-in/entra-token.js';
+import { oauthBearerSignIn } from './sign-in/oauth-bearer.js';
 
 const EMPTY = Buffer.alloc(0);
 const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
 /** Refusals that are recorded as such (other failures are not sign-ins: a protocol
  * error, a client gone, PostgreSQL's own answer). */
 const RECORDED_REFUSALS = new Set(['THROTTLED', 'TOO_MANY_CONNECTIONS', 'AUTH_METHOD_DISABLED']);
+/** Ends of a sign-in that are not worth a log line at info. */
+const QUIET_ENDS = new Set(['AUTH_FAILED', 'PEER_CLOSED', 'DISCOVERY_REQUEST']);
 
 export class ClientConnection {
   private readonly io: ClientTransport;
@@ -140,15 +143,22 @@ export class ClientConnection {
     if (this.ctx.sessions.size >= this.ctx.maxConnections) throw new PgwardenError('TOO_MANY_CONNECTIONS', 'sorry, too many clients already');
   }
 
-  // Step 4: the client proves who it is: an Entra principal with an access token, any
-  // other role (known or not, all get the same answer) with SCRAM against its secret.
+  // Step 4: the client proves who it is: an Entra principal with an access token (in the
+  // password field, or by OAUTHBEARER on the OAuth port), any other role (known or not,
+  // all get the same answer) with SCRAM against its secret.
   private async authenticate(): Promise<ClientProof> {
     const lookup = await this.ctx.roles.lookup(this.role);
     const method = this.ctx.authMethod();
     if (lookup.kind !== 'none') this.verifier = lookup.verifier;
-    const signIn = lookup.kind === 'entra' ? entraTokenSignIn(this.ctx.entra, lookup.principal) : scramSignIn(this.ctx, this.role, lookup);
+    const { entra, oauth } = this.ctx;
+    const signIn =
+      lookup.kind !== 'entra'
+        ? scramSignIn(this.ctx, this.role, lookup)
+        : oauth
+          ? oauthBearerSignIn(entra, lookup.principal, oauth)
+          : entraTokenSignIn(entra, lookup.principal);
     this.method = signIn.name;
-    if (signIn.name === 'entra' && !allowsEntra(method))
+    if (signIn.name !== 'scram' && !allowsEntra(method))
       throw new PgwardenError('AUTH_METHOD_DISABLED', 'Microsoft Entra authentication is disabled for this cluster');
     if (signIn.name === 'scram' && !allowsNative(method))
       throw new PgwardenError('AUTH_METHOD_DISABLED', 'PostgreSQL authentication is disabled for this cluster');
@@ -299,8 +309,10 @@ export class ClientConnection {
       return;
     }
     if (isPgwardenError(e)) {
-      if (e.code !== 'AUTH_FAILED' && e.code !== 'PEER_CLOSED')
+      if (!QUIET_ENDS.has(e.code))
         this.ctx.log.info({ event: 'connection-refused', code: e.code, reason: e.message, client: this.remote }, 'connection refused');
+      else if (e.code === 'DISCOVERY_REQUEST')
+        this.ctx.log.debug({ event: 'oauth-discovery', role: this.role, client: this.remote }, 'OAuth discovery requested');
       if (e.code === 'PEER_CLOSED') return this.close();
       this.socket.end(errorResponse({ severity: 'FATAL', sqlstate: e.kind.sqlstate, message: e.message, detail: e.detail }));
     } else {

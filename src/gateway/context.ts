@@ -39,6 +39,9 @@ export interface GatewayContext {
   /** Set on the transaction pool's port: clients share its server sessions one
    * transaction at a time (txpool/). */
   readonly transactionPool: TransactionPool | undefined;
+  /** Set on the OAuth port: Entra principals sign in with SASL OAUTHBEARER
+   * (sign-in/oauth-bearer.ts) instead of a token in the password field. */
+  readonly oauth: OAuthChallenge | undefined;
   readonly sessions: Set<Socket>;
   /** Signed-in sessions allowed at once; beyond, 53300 too many connections. */
   readonly maxConnections: number;
@@ -53,4 +56,12 @@ export interface EntraSignIn {
   readonly derivedKeys: DerivedKeys;
   /** Group membership for tokens that could not list their groups, where a directory can tell. */
   readonly membership?: GroupMembership;
+}
+
+/** What an OAUTHBEARER client without a token is told (RFC 7628 3.2.2). */
+export interface OAuthChallenge {
+  /** The issuer's OpenID discovery document: `{issuer}/.well-known/openid-configuration`. */
+  readonly discoveryUrl: string;
+  /** The scope the client asks the issuer for (space-separated). */
+  readonly scope: string;
 }

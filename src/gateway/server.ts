@@ -16,7 +16,7 @@ import { errorResponse } from '../protocol/messages.js';
 import type { Metrics } from '../observability/metrics.js';
 import { ClientConnection } from './connection.js';
 import { DEFAULT_TRANSACTION_POOL, TransactionPool, type TransactionPoolOptions } from './txpool/pool.js';
-import type { EntraSignIn, GatewayContext } from './context.js';
+import type { EntraSignIn, GatewayContext, OAuthChallenge } from './context.js';
 import { DEFAULTS } from '../util/defaults.js';
 
 export interface GatewayOptions {
@@ -50,6 +50,10 @@ export interface GatewayOptions {
   /** A second port where clients share server sessions one transaction at a time
    * (txpool/); undefined: none. On `host`. */
   transactionPool?: { port: number } & Partial<TransactionPoolOptions>;
+  /** A third port where Microsoft Entra principals sign in with PostgreSQL 18's
+   * OAUTHBEARER instead of a token in the password field (sign-in/oauth-bearer.ts);
+   * undefined: none. On `host`. */
+  oauth?: { port: number } & OAuthChallenge;
 }
 
 export class Gateway {
@@ -57,6 +61,8 @@ export class Gateway {
   private readonly ctx: GatewayContext;
   /** The transaction pool's listener and context (the same sessions, throttle and cancel keys). */
   private readonly pool: { server: Server; ctx: GatewayContext } | undefined;
+  /** The OAuth port's listener (the same sessions, kept server sessions, throttle and cancel keys). */
+  private readonly oauth: Server | undefined;
   private readonly pending = new Set<Socket>();
   private readonly maxPending: number;
 
@@ -85,6 +91,7 @@ export class Gateway {
       cancels: new CancelRegistry(),
       serverPool,
       transactionPool: undefined,
+      oauth: undefined,
       sessions: new Set(),
       maxConnections: options.maxConnections ?? DEFAULTS.maxConnections,
       throttle: new SignInThrottle(Date.now, options.throttle),
@@ -109,6 +116,10 @@ export class Gateway {
       });
       const ctx = { ...this.ctx, transactionPool };
       this.pool = { server: this.listener(ctx), ctx };
+    }
+    if (options.oauth) {
+      const { discoveryUrl, scope } = options.oauth;
+      this.oauth = this.listener({ ...this.ctx, oauth: { discoveryUrl, scope } });
     }
   }
 
@@ -141,13 +152,18 @@ export class Gateway {
    * error that names the option. */
   async listen(): Promise<AddressInfo> {
     const address = await listenOn(this.server, this.options.host, this.options.port, '--port');
-    if (this.pool) {
-      try {
-        await listenOn(this.pool.server, this.options.host, this.options.transactionPool!.port, '--pool-port');
-      } catch (e) {
-        await new Promise((r) => this.server.close(r));
-        throw e;
+    const more: Array<[Server, number, string]> = [];
+    if (this.pool) more.push([this.pool.server, this.options.transactionPool!.port, '--pool-port']);
+    if (this.oauth) more.push([this.oauth, this.options.oauth!.port, '--oauth-port']);
+    const listening = [this.server];
+    try {
+      for (const [server, port, option] of more) {
+        await listenOn(server, this.options.host, port, option);
+        listening.push(server);
       }
+    } catch (e) {
+      await Promise.all(listening.map((server) => new Promise((r) => server.close(r))));
+      throw e;
     }
     return address;
   }
@@ -159,6 +175,11 @@ export class Gateway {
   /** The transaction pool's address, when there is one. */
   get poolAddress(): AddressInfo | undefined {
     return this.pool?.server.address() as AddressInfo | undefined;
+  }
+
+  /** The OAuth port's address, when there is one. */
+  get oauthAddress(): AddressInfo | undefined {
+    return this.oauth?.address() as AddressInfo | undefined;
   }
 
   /** Closes every idle server session kept for reuse; returns how many there were. */
@@ -183,7 +204,7 @@ export class Gateway {
    * sessions finish for up to `drainMs` (0: close them at once), and closes the rest.
    */
   async close(drainMs = 0): Promise<void> {
-    const servers = [this.server, ...(this.pool ? [this.pool.server] : [])];
+    const servers = [this.server, ...(this.pool ? [this.pool.server] : []), ...(this.oauth ? [this.oauth] : [])];
     const closed = Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
     for (const s of this.pending) s.destroy();
     if (drainMs > 0 && this.ctx.sessions.size > 0) {

@@ -1,6 +1,7 @@
 // Which identity provider and tenant a cluster trusts, and what it accepts from it.
 // https://learn.microsoft.com/entra/identity-platform/access-token-claims-reference
 import { DEFAULTS } from '../util/defaults.js';
+import { PgwardenError } from '../util/errors.js';
 
 /** The audiences that the managed services issue tokens for (DESIGN.md, "audiences"). */
 export const DEFAULT_AUDIENCES: readonly string[] = [
@@ -55,4 +56,19 @@ export function discoveryUrls(authority: string, tenantId: string): Issuers {
     v1: `${base}/${tenantId}/.well-known/openid-configuration`,
     v2: `${base}/${tenantId}/v2.0/.well-known/openid-configuration`,
   };
+}
+
+/**
+ * What PostgreSQL 18's OAuth clients are told (the gateway's OAuth port): the tenant's
+ * v2 issuer, whose discovery document names the device authorization endpoint that
+ * libpq's device flow needs (Entra's v1 document names none), and the scope to ask for
+ * (default: the first accepted audience's `/.default`).
+ */
+export function oauthChallenge(config: EntraConfig, scope?: string): { issuer: string; discoveryUrl: string; scope: string } {
+  const chosen = scope ?? `${config.audiences[0]!.replace(/\/+$/, '')}/.default`;
+  // RFC 6749 3.3: scope tokens of printable ASCII but '"' and '\', separated by one space.
+  if (!/^[\x21\x23-\x5b\x5d-\x7e]+( [\x21\x23-\x5b\x5d-\x7e]+)*$/.test(chosen)) {
+    throw new PgwardenError('CONFIG_INVALID', `--oauth-scope ${JSON.stringify(chosen)} is not a list of OAuth scopes separated by single spaces`);
+  }
+  return { issuer: expectedIssuers(config.authority, config.tenantId).v2, discoveryUrl: discoveryUrls(config.authority, config.tenantId).v2, scope: chosen };
 }

@@ -19,7 +19,7 @@ export class Metrics {
   });
   readonly signIns = new client.Counter({
     name: 'pgwarden_sign_ins_total',
-    help: 'Sign-ins by method (scram, entra) and result (ok, failed, refused) with the reason code',
+    help: 'Sign-ins by method (scram, entra, oauthbearer) and result (ok, failed, refused) with the reason code',
     labelNames: ['method', 'result', 'code'] as const,
     registers: [this.registry],
   });

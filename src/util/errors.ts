@@ -24,6 +24,8 @@ export const ERROR_KINDS = {
   BACKEND_UNAVAILABLE: { sqlstate: '08006', http: 503, exit: 4 },
   THROTTLED: { sqlstate: '28000', http: 429, exit: 3 },
   TOO_MANY_CONNECTIONS: { sqlstate: '53300', http: 503, exit: 4 },
+  /** An OAUTHBEARER client asked where to get a token (discovery): it connects again with one. */
+  DISCOVERY_REQUEST: { sqlstate: '28000', http: 401, exit: 3 },
   // Access tokens (Microsoft Entra ID). The gateway answers each with 28P01 "password
   // authentication failed for user" and the message as DETAIL, for the token's holder.
   TOKEN_MALFORMED: { sqlstate: '28P01', http: 401, exit: 3 },

@@ -7,6 +7,8 @@ import { SignJWT, type JWTPayload } from 'jose';
 import { locateProvider, postForm, tokenUrl, type TokenAnswer } from '../../src/cli/provider-client.js';
 import { AZURE_CLI_CLIENT_ID } from '../../src/idp/model.js';
 import type { TestPgwarden } from './pgwarden.js';
+import { httpRequestJson } from '../../src/util/http-client.js';
+import { formOf } from '../idp/helpers.js';
 
 export interface SavedAdmin {
   username: string;
@@ -90,4 +92,18 @@ export function userClaims(pw: TestPgwarden, admin: { username: string; objectId
 
 export function otherRsaKey(): KeyObject {
   return generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+}
+
+/** What a person does with a device code: opens the provider's device page, enters the
+ * code, signs in (its HTML form, with the page's cookie and the provider's origin).
+ * Resolves with the answer page's text. */
+export async function approveDeviceCode(authority: string, caPem: string, code: string, username: string, password: string): Promise<string> {
+  const page = await httpRequestJson(`${authority}/devicelogin`, { ca: caPem });
+  const { hidden, cookie, action } = formOf(page);
+  const answer = await httpRequestJson(`${authority}${action}`, {
+    ca: caPem,
+    form: { ...hidden, code, username, password },
+    headers: { cookie, origin: authority },
+  });
+  return answer.text();
 }

@@ -88,3 +88,51 @@ export function startupPacket(params: Record<string, string>, version = 196608):
   p.writeInt32BE(version, 4);
   return p;
 }
+
+/** One message at a time over direct TLS, for exchanges of several steps (SASL). */
+export class Conversation {
+  private buffered = Buffer.alloc(0);
+  private waiter: (() => void) | undefined;
+  private closed = false;
+
+  private constructor(readonly socket: TLSSocket) {
+    socket.on('data', (c: Buffer) => {
+      this.buffered = Buffer.concat([this.buffered, c]);
+      this.waiter?.();
+    });
+    const end = (): void => {
+      this.closed = true;
+      this.waiter?.();
+    };
+    socket.on('close', end);
+    socket.on('error', end);
+  }
+
+  static async open(port: number, caPath: string): Promise<Conversation> {
+    const socket = directTls(port, caPath, ['postgresql']);
+    await new Promise<void>((resolve, reject) => socket.once('secureConnect', () => resolve()).once('error', reject));
+    return new Conversation(socket);
+  }
+
+  send(bytes: Buffer): void {
+    this.socket.write(bytes);
+  }
+
+  /** The next whole message; undefined once the peer has closed without sending one. */
+  async next(): Promise<{ type: string; body: Buffer } | undefined> {
+    for (;;) {
+      const b = this.buffered;
+      if (b.length >= 5 && b.length >= 1 + b.readInt32BE(1)) {
+        const len = b.readInt32BE(1);
+        this.buffered = b.subarray(1 + len);
+        return { type: String.fromCharCode(b[0]!), body: b.subarray(5, 1 + len) };
+      }
+      if (this.closed) return undefined;
+      await new Promise<void>((r) => (this.waiter = r));
+    }
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+}

@@ -1,7 +1,8 @@
 // A Microsoft Entra principal signs in with an access token in the password field, as in
 // the managed service: asked for as a cleartext password, only ever inside TLS, verified
 // (signature, issuer, audience, lifetime) and matched to the principal; PostgreSQL is
-// then signed in to with the role's derived password.
+// then signed in to with the role's derived password. PostgreSQL 18's OAUTHBEARER
+// (oauth-bearer.ts) carries the token differently and checks it here, the same way.
 import { authenticationCleartextPassword, authenticationOk, parsePasswordMessage } from '../../protocol/messages.js';
 import type { EntraPrincipal } from '../../catalog/principals.js';
 import { matchPrincipalAsking } from '../../identity/match-principal.js';
@@ -15,38 +16,49 @@ function looksLikeJwt(s: string): boolean {
   return /^eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/.test(s);
 }
 
+/** A token travels only inside TLS. */
+export function requireTls(io: ClientTransport): void {
+  if (!io.tls) {
+    throw new PgwardenError('AUTH_METHOD_DISABLED', 'Microsoft Entra authentication requires an encrypted connection', {
+      detail: 'Use sslmode=require or stronger.',
+    });
+  }
+}
+
+/**
+ * Verifies `token` and matches it to `principal`: the proof of both ways a token
+ * arrives. Wrong tokens throw SignInRejected with the DETAIL their holder gets (none for
+ * what is not even shaped like a token: it answers as a wrong password does, so that the
+ * answer does not tell who is an Entra principal); anything else throws as it came.
+ */
+export async function proveToken(entra: EntraSignIn | undefined, principal: EntraPrincipal, token: string): Promise<ClientProof> {
+  if (!entra) throw new SignInRejected('entra-not-configured');
+  let reuseScope: string | undefined;
+  try {
+    const verified = await entra.verifier.verify(token);
+    await matchPrincipalAsking(verified, principal, entra.membership);
+    // Members of a group sign in as one role: a kept session goes only to the same
+    // member again (session state DISCARD ALL does not reach stays with one person).
+    if (principal.type === 'group') reuseScope = `entra-object-id\0${verified.objectId.toLowerCase()}`;
+  } catch (e) {
+    if (isPgwardenError(e) && e.kind.sqlstate === '28P01') throw new SignInRejected(e.code, looksLikeJwt(token) ? e.message : undefined);
+    throw e;
+  }
+  return {
+    finalMessages: authenticationOk(),
+    keysFor: entra.derivedKeys.keysFor(principal.roleName, principal.objectId),
+    reuseScope,
+  };
+}
+
 export function entraTokenSignIn(entra: EntraSignIn | undefined, principal: EntraPrincipal): SignInMethod {
   return {
     name: 'entra',
     async prove(io: ClientTransport): Promise<ClientProof> {
       if (!entra) throw new SignInRejected('entra-not-configured');
-      // The token travels as a cleartext password: only ever inside TLS.
-      if (!io.tls) {
-        throw new PgwardenError('AUTH_METHOD_DISABLED', 'Microsoft Entra authentication requires an encrypted connection', {
-          detail: 'Use sslmode=require or stronger.',
-        });
-      }
+      requireTls(io);
       io.socket.write(authenticationCleartextPassword());
-      const token = parsePasswordMessage(await io.readPasswordMessage('password response'));
-      let reuseScope: string | undefined;
-      try {
-        const verified = await entra.verifier.verify(token);
-        await matchPrincipalAsking(verified, principal, entra.membership);
-        // Members of a group sign in as one role: a kept session goes only to the same
-        // member again (session state DISCARD ALL does not reach stays with one person).
-        if (principal.type === 'group') reuseScope = `entra-object-id\0${verified.objectId.toLowerCase()}`;
-      } catch (e) {
-        // A DETAIL helps the holder of a token. A password that is not even shaped like
-        // one gets none: it answers exactly as a wrong password for any other role does,
-        // so that the answer does not tell who is an Entra principal.
-        if (isPgwardenError(e) && e.kind.sqlstate === '28P01') throw new SignInRejected(e.code, looksLikeJwt(token) ? e.message : undefined);
-        throw e;
-      }
-      return {
-        finalMessages: authenticationOk(),
-        keysFor: entra.derivedKeys.keysFor(principal.roleName, principal.objectId),
-        reuseScope,
-      };
+      return proveToken(entra, principal, parsePasswordMessage(await io.readPasswordMessage('password response')));
     },
   };
 }

@@ -1,5 +1,5 @@
 // One interface for every way a client proves who it is (SCRAM for native roles, an
-// Entra access token for principals). A method talks to the client through the
+// Entra access token for principals, in the password field or by OAUTHBEARER). A method talks to the client through the
 // transport, and either returns what signing in to PostgreSQL as the role takes, or
 // throws: SignInRejected for wrong credentials (the connection answers every one the
 // same way: 28P01, throttled and logged once), a PgwardenError for anything else.
@@ -18,7 +18,7 @@ export interface ClientProof {
 
 export interface SignInMethod {
   /** As metrics and logs name it. */
-  readonly name: 'scram' | 'entra';
+  readonly name: 'scram' | 'entra' | 'oauthbearer';
   prove(io: ClientTransport): Promise<ClientProof>;
 }
 
