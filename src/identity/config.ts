@@ -60,9 +60,10 @@ export function discoveryUrls(authority: string, tenantId: string): Issuers {
 
 /**
  * What PostgreSQL 18's OAuth clients are told (the gateway's OAuth port): the tenant's
- * v2 issuer, whose discovery document names the device authorization endpoint that
- * libpq's device flow needs (Entra's v1 document names none), and the scope to ask for
- * (default: the first accepted audience's `/.default`).
+ * v2 issuer and its discovery document, and the scope to ask for (default: the first
+ * accepted audience's `/.default`). v2, because libpq requires the document to be at
+ * `{issuer}/.well-known/openid-configuration` and to name that issuer: Entra's v1
+ * document is at `{authority}/{tid}/…` but names `https://sts.windows.net/{tid}/`.
  */
 export function oauthChallenge(config: EntraConfig, scope?: string): { issuer: string; discoveryUrl: string; scope: string } {
   const chosen = scope ?? `${config.audiences[0]!.replace(/\/+$/, '')}/.default`;
