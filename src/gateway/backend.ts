@@ -24,6 +24,7 @@ import { ScramClientExchange } from '../scram/client.js';
 import { SCRAM_SHA_256 } from '../scram/messages.js';
 import type { ServerFirst } from '../scram/messages.js';
 import { PgwardenError } from '../util/errors.js';
+import { connectSharedReads } from './server-reads.js';
 import { Wire } from './wire.js';
 
 export type KeysFor = (s: ServerFirst) => { clientKey: Buffer; serverKey: Buffer } | undefined;
@@ -94,7 +95,13 @@ async function startBackendTls(socket: Socket, options: ConnectionOptions, timeo
 
 function openPlainSocket(target: BackendTarget, timeoutMs: number): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const socket = 'path' in target ? connect({ path: target.path }) : connect({ host: target.host, port: target.port });
+    // TLS to the server reads through node's TLS socket; a plain socket reads into the shared buffer.
+    const socket =
+      'path' in target
+        ? connectSharedReads({ path: target.path })
+        : target.tls
+          ? connect({ host: target.host, port: target.port })
+          : connectSharedReads({ host: target.host, port: target.port });
     const timer = setTimeout(() => {
       socket.destroy();
       reject(new PgwardenError('BACKEND_UNAVAILABLE', 'the database server did not answer in time'));

@@ -3,6 +3,8 @@
 // With a SessionTracker it also follows message boundaries, and a client that ends
 // cleanly while the server is idle releases the server connection instead of closing it.
 import type { Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
+import { readsShared, setReadSink } from './server-reads.js';
 import type { SessionTracker } from './session-tracker.js';
 
 /** How long a closing side may take to flush before the other is torn down. */
@@ -32,6 +34,7 @@ export function pump(client: Socket, server: Socket, onClose: (stats: PumpStats)
     socket.on(event, listener);
     attached.push([socket, event, listener]);
   };
+  let detachSink = (): void => undefined;
   let done = false;
   let serverEnded = false;
   const finish = (): void => {
@@ -42,6 +45,7 @@ export function pump(client: Socket, server: Socket, onClose: (stats: PumpStats)
 
   const release = (): void => {
     server.pause();
+    detachSink();
     for (const [socket, event, listener] of attached) socket.off(event, listener);
     client.on('error', () => client.destroy());
     endOnce(client);
@@ -65,11 +69,27 @@ export function pump(client: Socket, server: Socket, onClose: (stats: PumpStats)
     }
     if (!server.write(chunk)) client.pause();
   });
-  on(server, 'data', (chunk: Buffer) => {
+  const fromServer = (chunk: Buffer): boolean => {
     stats.bytesFromServer += chunk.length;
     tracker?.fromServer(chunk);
-    if (!client.write(chunk)) server.pause();
-  });
+    return client.write(chunk);
+  };
+  if (readsShared(server)) {
+    // The bytes are the shared read buffer's: a TLS client encrypts them before write()
+    // returns unless its stream is still busy with an earlier write (then it keeps the
+    // chunk, which must be a copy); a plain socket may keep any chunk (always a copy).
+    const clientTls = client instanceof TLSSocket;
+    setReadSink(server, (bytes) => {
+      if (fromServer(clientTls && client.writableLength === 0 ? bytes : Buffer.from(bytes))) return true;
+      server.pause();
+      return false;
+    });
+    detachSink = () => setReadSink(server, undefined);
+  } else {
+    on(server, 'data', (chunk: Buffer) => {
+      if (!fromServer(chunk)) server.pause();
+    });
+  }
   on(server, 'drain', () => client.resume());
   on(client, 'drain', () => server.resume());
   // A clean end on one side is passed on as a clean end, after pending writes flush.

@@ -90,7 +90,8 @@ export class FrameSplitter {
         this.handler.message(this.type, chunk.subarray(start, pos));
       } else {
         const take = Math.min(bodyLen, n - pos);
-        this.parts = [start >= 0 ? chunk.subarray(start, pos + take) : Buffer.concat([headerBytes, chunk.subarray(pos, pos + take)])];
+        // A copy: the chunk's memory may be reused for the next read (server-reads.ts).
+        this.parts = [start >= 0 ? Buffer.from(chunk.subarray(start, pos + take)) : Buffer.concat([headerBytes, chunk.subarray(pos, pos + take)])];
         pos += take;
         this.remaining = bodyLen - take;
         if (this.remaining === 0) this.finishParts();
@@ -103,7 +104,7 @@ export class FrameSplitter {
       this.handler.piece(this.type, bytes, this.remaining === 0);
       return;
     }
-    this.parts!.push(bytes);
+    this.parts!.push(Buffer.from(bytes));
     if (this.remaining === 0) this.finishParts();
   }
 
