@@ -32,7 +32,10 @@ test("the banner's OAuth line signs in with psql 18 as printed", { skip: unavail
     const lines = banner.split('\n');
     assert.match(
       banner,
-      /\n {2}oauth {9}127\.0\.0\.1:\d+ {2}\(PostgreSQL 18's OAuth sign-in, OAUTHBEARER, for Microsoft Entra principals; issuer https:\/\/localhost:\d+\/[0-9a-f-]{36}\/v2\.0, scope https:\/\/token\.postgres\.cosmos\.azure\.com\/\.default\)/,
+      new RegExp(
+        "\\n {2}oauth {9}127\\.0\\.0\\.1:\\d+ {2}\\(PostgreSQL 18's OAuth sign-in, OAUTHBEARER, for Microsoft Entra principals; " +
+          'issuer https://localhost:\\d+/[0-9a-f-]{36}/v2\\.0, scope https://token\\.postgres\\.cosmos\\.azure\\.com/\\.default\\)',
+      ),
     );
     const heading = lines.findIndex((l) => l.startsWith('Or with psql 18 by OAuth'));
     assert.ok(heading > 0, banner);

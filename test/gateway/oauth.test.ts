@@ -63,7 +63,9 @@ function fatal(stderr: string): string {
 /** psql 18 with OAuth on the OAuth port; the device code is approved on the provider's
  * page as `username` (the test's "browser": its HTTP form, cookie and origin). */
 async function deviceFlowPsql(username: string, password: string, extra = ''): Promise<{ code: number | null; output: string }> {
-  const conn = `host=127.0.0.1 port=${oauthPort} user='${username}' dbname=postgres sslmode=require oauth_issuer=${issuer()} oauth_client_id=${AZURE_CLI_CLIENT_ID} ${extra}`;
+  const conn =
+    `host=127.0.0.1 port=${oauthPort} user='${username}' dbname=postgres sslmode=require ` +
+    `oauth_issuer=${issuer()} oauth_client_id=${AZURE_CLI_CLIENT_ID} ${extra}`;
   // libpq reaches the issuer over HTTPS with the system's CAs, or, in its debug mode
   // (tests only), with PGOAUTHCAFILE: the provider's certificate is from the local CA.
   const child = start(PSQL18, ['-X', '-A', '-t', conn, '-c', 'select current_user'], {
