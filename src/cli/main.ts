@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { isPgwardenError } from '../util/errors.js';
 import { registerUpCommand } from './up-command.js';
+import { registerConfigCommands } from './config-command.js';
 import { registerManageCommands } from './manage.js';
 import { registerIdpCommands } from './idp.js';
 import { registerLoginCommands } from './login.js';
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
     .showHelpAfterError();
 
   registerUpCommand(program);
+  registerConfigCommands(program);
   registerManageCommands(program);
   registerIdpCommands(program);
   registerLoginCommands(program);

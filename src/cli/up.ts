@@ -3,7 +3,6 @@
 import { isAbsolute, relative, resolve } from 'node:path';
 import { startPgwarden } from '../pgwarden.js';
 import { createLogger } from '../util/log.js';
-import type { AuthMethod } from '../catalog/auth-method.js';
 import { checkGuid } from '../util/guid.js';
 import { DEFAULT_AUDIENCES } from '../identity/config.js';
 import { readOptional } from '../util/files.js';
@@ -13,64 +12,10 @@ import { conninfoValue } from '../cluster/conninfo.js';
 import { dataDirPaths } from '../util/data-dir-paths.js';
 import { defined } from '../util/defaults.js';
 import { AZURE_CLI_CLIENT_ID } from '../idp/model.js';
-
-export interface UpOptions {
-  dataDir: string;
-  workers?: number;
-  citus?: boolean;
-  postgresBin?: string;
-  coordinator?: string;
-  worker?: string[];
-  host: string;
-  port: number;
-  citusPassword?: string;
-  tlsCert?: string;
-  tlsKey?: string;
-  allowPlainLoopback: boolean;
-  authTimeout: number;
-  authMethod: AuthMethod;
-  maxPendingAuth: number;
-  maxConnections: number;
-  serverPool: number;
-  serverIdleTimeout: number;
-  poolPort?: number;
-  poolSize: number;
-  poolWaitTimeout: number;
-  oauthPort?: number;
-  oauthScope?: string;
-  drainTimeout: number;
-  apiHost: string;
-  apiPort: number;
-  idpPort: number;
-  entraTenant?: string;
-  entraAuthority: string;
-  entraAudience?: string[];
-  graphClientId?: string;
-  graphClientSecretFile?: string;
-  graphEndpoint: string;
-  clockSkew: number;
-  portalClientId?: string;
-  portalUrl?: string;
-  logLevel: string;
-}
+import { checkUpOptions, graphSecretFromEnv, type UpOptions } from './up-settings.js';
 
 export async function up(opts: UpOptions): Promise<void> {
-  if (opts.worker && !opts.coordinator) throw new PgwardenError('CONFIG_INVALID', '--worker goes with --coordinator (an existing cluster)');
-  if (opts.coordinator && (opts.citus || opts.postgresBin)) {
-    throw new PgwardenError(
-      'CONFIG_INVALID',
-      '--citus and --postgres-bin are for the embedded cluster; pgwarden finds Citus on an existing coordinator itself',
-    );
-  }
-  if (opts.coordinator && opts.workers !== undefined)
-    throw new PgwardenError('CONFIG_INVALID', '--workers is for the embedded cluster; an existing cluster takes --worker CONNINFO for each worker');
-  if ((opts.graphClientId || opts.graphClientSecretFile) && !opts.entraTenant) {
-    throw new PgwardenError(
-      'CONFIG_INVALID',
-      '--graph-client-id and --graph-client-secret-file (PGWARDEN_GRAPH_CLIENT_SECRET_FILE) are for a real tenant (--entra-tenant); ' +
-        'the embedded provider has its own directory',
-    );
-  }
+  checkUpOptions(opts);
   const dataDir = resolve(opts.dataDir);
   const log = createLogger({ file: dataDirPaths(dataDir).pgwardenLog, level: opts.logLevel });
   process.stdout.write(`pgwarden: starting in ${shown(dataDir)} ...\n`);
@@ -84,6 +29,7 @@ export async function up(opts: UpOptions): Promise<void> {
     authMethod: opts.authMethod,
     maxPendingAuth: opts.maxPendingAuth,
     maxConnections: opts.maxConnections,
+    throttle: { roleFreeFailures: opts.throttleRoleFailures, addressFreeFailures: opts.throttleAddressFailures },
     serverPool: { maxIdle: opts.serverPool, idleTimeoutMs: opts.serverIdleTimeout * 1000 },
     ...(opts.poolPort !== undefined ? { transactionPool: { port: opts.poolPort, size: opts.poolSize, waitTimeoutMs: opts.poolWaitTimeout * 1000 } } : {}),
     ...(opts.oauthPort !== undefined ? { oauth: { port: opts.oauthPort, ...defined({ scope: opts.oauthScope }) } } : {}),
@@ -232,11 +178,15 @@ function shown(path: string): string {
 /** Microsoft Graph for directory searches of a real tenant: an application id and its
  * secret, read from a file (a secret on the command line would show in `ps`). */
 async function graphOptions(opts: UpOptions): Promise<{ graph?: { clientId: string; clientSecret: string; endpoint: string } }> {
-  if (!opts.graphClientId && !opts.graphClientSecretFile) return {};
-  if (!opts.graphClientId || !opts.graphClientSecretFile) {
-    throw new PgwardenError('CONFIG_INVALID', '--graph-client-id and --graph-client-secret-file go together');
+  const fromEnv = graphSecretFromEnv();
+  if (!opts.graphClientId && !opts.graphClientSecretFile && !fromEnv) return {};
+  if (!opts.graphClientId || (!opts.graphClientSecretFile && !fromEnv)) {
+    throw new PgwardenError(
+      'CONFIG_INVALID',
+      '--graph-client-id and --graph-client-secret-file go together (or the secret itself in PGWARDEN_GRAPH_CLIENT_SECRET)',
+    );
   }
-  const clientSecret = (await readOptional(resolve(opts.graphClientSecretFile)))?.trim();
+  const clientSecret = fromEnv ?? (await readOptional(resolve(opts.graphClientSecretFile!)))?.trim();
   if (!clientSecret) throw new PgwardenError('CONFIG_INVALID', `--graph-client-secret-file ${opts.graphClientSecretFile} does not exist or is empty`);
   let endpoint: URL;
   try {

@@ -1,5 +1,6 @@
 // Every setting's default, named once: the components fall back to these, and the CLI
 // shows them in its help (src/cli/up-command.ts). docs/cli.md lists them too.
+import { ADDRESS_FREE_FAILURES, ROLE_FREE_FAILURES } from './throttle.js';
 
 export const DEFAULTS = {
   dataDir: './.pgwarden',
@@ -17,6 +18,8 @@ export const DEFAULTS = {
   backendTimeoutMs: 10_000,
   maxPendingAuth: 1_000,
   maxConnections: 10_000,
+  throttleRoleFailures: ROLE_FREE_FAILURES,
+  throttleAddressFailures: ADDRESS_FREE_FAILURES,
   serverPool: 20,
   serverIdleTimeoutSeconds: 60,
   /** Server sessions per role and database on the transaction pool's port (PgBouncer's default_pool_size). */
