@@ -178,6 +178,11 @@ export class Gateway {
   }
 
   /** The OAuth port's address, when there is one. */
+  /** The transaction pool's server sessions by state (undefined without --pool-port). */
+  get transactionPoolCounts(): ReturnType<TransactionPool['counts']> | undefined {
+    return this.pool?.ctx.transactionPool?.counts();
+  }
+
   get oauthAddress(): AddressInfo | undefined {
     return this.oauth?.address() as AddressInfo | undefined;
   }

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import pg from 'pg';
 import postgres from 'postgres';
-import { CITUS_PASSWORD, psql, run, startTestPgwarden, type TestPgwarden } from '../helpers/pgwarden.js';
+import { CITUS_PASSWORD, psql, run, startTestPgwarden, waitFor, type TestPgwarden } from '../helpers/pgwarden.js';
 import { savedAdmin, userToken } from '../helpers/entra.js';
 import { apiClient, basic, bearer } from '../helpers/api.js';
 
@@ -228,4 +228,24 @@ test('Microsoft Entra only: native sign-ins on the pool port are refused as on t
   } finally {
     assert.equal((await api.call('PUT', '/api/v1/authentication', { methods: 'both' })).status, 200);
   }
+});
+
+test('server sessions that PostgreSQL ends while idle in the pool are dropped; the next transactions get new ones', async () => {
+  const c = pgClient();
+  await c.connect();
+  await c.query('SELECT 1'); // the pool now has an idle session of this group
+  const ended = await pw.cluster.withSuperuser(pw.cluster.coordinator, async (s) => {
+    const r = await s.query<{ n: number }>(
+      "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE usename = 'citus' AND application_name = '' AND state = 'idle'",
+    );
+    return r.rows[0]!.n;
+  });
+  assert.ok(ended >= 1, 'an idle pool session was ended');
+  await waitFor(
+    async () => (await backendsOf('citus')) === 0 && pw.gateway.transactionPoolCounts!.idle === 0,
+    10_000,
+    'the pool to drop what PostgreSQL ended',
+  );
+  for (let i = 0; i < 5; i++) assert.equal((await c.query('SELECT 41 + 1 AS v')).rows[0].v, 42);
+  await c.end();
 });

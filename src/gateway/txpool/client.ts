@@ -5,6 +5,7 @@
 // Every answer PostgreSQL owes is followed in order (expected-responses.ts), so that the
 // gateway can answer for what it does not send and swallow what it added.
 import type { Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
 import { errorResponse } from '../../protocol/messages.js';
 import { FrameSplitter } from '../../protocol/frames.js';
 import { buildQuery, queryText } from '../../protocol/extended.js';
@@ -12,7 +13,7 @@ import { PgwardenError, describeError, isPgwardenError } from '../../util/errors
 import type { Logger } from 'pino';
 import type { BackendSession } from '../backend.js';
 import { ExpectedResponses } from './expected-responses.js';
-import type { PoolServer, ServerGroup, TransactionPool } from './pool.js';
+import type { PoolServer, ServerGroup, ServerOwner, TransactionPool } from './pool.js';
 import { refusal, sessionStateIn } from './session-state.js';
 import { ClientStatements, type Send } from './statements.js';
 
@@ -42,7 +43,7 @@ export interface TransactionClientOptions {
   readonly onClose: () => void;
 }
 
-export class TransactionClient {
+export class TransactionClient implements ServerOwner {
   private server: PoolServer | undefined;
   private acquiring = false;
   private readonly queued: Queued[] = [];
@@ -50,16 +51,21 @@ export class TransactionClient {
   private readonly statements: ClientStatements;
   private responses: ExpectedResponses;
   private readonly fromClient: FrameSplitter;
-  private fromServer: FrameSplitter | undefined;
+  /** One splitter for whichever session serves the client (between transactions it is
+   * at a message boundary, so it carries nothing from one session to the next). */
+  private readonly fromServer: FrameSplitter;
   private toServer: Buffer[] = [];
   private toClient: Buffer[] = [];
   /** Extended-protocol messages were sent since the last Sync: the session is mid-request. */
   private unsynced = false;
   private closed = false;
   private readonly client: Socket;
+  /** A TLS client encrypts what it is given before write() returns (unless still busy). */
+  private readonly clientTls: boolean;
 
   constructor(private readonly options: TransactionClientOptions) {
     this.client = options.client;
+    this.clientTls = options.client instanceof TLSSocket;
     this.statements = new ClientStatements(options.pool.options.maxPreparedStatements);
     this.responses = this.newResponses();
     this.fromClient = new FrameSplitter(
@@ -69,6 +75,14 @@ export class TransactionClient {
         piece: (_type, bytes) => this.clientPiece(bytes),
       },
       MAX_CLIENT_MESSAGE_BYTES,
+    );
+    this.fromServer = new FrameSplitter(
+      SERVER_STREAMED,
+      {
+        message: (type, frame) => this.responses.fromServer(type, frame),
+        piece: (_type, bytes) => this.toClient.push(bytes),
+      },
+      MAX_SERVER_MESSAGE_BYTES,
     );
   }
 
@@ -108,25 +122,27 @@ export class TransactionClient {
     this.server?.session.socket.resume();
   };
 
-  private readonly onServerData = (chunk: Buffer): void => {
+  // ---- ServerOwner: the pool hands on the events of the session serving this client ----
+
+  serverBytes(bytes: Buffer, shared: boolean): void {
     try {
-      this.fromServer!.feed(chunk);
+      this.fromServer.feed(bytes);
     } catch (e) {
       return this.fail(e);
     }
-    this.flushToClient();
+    this.flushToClient(shared);
     this.maybeRelease();
-  };
+  }
 
-  private readonly onServerDrain = (): void => {
+  serverDrain(): void {
     if (this.queuedBytes < MAX_QUEUED_BYTES) this.client.resume();
-  };
+  }
 
-  private readonly onServerGone = (): void => {
+  serverGone(): void {
     if (!this.server) return;
     this.flushToClient();
     this.fail(new PgwardenError('BACKEND_UNAVAILABLE', 'the server session ended unexpectedly'));
-  };
+  }
 
   private clientMessage(type: number, frame: Buffer): void {
     if (type === TERMINATE) return this.end();
@@ -178,34 +194,18 @@ export class TransactionClient {
 
   private attach(server: PoolServer): void {
     this.server = server;
-    this.responses = this.newResponses();
-    this.fromServer = new FrameSplitter(
-      SERVER_STREAMED,
-      {
-        message: (type, frame) => this.responses.fromServer(type, frame),
-        piece: (_type, bytes) => this.toClient.push(bytes),
-      },
-      MAX_SERVER_MESSAGE_BYTES,
-    );
-    const socket = server.session.socket;
-    socket.on('data', this.onServerData);
-    socket.on('drain', this.onServerDrain);
-    socket.on('close', this.onServerGone);
-    socket.on('end', this.onServerGone);
-    socket.resume();
+    // Between transactions nothing is owed (`betweenTransactions`): the previous
+    // transaction's expectations are spent, and can be followed on.
+    if (!this.responses.empty) this.responses = this.newResponses();
+    server.owner = this;
+    server.session.socket.resume(); // paused if a previous client was slow to read
   }
 
   private detach(): PoolServer | undefined {
     const server = this.server;
     if (!server) return undefined;
-    const socket = server.session.socket;
-    socket.pause();
-    socket.off('data', this.onServerData);
-    socket.off('drain', this.onServerDrain);
-    socket.off('close', this.onServerGone);
-    socket.off('end', this.onServerGone);
+    server.owner = undefined;
     this.server = undefined;
-    this.fromServer = undefined;
     // Paused while that session could not take more: the next one may.
     if (!this.closed && this.queuedBytes < MAX_QUEUED_BYTES) this.client.resume();
     return server;
@@ -213,7 +213,7 @@ export class TransactionClient {
 
   /** Between transactions: nothing owed, nothing half-sent, the server idle. */
   private get betweenTransactions(): boolean {
-    return this.responses.empty && this.responses.status === IDLE && !this.unsynced && (this.fromServer?.atBoundary ?? true) && this.toServer.length === 0;
+    return this.responses.empty && this.responses.status === IDLE && !this.unsynced && this.fromServer.atBoundary && this.toServer.length === 0;
   }
 
   private maybeRelease(): void {
@@ -273,9 +273,12 @@ export class TransactionClient {
     this.flushToClient(); // the gateway's own answers, if any came first in line
   }
 
-  private flushToClient(): void {
+  /** `shared`: the pending bytes may be views on the shared read buffer (server-reads.ts),
+   * so a chunk that the client's socket would keep past this call is copied first. */
+  private flushToClient(shared = false): void {
     if (this.toClient.length === 0) return;
-    const bytes = this.toClient.length === 1 ? this.toClient[0]! : Buffer.concat(this.toClient);
+    let bytes = this.toClient.length === 1 ? this.toClient[0]! : Buffer.concat(this.toClient);
+    if (shared && this.toClient.length === 1 && !(this.clientTls && this.client.writableLength === 0)) bytes = Buffer.from(bytes);
     this.toClient = [];
     if (!this.client.write(bytes)) this.server?.session.socket.pause();
   }

@@ -10,6 +10,7 @@ import { DEFAULTS } from '../../util/defaults.js';
 import { PgwardenError } from '../../util/errors.js';
 import type { BackendSession } from '../backend.js';
 import { closeSession } from '../server-pool.js';
+import { readsShared, setReadSink } from '../server-reads.js';
 
 export interface TransactionPoolOptions {
   /** Server sessions per role, database and startup parameters. */
@@ -30,7 +31,19 @@ export const DEFAULT_TRANSACTION_POOL: TransactionPoolOptions = {
   maxPreparedStatements: 200,
 };
 
-/** A server session of the pool. */
+/** The client a session serves for one transaction: it gets what the server sends. */
+export interface ServerOwner {
+  /** A read from the server; `shared` bytes are valid only during the call (server-reads.ts). */
+  serverBytes(bytes: Buffer, shared: boolean): void;
+  serverDrain(): void;
+  serverGone(): void;
+}
+
+/** A server session of the pool. Its socket's listeners are put on once, when it is
+ * opened, and hand each event to the session's owner of the moment: taking a session
+ * and giving it back costs no listener changes and no pause and resume (each of which
+ * was a system call per transaction). The socket keeps reading while idle: an idle
+ * session says nothing unasked unless it is going away, and is then closed. */
 export interface PoolServer {
   readonly session: BackendSession;
   readonly group: ServerGroup;
@@ -39,6 +52,9 @@ export interface PoolServer {
   readonly prepared: Map<string, true>;
   /** Its role changed while it was busy: closed when released. */
   retired: boolean;
+  owner: ServerOwner | undefined;
+  /** When it was last given back (idle sessions are closed after idleTimeoutMs). */
+  idleSince: number;
 }
 
 interface Waiter {
@@ -48,16 +64,8 @@ interface Waiter {
   readonly timer: NodeJS.Timeout;
 }
 
-interface Idle {
-  readonly server: PoolServer;
-  readonly timer: NodeJS.Timeout;
-  readonly onGone: () => void;
-}
-
-const IDLE_EVENTS = ['data', 'end', 'close', 'error'] as const;
-
 export class ServerGroup {
-  readonly idle: Idle[] = [];
+  readonly idle: PoolServer[] = [];
   readonly busy = new Set<PoolServer>();
   opening = 0;
   readonly waiters: Waiter[] = [];
@@ -77,11 +85,17 @@ export class ServerGroup {
 export class TransactionPool {
   private readonly groups = new Map<string, ServerGroup>();
   private closed = false;
+  /** One sweep for idle sessions past their time, rather than a timer per session set and
+   * cleared on every transaction. */
+  private readonly sweeper: NodeJS.Timeout;
 
   constructor(
     readonly options: TransactionPoolOptions,
     private readonly log: Logger,
-  ) {}
+  ) {
+    const every = Math.max(100, Math.min(options.idleTimeoutMs / 2, 10_000));
+    this.sweeper = setInterval(() => this.sweepIdle(), every).unref();
+  }
 
   group(key: string, role: string): ServerGroup {
     let g = this.groups.get(key);
@@ -138,15 +152,9 @@ export class TransactionPool {
       waiter.resolve(server);
       return;
     }
-    const entry: Idle = {
-      server,
-      timer: setTimeout(() => this.dropIdle(entry), this.options.idleTimeoutMs).unref(),
-      // An idle session says nothing unasked unless it is going away.
-      onGone: () => this.dropIdle(entry),
-    };
-    for (const event of IDLE_EVENTS) socket.on(event, entry.onGone);
-    socket.resume();
-    group.idle.push(entry);
+    server.idleSince = Date.now();
+    socket.resume(); // its last owner may have paused it (a client slow to read)
+    group.idle.push(server);
   }
 
   /** Closes the sessions of `role` (all roles when undefined): idle ones now, busy ones
@@ -154,7 +162,7 @@ export class TransactionPool {
   forget(role?: string): void {
     for (const group of this.groups.values()) {
       if (role !== undefined && group.role !== role) continue;
-      for (const entry of [...group.idle]) this.dropIdle(entry);
+      for (const server of [...group.idle]) this.dropIdle(server);
       for (const server of group.busy) server.retired = true;
     }
   }
@@ -173,6 +181,7 @@ export class TransactionPool {
 
   close(): void {
     this.closed = true;
+    clearInterval(this.sweeper);
     this.forget();
     for (const g of this.groups.values()) {
       for (const w of g.waiters.splice(0)) {
@@ -184,13 +193,12 @@ export class TransactionPool {
 
   private takeIdle(group: ServerGroup): PoolServer | undefined {
     for (;;) {
-      const entry = group.idle.pop(); // the most recently used: warm caches
-      if (!entry) return undefined;
-      this.unidle(entry);
-      const { socket } = entry.server.session;
+      const server = group.idle.pop(); // the most recently used: warm caches
+      if (!server) return undefined;
+      const { socket } = server.session;
       if (!socket.destroyed && socket.writable) {
-        group.busy.add(entry.server);
-        return entry.server;
+        group.busy.add(server);
+        return server;
       }
       closeSession(socket);
     }
@@ -207,8 +215,8 @@ export class TransactionPool {
       throw e;
     }
     group.opening--;
-    session.socket.on('error', () => undefined);
-    const server: PoolServer = { session, group, bornAt: Date.now(), prepared: new Map(), retired: false };
+    const server: PoolServer = { session, group, bornAt: Date.now(), prepared: new Map(), retired: false, owner: undefined, idleSince: 0 };
+    this.listen(server);
     group.parameters ??= new Map(session.parameters);
     group.busy.add(server);
     this.log.debug({ event: 'pool-server-opened', role: group.role, sessions: group.total }, 'transaction pool opened a server session');
@@ -224,20 +232,45 @@ export class TransactionPool {
     this.open(group, waiter.open).then(waiter.resolve, waiter.reject);
   }
 
-  private unidle(entry: Idle): void {
-    clearTimeout(entry.timer);
-    const { socket } = entry.server.session;
-    socket.pause();
-    for (const event of IDLE_EVENTS) socket.off(event, entry.onGone);
+  /** Puts the session's listeners on, once: each event goes to its owner, or, while
+   * it has none, ends the session. */
+  private listen(server: PoolServer): void {
+    const { socket } = server.session;
+    const unasked = (): void => this.dropIdle(server);
+    if (readsShared(socket)) {
+      setReadSink(socket, (bytes) => {
+        if (server.owner) server.owner.serverBytes(bytes, true);
+        else unasked();
+        return true;
+      });
+    } else {
+      socket.on('data', (chunk: Buffer) => (server.owner ? server.owner.serverBytes(chunk, false) : unasked()));
+    }
+    socket.on('drain', () => server.owner?.serverDrain());
+    const gone = (): void => (server.owner ? server.owner.serverGone() : unasked());
+    socket.on('end', gone);
+    socket.on('close', gone);
+    socket.on('error', () => undefined); // 'close' follows
   }
 
-  private dropIdle(entry: Idle): void {
-    const group = entry.server.group;
-    const i = group.idle.indexOf(entry);
-    if (i < 0) return;
+  private sweepIdle(): void {
+    const before = Date.now() - this.options.idleTimeoutMs;
+    for (const group of this.groups.values()) {
+      for (const server of group.idle.filter((s) => s.idleSince <= before)) this.dropIdle(server);
+    }
+  }
+
+  /** Closes an idle session (one that spoke unasked, went away or sat unused too long);
+   * a busy session without an owner (taken, not yet attached) is closed when released. */
+  private dropIdle(server: PoolServer): void {
+    const group = server.group;
+    const i = group.idle.indexOf(server);
+    if (i < 0) {
+      if (group.busy.has(server)) server.retired = true;
+      return;
+    }
     group.idle.splice(i, 1);
-    this.unidle(entry);
-    closeSession(entry.server.session.socket);
+    closeSession(server.session.socket);
     this.makeRoom(group);
   }
 }
