@@ -28,7 +28,8 @@ import { ExternalCluster } from './cluster/external.js';
 import type { Cluster } from './cluster/cluster.js';
 import type { ServerPoolOptions } from './gateway/server-pool.js';
 import { Gateway, type GatewayOptions } from './gateway/server.js';
-import type { ThrottlePolicy } from './util/throttle.js';
+import { SignInThrottle, type ThrottlePolicy } from './util/throttle.js';
+import { reload, type Reloadable, type ReloadOutcome, type ReloadSettings } from './reload.js';
 import type { EntraConfig } from './identity/config.js';
 import { TokenVerifier } from './identity/verify-token.js';
 import { ensureLocalTls, loadOperatorTls, type TlsMaterial } from './tls/certificates.js';
@@ -124,6 +125,8 @@ export interface RunningPgwarden {
   readonly idp: EmbeddedIdp | undefined;
   /** The embedded provider's first user (an Entra admin), when this start created it (to be printed once). */
   readonly seededAdmin: SeededAdmin | undefined;
+  /** Applies new settings without a restart (src/reload.ts); refused whole when one is bad. */
+  reload(settings: ReloadSettings): Promise<ReloadOutcome>;
   /** The OAuth port and what its clients need (oauth_issuer), when it runs. */
   readonly oauth: { address: AddressInfo; issuer: string; scope: string } | undefined;
   /** Stops everything; signed-in sessions get up to `drainMs` to finish (default 0). */
@@ -218,6 +221,7 @@ export async function startPgwarden(options: PgwardenOptions): Promise<RunningPg
     const address = await gateway.listen();
     stoppers.push(() => gateway.close(drainMs));
 
+    const apiThrottle = new SignInThrottle(Date.now, options.throttle);
     const api = await buildApi(
       {
         admin: cluster,
@@ -235,7 +239,7 @@ export async function startPgwarden(options: PgwardenOptions): Promise<RunningPg
         tls,
         metrics,
         sessions: new SessionStore(),
-        ...(options.throttle ? { throttle: options.throttle } : {}),
+        signInThrottle: apiThrottle,
         plugins: [portalPlugin(identity.idp ? { entra: { clientId: PORTAL_APPLICATION.appId } } : (options.portal ?? {}))],
         ready: async () => {
           await pool.query('SELECT 1');
@@ -249,6 +253,7 @@ export async function startPgwarden(options: PgwardenOptions): Promise<RunningPg
     await writeFile(dataDirPaths(cluster.dataDir).api, JSON.stringify({ url: apiUrl }, null, 2) + '\n');
     log.info({ event: 'started', gateway: `${address.address}:${address.port}`, nodes: cluster.adminNodes.length }, 'pgwarden is running');
 
+    const reloadable: Reloadable = { gateway, api, apiThrottle, verifier, log, tls };
     let stopping: Promise<void> | undefined;
     return {
       cluster,
@@ -264,6 +269,7 @@ export async function startPgwarden(options: PgwardenOptions): Promise<RunningPg
       seededAdmin: identity.seededAdmin,
       oauth: oauth && { address: gateway.oauthAddress!, issuer: oauth.issuer, scope: oauth.scope },
       generatedCitusPassword: started.generatedCitusPassword,
+      reload: (settings) => reload(reloadable, settings),
       stop: (drain = 0) => {
         drainMs = drain;
         return (stopping ??= stopAll().then(() => {

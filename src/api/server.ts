@@ -47,6 +47,8 @@ export interface ApiServerOptions {
   sessions?: SessionStore;
   /** Failures allowed before citus's Basic sign-in is throttled (defaults: the gateway's). */
   throttle?: Partial<ThrottlePolicy>;
+  /** The throttle itself, when the caller changes its thresholds later (a reload); else one of `throttle`'s. */
+  signInThrottle?: SignInThrottle;
   /** Served at /metrics (Prometheus text format). */
   metrics?: Metrics;
   /** For /readyz: true when pgwarden can serve sign-ins (coordinator reachable, gateway listening). */
@@ -125,7 +127,12 @@ export async function buildApi(deps: ApiDeps, options: ApiServerOptions): Promis
   }
   app.get(`${API_PREFIX}/openapi.json`, { schema: { hide: true } }, async () => app.swagger());
 
-  const authenticator = new ApiAuthenticator(deps.admin, () => getAuthMethod(deps.admin), deps.verifier, new SignInThrottle(Date.now, options.throttle));
+  const authenticator = new ApiAuthenticator(
+    deps.admin,
+    () => getAuthMethod(deps.admin),
+    deps.verifier,
+    options.signInThrottle ?? new SignInThrottle(Date.now, options.throttle),
+  );
   const sessions = options.sessions;
   // A request signs in with its Authorization header, or else with the portal's session
   // cookie; with the cookie, a state-changing request must also carry the CSRF token.

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { isPgwardenError } from '../util/errors.js';
 import { registerUpCommand } from './up-command.js';
 import { registerConfigCommands } from './config-command.js';
+import { registerReloadCommand } from './reload.js';
 import { registerManageCommands } from './manage.js';
 import { registerIdpCommands } from './idp.js';
 import { registerLoginCommands } from './login.js';
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
 
   registerUpCommand(program);
   registerConfigCommands(program);
+  registerReloadCommand(program);
   registerManageCommands(program);
   registerIdpCommands(program);
   registerLoginCommands(program);

@@ -5,12 +5,12 @@ import { Option, type Command } from 'commander';
 import { DEFAULTS } from '../util/defaults.js';
 import { LOG_LEVELS } from './config-keys.js';
 import { parseCount, parsePort, parseSeconds } from './parsers.js';
-import { upOptionsOf } from './up-settings.js';
+import { upSettingsOf } from './up-settings.js';
 
 export function registerUpCommand(program: Command): void {
   addUpOptions(program.command('up').description('start the embedded cluster (a coordinator and workers), and the TLS gateway in front of it'))
     // Loaded on use: the other commands start faster without the whole server stack.
-    .action(async (_opts: unknown, cmd: Command) => (await import('./up.js')).up(await upOptionsOf(cmd)));
+    .action(async (_opts: unknown, cmd: Command) => (await import('./up.js')).up(await upSettingsOf(cmd)));
 }
 
 /** Every option of `up` (each is also a key of the configuration file, config-keys.ts). */

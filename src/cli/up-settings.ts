@@ -63,10 +63,6 @@ export interface UpSettings {
   reread(): Promise<UpSettings>;
 }
 
-export async function upOptionsOf(command: Command): Promise<UpOptions> {
-  return (await upSettingsOf(command)).options;
-}
-
 export async function upSettingsOf(command: Command): Promise<UpSettings> {
   const given = command.opts<Record<string, unknown>>();
   if (command.getOptionValueSource('citusPassword') === 'cli') {

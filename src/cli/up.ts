@@ -12,12 +12,16 @@ import { conninfoValue } from '../cluster/conninfo.js';
 import { dataDirPaths } from '../util/data-dir-paths.js';
 import { defined } from '../util/defaults.js';
 import { AZURE_CLI_CLIENT_ID } from '../idp/model.js';
-import { checkUpOptions, graphSecretFromEnv, type UpOptions } from './up-settings.js';
+import { checkUpOptions, graphSecretFromEnv, type UpOptions, type UpSettings } from './up-settings.js';
+import { reloadOnSignal } from './reload.js';
 
-export async function up(opts: UpOptions): Promise<void> {
+export async function up(settings: UpSettings): Promise<void> {
+  const opts = settings.options;
   checkUpOptions(opts);
   const dataDir = resolve(opts.dataDir);
   const log = createLogger({ file: dataDirPaths(dataDir).pgwardenLog, level: opts.logLevel });
+  // From here on SIGHUP reloads (it would end the process otherwise).
+  const reloads = reloadOnSignal(settings, dataDir, log);
   process.stdout.write(`pgwarden: starting in ${shown(dataDir)} ...\n`);
   const running = await startPgwarden({
     dataDir,
@@ -167,6 +171,7 @@ export async function up(opts: UpOptions): Promise<void> {
   }
   lines.push('Press Ctrl-C to stop.', '');
   process.stdout.write(lines.join('\n'));
+  reloads.started(running);
 }
 
 /** A path as short as it can be shown: relative to the working directory when inside it. */

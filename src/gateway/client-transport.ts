@@ -3,7 +3,8 @@
 // the startup packet. The socket and the wire change when TLS starts; everything after
 // negotiation reads and writes through `socket` and `wire` here.
 // https://www.postgresql.org/docs/current/protocol-flow.html#PROTOCOL-FLOW-SSL
-import { TLSSocket, type SecureContext } from 'node:tls';
+import { TLSSocket } from 'node:tls';
+import type { GatewayTls } from './context.js';
 import type { Socket } from 'node:net';
 import { ALPN_POSTGRESQL, MAX_AUTH_MESSAGE_BYTES, TLS_HANDSHAKE_BYTE } from '../protocol/constants.js';
 import { parseStartupPacket, type StartupPacket } from '../protocol/startup.js';
@@ -18,6 +19,8 @@ export class ClientTransport {
   wire: Wire;
   /** Set once TLS is up. */
   tls: TLSSocket | undefined;
+  /** Set once TLS is up: tls-server-end-point of the certificate this client was served. */
+  endPointHash: Buffer | undefined;
 
   constructor(raw: Socket) {
     this.socket = raw;
@@ -26,8 +29,8 @@ export class ClientTransport {
   }
 
   /** Reads packets until the startup packet (or a cancel request), starting TLS when asked. */
-  async negotiate(secureContext: SecureContext): Promise<Startup | Cancel> {
-    if ((await this.wire.peekByte()) === TLS_HANDSHAKE_BYTE) await this.startTls(secureContext, true);
+  async negotiate(tls: GatewayTls): Promise<Startup | Cancel> {
+    if ((await this.wire.peekByte()) === TLS_HANDSHAKE_BYTE) await this.startTls(tls, true);
     for (;;) {
       const packet = parseStartupPacket(await this.wire.readStartupPacket());
       switch (packet.kind) {
@@ -37,7 +40,7 @@ export class ClientTransport {
           // come through TLS (CVE-2021-23214): refuse them.
           if (this.wire.pendingBytes > 0) throw new PgwardenError('PROTOCOL_VIOLATION', 'received unencrypted data after SSL request');
           this.socket.write('S');
-          await this.startTls(secureContext, false);
+          await this.startTls(tls, false);
           break;
         case 'gssenc':
           if (this.tls) throw new PgwardenError('PROTOCOL_VIOLATION', 'GSSAPI encryption request received on an encrypted connection');
@@ -50,7 +53,8 @@ export class ClientTransport {
     }
   }
 
-  private async startTls(secureContext: SecureContext, direct: boolean): Promise<void> {
+  private async startTls({ secureContext, endPointHash }: GatewayTls, direct: boolean): Promise<void> {
+    this.endPointHash = endPointHash;
     const raw = this.socket;
     const early = this.wire.detach();
     // Bytes already read (the ClientHello of a direct-TLS client) go back to the socket;

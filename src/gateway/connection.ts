@@ -61,7 +61,7 @@ export class ClientConnection {
   ) {
     this.remote = raw.remoteAddress ?? 'unknown';
     this.io = new ClientTransport(raw);
-    this.timer = setTimeout(() => this.abort(new PgwardenError('AUTH_TIMEOUT', 'canceling authentication due to timeout')), ctx.authTimeoutMs);
+    this.timer = setTimeout(() => this.abort(new PgwardenError('AUTH_TIMEOUT', 'canceling authentication due to timeout')), ctx.live.authTimeoutMs);
   }
 
   private get socket(): Socket {
@@ -70,7 +70,8 @@ export class ClientConnection {
 
   async run(): Promise<void> {
     try {
-      const packet = await this.io.negotiate(this.ctx.secureContext);
+      // The certificate of now: a reload changes it for the next connections only.
+      const packet = await this.io.negotiate(this.ctx.live.tls);
       if (packet.kind === 'cancel') {
         this.ctx.cancels.cancel(packet.processId, packet.secretKey);
         return this.close();
@@ -140,7 +141,7 @@ export class ClientConnection {
   }
 
   private checkCapacity(): void {
-    if (this.ctx.sessions.size >= this.ctx.maxConnections) throw new PgwardenError('TOO_MANY_CONNECTIONS', 'sorry, too many clients already');
+    if (this.ctx.sessions.size >= this.ctx.live.maxConnections) throw new PgwardenError('TOO_MANY_CONNECTIONS', 'sorry, too many clients already');
   }
 
   // Step 4: the client proves who it is: an Entra principal with an access token (in the

@@ -14,13 +14,26 @@ import type { CancelRegistry } from './cancel.js';
 import type { ServerPool } from './server-pool.js';
 import type { TransactionPool } from './txpool/pool.js';
 
+/** The gateway's certificate as served to new connections. */
+export interface GatewayTls {
+  readonly secureContext: SecureContext;
+  /** tls-server-end-point channel-binding data of the certificate. */
+  readonly endPointHash: Buffer;
+}
+
+/** The settings a reload changes (SIGHUP): one object, shared by every listener's context;
+ * each connection reads them once, as it starts. */
+export interface GatewayLive {
+  tls: GatewayTls;
+  authTimeoutMs: number;
+  /** Signed-in sessions allowed at once; beyond, 53300 too many connections. */
+  maxConnections: number;
+}
+
 /** What every client connection of one gateway shares. */
 export interface GatewayContext {
-  readonly secureContext: SecureContext;
-  /** tls-server-end-point channel-binding data of the gateway's certificate. */
-  readonly endPointHash: Buffer;
+  readonly live: GatewayLive;
   readonly allowPlainLoopback: boolean;
-  readonly authTimeoutMs: number;
   readonly backendTimeoutMs: number;
   /** The coordinator, where every session goes. */
   readonly backend: BackendTarget;
@@ -43,8 +56,6 @@ export interface GatewayContext {
    * (sign-in/oauth-bearer.ts) instead of a token in the password field. */
   readonly oauth: OAuthChallenge | undefined;
   readonly sessions: Set<Socket>;
-  /** Signed-in sessions allowed at once; beyond, 53300 too many connections. */
-  readonly maxConnections: number;
   readonly throttle: SignInThrottle;
   readonly metrics: Metrics | undefined;
   readonly log: Logger;

@@ -16,7 +16,7 @@ import { errorResponse } from '../protocol/messages.js';
 import type { Metrics } from '../observability/metrics.js';
 import { ClientConnection } from './connection.js';
 import { DEFAULT_TRANSACTION_POOL, TransactionPool, type TransactionPoolOptions } from './txpool/pool.js';
-import type { EntraSignIn, GatewayContext, OAuthChallenge } from './context.js';
+import type { EntraSignIn, GatewayContext, GatewayTls, OAuthChallenge } from './context.js';
 import { DEFAULTS } from '../util/defaults.js';
 
 export interface GatewayOptions {
@@ -56,6 +56,23 @@ export interface GatewayOptions {
   oauth?: { port: number } & OAuthChallenge;
 }
 
+/** What a reload may change (Gateway.reconfigure); what is left out stays. */
+export interface GatewayReload {
+  tls?: TlsMaterial;
+  authTimeoutMs?: number;
+  maxConnections?: number;
+  maxPendingAuth?: number;
+  throttle?: Partial<ThrottlePolicy>;
+}
+
+/** The secure context and channel-binding data of a certificate (throws when the pair is unusable). */
+function gatewayTls(tls: TlsMaterial): GatewayTls {
+  return {
+    secureContext: createSecureContext({ cert: tls.certPem, key: tls.keyPem, minVersion: 'TLSv1.2' }),
+    endPointHash: tlsServerEndPoint(tls.certPem),
+  };
+}
+
 export class Gateway {
   private readonly server: Server;
   private readonly ctx: GatewayContext;
@@ -64,7 +81,7 @@ export class Gateway {
   /** The OAuth port's listener (the same sessions, kept server sessions, throttle and cancel keys). */
   private readonly oauth: Server | undefined;
   private readonly pending = new Set<Socket>();
-  private readonly maxPending: number;
+  private maxPending: number;
 
   constructor(private readonly options: GatewayOptions) {
     const poolOptions = { ...DEFAULT_SERVER_POOL, ...options.serverPool };
@@ -77,10 +94,12 @@ export class Gateway {
       metrics.beforeScrape.push(() => metrics.serverSessionsIdle.set(serverPool.idleCount));
     }
     this.ctx = {
-      secureContext: createSecureContext({ cert: options.tls.certPem, key: options.tls.keyPem, minVersion: 'TLSv1.2' }),
-      endPointHash: tlsServerEndPoint(options.tls.certPem),
+      live: {
+        tls: gatewayTls(options.tls),
+        authTimeoutMs: options.authTimeoutMs ?? DEFAULTS.authTimeoutSeconds * 1000,
+        maxConnections: options.maxConnections ?? DEFAULTS.maxConnections,
+      },
       allowPlainLoopback: options.allowPlainLoopback ?? false,
-      authTimeoutMs: options.authTimeoutMs ?? DEFAULTS.authTimeoutSeconds * 1000,
       backendTimeoutMs: options.backendTimeoutMs ?? DEFAULTS.backendTimeoutMs,
       backend: options.backend,
       roles: options.roles,
@@ -93,7 +112,6 @@ export class Gateway {
       transactionPool: undefined,
       oauth: undefined,
       sessions: new Set(),
-      maxConnections: options.maxConnections ?? DEFAULTS.maxConnections,
       throttle: new SignInThrottle(Date.now, options.throttle),
       metrics: options.metrics,
       log: options.log,
@@ -121,6 +139,19 @@ export class Gateway {
       const { discoveryUrl, scope } = options.oauth;
       this.oauth = this.listener({ ...this.ctx, oauth: { discoveryUrl, scope } });
     }
+  }
+
+  /**
+   * A reload: the certificate (served to new connections; signed-in sessions keep theirs),
+   * the limits and the throttle's thresholds. Applies to every listener at once.
+   */
+  reconfigure(settings: GatewayReload): void {
+    const live = this.ctx.live;
+    if (settings.tls) live.tls = gatewayTls(settings.tls);
+    if (settings.authTimeoutMs !== undefined) live.authTimeoutMs = settings.authTimeoutMs;
+    if (settings.maxConnections !== undefined) live.maxConnections = settings.maxConnections;
+    if (settings.maxPendingAuth !== undefined) this.maxPending = settings.maxPendingAuth;
+    if (settings.throttle) this.ctx.throttle.setPolicy(settings.throttle);
   }
 
   private listener(ctx: GatewayContext): Server {

@@ -42,17 +42,38 @@ function refuse(code: ErrorCode, message: string, cause?: unknown): PgwardenErro
 const MAX_CACHED_TOKENS = 10_000;
 
 export class TokenVerifier {
-  readonly keys: TenantKeys;
+  private currentKeys: TenantKeys;
+  private current: EntraConfig;
   private readonly verified = new Map<string, VerifiedToken>();
 
-  constructor(
-    readonly config: EntraConfig,
-    keys?: TenantKeys,
-  ) {
-    if (config.clockSkewSeconds < 0 || config.clockSkewSeconds > MAX_CLOCK_SKEW_SECONDS) {
-      throw new PgwardenError('CONFIG_INVALID', `the clock skew must be between 0 and ${MAX_CLOCK_SKEW_SECONDS} seconds`);
+  constructor(config: EntraConfig, keys?: TenantKeys) {
+    checkSkew(config);
+    this.current = config;
+    this.currentKeys = keys ?? new TenantKeys(config);
+  }
+
+  get config(): EntraConfig {
+    return this.current;
+  }
+
+  get keys(): TenantKeys {
+    return this.currentKeys;
+  }
+
+  /**
+   * A reload: other accepted audiences, skew or authority (whose issuers and keys then
+   * apply). Tokens verified before are checked again at their next use.
+   */
+  reconfigure(changes: Partial<Pick<EntraConfig, 'audiences' | 'clockSkewSeconds' | 'authority'>>): void {
+    const next = { ...this.current, ...changes };
+    checkSkew(next);
+    if (next.authority !== this.current.authority) {
+      const old = this.currentKeys;
+      this.currentKeys = new TenantKeys(next);
+      old.close();
     }
-    this.keys = keys ?? new TenantKeys(config);
+    this.current = next;
+    this.verified.clear();
   }
 
   async verify(token: string): Promise<VerifiedToken> {
@@ -137,6 +158,12 @@ export class TokenVerifier {
     if (e instanceof joseErrors.JWTInvalid || e instanceof joseErrors.JWSInvalid)
       return refuse('TOKEN_MALFORMED', 'The password is not a Microsoft Entra access token.');
     return refuse('IDENTITY_PROVIDER_UNAVAILABLE', 'The access token could not be checked: the identity provider cannot be reached.', e);
+  }
+}
+
+function checkSkew(config: EntraConfig): void {
+  if (config.clockSkewSeconds < 0 || config.clockSkewSeconds > MAX_CLOCK_SKEW_SECONDS) {
+    throw new PgwardenError('CONFIG_INVALID', `the clock skew must be between 0 and ${MAX_CLOCK_SKEW_SECONDS} seconds`);
   }
 }
 

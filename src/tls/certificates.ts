@@ -158,7 +158,7 @@ export async function ensureNodeTls(dataDir: string): Promise<NodeTls> {
   return { caPem, certPem, keyPem };
 }
 
-async function makeCa(name = 'CN=pgwarden local CA'): Promise<{ certPem: string; keyPem: string }> {
+export async function makeCa(name = 'CN=pgwarden local CA'): Promise<{ certPem: string; keyPem: string }> {
   const keys = (await webcrypto.subtle.generateKey(ALGORITHM, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
   const now = Date.now();
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
@@ -177,7 +177,7 @@ async function makeCa(name = 'CN=pgwarden local CA'): Promise<{ certPem: string;
   return { certPem: cert.toString('pem') + '\n', keyPem: await exportKeyPem(keys.privateKey) };
 }
 
-function makeServerCert(caPem: string, caKeyPem: string, hosts: readonly string[]): Promise<{ certPem: string; keyPem: string }> {
+export function makeServerCert(caPem: string, caKeyPem: string, hosts: readonly string[]): Promise<{ certPem: string; keyPem: string }> {
   return makeLeafCert(caPem, caKeyPem, 'CN=localhost', hosts, [x509.ExtendedKeyUsage.serverAuth]);
 }
 

@@ -9,6 +9,7 @@
 //     entra-admin.json    0600: the embedded provider's first user, an Entra admin
 //     api.json            where the running API listens (for the CLI)
 //     pgwarden.pid        the running pgwarden
+//     reload.json         how its last reload went (SIGHUP, `pgwarden reload`)
 //     nodes/<name>/       PGDATA of each embedded node
 //     logs/               pgwarden.log and each server's log
 import { join } from 'node:path';
@@ -20,6 +21,7 @@ export interface DataDirPaths {
   readonly entraAdmin: string;
   readonly api: string;
   readonly pid: string;
+  readonly reload: string;
   readonly nodes: string;
   readonly logs: string;
   readonly pgwardenLog: string;
@@ -36,6 +38,7 @@ export function dataDirPaths(dataDir: string): DataDirPaths {
     entraAdmin: join(dataDir, 'entra-admin.json'),
     api: join(dataDir, 'api.json'),
     pid: join(dataDir, 'pgwarden.pid'),
+    reload: join(dataDir, 'reload.json'),
     nodes: join(dataDir, 'nodes'),
     logs,
     pgwardenLog: join(logs, 'pgwarden.log'),

@@ -38,7 +38,8 @@ export function createLogger(options: LogOptions = {}): Logger {
   const streams: pino.StreamEntry[] = [];
   if (options.file) {
     mkdirSync(dirname(options.file), { recursive: true });
-    streams.push({ level: level as pino.Level, stream: pino.destination({ dest: options.file, mkdir: true, sync: false }) });
+    // The logger's level decides what goes in (a reload changes it); the file takes all of that.
+    streams.push({ level: 'trace', stream: pino.destination({ dest: options.file, mkdir: true, sync: false }) });
   }
   const stderrLevel = options.stderrLevel ?? 'warn';
   if (stderrLevel !== 'silent') streams.push({ level: stderrLevel as pino.Level, stream: pino.destination({ fd: 2, sync: true }) });

@@ -66,13 +66,18 @@ function backoff(failures: number, free: number, base: number, max: number): num
 export class SignInThrottle {
   private readonly entries = new Map<string, Entry>();
 
-  private readonly policy: ThrottlePolicy;
+  private policy: ThrottlePolicy;
 
   constructor(
     private readonly now: () => number = Date.now,
     policy: Partial<ThrottlePolicy> = {},
   ) {
     this.policy = { roleFreeFailures: ROLE_FREE_FAILURES, addressFreeFailures: ADDRESS_FREE_FAILURES, ...policy };
+  }
+
+  /** New thresholds (a reload); failures already counted stay counted. */
+  setPolicy(policy: Partial<ThrottlePolicy>): void {
+    this.policy = { ...this.policy, ...policy };
   }
 
   private static addressKey(address: string): string {

@@ -28,6 +28,10 @@ test('every option of up is a key of the file, and docs/cli.md documents each ke
     assert.ok(row, `docs/cli.md has no row for the key ${key}`);
     assert.ok(row.split('|')[3]!.trim().length > 0, `docs/cli.md gives no default for ${key}`);
   }
+  const reload = doc.slice(doc.indexOf('### Reload without restart'), doc.indexOf('## Managing the cluster'));
+  for (const [key, spec] of Object.entries(CONFIG_KEYS)) {
+    if (spec.reload) assert.match(reload, new RegExp(`\`${key}\``), `docs/cli.md's reload section does not name ${key}`);
+  }
 });
 
 test('config check: a good file passes; unknown keys, bad values, secrets and bad YAML are refused naming file, line and key', async () => {

@@ -20,7 +20,7 @@ export function scramSignIn(ctx: GatewayContext, role: string, lookup: Exclude<R
     name: 'scram',
     async prove(io: ClientTransport): Promise<ClientProof> {
       const secret: ScramSecret = lookup.kind === 'scram' ? lookup.secret : mockScramSecret(role, ctx.mockKey);
-      const endPoint = io.tls ? ctx.endPointHash : undefined;
+      const endPoint = io.tls ? io.endPointHash : undefined;
       const exchange = new ScramServerExchange(secret, endPoint);
       io.socket.write(authenticationSASL(scramMechanisms(endPoint !== undefined)));
       const { mechanism, data } = parseSASLInitialResponse(await io.readPasswordMessage('SASL response'));
