@@ -7,9 +7,10 @@ import type { FastifyInstance } from 'fastify';
 import type { Gateway } from './gateway/server.js';
 import type { TokenVerifier } from './identity/verify-token.js';
 import { MAX_CLOCK_SKEW_SECONDS, type EntraConfig } from './identity/config.js';
-import { loadOperatorTls, tlsServerEndPoint, type TlsMaterial } from './tls/certificates.js';
+import { loadOperatorTls, type TlsMaterial } from './tls/certificates.js';
 import { PgwardenError } from './util/errors.js';
 import type { Logger } from './util/log.js';
+import { LOG_LEVELS } from './util/defaults.js';
 import type { SignInThrottle, ThrottlePolicy } from './util/throttle.js';
 
 /** What a reload may change; what is left out stays as it runs. */
@@ -41,13 +42,11 @@ export interface Reloadable {
   tls: TlsMaterial;
 }
 
-const LOG_LEVELS = new Set(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']);
-
 /** Checks everything, then applies everything; a PgwardenError (nothing changed) otherwise. */
 export async function reload(parts: Reloadable, settings: ReloadSettings): Promise<ReloadOutcome> {
   // 1. Check: whatever can fail, fails here.
   const tls = settings.tls ? await loadOperatorTls(settings.tls.cert, settings.tls.key) : undefined;
-  if (settings.logLevel !== undefined && !LOG_LEVELS.has(settings.logLevel)) {
+  if (settings.logLevel !== undefined && !(LOG_LEVELS as readonly string[]).includes(settings.logLevel)) {
     throw new PgwardenError('CONFIG_INVALID', `unknown log level ${JSON.stringify(settings.logLevel)}`);
   }
   const skew = settings.entra?.clockSkewSeconds;
@@ -63,13 +62,13 @@ export async function reload(parts: Reloadable, settings: ReloadSettings): Promi
     }
   }
   // 2. Apply.
-  const before = tlsServerEndPoint(parts.tls.certPem);
+  const certificateChanged = tls !== undefined && tls.certPem !== parts.tls.certPem;
   if (tls) {
-    parts.gateway.reconfigure({ tls });
     (parts.api.server as HttpsServer).setSecureContext({ cert: tls.certPem, key: tls.keyPem, minVersion: 'TLSv1.2' });
     parts.tls = { ...parts.tls, certPem: tls.certPem, keyPem: tls.keyPem };
   }
   parts.gateway.reconfigure({
+    ...(tls ? { tls } : {}),
     ...(settings.authTimeoutMs !== undefined ? { authTimeoutMs: settings.authTimeoutMs } : {}),
     ...(settings.maxPendingAuth !== undefined ? { maxPendingAuth: settings.maxPendingAuth } : {}),
     ...(settings.maxConnections !== undefined ? { maxConnections: settings.maxConnections } : {}),
@@ -78,7 +77,6 @@ export async function reload(parts: Reloadable, settings: ReloadSettings): Promi
   if (settings.throttle) parts.apiThrottle.setPolicy(settings.throttle);
   if (settings.entra) parts.verifier!.reconfigure(settings.entra);
   if (settings.logLevel !== undefined) parts.log.level = settings.logLevel;
-  const certificateChanged = !before.equals(tlsServerEndPoint(parts.tls.certPem));
   parts.log.info({ event: 'reloaded', certificateChanged }, 'settings reloaded');
   return { certificateChanged };
 }

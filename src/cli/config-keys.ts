@@ -3,6 +3,8 @@
 // is `max-connections`), with what its value must be. Secrets are not keys: each comes
 // from an environment variable (or a file that only pgwarden reads).
 import { z } from 'zod';
+import { AUTH_METHODS } from '../catalog/auth-method.js';
+import { LOG_LEVELS } from '../util/defaults.js';
 
 const text = z.string().min(1);
 const path = text;
@@ -13,8 +15,6 @@ const seconds = z.number().positive().finite();
 const url = z.url();
 /** One value or a list of them; always a list after parsing. */
 const list = z.union([text.transform((s) => [s]), z.array(text).min(1)]);
-
-export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error'] as const;
 
 export interface ConfigKey {
   readonly schema: z.ZodType;
@@ -41,7 +41,7 @@ export const CONFIG_KEYS: Readonly<Record<string, ConfigKey>> = {
   'tls-key': { schema: path, expected: 'a PEM file', path: true, reload: true },
   'allow-plain-loopback': { schema: bool, expected: 'true or false' },
   'auth-timeout': { schema: seconds, expected: 'a positive number of seconds', reload: true },
-  'auth-method': { schema: z.enum(['postgres', 'entra', 'both']), expected: 'postgres, entra or both' },
+  'auth-method': { schema: z.enum(AUTH_METHODS), expected: 'postgres, entra or both' },
   'max-pending-auth': { schema: count, expected: 'a whole number', reload: true },
   'max-connections': { schema: count, expected: 'a whole number', reload: true },
   'throttle-role-failures': { schema: count, expected: 'a whole number', reload: true },

@@ -3,7 +3,7 @@
 // config-keys.ts; the certificate files are read again even when their names stay); a bad
 // file changes nothing. Each outcome goes to the log, to stderr and to
 // <data-dir>/reload.json, where `pgwarden reload` (which sends the SIGHUP) reads it.
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import type { RunningPgwarden } from '../pgwarden.js';
 import type { ReloadSettings } from '../reload.js';
@@ -11,6 +11,7 @@ import { DEFAULT_AUDIENCES } from '../identity/config.js';
 import { PgwardenError } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import { processAlive } from '../util/process.js';
+import { writeSecretFile } from '../util/files.js';
 import { DEFAULTS } from '../util/defaults.js';
 import { dataDirPaths } from '../util/data-dir-paths.js';
 import { CONFIG_KEYS, attributeOf } from './config-keys.js';
@@ -57,7 +58,8 @@ export function reloadOnSignal(first: UpSettings, dataDir: string, log: Logger):
     process.stderr.write(`pgwarden: ${status.message}\n`);
     count += 1;
     const record: ReloadStatus = { pid: process.pid, count, at: new Date().toISOString(), ...status };
-    await writeFile(dataDirPaths(dataDir).reload, JSON.stringify(record, null, 2) + '\n').catch((e: unknown) =>
+    // Whole or not at all (a new file renamed over the old): `pgwarden reload` reads it meanwhile.
+    await writeSecretFile(dataDirPaths(dataDir).reload, JSON.stringify(record, null, 2) + '\n').catch((e: unknown) =>
       log.warn({ error: (e as Error).message }, 'cannot write reload.json'),
     );
   };

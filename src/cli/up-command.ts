@@ -2,8 +2,8 @@
 // takes the same ones. The command itself (up.ts) is loaded on use: the other commands
 // start faster without the server stack.
 import { Option, type Command } from 'commander';
-import { DEFAULTS } from '../util/defaults.js';
-import { LOG_LEVELS } from './config-keys.js';
+import { DEFAULTS, LOG_LEVELS } from '../util/defaults.js';
+import { AUTH_METHODS } from '../catalog/auth-method.js';
 import { parseCount, parsePort, parseSeconds } from './parsers.js';
 import { upSettingsOf } from './up-settings.js';
 
@@ -34,7 +34,7 @@ export function addUpOptions(command: Command): Command {
       .option('--auth-timeout <seconds>', 'a client must finish signing in within this time', parseSeconds, DEFAULTS.authTimeoutSeconds)
       .addOption(
         new Option('--auth-method <method>', 'authentication methods of a new cluster: postgres, entra or both (later: pgwarden auth set-method)')
-          .choices(['postgres', 'entra', 'both'])
+          .choices(AUTH_METHODS)
           .default(DEFAULTS.authMethod),
       )
       .option('--max-pending-auth <n>', 'connections in the sign-in phase at once', parseCount, DEFAULTS.maxPendingAuth)

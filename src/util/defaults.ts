@@ -33,6 +33,9 @@ export const DEFAULTS = {
   logLevel: 'info',
 } as const;
 
+/** The log levels an operator chooses from (`log-level`). */
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error'] as const;
+
 /** `o` without its undefined values, so that optional settings can be passed on as they
  * are, however strict the types: `{ ...defined({ workers: opts.workers }) }`. */
 export function defined<T extends object>(o: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
