@@ -15,27 +15,32 @@ import { connect, type NetConnectOpts, type Socket } from 'node:net';
 export type ReadSink = (bytes: Buffer) => boolean;
 
 const SINK = Symbol('pgwarden.readSink');
-type SharedReadSocket = Socket & { [SINK]: ReadSink | undefined };
+/** Where a socket's reads go: one holder per socket, made with it, which the read
+ * callback holds directly (no property lookup on the socket per read). */
+interface SinkHolder {
+  sink: ReadSink | undefined;
+}
+type SharedReadSocket = Socket & { [SINK]: SinkHolder };
 
 /** Large enough for a read of a busy session (node's own default read size is 64 KB). */
 const SHARED = Buffer.allocUnsafe(64 * 1024);
 
 /** Connects like `net.connect`, with the socket's reads going into the shared buffer. */
 export function connectSharedReads(options: NetConnectOpts): Socket {
+  const holder: SinkHolder = { sink: undefined };
   const socket = connect({
     ...options,
     onread: {
       buffer: SHARED,
       callback: (n: number, buffer: Uint8Array): boolean => {
         const bytes = (buffer as Buffer).subarray(0, n);
-        const sink = socket[SINK];
-        if (sink) return sink(bytes);
+        if (holder.sink) return holder.sink(bytes);
         socket.emit('data', Buffer.from(bytes));
         return !socket.isPaused();
       },
     },
   }) as SharedReadSocket;
-  socket[SINK] = undefined;
+  socket[SINK] = holder;
   return socket;
 }
 
@@ -46,5 +51,5 @@ export function readsShared(socket: Socket): boolean {
 
 /** Sends `socket`'s reads to `sink`, or (undefined) back to 'data' events. */
 export function setReadSink(socket: Socket, sink: ReadSink | undefined): void {
-  (socket as SharedReadSocket)[SINK] = sink;
+  (socket as SharedReadSocket)[SINK].sink = sink;
 }
