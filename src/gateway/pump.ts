@@ -3,8 +3,7 @@
 // With a SessionTracker it also follows message boundaries, and a client that ends
 // cleanly while the server is idle releases the server connection instead of closing it.
 import type { Socket } from 'node:net';
-import { TLSSocket } from 'node:tls';
-import { readsShared, setReadSink } from './server-reads.js';
+import { readsShared, setReadSink, writeShared } from './server-reads.js';
 import type { SessionTracker } from './session-tracker.js';
 
 /** How long a closing side may take to flush before the other is torn down. */
@@ -69,25 +68,21 @@ export function pump(client: Socket, server: Socket, onClose: (stats: PumpStats)
     }
     if (!server.write(chunk)) client.pause();
   });
-  const fromServer = (chunk: Buffer): boolean => {
+  const fromServer = (chunk: Buffer, shared: boolean): boolean => {
     stats.bytesFromServer += chunk.length;
     tracker?.fromServer(chunk);
-    return client.write(chunk);
+    return writeShared(client, chunk, shared);
   };
   if (readsShared(server)) {
-    // The bytes are the shared read buffer's: a TLS client encrypts them before write()
-    // returns unless its stream is still busy with an earlier write (then it keeps the
-    // chunk, which must be a copy); a plain socket may keep any chunk (always a copy).
-    const clientTls = client instanceof TLSSocket;
     setReadSink(server, (bytes) => {
-      if (fromServer(clientTls && client.writableLength === 0 ? bytes : Buffer.from(bytes))) return true;
+      if (fromServer(bytes, true)) return true;
       server.pause();
       return false;
     });
     detachSink = () => setReadSink(server, undefined);
   } else {
     on(server, 'data', (chunk: Buffer) => {
-      if (!fromServer(chunk)) server.pause();
+      if (!fromServer(chunk, false)) server.pause();
     });
   }
   on(server, 'drain', () => client.resume());

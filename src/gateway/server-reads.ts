@@ -10,6 +10,7 @@
 // of the bytes, exactly as a default socket would, so that the sign-in, the kept
 // sessions and the transaction pool read it as any socket. Only the byte pump sets a sink.
 import { connect, type NetConnectOpts, type Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
 
 /** Gets one read's bytes, valid only during the call; returns false to pause the socket. */
 export type ReadSink = (bytes: Buffer) => boolean;
@@ -52,4 +53,13 @@ export function readsShared(socket: Socket): boolean {
 /** Sends `socket`'s reads to `sink`, or (undefined) back to 'data' events. */
 export function setReadSink(socket: Socket, sink: ReadSink | undefined): void {
   (socket as SharedReadSocket)[SINK].sink = sink;
+}
+
+/** Writes bytes of a shared read (or anything) to `dest`: as they are when `dest` is a TLS
+ * socket with nothing pending, which encrypts them before write() returns; else a copy,
+ * since a busy stream or a plain socket keeps the chunk until it is sent, and the next
+ * read overwrites the shared buffer. `shared` false: `bytes` are the caller's to give. */
+export function writeShared(dest: Socket, bytes: Buffer, shared: boolean): boolean {
+  const keeps = !(dest instanceof TLSSocket) || dest.writableLength > 0;
+  return dest.write(shared && keeps ? Buffer.from(bytes) : bytes);
 }

@@ -5,13 +5,13 @@
 // Every answer PostgreSQL owes is followed in order (expected-responses.ts), so that the
 // gateway can answer for what it does not send and swallow what it added.
 import type { Socket } from 'node:net';
-import { TLSSocket } from 'node:tls';
 import { errorResponse } from '../../protocol/messages.js';
 import { FrameSplitter } from '../../protocol/frames.js';
 import { buildQuery, queryText } from '../../protocol/extended.js';
 import { PgwardenError, describeError, isPgwardenError } from '../../util/errors.js';
 import type { Logger } from 'pino';
 import type { BackendSession } from '../backend.js';
+import { writeShared } from '../server-reads.js';
 import { ExpectedResponses } from './expected-responses.js';
 import type { PoolServer, ServerGroup, ServerOwner, TransactionPool } from './pool.js';
 import { refusal, sessionStateIn } from './session-state.js';
@@ -60,12 +60,9 @@ export class TransactionClient implements ServerOwner {
   private unsynced = false;
   private closed = false;
   private readonly client: Socket;
-  /** A TLS client encrypts what it is given before write() returns (unless still busy). */
-  private readonly clientTls: boolean;
 
   constructor(private readonly options: TransactionClientOptions) {
     this.client = options.client;
-    this.clientTls = options.client instanceof TLSSocket;
     this.statements = new ClientStatements(options.pool.options.maxPreparedStatements);
     this.responses = this.newResponses();
     this.fromClient = new FrameSplitter(
@@ -277,10 +274,10 @@ export class TransactionClient implements ServerOwner {
    * so a chunk that the client's socket would keep past this call is copied first. */
   private flushToClient(shared = false): void {
     if (this.toClient.length === 0) return;
-    let bytes = this.toClient.length === 1 ? this.toClient[0]! : Buffer.concat(this.toClient);
-    if (shared && this.toClient.length === 1 && !(this.clientTls && this.client.writableLength === 0)) bytes = Buffer.from(bytes);
+    const single = this.toClient.length === 1;
+    const bytes = single ? this.toClient[0]! : Buffer.concat(this.toClient);
     this.toClient = [];
-    if (!this.client.write(bytes)) this.server?.session.socket.pause();
+    if (!writeShared(this.client, bytes, shared && single)) this.server?.session.socket.pause();
   }
 
   // ---- the end ----
