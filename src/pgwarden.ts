@@ -60,6 +60,8 @@ export interface PgwardenOptions {
   authTimeoutMs?: number;
   maxPendingAuth?: number;
   maxConnections?: number;
+  /** How long a signed-in client waits for PostgreSQL to start its session while it is slow or full. */
+  serverWaitTimeoutMs?: number;
   /** Idle server sessions kept for reuse (src/gateway/server-pool.ts). */
   serverPool?: Partial<ServerPoolOptions>;
   /** The transaction pool's port (0: any) and settings (src/gateway/txpool/); undefined: none. */
@@ -212,6 +214,7 @@ export async function startPgwarden(options: PgwardenOptions): Promise<RunningPg
         authTimeoutMs: options.authTimeoutMs,
         maxPendingAuth: options.maxPendingAuth,
         maxConnections: options.maxConnections,
+        serverWaitTimeoutMs: options.serverWaitTimeoutMs,
         serverPool: options.serverPool,
         throttle: options.throttle,
         transactionPool: options.transactionPool,

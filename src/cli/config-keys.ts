@@ -48,6 +48,7 @@ export const CONFIG_KEYS: Readonly<Record<string, ConfigKey>> = {
   'throttle-address-failures': { schema: count, expected: 'a whole number', reload: true },
   'server-pool': { schema: count, expected: 'a whole number' },
   'server-idle-timeout': { schema: seconds, expected: 'a positive number of seconds' },
+  'server-wait-timeout': { schema: seconds, expected: 'a positive number of seconds' },
   'pool-port': { schema: port, expected: 'a port, a whole number from 0 to 65535' },
   'pool-size': { schema: count, expected: 'a whole number' },
   'pool-wait-timeout': { schema: seconds, expected: 'a positive number of seconds' },

@@ -54,6 +54,12 @@ export function addUpOptions(command: Command): Command {
       .option('--server-pool <n>', 'idle PostgreSQL sessions kept for the next client of the same role and database (0: none)', parseCount, DEFAULTS.serverPool)
       .option('--server-idle-timeout <seconds>', 'a kept session unused for this long is closed', parseSeconds, DEFAULTS.serverIdleTimeoutSeconds)
       .option(
+        '--server-wait-timeout <seconds>',
+        'how long a signed-in client waits for PostgreSQL to start its session while it is slow or full (then 53300/57P03: overloaded)',
+        parseSeconds,
+        DEFAULTS.serverWaitTimeoutSeconds,
+      )
+      .option(
         '--pool-port <port>',
         'also listen here for a transaction pool: clients sign in as on --port and share server sessions one transaction at a time ' +
           "(the managed service's PgBouncer port is 6432)",

@@ -29,6 +29,7 @@ export interface UpOptions {
   throttleAddressFailures: number;
   serverPool: number;
   serverIdleTimeout: number;
+  serverWaitTimeout: number;
   poolPort?: number;
   poolSize: number;
   poolWaitTimeout: number;

@@ -35,6 +35,7 @@ export async function up(settings: UpSettings): Promise<void> {
     maxConnections: opts.maxConnections,
     throttle: { roleFreeFailures: opts.throttleRoleFailures, addressFreeFailures: opts.throttleAddressFailures },
     serverPool: { maxIdle: opts.serverPool, idleTimeoutMs: opts.serverIdleTimeout * 1000 },
+    serverWaitTimeoutMs: opts.serverWaitTimeout * 1000,
     ...(opts.poolPort !== undefined ? { transactionPool: { port: opts.poolPort, size: opts.poolSize, waitTimeoutMs: opts.poolWaitTimeout * 1000 } } : {}),
     ...(opts.oauthPort !== undefined ? { oauth: { port: opts.oauthPort, ...defined({ scope: opts.oauthScope }) } } : {}),
     apiHost: opts.apiHost,

@@ -121,17 +121,21 @@ function openPlainSocket(target: BackendTarget, timeoutMs: number): Promise<Sock
 
 /**
  * Opens a session as `params.user` and signs in with SCRAM-SHA-256, using the keys
- * that `keysFor` gives for the salt PostgreSQL announces.
+ * that `keysFor` gives for the salt PostgreSQL announces. `timeoutMs` bounds the connect;
+ * the sign-in, up to ReadyForQuery, may take `signIn.timeoutMs` (default the same) and
+ * then fails with `signIn.timeoutError`.
  */
 export async function openBackendSession(
   target: BackendTarget,
   params: ReadonlyMap<string, string>,
   keysFor: KeysFor,
   timeoutMs: number,
+  signIn: { timeoutMs?: number; timeoutError?: () => Error } = {},
 ): Promise<BackendSession> {
   const socket = await openSocket(target, timeoutMs);
   const wire = new Wire(socket, 1024 * 1024);
-  const timer = setTimeout(() => socket.destroy(new PgwardenError('BACKEND_UNAVAILABLE', 'the database server did not finish sign-in in time')), timeoutMs);
+  const timedOut = signIn.timeoutError ?? (() => new PgwardenError('BACKEND_UNAVAILABLE', 'the database server did not finish sign-in in time'));
+  const timer = setTimeout(() => socket.destroy(timedOut()), signIn.timeoutMs ?? timeoutMs);
   try {
     socket.write(buildStartupMessage(params));
     let scram: ScramClientExchange | undefined;

@@ -1,8 +1,9 @@
 // One client connection through its sign-in, step by step (in the manner of
 // PgBouncer's client.c): negotiate TLS and read the startup packet (client-transport.ts),
 // check the policies, let the client prove who it is (sign-in/), take a kept server
-// session or sign in to PostgreSQL as the role (session-reuse.ts, backend.ts), hand over
-// to the byte pump. Every sign-in is recorded once, when it ends either way.
+// session or sign in to PostgreSQL as the role, in line while it is slow or full
+// (session-reuse.ts, server-session.ts), hand over to the byte pump. Every sign-in is
+// recorded once, when it ends either way.
 // https://www.postgresql.org/docs/current/protocol-flow.html
 import { performance } from 'node:perf_hooks';
 import type { Socket } from 'node:net';
@@ -10,7 +11,8 @@ import { errorResponse, negotiateProtocolVersion } from '../protocol/messages.js
 import { allowsEntra, allowsNative } from '../catalog/auth-method.js';
 import { PgwardenError, describeError, isPgwardenError } from '../util/errors.js';
 import { retryAfterText } from '../util/throttle.js';
-import { BackendRefusal, openBackendSession, startupMessages, type BackendSession } from './backend.js';
+import { BackendRefusal, startupMessages, type BackendSession } from './backend.js';
+import { serverSession } from './server-session.js';
 import { ClientTransport, type Startup } from './client-transport.js';
 import type { GatewayContext } from './context.js';
 import { pump } from './pump.js';
@@ -28,7 +30,7 @@ const EMPTY = Buffer.alloc(0);
 const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
 /** Refusals that are recorded as such (other failures are not sign-ins: a protocol
  * error, a client gone, PostgreSQL's own answer). */
-const RECORDED_REFUSALS = new Set(['THROTTLED', 'TOO_MANY_CONNECTIONS', 'AUTH_METHOD_DISABLED']);
+const RECORDED_REFUSALS = new Set(['THROTTLED', 'TOO_MANY_CONNECTIONS', 'CLUSTER_FULL', 'CLUSTER_NOT_ACCEPTING', 'AUTH_METHOD_DISABLED']);
 /** Ends of a sign-in that are not worth a log line at info. */
 const QUIET_ENDS = new Set(['AUTH_FAILED', 'PEER_CLOSED', 'DISCOVERY_REQUEST']);
 
@@ -87,8 +89,7 @@ export class ClientConnection {
       if (this.ctx.transactionPool) {
         await this.joinTransactionPool(this.ctx.transactionPool, proof);
       } else {
-        const backend = (await reuse.take(this.verifier)) ?? (await this.signInToBackend(proof));
-        this.handOver(proof, backend);
+        this.handOver(proof, await this.serverSession(proof, reuse));
       }
     } catch (e) {
       this.record(e);
@@ -184,29 +185,24 @@ export class ClientConnection {
     return new PgwardenError('AUTH_FAILED', `password authentication failed for user "${this.role}"`, detail ? { detail } : undefined);
   }
 
-  // Step 5 (when no kept session serves): a new session, signed in as the role.
-  private async signInToBackend(proof: ClientProof, attempt = 0): Promise<PooledSession> {
-    let session: BackendSession;
+  // Step 5: a kept server session, or a new one signed in as the role, waiting in line
+  // while PostgreSQL is slow or full (server-session.ts). The sign-in timer stops here: the
+  // client has done its part, and the wait has a bound of its own.
+  private async serverSession(proof: ClientProof, reuse?: SessionReuse): Promise<PooledSession> {
+    clearTimeout(this.timer);
+    const kept = reuse ? { kept: () => reuse.take(this.verifier) } : {};
+    let session: BackendSession | PooledSession;
     try {
-      session = await openBackendSession(this.ctx.backend, this.startupParams, proof.keysFor, this.ctx.backendTimeoutMs);
+      session = await serverSession({ ctx: this.ctx, params: this.startupParams, keysFor: proof.keysFor, client: this.socket, ...kept });
     } catch (e) {
       if (isPgwardenError(e, 'AUTH_FAILED') || (e instanceof BackendRefusal && e.sqlstate === '28P01')) {
         // The secret changed between our check and PostgreSQL's.
         this.ctx.roles.changed(this.role);
         throw this.authFailed('secret-changed');
       }
-      // Too many connections (in all, or for the role): idle kept sessions count too.
-      // Close them, give their backends a moment to exit, and try again (a few times, if
-      // sessions were closed for it).
-      const pool = this.ctx.serverPool;
-      if (e instanceof BackendRefusal && e.sqlstate === '53300' && pool && (pool.idleCount > 0 || (attempt > 0 && attempt < 4))) {
-        pool.forget();
-        await new Promise((r) => setTimeout(r, 50 * 2 ** attempt));
-        return this.signInToBackend(proof, attempt + 1);
-      }
       throw e;
     }
-    return { ...session, role: this.role, verifier: this.verifier ?? '', bornAt: Date.now() };
+    return 'bornAt' in session ? session : { ...session, role: this.role, verifier: this.verifier ?? '', bornAt: Date.now() };
   }
 
   // Step 6: finish the client's sign-in and pipe bytes.
@@ -242,7 +238,7 @@ export class ClientConnection {
   private async joinTransactionPool(pool: TransactionPool, proof: ClientProof): Promise<void> {
     const params = new Map([...this.startupParams].filter(([name]) => name !== 'application_name'));
     const group = pool.group(poolKey(params) + (proof.reuseScope ? `\0${proof.reuseScope}` : ''), this.role);
-    const open = (): Promise<BackendSession> => this.signInToBackend(proof);
+    const open = (): Promise<BackendSession> => this.serverSession(proof);
     let parameters = group.parameters;
     if (parameters && (this.verifier === null || (await this.ctx.roles.recheck(this.role, this.database)) !== this.verifier)) parameters = undefined;
     if (!parameters) {

@@ -11,6 +11,7 @@ import type { Metrics } from '../observability/metrics.js';
 import type { BackendTarget } from '../cluster/cluster.js';
 import type { SignInThrottle } from '../util/throttle.js';
 import type { CancelRegistry } from './cancel.js';
+import type { OpeningQueue } from './opening-queue.js';
 import type { ServerPool } from './server-pool.js';
 import type { TransactionPool } from './txpool/pool.js';
 
@@ -34,7 +35,12 @@ export interface GatewayLive {
 export interface GatewayContext {
   readonly live: GatewayLive;
   readonly allowPlainLoopback: boolean;
+  /** Connecting to PostgreSQL (the socket) must take at most this long. */
   readonly backendTimeoutMs: number;
+  /** How long a signed-in client waits for a server session while PostgreSQL is slow or full. */
+  readonly serverWaitMs: number;
+  /** New server sessions take turns (the same queue on both ports). */
+  readonly openings: OpeningQueue;
   /** The coordinator, where every session goes. */
   readonly backend: BackendTarget;
   readonly roles: RoleCatalog;

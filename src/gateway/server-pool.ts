@@ -63,6 +63,8 @@ export class ServerPool {
   reused = 0;
   /** Sessions being reset before they are kept (tests wait for 0). */
   resetting = 0;
+  /** Called when a session has been kept (a sign-in waiting for room may take it). */
+  onKept: (() => void) | undefined;
 
   constructor(
     private readonly options: ServerPoolOptions,
@@ -123,6 +125,7 @@ export class ServerPool {
     if (!list) this.byKey.set(key, (list = []));
     list.push(parked);
     this.all.add(parked);
+    this.onKept?.();
   }
 
   /** Closes the idle sessions of one role, or all (after a change of roles or secrets). */

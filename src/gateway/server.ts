@@ -11,6 +11,7 @@ import { PgwardenError } from '../util/errors.js';
 import type { BackendTarget } from '../cluster/cluster.js';
 import { CancelRegistry } from './cancel.js';
 import { DEFAULT_SERVER_POOL, ServerPool, type ServerPoolOptions } from './server-pool.js';
+import { OpeningQueue } from './opening-queue.js';
 import { SignInThrottle, type ThrottlePolicy } from '../util/throttle.js';
 import { errorResponse } from '../protocol/messages.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -36,8 +37,13 @@ export interface GatewayOptions {
   allowPlainLoopback?: boolean;
   /** A client must finish signing in within this time (default 30 s). */
   authTimeoutMs?: number;
-  /** PostgreSQL must answer within this time (default 10 s). */
+  /** PostgreSQL must accept the connection within this time (default 10 s). */
   backendTimeoutMs?: number;
+  /** A signed-in client waits this long for PostgreSQL to start its session while it is
+   * slow or full (default 120 s); then 53300/57P03, the cluster is overloaded. */
+  serverWaitTimeoutMs?: number;
+  /** New server sessions opened at once (default 20); more sign-ins wait their turn. */
+  serverOpenConcurrency?: number;
   /** Connections in the sign-in phase at once (default 1,000); beyond, refused at once. */
   maxPendingAuth?: number;
   /** Signed-in sessions at once (default 10,000); beyond, 53300 too many connections. */
@@ -89,6 +95,12 @@ export class Gateway {
     // A role changed (through pgwarden, or noticed by the catalog watch): its kept
     // sessions go, as its cached secret does.
     if (serverPool) options.roles.onChange((role) => serverPool.forget(role));
+    const openings = new OpeningQueue(options.serverOpenConcurrency ?? DEFAULTS.serverOpenConcurrency);
+    if (serverPool) serverPool.onKept = () => openings.roomFreed();
+    if (options.metrics) {
+      const metrics = options.metrics;
+      metrics.beforeScrape.push(() => metrics.signInsWaitingForServer.set(openings.waiting));
+    }
     if (serverPool && options.metrics) {
       const metrics = options.metrics;
       metrics.beforeScrape.push(() => metrics.serverSessionsIdle.set(serverPool.idleCount));
@@ -101,6 +113,8 @@ export class Gateway {
       },
       allowPlainLoopback: options.allowPlainLoopback ?? false,
       backendTimeoutMs: options.backendTimeoutMs ?? DEFAULTS.backendTimeoutMs,
+      serverWaitMs: options.serverWaitTimeoutMs ?? DEFAULTS.serverWaitTimeoutSeconds * 1000,
+      openings,
       backend: options.backend,
       roles: options.roles,
       authMethod: options.authMethod ?? (() => 'both'),
@@ -223,6 +237,11 @@ export class Gateway {
     const n = this.ctx.serverPool?.idleCount ?? 0;
     this.ctx.serverPool?.forget();
     return n;
+  }
+
+  /** Signed-in clients waiting for their turn to get a server session, and sessions being opened. */
+  get serverWaitStats(): { waiting: number; opening: number } {
+    return { waiting: this.ctx.openings.waiting, opening: this.ctx.openings.openingCount };
   }
 
   /** Idle server sessions kept for reuse, how many sign-ins reused one, and how many are being reset. */

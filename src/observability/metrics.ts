@@ -51,6 +51,11 @@ export class Metrics {
     help: 'Role/address pairs whose sign-in attempts are refused right now (a client address alone is never refused)',
     registers: [this.registry],
   });
+  readonly signInsWaitingForServer = new client.Gauge({
+    name: 'pgwarden_sign_ins_waiting_for_server',
+    help: 'Signed-in clients waiting for their turn to get a PostgreSQL session (it is slow or full)',
+    registers: [this.registry],
+  });
   readonly serverSessionsIdle = new client.Gauge({
     name: 'pgwarden_server_sessions_idle',
     help: 'Idle PostgreSQL sessions kept for the next client (--server-pool)',

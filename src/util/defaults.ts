@@ -22,6 +22,11 @@ export const DEFAULTS = {
   throttleAddressFailures: ADDRESS_FREE_FAILURES,
   serverPool: 20,
   serverIdleTimeoutSeconds: 60,
+  /** How long a signed-in client waits for PostgreSQL to start its session while it is slow
+   * or full, before 53300/57P03 "the database cluster is overloaded" (PgBouncer's query_wait_timeout). */
+  serverWaitTimeoutSeconds: 120,
+  /** New server sessions being opened at once; more sign-ins wait their turn (opening-queue.ts). */
+  serverOpenConcurrency: 20,
   /** Server sessions per role and database on the transaction pool's port (PgBouncer's default_pool_size). */
   poolSize: 20,
   /** How long a client of the transaction pool waits for a server session (PgBouncer's query_wait_timeout). */

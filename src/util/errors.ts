@@ -24,6 +24,10 @@ export const ERROR_KINDS = {
   BACKEND_UNAVAILABLE: { sqlstate: '08006', http: 503, exit: 4 },
   THROTTLED: { sqlstate: '28000', http: 429, exit: 3 },
   TOO_MANY_CONNECTIONS: { sqlstate: '53300', http: 503, exit: 4 },
+  /** PostgreSQL had no room for another session within the gateway's wait (--server-wait-timeout). */
+  CLUSTER_FULL: { sqlstate: '53300', http: 503, exit: 4 },
+  /** PostgreSQL did not start a new session within the wait (slow, or not accepting sessions). */
+  CLUSTER_NOT_ACCEPTING: { sqlstate: '57P03', http: 503, exit: 4 },
   /** An OAUTHBEARER client asked where to get a token (discovery): it connects again with one. */
   DISCOVERY_REQUEST: { sqlstate: '28000', http: 401, exit: 3 },
   // Access tokens (Microsoft Entra ID). The gateway answers each with 28P01 "password
