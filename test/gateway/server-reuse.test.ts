@@ -174,8 +174,10 @@ describe('a clean end hands the server session to the next client', () => {
     const [was] = await first`SELECT pg_backend_pid() AS pid`;
     await first`SELECT set_config('application_name', 'changed', false), set_config('DateStyle', 'German', false)`;
     assert.equal(first.parameters.DateStyle, 'German, DMY');
+    // Sessions of the tests before may be kept already: wait for this one.
+    const kept = idle();
     await first.end();
-    await waitIdle();
+    await waitIdle(kept + 1);
     const second = open();
     try {
       const [row] = await second`SELECT pg_backend_pid() AS pid, current_setting('DateStyle') AS datestyle`;
