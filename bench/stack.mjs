@@ -11,13 +11,23 @@ const running = await startPgwarden({
   host: '127.0.0.1',
   port: Number(gatewayPort),
   apiPort: 0,
+  // Any free port for the embedded identity provider: several stacks may run on one machine.
+  identity: { kind: 'embedded', port: 0 },
   workers: 0,
   citusPassword: 'Bench-Citus-Passw0rd',
   nodeTcp: { host: '127.0.0.1', basePort: Number(basePort) },
   // synchronous_commit off: the TPC-B case (-c 256) then measures the proxies and PostgreSQL's
   // row locks rather than this machine's shared disk (a lock on one of 10 branch rows is
   // otherwise held through a WAL flush). Read-only transactions have no WAL to flush.
-  nodeSettings: { max_connections: '2300', shared_buffers: '256MB', superuser_reserved_connections: '3', synchronous_commit: 'off' },
+  // BENCH_MAX_CONNECTIONS: the load test raises it for more than 2,000 clients.
+  nodeSettings: {
+    max_connections: process.env.BENCH_MAX_CONNECTIONS ?? '2300',
+    shared_buffers: '256MB',
+    superuser_reserved_connections: '3',
+    synchronous_commit: 'off',
+  },
+  // The load test lets all its clients sign in at once (--max-pending-auth).
+  ...(process.env.BENCH_MAX_PENDING_AUTH ? { maxPendingAuth: Number(process.env.BENCH_MAX_PENDING_AUTH) } : {}),
   // BENCH_SERVER_POOL=0 runs the gateway without kept server sessions (and so without
   // following message boundaries), to compare.
   ...(process.env.BENCH_SERVER_POOL ? { serverPool: { maxIdle: Number(process.env.BENCH_SERVER_POOL) } } : {}),
