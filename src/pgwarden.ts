@@ -71,6 +71,8 @@ export interface PgwardenOptions {
    * audience's `/.default`); undefined: none. */
   oauth?: { port: number; scope?: string };
   throttle?: Partial<ThrottlePolicy>;
+  /** How long a query in flight when its session's token expires may still run (tests shorten it). */
+  sessionExpiryGraceMs?: number;
   /** The authentication method of a new cluster (default both). */
   authMethod?: AuthMethod;
   /**
@@ -202,6 +204,7 @@ export async function startPgwarden(options: PgwardenOptions): Promise<RunningPg
       backend: cluster.backend,
       roles,
       authMethod: () => catalog.authMethod,
+      sessionExpiry: () => catalog.sessionExpiry,
       audit,
       ...(verifier
         ? { entra: { verifier, derivedKeys: new DerivedKeys(cluster.gatewaySecret), ...(identity.membership ? { membership: identity.membership } : {}) } }
@@ -219,6 +222,7 @@ export async function startPgwarden(options: PgwardenOptions): Promise<RunningPg
         throttle: options.throttle,
         transactionPool: options.transactionPool,
         oauth: oauth && { port: oauth.port, discoveryUrl: oauth.discoveryUrl, scope: oauth.scope },
+        sessionExpiryGraceMs: options.sessionExpiryGraceMs,
       }),
     });
     const address = await gateway.listen();

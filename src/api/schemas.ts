@@ -2,7 +2,7 @@
 // generate the OpenAPI document (/api/v1/openapi.json), so the two cannot drift apart.
 // Objects are strict: an unknown field is an error, not silently ignored.
 import { z } from 'zod';
-import { AUTH_METHODS } from '../catalog/auth-method.js';
+import { AUTH_METHODS, SESSION_EXPIRIES } from '../catalog/auth-method.js';
 import { PRINCIPAL_TYPES } from '../catalog/principals.js';
 
 export const RoleNameParam = z.strictObject({ name: z.string().min(1).max(256).describe('The role name (URL-encoded)') });
@@ -12,12 +12,19 @@ export const AuthMethod = z.enum(AUTH_METHODS).describe('postgres: PostgreSQL au
 export const NodeOutcome = z.object({ node: z.string(), ok: z.boolean(), error: z.string().optional() });
 const Nodes = z.array(NodeOutcome).describe('What happened on each worker; the coordinator changed in one transaction');
 
+export const SessionExpiry = z
+  .enum(SESSION_EXPIRIES)
+  .describe('token: a session signed in with an access token ends when the token expires; never: it lives on (the default)');
+
 export const Authentication = z.object({
   methods: AuthMethod,
   label: z.string(),
+  sessionExpiry: SessionExpiry,
 });
 export const AuthenticationPut = z.strictObject({ methods: AuthMethod });
 export const AuthenticationChanged = Authentication.extend({ previous: AuthMethod, nodes: Nodes });
+export const SessionExpiryBody = z.strictObject({ sessionExpiry: SessionExpiry });
+export const SessionExpiryChanged = SessionExpiryBody.extend({ previous: SessionExpiry });
 
 const Guid = z.string().regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, 'must be a GUID');
 

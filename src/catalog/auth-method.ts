@@ -32,3 +32,12 @@ export async function readAuthMethod(client: pg.Client): Promise<AuthMethod | un
   const v = r.rows[0]?.value;
   return isAuthMethod(v) ? v : undefined;
 }
+
+/** Whether a session signed in with an access token ends when the token expires
+ * (`token`) or lives on (`never`, the managed service's behaviour and the default). */
+export const SESSION_EXPIRIES = ['token', 'never'] as const;
+export type SessionExpiry = (typeof SESSION_EXPIRIES)[number];
+
+export function isSessionExpiry(v: unknown): v is SessionExpiry {
+  return typeof v === 'string' && (SESSION_EXPIRIES as readonly string[]).includes(v);
+}

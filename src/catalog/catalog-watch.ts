@@ -1,23 +1,26 @@
-// Keeps a gateway's view of the catalog current: the authentication method, and which
+// Keeps a gateway's view of the catalog current: the authentication method, the session
+// expiry, and which
 // cached role answers and kept server sessions are stale. Changes arrive at once through LISTEN pgwarden_catalog
 // (the catalog's triggers and the control plane send NOTIFY); a re-read every second is
 // the safety net for a lost notification or a dropped connection, so that a change
 // applies to every new sign-in within a second on every gateway.
 import pg from 'pg';
 import type { Logger } from 'pino';
-import { isAuthMethod, type AuthMethod } from './auth-method.js';
+import { isAuthMethod, isSessionExpiry, type AuthMethod, type SessionExpiry } from './auth-method.js';
 import type { RoleCatalog } from './role-catalog.js';
 
 export const CATALOG_CHANNEL = 'pgwarden_catalog';
 export const REREAD_INTERVAL_MS = 1_000;
 const RECONNECT_DELAY_MS = 1_000;
 const REREAD_SQL = `SELECT (SELECT value FROM pgwarden.settings WHERE name = 'auth_method') AS method,
+  (SELECT value FROM pgwarden.settings WHERE name = 'session_expiry') AS session_expiry,
   (SELECT encode(sha256(convert_to(coalesce(
             string_agg(setdatabase || ' ' || setrole || ' ' || setconfig::text, ',' ORDER BY setdatabase, setrole), ''), 'UTF8')), 'hex')
      FROM pg_db_role_setting) AS settings`;
 
 export class CatalogWatch {
   private method: AuthMethod = 'both';
+  private expiry: SessionExpiry = 'never';
   /** A digest of pg_db_role_setting at the last re-read. */
   private settings: string | undefined;
   private rereading: Promise<void> | undefined;
@@ -35,6 +38,11 @@ export class CatalogWatch {
 
   get authMethod(): AuthMethod {
     return this.method;
+  }
+
+  /** Whether sessions signed in with a token end when it expires. */
+  get sessionExpiry(): SessionExpiry {
+    return this.expiry;
   }
 
   async start(): Promise<void> {
@@ -71,7 +79,15 @@ export class CatalogWatch {
   }
 
   private async readOnce(): Promise<void> {
-    const r = await this.pool.query<{ method: string | null; settings: string }>({ name: 'pgwarden_catalog_reread', text: REREAD_SQL });
+    const r = await this.pool.query<{ method: string | null; session_expiry: string | null; settings: string }>({
+      name: 'pgwarden_catalog_reread',
+      text: REREAD_SQL,
+    });
+    const expiry = r.rows[0]?.session_expiry ?? 'never';
+    if (isSessionExpiry(expiry) && expiry !== this.expiry) {
+      this.log.info({ event: 'session-expiry', sessionExpiry: expiry }, 'session expiry changed');
+      this.expiry = expiry;
+    }
     const v = r.rows[0]?.method ?? undefined;
     if (isAuthMethod(v) && v !== this.method) {
       this.log.info({ event: 'auth-method', method: v }, 'authentication method changed');

@@ -19,9 +19,19 @@ export function registerManageCommands(program: Command): void {
   // pgwarden auth
   const auth = program.command('auth').description("the cluster's authentication methods");
   withApiOptions(auth.command('show').description('show the authentication methods')).action(async (o: ApiOptions) => {
-    const r = await (await session(o)).call<{ methods: string; label: string }>('GET', '/authentication');
+    const r = await (await session(o)).call<{ methods: string; label: string; sessionExpiry: string }>('GET', '/authentication');
     if (o.output === 'json') print('json', r);
-    else process.stdout.write(`${r.methods}  (${r.label})\n`);
+    else process.stdout.write(`${r.methods}  (${r.label})\nsession expiry: ${r.sessionExpiry}\n`);
+  });
+  withApiOptions(
+    auth
+      .command('set-session-expiry')
+      .argument('<expiry>', 'token (a session signed in with an access token ends when the token expires) or never (the default)')
+      .description('whether sessions signed in with an access token end with it; applies within a second'),
+  ).action(async (expiry: string, o: ApiOptions) => {
+    const r = await (await session(o)).call<{ sessionExpiry: string; previous: string }>('PUT', '/authentication/session-expiry', { sessionExpiry: expiry });
+    if (o.output === 'json') return print('json', r);
+    process.stdout.write(`session expiry: ${r.sessionExpiry} (was ${r.previous})\n`);
   });
   withApiOptions(
     auth

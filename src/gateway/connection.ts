@@ -18,6 +18,7 @@ import type { GatewayContext } from './context.js';
 import { pump } from './pump.js';
 import type { PooledSession } from './server-pool.js';
 import { SessionReuse } from './session-reuse.js';
+import { watchSession } from './token-expiry.js';
 import { poolKey } from './server-pool.js';
 import { TransactionClient } from './txpool/client.js';
 import type { TransactionPool } from './txpool/pool.js';
@@ -211,6 +212,12 @@ export class ClientConnection {
     const early = this.io.wire.detach();
     const issued = backend.key ? this.ctx.cancels.issue(backend.key, this.ctx.backend) : undefined;
     this.socket.write(Buffer.concat([proof.finalMessages, startupMessages(backend, issued?.key)]));
+    // Bytes the client sent ahead of its sign-in's end were not followed: no reuse then.
+    const reuse = early.length === 0 ? this.reuse?.onCleanEnd(backend) : undefined;
+    const expiry =
+      proof.expiresAtMs === undefined
+        ? undefined
+        : watchSession(this.ctx, { role: this.role, client: this.socket, backend, expiresAtMs: proof.expiresAtMs }, reuse?.tracker, early);
     if (early.length > 0) backend.socket.write(early);
     const client = this.socket;
     this.signedIn(client);
@@ -219,14 +226,15 @@ export class ClientConnection {
       client,
       backend.socket,
       (stats) => {
+        expiry?.stop();
         issued?.withdraw();
         this.ctx.sessions.delete(client);
         metrics?.connectionsActive.dec();
         metrics?.bytes.inc({ direction: 'client-to-server' }, stats.bytesFromClient);
         metrics?.bytes.inc({ direction: 'server-to-client' }, stats.bytesFromServer);
       },
-      // Bytes the client sent ahead of its sign-in's end were not followed: no reuse then.
-      early.length === 0 ? this.reuse?.onCleanEnd(backend) : undefined,
+      reuse,
+      expiry?.tracker,
     );
   }
 

@@ -14,6 +14,7 @@ import type { CancelRegistry } from './cancel.js';
 import type { OpeningQueue } from './opening-queue.js';
 import type { ServerPool } from './server-pool.js';
 import type { TransactionPool } from './txpool/pool.js';
+import type { SessionExpiry } from '../catalog/auth-method.js';
 
 /** The gateway's certificate as served to new connections. */
 export interface GatewayTls {
@@ -61,6 +62,10 @@ export interface GatewayContext {
   /** Set on the OAuth port: Entra principals sign in with SASL OAUTHBEARER
    * (sign-in/oauth-bearer.ts) instead of a token in the password field. */
   readonly oauth: OAuthChallenge | undefined;
+  /** Whether sessions signed in with a token end when it expires (token-expiry.ts). */
+  readonly sessionExpiry: () => SessionExpiry;
+  /** How long a query in flight at the token's expiry may still run. */
+  readonly sessionExpiryGraceMs: number;
   readonly sessions: Set<Socket>;
   readonly throttle: SignInThrottle;
   readonly metrics: Metrics | undefined;

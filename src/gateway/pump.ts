@@ -21,10 +21,11 @@ export interface Reuse {
 }
 
 /** Pipes `client` and `server` both ways until either closes (or the server connection
- * is released); calls `onClose` once. */
-export function pump(client: Socket, server: Socket, onClose: (stats: PumpStats) => void, reuse?: Reuse): void {
+ * is released); calls `onClose` once. `observer` follows the messages when there is no
+ * reuse (token-expiry.ts). */
+export function pump(client: Socket, server: Socket, onClose: (stats: PumpStats) => void, reuse?: Reuse, observer?: SessionTracker): void {
   const stats: PumpStats = { bytesFromClient: 0, bytesFromServer: 0 };
-  const tracker = reuse?.tracker;
+  const tracker = reuse?.tracker ?? observer;
   // Every listener the pump adds, so that a release can take them all off again.
   // EventEmitter's own listener type (any arguments).
   type Listener = (...args: any[]) => void;
@@ -59,7 +60,7 @@ export function pump(client: Socket, server: Socket, onClose: (stats: PumpStats)
       tracker.fromClient(chunk);
       // A server that has ended or gone (its FATAL message may have left it "idle") is
       // not released: the bytes go on, and the sockets close as they would.
-      if (tracker.reusable && !serverEnded && !server.destroyed && server.writable) {
+      if (reuse && tracker.reusable && !serverEnded && !server.destroyed && server.writable) {
         const before = chunk.subarray(0, Math.max(0, tracker.terminatedAt!));
         if (before.length > 0) server.write(before);
         release();

@@ -16,6 +16,8 @@ import { SignInThrottle, type ThrottlePolicy } from '../util/throttle.js';
 import { errorResponse } from '../protocol/messages.js';
 import type { Metrics } from '../observability/metrics.js';
 import { ClientConnection } from './connection.js';
+import { SESSION_EXPIRY_GRACE_MS } from './token-expiry.js';
+import type { SessionExpiry } from '../catalog/auth-method.js';
 import { DEFAULT_TRANSACTION_POOL, TransactionPool, type TransactionPoolOptions } from './txpool/pool.js';
 import type { EntraSignIn, GatewayContext, GatewayTls, OAuthChallenge } from './context.js';
 import { DEFAULTS } from '../util/defaults.js';
@@ -28,6 +30,10 @@ export interface GatewayOptions {
   roles: RoleCatalog;
   /** The cluster's authentication method now (default: both, fixed). */
   authMethod?: () => AuthMethod;
+  /** The cluster's session expiry now (default: never, fixed). */
+  sessionExpiry?: () => SessionExpiry;
+  /** How long a query in flight when its session's token expires may still run (default 5 minutes). */
+  sessionExpiryGraceMs?: number;
   audit?: AuditWriter;
   /** Microsoft Entra sign-in (token verification and derived role passwords). */
   entra?: EntraSignIn;
@@ -125,6 +131,8 @@ export class Gateway {
       serverPool,
       transactionPool: undefined,
       oauth: undefined,
+      sessionExpiry: options.sessionExpiry ?? (() => 'never'),
+      sessionExpiryGraceMs: options.sessionExpiryGraceMs ?? SESSION_EXPIRY_GRACE_MS,
       sessions: new Set(),
       throttle: new SignInThrottle(Date.now, options.throttle),
       metrics: options.metrics,

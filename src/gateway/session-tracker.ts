@@ -68,6 +68,20 @@ export class SessionTracker {
     }
   }
 
+  /** Called after a ReadyForQuery that leaves nothing owed (token-expiry.ts waits for it). */
+  onIdle: (() => void) | undefined;
+
+  /** No query in flight: every point the client asked to be answered was answered, no
+   * extended-protocol message waits for a Sync, and nothing has come half-way. */
+  get idle(): boolean {
+    return !this.broken && this.awaiting === 0 && !this.unsynced && this.server.atBoundary && this.client.atBoundary;
+  }
+
+  /** Nothing of a server message has gone to the client half-way. */
+  get betweenServerMessages(): boolean {
+    return !this.broken && this.server.atBoundary;
+  }
+
   /** True when the server is idle, owes no answer, has sent nothing half-way (an
    * asynchronous notice, say), and the client ended cleanly. */
   get reusable(): boolean {
@@ -93,6 +107,7 @@ export class SessionTracker {
     if (type === Z) {
       if (this.awaiting > 0) this.awaiting--;
       this.status = body[0] ?? 0;
+      if (this.awaiting === 0) this.onIdle?.();
     } else {
       try {
         const [name, next] = readCString(body, 0);

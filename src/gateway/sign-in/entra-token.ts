@@ -34,8 +34,10 @@ export function requireTls(io: ClientTransport): void {
 export async function proveToken(entra: EntraSignIn | undefined, principal: EntraPrincipal, token: string): Promise<ClientProof> {
   if (!entra) throw new SignInRejected('entra-not-configured');
   let reuseScope: string | undefined;
+  let expiresAtMs: number;
   try {
     const verified = await entra.verifier.verify(token);
+    expiresAtMs = verified.expiresAt * 1000;
     await matchPrincipalAsking(verified, principal, entra.membership);
     // Members of a group sign in as one role: a kept session goes only to the same
     // member again (session state DISCARD ALL does not reach stays with one person).
@@ -48,6 +50,7 @@ export async function proveToken(entra: EntraSignIn | undefined, principal: Entr
     finalMessages: authenticationOk(),
     keysFor: entra.derivedKeys.keysFor(principal.roleName, principal.objectId),
     reuseScope,
+    expiresAtMs,
   };
 }
 

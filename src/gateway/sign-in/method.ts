@@ -14,6 +14,8 @@ export interface ClientProof {
   readonly keysFor: Parameters<typeof openBackendSession>[2];
   /** Narrows which kept server sessions may serve this client (a group member's own). */
   readonly reuseScope?: string | undefined;
+  /** When the access token the client signed in with expires (ms since the epoch). */
+  readonly expiresAtMs?: number | undefined;
 }
 
 export interface SignInMethod {
