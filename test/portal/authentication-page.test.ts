@@ -536,3 +536,38 @@ describe('Nodes', () => {
     assert.deepEqual(nodesErrors.errors, []);
   });
 });
+
+describe('Sessions', () => {
+  let sessionsContext: BrowserContext;
+  let sessionsErrors: PageErrors;
+
+  before(async () => {
+    sessionsContext = await newContext(browser);
+    page = await sessionsContext.newPage();
+    sessionsErrors = new PageErrors();
+    sessionsErrors.watch(page);
+    await page.goto(`${env.url}/`);
+    await page.getByLabel('Password of citus').fill(CITUS_PASSWORD);
+    await page.getByRole('button', { name: 'Sign in as citus' }).click();
+    await page.getByRole('heading', { name: 'Authentication', level: 1 }).waitFor();
+  });
+  after(() => sessionsContext?.close());
+
+  test('"End sessions when their access token expires": staged, saved, shown again after a reload', async () => {
+    const expiry = page.getByRole('checkbox', { name: /End sessions when their access token expires/ });
+    assert.equal(await expiry.isChecked(), false, 'never is the default');
+    await expiry.check();
+    await page.getByText('End sessions when their access token expires', { exact: true }).first().waitFor();
+    assert.equal(await page.getByText('1 unsaved change').isVisible(), true);
+    assert.equal(await saveAll(page), 'Saved: 1 change applied on every node');
+    const api = await page.evaluate<{ sessionExpiry: string }>(`fetch('/api/v1/authentication').then((r) => r.json())`);
+    assert.equal(api.sessionExpiry, 'token');
+    await page.reload();
+    await page.getByRole('heading', { name: 'Authentication', level: 1 }).waitFor();
+    assert.equal(await page.getByRole('checkbox', { name: /End sessions when their access token expires/ }).isChecked(), true);
+    await page.getByRole('checkbox', { name: /End sessions when their access token expires/ }).uncheck();
+    assert.equal(await saveAll(page), 'Saved: 1 change applied on every node');
+    await shot(page, '20-session-expiry', true);
+    assert.deepEqual(sessionsErrors.errors, []);
+  });
+});

@@ -7,6 +7,7 @@ import {
   applyOrder,
   describe as describeChange,
   effectiveMethod,
+  effectiveSessionExpiry,
   notices,
   roleRows,
   stageAddAdmins,
@@ -15,6 +16,7 @@ import {
   stageMethod,
   stageRemoveAdmin,
   stageResetPassword,
+  stageSessionExpiry,
   takenRoleNames,
   unstage,
   type ServerState,
@@ -108,4 +110,19 @@ test('Entra only without an admin blocks Save; citus is warned that it will be d
   );
   const removesSelf = stageRemoveAdmin([], server, 'admin@t.example');
   assert.match(notices(removesSelf, server, { kind: 'entra', name: 'admin@t.example' })[0]!.text, /removing yourself/);
+});
+
+test('session expiry: never unless saved otherwise, one change at most, applied before the methods', () => {
+  assert.equal(effectiveSessionExpiry([], server), 'never');
+  let c = stageSessionExpiry([], server, 'token');
+  assert.equal(effectiveSessionExpiry(c, server), 'token');
+  assert.equal(describeChange(c[0]!), 'End sessions when their access token expires');
+  assert.deepEqual(stageSessionExpiry(c, server, 'never'), []);
+  c = stageMethod(c, server, 'both');
+  assert.deepEqual(
+    applyOrder(c).map((x) => x.kind),
+    ['session-expiry', 'method'],
+  );
+  const saved: ServerState = { ...server, sessionExpiry: 'token' };
+  assert.equal(describeChange(stageSessionExpiry([], saved, 'never')[0]!), 'Keep sessions after their access token expires');
 });

@@ -1,7 +1,7 @@
 // Talking to the control plane from the page: same origin, the session cookie goes along
 // by itself; every change carries the session's CSRF token. Failures are RFC 9457 problems:
 // their `detail` is what the page shows.
-import type { AuthMethod, ClusterState, DirectoryEntry, NodeOutcome, Principal, Role, SessionInfo } from './types.js';
+import type { AuthMethod, ClusterState, DirectoryEntry, NodeOutcome, Principal, Role, SessionExpiry, SessionInfo } from './types.js';
 
 export class ApiError extends Error {
   constructor(
@@ -74,7 +74,9 @@ export class Api {
   signOut = () => this.request<void>('DELETE', '/portal/session');
 
   // The API (/api/v1)
-  authentication = () => this.request<{ methods: AuthMethod; label: string }>('GET', '/api/v1/authentication');
+  authentication = () => this.request<{ methods: AuthMethod; label: string; sessionExpiry: SessionExpiry }>('GET', '/api/v1/authentication');
+  setSessionExpiry = (sessionExpiry: SessionExpiry) =>
+    this.request<{ sessionExpiry: SessionExpiry; previous: SessionExpiry }>('PUT', '/api/v1/authentication/session-expiry', { sessionExpiry });
   setAuthentication = (methods: AuthMethod) => this.request<{ methods: AuthMethod; nodes: NodeOutcome[] }>('PUT', '/api/v1/authentication', { methods });
   admins = () => this.request<{ items: Principal[] }>('GET', '/api/v1/entra-admins');
   addAdmin = (admin: { name: string; type: 'user' | 'servicePrincipal'; objectId?: string; appId?: string }) =>

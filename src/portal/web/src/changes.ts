@@ -2,12 +2,13 @@
 // (choose, add, remove, then Save in the toolbar). Pure functions over plain data, so the
 // rules are easy to read and to test. Passwords live only inside staged changes, in
 // memory, until Save sends them; they are never rendered.
-import { METHOD_LABELS, PRINCIPAL_TYPE_LABELS, type AuthMethod, type Principal, type Role } from './types.js';
+import { METHOD_LABELS, PRINCIPAL_TYPE_LABELS, type AuthMethod, type Principal, type Role, type SessionExpiry } from './types.js';
 
 export type AdminType = 'user' | 'servicePrincipal';
 
 export type ChangeBody =
   | { kind: 'method'; from: AuthMethod; to: AuthMethod }
+  | { kind: 'session-expiry'; from: SessionExpiry; to: SessionExpiry }
   | { kind: 'add-admin'; name: string; type: AdminType; objectId?: string; appId?: string }
   | { kind: 'remove-admin'; name: string; type: Principal['type'] }
   | { kind: 'add-role'; name: string; password: string }
@@ -21,6 +22,8 @@ const withId = (c: ChangeBody): Change => ({ ...c, id: nextId++ });
 
 export interface ServerState {
   readonly method: AuthMethod;
+  /** Absent in states made before the setting existed: never. */
+  readonly sessionExpiry?: SessionExpiry;
   readonly admins: readonly Principal[];
   readonly roles: readonly Role[];
 }
@@ -30,6 +33,12 @@ export interface ServerState {
 export function stageMethod(changes: readonly Change[], server: ServerState, to: AuthMethod): Change[] {
   const rest = changes.filter((c) => c.kind !== 'method');
   return to === server.method ? rest : [...rest, withId({ kind: 'method', from: server.method, to })];
+}
+
+export function stageSessionExpiry(changes: readonly Change[], server: ServerState, to: SessionExpiry): Change[] {
+  const rest = changes.filter((c) => c.kind !== 'session-expiry');
+  const from = server.sessionExpiry ?? 'never';
+  return to === from ? rest : [...rest, withId({ kind: 'session-expiry', from, to })];
 }
 
 export function stageAddAdmins(
@@ -86,6 +95,11 @@ export function effectiveMethod(changes: readonly Change[], server: ServerState)
   return m && m.kind === 'method' ? m.to : server.method;
 }
 
+export function effectiveSessionExpiry(changes: readonly Change[], server: ServerState): SessionExpiry {
+  const c = changes.find((x) => x.kind === 'session-expiry');
+  return c && c.kind === 'session-expiry' ? c.to : (server.sessionExpiry ?? 'never');
+}
+
 export type RowStatus = 'saved' | 'added' | 'removed' | 'password';
 
 export interface AdminRow {
@@ -134,6 +148,8 @@ export function describe(c: ChangeBody): string {
   switch (c.kind) {
     case 'method':
       return `Authentication methods: ${METHOD_LABELS[c.from]} → ${METHOD_LABELS[c.to]}`;
+    case 'session-expiry':
+      return c.to === 'token' ? 'End sessions when their access token expires' : 'Keep sessions after their access token expires';
     case 'add-admin':
       return `Add Microsoft Entra admin ${c.name} (${PRINCIPAL_TYPE_LABELS[c.type]})`;
     case 'remove-admin':
@@ -153,7 +169,15 @@ export function describe(c: ChangeBody): string {
  * saves keeps access until everything else is done.
  */
 export function applyOrder(changes: readonly Change[]): Change[] {
-  const rank: Record<Change['kind'], number> = { 'add-admin': 0, 'add-role': 1, 'reset-password': 2, 'delete-role': 3, 'remove-admin': 4, method: 5 };
+  const rank: Record<Change['kind'], number> = {
+    'add-admin': 0,
+    'add-role': 1,
+    'reset-password': 2,
+    'delete-role': 3,
+    'remove-admin': 4,
+    'session-expiry': 5,
+    method: 6,
+  };
   return [...changes].sort((a, b) => rank[a.kind] - rank[b.kind] || a.id - b.id);
 }
 

@@ -8,6 +8,9 @@ export const METHOD_LABELS: Record<AuthMethod, string> = {
   both: 'PostgreSQL and Microsoft Entra authentication',
 };
 
+/** Whether a session signed in with an access token ends when the token expires. */
+export type SessionExpiry = 'token' | 'never';
+
 export const allowsNative = (m: AuthMethod): boolean => m !== 'entra';
 export const allowsEntra = (m: AuthMethod): boolean => m !== 'postgres';
 

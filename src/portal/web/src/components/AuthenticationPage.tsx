@@ -7,12 +7,14 @@ import {
   applyOrder,
   describe,
   effectiveMethod,
+  effectiveSessionExpiry,
   notices,
   roleRows,
   stageAddAdmins,
   stageAddRole,
   stageDeleteRole,
   stageMethod,
+  stageSessionExpiry,
   stageRemoveAdmin,
   stageResetPassword,
   takenRoleNames,
@@ -26,7 +28,7 @@ import { PendingSummary, SaveResults, Toolbar, type ChangeOutcome } from './Chan
 import { Icon } from './Icon.js';
 import { NodesSection } from './NodesSection.js';
 import { AddRolePanel, ResetPasswordPanel } from './RolePanels.js';
-import { EntraSection, MethodsSection, RolesSection } from './Sections.js';
+import { EntraSection, MethodsSection, RolesSection, SessionExpirySection } from './Sections.js';
 
 /** How often the nodes are polled while the page is visible. */
 const NODES_POLL_MS = 5_000;
@@ -39,6 +41,9 @@ async function applyChange(c: Change): Promise<NodeOutcome[]> {
   switch (c.kind) {
     case 'method':
       return (await api.setAuthentication(c.to)).nodes;
+    case 'session-expiry':
+      await api.setSessionExpiry(c.to);
+      return [];
     case 'add-admin':
       return (await api.addAdmin({ name: c.name, type: c.type, ...(c.objectId ? { objectId: c.objectId } : {}), ...(c.appId ? { appId: c.appId } : {}) }))
         .nodes;
@@ -70,7 +75,7 @@ export function AuthenticationPage({ me, announce }: { me: { kind: 'citus' | 'en
   const load = useCallback(async () => {
     try {
       const [auth, admins, roles] = await Promise.all([api.authentication(), api.admins(), api.roles()]);
-      setServer({ method: auth.methods, admins: admins.items, roles: roles.items });
+      setServer({ method: auth.methods, sessionExpiry: auth.sessionExpiry, admins: admins.items, roles: roles.items });
       setLoadError(undefined);
     } catch (e) {
       if (!(e instanceof ApiError && e.status === 401)) setLoadError(message(e));
@@ -146,6 +151,7 @@ export function AuthenticationPage({ me, announce }: { me: { kind: 'citus' | 'en
     if (!server) return undefined;
     return {
       method: effectiveMethod(changes, server),
+      sessionExpiry: effectiveSessionExpiry(changes, server),
       admins: adminRows(changes, server),
       roles: roleRows(changes, server),
       notices: notices(changes, server, me),
@@ -201,6 +207,11 @@ export function AuthenticationPage({ me, announce }: { me: { kind: 'citus' | 'en
           value={view.method}
           saved={server.method}
           onChange={(m) => stage(stageMethod(changes, server, m), 'Authentication methods changed; not saved yet.')}
+        />
+        <SessionExpirySection
+          value={view.sessionExpiry}
+          saved={server.sessionExpiry ?? 'never'}
+          onChange={(v) => stage(stageSessionExpiry(changes, server, v), 'Session expiry changed; not saved yet.')}
         />
         <EntraSection
           rows={view.admins}

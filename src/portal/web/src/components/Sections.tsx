@@ -3,7 +3,7 @@
 // state with the staged changes on top (badges: Added, Removed, New password).
 import type { RefObject } from 'preact';
 import type { AdminRow, RoleRow, RowStatus } from '../changes.js';
-import { allowsEntra, allowsNative, METHOD_LABELS, PRINCIPAL_TYPE_LABELS, type AuthMethod } from '../types.js';
+import { allowsEntra, allowsNative, METHOD_LABELS, PRINCIPAL_TYPE_LABELS, type AuthMethod, type SessionExpiry } from '../types.js';
 import { Icon, type IconName } from './Icon.js';
 import { Menu } from './Menu.js';
 
@@ -35,6 +35,28 @@ export function MethodsSection({ value, saved, onChange }: { value: AuthMethod; 
           ))}
         </div>
       </fieldset>
+    </section>
+  );
+}
+
+/** Whether sessions signed in with an access token end with it (`pgwarden auth set-session-expiry`). */
+export function SessionExpirySection({ value, saved, onChange }: { value: SessionExpiry; saved: SessionExpiry; onChange: (v: SessionExpiry) => void }) {
+  return (
+    <section class="card" aria-labelledby="session-expiry-heading">
+      <h2 id="session-expiry-heading">Sessions</h2>
+      <label class={`radio${value === 'token' ? ' selected' : ''}`}>
+        <input type="checkbox" name="session-expiry" checked={value === 'token'} onChange={(e) => onChange(e.currentTarget.checked ? 'token' : 'never')} />
+        <span>
+          <span class="radio-label">
+            End sessions when their access token expires
+            {value !== saved ? <span class="badge added">Unsaved</span> : null}
+          </span>
+          <span class="radio-help">
+            A session signed in with a Microsoft Entra token ends when the token does; a query in flight may finish first (up to 5 minutes). Otherwise sessions
+            live on, as in the managed service. Native roles are not affected.
+          </span>
+        </span>
+      </label>
     </section>
   );
 }
