@@ -60,6 +60,7 @@ test('never (the default): a session outlives its token', async () => {
 
 test('token: idle sessions end at the expiry, a query in flight first finishes (within the grace period), native roles stay', async () => {
   await setSessionExpiry(pw.cluster, 'token');
+  await waitFor(() => pw.catalog.sessionExpiry === 'token', 10_000, 'the gateway to see the setting');
   try {
     const native = await connect('citus', CITUS_PASSWORD);
     const { token, expiresAtMs } = await shortToken(4);
@@ -93,6 +94,18 @@ test('token: idle sessions end at the expiry, a query in flight first finishes (
 
     assert.equal((await native.client.query('select current_user as u')).rows[0].u, 'citus');
     await native.client.end();
+  } finally {
+    await setSessionExpiry(pw.cluster, 'never');
+  }
+});
+
+test('token: a token accepted within the clock skew after its exp ends its session right after the sign-in', async () => {
+  await setSessionExpiry(pw.cluster, 'token');
+  await waitFor(() => pw.catalog.sessionExpiry === 'token', 10_000, 'the gateway to see the setting');
+  try {
+    const { token } = await shortToken(-60);
+    const s = await connect(admin.username, token);
+    assert.match(String((await s.ended)?.message), /the access token of this session has expired/);
   } finally {
     await setSessionExpiry(pw.cluster, 'never');
   }
