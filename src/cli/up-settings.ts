@@ -4,6 +4,7 @@
 import type { Command } from 'commander';
 import { PgwardenError } from '../util/errors.js';
 import { asOptionValues, readConfigFile } from './config-file.js';
+import { parseConnInfo } from '../cluster/conninfo.js';
 import type { AuthMethod } from '../catalog/auth-method.js';
 
 /** `pgwarden up`'s options, by commander's names for them. */
@@ -68,6 +69,13 @@ export async function upSettingsOf(command: Command): Promise<UpSettings> {
   const given = command.opts<Record<string, unknown>>();
   if (command.getOptionValueSource('citusPassword') === 'cli') {
     throw new PgwardenError('CONFIG_INVALID', "--citus-password on the command line would show in `ps`; set PGWARDEN_CITUS_PASSWORD in pgwarden's environment");
+  }
+  for (const option of ['coordinator', 'worker'] as const) {
+    const value = given[option] as string | string[] | undefined;
+    if (command.getOptionValueSource(option) !== 'cli' || value === undefined) continue;
+    if ((Array.isArray(value) ? value : [value]).some((c) => parseConnInfo(c).password !== undefined)) {
+      throw new PgwardenError('CONFIG_INVALID', `--${option}: a password on the command line would show in \`ps\`; set PGPASSWORD in pgwarden's environment`);
+    }
   }
   const defaults = new Map<string, unknown>();
   const fixed = new Map<string, { value: unknown; source: Source }>();

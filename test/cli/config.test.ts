@@ -77,12 +77,9 @@ test('config check: a good file passes; unknown keys, bad values, secrets and ba
 test('config show: defaults, the file, the environment and the command line, in that order, secrets masked', async () => {
   await withDir(async (dir) => {
     await writeFile(join(dir, 'p.yaml'), 'data-dir: state\nport: 6000\nmax-connections: 500\n');
-    const r = await runCli(
-      ['config', 'show', '--config', join(dir, 'p.yaml'), '--port', '7000', '--worker', 'host=w1 password=Hush-Hush-42', '--coordinator', 'host=c'],
-      {
-        env: { PGWARDEN_CITUS_PASSWORD: 'Citus-Hush-43', PGPASSWORD: 'Pg-Hush-44' },
-      },
-    );
+    const r = await runCli(['config', 'show', '--config', join(dir, 'p.yaml'), '--port', '7000', '--worker', 'host=w1', '--coordinator', 'host=c'], {
+      env: { PGWARDEN_CITUS_PASSWORD: 'Citus-Hush-43', PGPASSWORD: 'Pg-Hush-44' },
+    });
     assert.equal(r.code, 0, r.stderr);
     const lines = r.stdout.split('\n');
     const line = (key: string): string => lines.find((l) => l.startsWith(`${key}:`) || l.startsWith(`# ${key}:`)) ?? '';
@@ -90,7 +87,7 @@ test('config show: defaults, the file, the environment and the command line, in 
     assert.equal(line('port'), 'port: 7000  # command line');
     assert.equal(line('max-connections'), `max-connections: 500  # ${join(dir, 'p.yaml')}`);
     assert.equal(line('auth-timeout'), 'auth-timeout: 30  # default');
-    assert.equal(line('worker'), 'worker: [host=w1 password=***]  # command line');
+    assert.equal(line('worker'), 'worker: [host=w1]  # command line');
     assert.equal(line('pool-port'), '# pool-port: (not set)');
     assert.match(line('citus-password'), /^# citus-password: \*{8} /);
     assert.match(line('PGPASSWORD'), /^# PGPASSWORD: \*{8} /);
@@ -98,11 +95,20 @@ test('config show: defaults, the file, the environment and the command line, in 
   });
 });
 
-test('--citus-password on the command line is refused; the environment variable is the way', async () => {
-  const r = await runCli(['up', '--citus-password', 'Visible-In-Ps-1']);
-  assert.equal(r.code, 2);
-  assert.match(r.stderr, /PGWARDEN_CITUS_PASSWORD/);
-  assert.doesNotMatch(r.stderr, /Visible-In-Ps-1/);
+test('no secret on the command line: --citus-password and a password in --coordinator or --worker are refused, naming the variable', async () => {
+  const cases: Array<[string[], RegExp]> = [
+    [['--citus-password', 'Visible-In-Ps-1'], /--citus-password on the command line .* set PGWARDEN_CITUS_PASSWORD/],
+    [['--coordinator', 'host=c password=Visible-In-Ps-1'], /--coordinator: a password on the command line .* set PGPASSWORD/],
+    [['--coordinator', 'host=c', '--worker', 'host=w1', 'postgresql://u:Visible-In-Ps-1@w2/db'], /--worker: a password on the command line .* set PGPASSWORD/],
+  ];
+  for (const command of ['up', 'config show']) {
+    for (const [args, expected] of cases) {
+      const r = await runCli([...command.split(' '), ...args]);
+      assert.equal(r.code, 2, `${command} ${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, expected);
+      assert.doesNotMatch(r.stderr, /Visible-In-Ps-1/);
+    }
+  }
 });
 
 test('up --config: a bad file stops it before anything starts; a good one is used, options override it, paths are relative to it', async () => {
