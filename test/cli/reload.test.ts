@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { get } from 'node:https';
 import pg from 'pg';
 import { makeCa, makeServerCert } from '../../src/tls/certificates.js';
 import { makeDataDir, psql, runCli, start, waitFor, PGWARDEN_BIN } from '../helpers/pgwarden.js';
@@ -55,6 +56,14 @@ test('SIGHUP and pgwarden reload: a renewed certificate for new connections, ses
       assert.notEqual(r.code, 0);
       assert.match(r.stderr, /certificate verify failed/, `trusting CA ${ca}`);
     };
+    const apiUrl = /API, portal +(https:\/\/\S+)/.exec(p.output())![1]!;
+    const apiTrusting = (ca: { caPem: string }): Promise<string> =>
+      new Promise((resolve) => {
+        get(`${apiUrl}/healthz`, { ca: ca.caPem }, (res) => {
+          res.resume();
+          resolve(String(res.statusCode));
+        }).on('error', (e) => resolve(e.message));
+      });
     const poolDebugLines = async (): Promise<number> => (await readFile(log, 'utf8')).split('\n').filter((l) => l.includes('"pool-server-opened"')).length;
 
     await signsIn('one');
@@ -64,6 +73,8 @@ test('SIGHUP and pgwarden reload: a renewed certificate for new connections, ses
     await before.connect();
     await signsIn('one', poolPort);
     assert.equal(await poolDebugLines(), 0, 'log-level info: no debug line');
+    assert.equal(await apiTrusting(one), '200');
+    assert.notEqual(await apiTrusting(two), '200');
 
     // The renewal: new files under the same names, and other settings in the file.
     await useCertificate(two, two);
@@ -73,6 +84,7 @@ test('SIGHUP and pgwarden reload: a renewed certificate for new connections, ses
     assert.match(done.stdout, /a new certificate is served to new connections; changed: max-connections, log-level/);
     await signsIn('two');
     await refusedFor('one');
+    assert.equal(await apiTrusting(two), '200', 'the API serves the new certificate too');
     assert.equal((await before.query('select current_user as who')).rows[0].who, 'citus', 'the session opened before continues');
     // The pool opens a server session for another database (and logs it at debug).
     await signsIn('two', poolPort, 'postgres');
