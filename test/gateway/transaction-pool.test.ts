@@ -236,7 +236,8 @@ test('server sessions that PostgreSQL ends while idle in the pool are dropped; t
   await c.query('SELECT 1'); // the pool now has an idle session of this group
   const ended = await pw.cluster.withSuperuser(pw.cluster.coordinator, async (s) => {
     const r = await s.query<{ n: number }>(
-      "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE usename = 'citus' AND application_name = '' AND state = 'idle'",
+      'SELECT count(*) FILTER (WHERE pg_terminate_backend(pid))::int AS n FROM pg_stat_activity ' +
+        "WHERE usename = 'citus' AND application_name = '' AND state = 'idle'",
     );
     return r.rows[0]!.n;
   });
