@@ -26,8 +26,10 @@ const running = await startPgwarden({
     superuser_reserved_connections: '3',
     synchronous_commit: 'off',
   },
-  // The load test lets all its clients sign in at once (--max-pending-auth).
+  // The load test lets all its clients sign in at once (--max-pending-auth), and gives each
+  // sign-in more time (--auth-timeout) when the machine it shares with them is slow.
   ...(process.env.BENCH_MAX_PENDING_AUTH ? { maxPendingAuth: Number(process.env.BENCH_MAX_PENDING_AUTH) } : {}),
+  ...(process.env.BENCH_AUTH_TIMEOUT ? { authTimeoutMs: Number(process.env.BENCH_AUTH_TIMEOUT) * 1000 } : {}),
   // BENCH_SERVER_POOL=0 runs the gateway without kept server sessions (and so without
   // following message boundaries), to compare.
   ...(process.env.BENCH_SERVER_POOL ? { serverPool: { maxIdle: Number(process.env.BENCH_SERVER_POOL) } } : {}),
