@@ -11,14 +11,15 @@ import { errorResponse, negotiateProtocolVersion } from '../protocol/messages.js
 import { allowsEntra, allowsNative } from '../catalog/auth-method.js';
 import { PgwardenError, describeError, isPgwardenError } from '../util/errors.js';
 import { retryAfterText } from '../util/throttle.js';
-import { BackendRefusal, startupMessages, type BackendSession } from './backend.js';
+import { BackendRefusal, sendCancel, startupMessages, type BackendSession } from './backend.js';
+import { buildCancelRequest } from '../protocol/startup.js';
 import { serverSession } from './server-session.js';
 import { ClientTransport, type Startup } from './client-transport.js';
 import type { GatewayContext } from './context.js';
 import { pump } from './pump.js';
 import type { PooledSession } from './server-pool.js';
 import { SessionReuse } from './session-reuse.js';
-import { watchSession } from './token-expiry.js';
+import { tokenExpiredMessage, watchSession, whenTokenExpires } from './token-expiry.js';
 import { poolKey } from './server-pool.js';
 import { TransactionClient } from './txpool/client.js';
 import type { TransactionPool } from './txpool/pool.js';
@@ -265,12 +266,20 @@ export class ClientConnection {
       open,
       log: this.ctx.log,
       onClose: () => {
+        stopExpiry?.();
         issued.withdraw();
         this.ctx.sessions.delete(socket);
         metrics?.connectionsActive.dec();
       },
     });
     const issued = this.ctx.cancels.issueRoute(() => client.backendKey, this.ctx.backend);
+    const { backend: target, sessionExpiryGraceMs: graceMs } = this.ctx;
+    const stopExpiry =
+      proof.expiresAtMs === undefined
+        ? undefined
+        : whenTokenExpires(proof.expiresAtMs, this.ctx.sessionExpiry, () =>
+            client.expire(tokenExpiredMessage(), graceMs, (key) => sendCancel(target, buildCancelRequest(key.processId, key.secretKey))),
+          );
     socket.write(Buffer.concat([proof.finalMessages, startupMessages({ parameters, notices: EMPTY, trailing: EMPTY }, issued.key)]));
     this.signedIn(socket);
     client.start(early);

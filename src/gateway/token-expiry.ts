@@ -36,6 +36,35 @@ export interface ExpiryWatch {
   readonly log: Logger;
 }
 
+/** What the client is told when its session ends with its token. */
+export function tokenExpiredMessage(): Buffer {
+  return errorResponse({
+    severity: 'FATAL',
+    sqlstate: '28000',
+    message: 'the access token of this session has expired',
+    detail: 'Session expiry is "token" for this cluster: a session signed in with an access token ends when the token does.',
+    hint: 'Acquire a new token and connect again.',
+  });
+}
+
+/** Calls `then` once the token has expired while the setting is `token` (looked at when
+ * it expires, then every minute); returns what stops the wait. For the transaction pool,
+ * whose client ends itself (txpool/client.ts expire()). */
+export function whenTokenExpires(expiresAtMs: number, setting: () => SessionExpiry, then: () => void): () => void {
+  let timer: NodeJS.Timeout | undefined;
+  const wait = (ms: number): void => {
+    timer = setTimeout(check, Math.min(Math.max(0, ms), MAX_TIMER_MS));
+    timer.unref();
+  };
+  const check = (): void => {
+    if (Date.now() < expiresAtMs) return wait(expiresAtMs - Date.now());
+    if (setting() !== 'token') return wait(RECHECK_MS);
+    then();
+  };
+  wait(expiresAtMs - Date.now());
+  return () => clearTimeout(timer);
+}
+
 /** Watches one session; returns what stops the watch (the session ended on its own). */
 export function watchTokenExpiry(w: ExpiryWatch): () => void {
   let timer: NodeJS.Timeout | undefined;
@@ -60,15 +89,7 @@ export function watchTokenExpiry(w: ExpiryWatch): () => void {
     // The FATAL goes only between two of the server's messages; in the middle of one it
     // would be read as part of it, and the client just sees the connection close.
     if (how === 'idle' || w.tracker.betweenServerMessages) {
-      w.client.end(
-        errorResponse({
-          severity: 'FATAL',
-          sqlstate: '28000',
-          message: 'the access token of this session has expired',
-          detail: 'Session expiry is "token" for this cluster: a session signed in with an access token ends when the token does.',
-          hint: 'Acquire a new token and connect again.',
-        }),
-      );
+      w.client.end(tokenExpiredMessage());
     } else {
       w.client.destroy();
     }

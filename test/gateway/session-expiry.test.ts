@@ -18,7 +18,7 @@ let admin: SavedAdmin;
 let ca: string;
 
 before(async () => {
-  pw = await startTestPgwarden({ sessionExpiryGraceMs: GRACE_MS });
+  pw = await startTestPgwarden({ sessionExpiryGraceMs: GRACE_MS, transactionPool: { port: 0 } });
   admin = await savedAdmin(pw);
   ca = await readFile(pw.caPath, 'utf8');
 });
@@ -38,8 +38,8 @@ interface Session {
   ended: Promise<Error | undefined>;
 }
 
-async function connect(user: string, password: string): Promise<Session> {
-  const client = new pg.Client({ host: 'localhost', port: pw.port, user, password, database: 'postgres', ssl: { ca } });
+async function connect(user: string, password: string, port = pw.port): Promise<Session> {
+  const client = new pg.Client({ host: 'localhost', port, user, password, database: 'postgres', ssl: { ca } });
   let error: Error | undefined;
   client.on('error', (e) => (error ??= e));
   const ended = new Promise<Error | undefined>((resolve) => client.once('end', () => resolve(error)));
@@ -106,6 +106,40 @@ test('token: a token accepted within the clock skew after its exp ends its sessi
     const { token } = await shortToken(-60);
     const s = await connect(admin.username, token);
     assert.match(String((await s.ended)?.message), /the access token of this session has expired/);
+  } finally {
+    await setSessionExpiry(pw.cluster, 'never');
+  }
+});
+
+test('token, on the transaction pool: ends between queries, lets a query in flight finish, cancels one past the grace period', async () => {
+  await setSessionExpiry(pw.cluster, 'token');
+  await waitFor(() => pw.catalog.sessionExpiry === 'token', 10_000, 'the gateway to see the setting');
+  const poolPort = pw.gateway.poolAddress!.port;
+  try {
+    const native = await connect('citus', CITUS_PASSWORD, poolPort);
+    const { token, expiresAtMs } = await shortToken(4);
+    const idle = await connect(admin.username, token, poolPort);
+    const busy = await connect(admin.username, token, poolPort);
+    const tooLong = await connect(admin.username, token, poolPort);
+    const seconds = (expiresAtMs - Date.now()) / 1000 + 2;
+    const finishing = busy.client.query(`select pg_sleep(${seconds.toFixed(3)}), current_user as u`);
+    const cut = tooLong.client.query("select pg_sleep(120), 'pool' as p").then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    assert.match(String((await idle.ended)?.message), /the access token of this session has expired/);
+    assert.equal((await finishing).rows[0].u, admin.username, 'the query in flight finished');
+    assert.match(String((await busy.ended)?.message), /the access token of this session has expired/);
+    assert.ok(await cut, 'a query past the grace period is cut');
+    await tooLong.ended;
+    await waitFor(
+      async () =>
+        Number((await native.client.query("select count(*) as n from pg_stat_activity where query = 'select pg_sleep(120), ''pool'' as p'")).rows[0].n) === 0,
+      10_000,
+      'the cut query to stop',
+    );
+    assert.equal((await native.client.query('select current_user as u')).rows[0].u, 'citus');
+    await native.client.end();
   } finally {
     await setSessionExpiry(pw.cluster, 'never');
   }

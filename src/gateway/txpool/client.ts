@@ -60,6 +60,9 @@ export class TransactionClient implements ServerOwner {
   private unsynced = false;
   private closed = false;
   private readonly client: Socket;
+  /** Set when the client's token has expired (token-expiry.ts): what it is told as it ends. */
+  private expiredMessage: Buffer | undefined;
+  private expiredCancel: (() => void) | undefined;
 
   constructor(private readonly options: TransactionClientOptions) {
     this.client = options.client;
@@ -113,6 +116,7 @@ export class TransactionClient implements ServerOwner {
     }
     this.flushToServer();
     this.maybeRelease();
+    this.maybeExpire();
   };
 
   private readonly onClientDrain = (): void => {
@@ -129,6 +133,7 @@ export class TransactionClient implements ServerOwner {
     }
     this.flushToClient(shared);
     this.maybeRelease();
+    this.maybeExpire();
   }
 
   serverDrain(): void {
@@ -281,6 +286,40 @@ export class TransactionClient implements ServerOwner {
   }
 
   // ---- the end ----
+
+  /** The client's token has expired: it ends, told `message`, as soon as none of its
+   * queries is in flight (now, if none is); after `graceMs` in any case, its query
+   * cancelled with `cancel` (given the backend's key). */
+  expire(message: Buffer, graceMs: number, cancel: (key: NonNullable<BackendSession['key']>) => void): void {
+    if (this.closed || this.expiredMessage) return;
+    this.expiredMessage = message;
+    const key = (): BackendSession['key'] => this.server?.session.key;
+    this.expiredCancel = () => {
+      const k = key();
+      if (k) cancel(k);
+    };
+    this.maybeExpire();
+    if (!this.closed) setTimeout(() => this.endExpired(true), graceMs).unref();
+  }
+
+  /** No query of the client is in flight (a transaction may be open: it is rolled back). */
+  private get noQueryInFlight(): boolean {
+    if (this.acquiring || this.queued.length > 0) return false;
+    return !this.server || (this.responses.empty && !this.unsynced && this.fromServer.atBoundary && this.toServer.length === 0);
+  }
+
+  private maybeExpire(): void {
+    if (this.expiredMessage && !this.closed && this.noQueryInFlight) this.endExpired(false);
+  }
+
+  private endExpired(cut: boolean): void {
+    if (this.closed) return;
+    this.flushToClient();
+    if (cut) this.expiredCancel?.();
+    // Only between two of the server's messages; in the middle of one the client just sees the connection close.
+    if (!this.client.destroyed && this.fromServer.atBoundary) this.client.write(this.expiredMessage!);
+    this.end(false);
+  }
 
   private fail(e: unknown): void {
     if (this.closed) return;
