@@ -1,6 +1,6 @@
 // Starts bench/stack.mjs (pgwarden in its own process) and tells where everything is.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { chmod, mkdtemp } from 'node:fs/promises';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -66,6 +66,10 @@ export async function startStack(): Promise<Stack> {
       if (nl >= 0) resolve(out.slice(0, nl));
     });
     child.once('exit', (code) => reject(new Error(`the pgwarden stack exited (${code})`)));
+  }).catch(async (e: unknown) => {
+    // It never started: nobody else will remove its data directory.
+    await rm(dataDir, { recursive: true, force: true });
+    throw e;
   });
   return { ...(JSON.parse(line) as Omit<Stack, 'dataDir' | 'child'>), dataDir, child };
 }
