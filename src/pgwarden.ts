@@ -32,6 +32,8 @@ import { SignInThrottle, type ThrottlePolicy } from './util/throttle.js';
 import { reload, type Reloadable, type ReloadOutcome, type ReloadSettings } from './reload.js';
 import type { EntraConfig } from './identity/config.js';
 import { TokenVerifier } from './identity/verify-token.js';
+import { OidcVerifier } from './identity/oidc-verifier.js';
+import { checkOidcIssuers, type OidcIssuerConfig } from './identity/oidc-config.js';
 import { ensureLocalTls, loadOperatorTls, type TlsMaterial } from './tls/certificates.js';
 import { PgwardenError } from './util/errors.js';
 import type { Logger } from './util/log.js';
@@ -92,6 +94,8 @@ export interface PgwardenOptions {
       }
     | { kind: 'entra'; config: EntraConfig; graph?: GraphOptions }
     | { kind: 'none' };
+  /** Other OpenID Connect issuers whose principals sign in with their tokens (docs/oidc.md). */
+  oidc?: { issuers: readonly OidcIssuerConfig[]; clockSkewSeconds?: number };
   /** The control plane's REST API (and portal): loopback and 8080 unless given. */
   apiHost?: string;
   apiPort?: number;
@@ -193,6 +197,13 @@ export async function startPgwarden(options: PgwardenOptions): Promise<RunningPg
     if (identity.idp) stoppers.push(() => identity.idp!.close());
     const verifier = identity.config ? new TokenVerifier(identity.config) : undefined;
     if (verifier) stoppers.push(async () => verifier.keys.close());
+    const oidc = options.oidc?.issuers.length
+      ? new OidcVerifier(
+          checkOidcIssuers(options.oidc.issuers),
+          options.oidc.clockSkewSeconds ?? identity.config?.clockSkewSeconds ?? DEFAULTS.clockSkewSeconds,
+        )
+      : undefined;
+    const derivedKeys = new DerivedKeys(cluster.gatewaySecret);
     if (options.oauth && !identity.config)
       throw new PgwardenError('CONFIG_INVALID', '--oauth-port needs an identity provider (the embedded one, or --entra-tenant)');
     const oauth = options.oauth && identity.config && { port: options.oauth.port, ...oauthChallenge(identity.config, options.oauth.scope) };
@@ -206,9 +217,7 @@ export async function startPgwarden(options: PgwardenOptions): Promise<RunningPg
       authMethod: () => catalog.authMethod,
       sessionExpiry: () => catalog.sessionExpiry,
       audit,
-      ...(verifier
-        ? { entra: { verifier, derivedKeys: new DerivedKeys(cluster.gatewaySecret), ...(identity.membership ? { membership: identity.membership } : {}) } }
-        : {}),
+      ...(verifier || oidc ? { entra: { verifier, derivedKeys, ...defined({ membership: identity.membership, oidc }) } } : {}),
       mockKey: cluster.mockKey,
       log,
       metrics,
@@ -236,6 +245,7 @@ export async function startPgwarden(options: PgwardenOptions): Promise<RunningPg
         gatewaySecret: cluster.gatewaySecret,
         tenantId: identity.config?.tenantId,
         verifier,
+        oidcIssuers: oidc?.configs.map((c) => c.issuer) ?? [],
         directory: identity.directory,
         audit,
         reconciler,

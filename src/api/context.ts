@@ -17,6 +17,8 @@ export interface ApiDeps {
   readonly tenantId: string | undefined;
   /** Verifies Entra admins' bearer tokens; undefined without Entra ID. */
   readonly verifier: TokenVerifier | undefined;
+  /** The other OpenID Connect issuers whose principals may be added (--oidc-issuer). */
+  readonly oidcIssuers?: readonly string[];
   /** Directory lookups for admins and principals, where one is available. */
   readonly directory: Directory | undefined;
   readonly audit: AuditWriter;

@@ -31,8 +31,9 @@ const Guid = z.string().regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-
 export const Principal = z.object({
   name: z.string(),
   type: z.enum(PRINCIPAL_TYPES),
-  objectId: z.string(),
-  tenantId: z.string(),
+  objectId: z.string().describe("Entra: the object id. Another issuer's: a user's subject, a group's value in the groups claim"),
+  tenantId: z.string().optional().describe('Microsoft Entra principals: the tenant'),
+  issuer: z.string().optional().describe("Another OpenID Connect issuer's principals: the issuer (absent: the Microsoft Entra tenant)"),
   appId: z.string().optional(),
   isAdmin: z.boolean(),
 });
@@ -42,6 +43,13 @@ export const PrincipalPost = z.strictObject({
   objectId: Guid.optional().describe('Looked up in the directory when omitted'),
   type: z.enum(PRINCIPAL_TYPES).default('user'),
   appId: Guid.optional().describe('Service principals: the application (client) id'),
+  issuer: z.url().max(1000).optional().describe('A configured OpenID Connect issuer (--oidc-issuer); absent: the Microsoft Entra tenant'),
+  subject: z
+    .string()
+    .min(1)
+    .max(255)
+    .optional()
+    .describe("With issuer: a user's subject claim (required), a group's value in the groups claim (default: the name)"),
 });
 export const AdminPost = PrincipalPost.extend({ type: z.enum(['user', 'servicePrincipal']).default('user') });
 export const PrincipalChanged = Principal.extend({ nodes: Nodes });

@@ -1,6 +1,6 @@
-// Microsoft Entra principals known to the cluster: which PostgreSQL role stands for
-// which Entra object. Stored on the coordinator in pgwarden.entra_principals, the one
-// truth that every gateway reads.
+// Principals known to the cluster: which PostgreSQL role stands for which Microsoft Entra
+// object, or for which subject of another OpenID Connect issuer (docs/oidc.md). Stored on
+// the coordinator in pgwarden.entra_principals, the one truth that every gateway reads.
 
 export const PRINCIPAL_TYPES = ['user', 'servicePrincipal', 'group'] as const;
 export type PrincipalType = (typeof PRINCIPAL_TYPES)[number];
@@ -9,9 +9,15 @@ export interface EntraPrincipal {
   /** The PostgreSQL role: a user's UPN, a service principal's or group's display name. */
   readonly roleName: string;
   readonly type: PrincipalType;
-  /** The Entra object id: the stable key (a user deleted and re-created gets a new one). */
+  /** The Entra object id: the stable key (a user deleted and re-created gets a new one).
+   * For an OpenID Connect issuer's principal: a user's subject claim, a group's value in
+   * the groups claim. */
   readonly objectId: string;
-  readonly tenantId: string;
+  /** The Entra tenant; undefined for another issuer's principal. */
+  readonly tenantId: string | undefined;
+  /** Undefined: the cluster's Microsoft Entra tenant. Else the exact `iss` of another
+   * OpenID Connect provider whose tokens alone may sign the principal in. */
+  readonly issuer?: string | undefined;
   /** The application (client) id of a service principal. */
   readonly appId: string | undefined;
   /** Admins have the same privileges as citus. */
@@ -23,7 +29,8 @@ export interface PrincipalRow {
   role_name: string;
   principal_type: PrincipalType;
   object_id: string;
-  tenant_id: string;
+  tenant_id: string | null;
+  issuer: string | null;
   app_id: string | null;
   is_admin: boolean;
 }
@@ -33,7 +40,8 @@ export function principalFromRow(r: PrincipalRow): EntraPrincipal {
     roleName: r.role_name,
     type: r.principal_type,
     objectId: r.object_id,
-    tenantId: r.tenant_id,
+    tenantId: r.tenant_id ?? undefined,
+    issuer: r.issuer ?? undefined,
     appId: r.app_id ?? undefined,
     isAdmin: r.is_admin,
   };

@@ -49,7 +49,7 @@ export class RoleCatalog {
     const res = await this.pool
       .query<Row>({
         name: 'pgwarden-role-lookup',
-        text: `SELECT s.found, s.secret, p.role_name, p.principal_type, p.object_id, p.tenant_id, p.app_id, p.is_admin
+        text: `SELECT s.found, s.secret, p.role_name, p.principal_type, p.object_id, p.tenant_id, p.issuer, p.app_id, p.is_admin
                FROM pgwarden.role_secret($1) AS s
                LEFT JOIN pgwarden.entra_principals AS p ON p.role_name = $1`,
         values: [role],

@@ -39,19 +39,22 @@ export async function installCatalogSchema(client: pg.Client, options: CatalogSc
   await client.query('REVOKE ALL ON FUNCTION pgwarden.role_secret(text) FROM PUBLIC');
   await client.query(`GRANT EXECUTE ON FUNCTION pgwarden.role_secret(text) TO ${gateway}`);
 
-  // Which roles are Microsoft Entra principals (src/catalog/principals.ts).
+  // Which roles are Microsoft Entra principals, or principals of another OpenID Connect
+  // issuer (src/catalog/principals.ts).
   await client.query(`
     CREATE TABLE IF NOT EXISTS pgwarden.entra_principals (
       role_name      text PRIMARY KEY CHECK (octet_length(role_name) BETWEEN 1 AND 63),
       principal_type text NOT NULL CHECK (principal_type IN ('user', 'servicePrincipal', 'group')),
-      object_id      uuid NOT NULL,
-      tenant_id      uuid NOT NULL,
+      object_id      text NOT NULL,
+      tenant_id      uuid,
+      issuer         text,
       app_id         uuid,
       is_admin       boolean NOT NULL DEFAULT false,
       created_at     timestamptz NOT NULL DEFAULT now(),
       CHECK ((principal_type = 'servicePrincipal') = (app_id IS NOT NULL)),
       CHECK (NOT (is_admin AND principal_type = 'group'))
     )`);
+  await migratePrincipals(client);
   await client.query(`GRANT SELECT ON pgwarden.entra_principals TO ${gateway}`);
 
   // Cluster-wide settings (the authentication method), read by every gateway.
@@ -97,4 +100,31 @@ export async function installCatalogSchema(client: pg.Client, options: CatalogSc
   await client.query('CREATE INDEX IF NOT EXISTS audit_log_at ON pgwarden.audit_log (at)');
   await client.query(`GRANT INSERT ON pgwarden.audit_log TO ${gateway}`);
   await client.query(`GRANT USAGE ON SEQUENCE pgwarden.audit_log_id_seq TO ${gateway}`);
+}
+
+/**
+ * Catalogs from before OpenID Connect issuers (issue 16) kept Entra object and tenant ids
+ * as uuid, both required. Now: object_id is text (another issuer's subject need not be a
+ * GUID; an Entra id is kept as its lower-case text, as uuid printed it), tenant_id is
+ * NULL exactly for another issuer's principals, which name their issuer. Existing rows
+ * keep meaning the Entra tenant (issuer NULL). Idempotent; a no-op once done.
+ */
+async function migratePrincipals(client: pg.Client): Promise<void> {
+  const { rows } = await client.query<{ data_type: string }>(
+    `SELECT data_type FROM information_schema.columns WHERE table_schema = 'pgwarden' AND table_name = 'entra_principals' AND column_name = 'object_id'`,
+  );
+  if (rows[0]?.data_type === 'uuid') {
+    await client.query('ALTER TABLE pgwarden.entra_principals ALTER COLUMN object_id TYPE text USING object_id::text');
+    await client.query('ALTER TABLE pgwarden.entra_principals ALTER COLUMN tenant_id DROP NOT NULL');
+  }
+  await client.query('ALTER TABLE pgwarden.entra_principals ADD COLUMN IF NOT EXISTS issuer text');
+  await client.query(`DO $do$ BEGIN
+      IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint WHERE conname = 'entra_principals_issuer_or_tenant'
+                        AND conrelid = 'pgwarden.entra_principals'::regclass) THEN
+        ALTER TABLE pgwarden.entra_principals ADD CONSTRAINT entra_principals_issuer_or_tenant CHECK (
+          CASE WHEN issuer IS NULL
+               THEN tenant_id IS NOT NULL AND object_id ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+               ELSE tenant_id IS NULL AND principal_type <> 'servicePrincipal' AND octet_length(object_id) BETWEEN 1 AND 255 END);
+      END IF;
+    END $do$`);
 }

@@ -16,6 +16,19 @@ const url = z.url();
 /** One value or a list of them; always a list after parsing. */
 const list = z.union([text.transform((s) => [s]), z.array(text).min(1)]);
 
+/** An OpenID Connect issuer: its URL (the flags' settings apply), or a mapping with its own. */
+const oidcIssuer = z.union([
+  url,
+  z.strictObject({
+    issuer: url,
+    audience: list.optional(),
+    'name-claim': text.optional(),
+    'subject-claim': text.optional(),
+    'groups-claim': text.optional(),
+    algorithm: list.optional(),
+  }),
+]);
+
 export interface ConfigKey {
   readonly schema: z.ZodType;
   /** What a good value is, for messages. */
@@ -60,6 +73,16 @@ export const CONFIG_KEYS: Readonly<Record<string, ConfigKey>> = {
   'entra-authority': { schema: url, expected: 'an https URL', reload: true },
   'entra-audience': { schema: list, expected: 'an audience URI, or a list of them', reload: true },
   'clock-skew': { schema: count.max(300), expected: 'a whole number of seconds from 0 to 300', reload: true },
+  'oidc-issuer': {
+    schema: z.union([oidcIssuer.transform((i) => [i]), z.array(oidcIssuer).min(1)]),
+    expected: 'an issuer URL, or a list of them or of mappings (issuer, audience, name-claim, subject-claim, groups-claim, algorithm)',
+  },
+  'oidc-audience': { schema: list, expected: 'an audience, or a list of them' },
+  'oidc-name-claim': { schema: text, expected: 'a claim name' },
+  'oidc-subject-claim': { schema: text, expected: 'a claim name' },
+  'oidc-groups-claim': { schema: text, expected: 'a claim name' },
+  'oidc-algorithm': { schema: list, expected: 'an algorithm (RS256, ES256, EdDSA, ...), or a list of them' },
+  'oidc-ca-file': { schema: path, expected: 'a PEM file', path: true },
   'graph-client-id': { schema: text, expected: 'an application id (a GUID)' },
   'graph-client-secret-file': { schema: path, expected: 'a file', path: true },
   'graph-endpoint': { schema: url, expected: 'an https URL' },

@@ -1,6 +1,7 @@
 // The CLI of the control plane: every command is one API call (api-client.ts), so the
 // CLI, the portal and any other client see the same rules and errors.
 import type { Command } from 'commander';
+import { defined } from '../util/defaults.js';
 import { ApiSession, print, printNodes, promptSecret, readStdinSecret, withApiOptions, type ApiOptions } from './api-client.js';
 
 type Nodes = { nodes?: Array<{ node: string; ok: boolean; error?: string }> };
@@ -57,19 +58,27 @@ export function registerManageCommands(program: Command): void {
       .option('--object-id <id>', 'the Entra object id (looked up in the directory when omitted, where there is one)')
       .option('--type <type>', admins ? 'user or servicePrincipal' : 'user, servicePrincipal or group', 'user')
       .option('--app-id <id>', "a service principal's application (client) id")
+      .option('--issuer <url>', 'a principal of this OpenID Connect issuer (--oidc-issuer of pgwarden up) instead of the Entra tenant')
+      .option('--subject <value>', "with --issuer: a user's subject claim; a group's value in the groups claim (default: the name)")
       .description(admins ? 'add a Microsoft Entra admin' : 'add a Microsoft Entra principal');
     if (!admins) add.option('--admin', 'make it an admin (same as pgwarden admin add)', false);
-    withApiOptions(add).action(async (name: string, o: ApiOptions & { objectId?: string; type: string; appId?: string; admin?: boolean }) => {
-      const body = { name, type: o.type, ...(o.objectId ? { objectId: o.objectId } : {}), ...(o.appId ? { appId: o.appId } : {}) };
+    type AddOptions = ApiOptions & { objectId?: string; type: string; appId?: string; issuer?: string; subject?: string; admin?: boolean };
+    withApiOptions(add).action(async (name: string, o: AddOptions) => {
+      const body = { name, type: o.type, ...defined({ objectId: o.objectId, appId: o.appId, issuer: o.issuer, subject: o.subject }) };
       const r = await (await session(o)).call<Record<string, unknown> & Nodes>('POST', admins || o.admin ? '/entra-admins' : resource, body);
       if (o.output === 'json') return print('json', r);
-      process.stdout.write(`added ${String(r.type)} "${String(r.name)}" (object id ${String(r.objectId)})${r.isAdmin ? ' as a Microsoft Entra admin' : ''}\n`);
+      const key = r.issuer
+        ? `issuer ${String(r.issuer)}, ${r.type === 'group' ? 'group' : 'subject'} ${String(r.objectId)}`
+        : `object id ${String(r.objectId)}`;
+      process.stdout.write(
+        `added ${String(r.type)} "${String(r.name)}" (${key})${r.isAdmin ? (r.issuer ? ' as an admin' : ' as a Microsoft Entra admin') : ''}\n`,
+      );
       printNodes(r.nodes);
     });
     withApiOptions(group.command('list').description(admins ? 'list the Microsoft Entra admins' : 'list the Microsoft Entra principals')).action(
       async (o: ApiOptions) => {
         const r = await (await session(o)).call<{ items: Array<Record<string, unknown>> }>('GET', resource);
-        print(o.output, r, r.items, ['name', 'type', 'objectId', 'appId', 'isAdmin']);
+        print(o.output, r, r.items, ['name', 'type', 'objectId', 'appId', 'issuer', 'isAdmin']);
       },
     );
     withApiOptions(group.command('remove').argument('<name>').description('remove it, and its role on every node')).action(

@@ -79,6 +79,13 @@ export function addUpOptions(command: Command): Command {
       .option('--entra-tenant <id>', 'accept tokens of this Microsoft Entra tenant (a GUID) instead of running the embedded provider')
       .option('--entra-authority <url>', 'the authority of --entra-tenant', DEFAULTS.entraAuthority)
       .option('--entra-audience <uri...>', "accepted token audiences (default: the managed service's three)")
+      .option('--oidc-issuer <url...>', 'also accept tokens of this OpenID Connect issuer (its exact iss) for its principals (docs/oidc.md)')
+      .option('--oidc-audience <aud...>', "the audiences --oidc-issuer's tokens must be for (required with it)")
+      .option('--oidc-name-claim <claim>', "the claim that names a user's role (default preferred_username; email, upn, ...)")
+      .option('--oidc-subject-claim <claim>', 'the claim that is the stable subject (default sub)')
+      .option('--oidc-groups-claim <claim>', 'the claim that lists the groups (default groups)')
+      .option('--oidc-algorithm <alg...>', 'accepted signing algorithms (default RS256; ES256, EdDSA, PS256, ...)')
+      .option('--oidc-ca-file <path>', "a CA (PEM) to trust for --oidc-issuer's HTTPS, besides the system's")
       .option(
         '--graph-client-id <id>',
         'with --entra-tenant: the application (client) id pgwarden searches the directory with in Microsoft Graph (needs Directory.Read.All)',

@@ -6,9 +6,10 @@ import { PgwardenError } from '../util/errors.js';
 import { asOptionValues, readConfigFile } from './config-file.js';
 import { parseConnInfo } from '../cluster/conninfo.js';
 import type { AuthMethod } from '../catalog/auth-method.js';
+import { oidcIssuerSpecs, type OidcOptions } from './oidc-options.js';
 
 /** `pgwarden up`'s options, by commander's names for them. */
-export interface UpOptions {
+export interface UpOptions extends OidcOptions {
   config?: string;
   dataDir: string;
   workers?: number;
@@ -113,6 +114,7 @@ export function checkUpOptions(opts: UpOptions): void {
   }
   if (opts.coordinator && opts.workers !== undefined)
     throw new PgwardenError('CONFIG_INVALID', '--workers is for the embedded cluster; an existing cluster takes --worker CONNINFO for each worker');
+  oidcIssuerSpecs(opts);
   if ((opts.graphClientId || opts.graphClientSecretFile || graphSecretFromEnv()) && !opts.entraTenant) {
     throw new PgwardenError(
       'CONFIG_INVALID',

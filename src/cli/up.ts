@@ -14,6 +14,7 @@ import { defined } from '../util/defaults.js';
 import { AZURE_CLI_CLIENT_ID } from '../idp/model.js';
 import { checkUpOptions, graphSecretFromEnv, type UpOptions, type UpSettings } from './up-settings.js';
 import { reloadOnSignal } from './reload.js';
+import { oidcIssuerSpecs, oidcIssuersOf } from './oidc-options.js';
 
 export async function up(settings: UpSettings): Promise<void> {
   const opts = settings.options;
@@ -52,6 +53,7 @@ export async function up(settings: UpSettings): Promise<void> {
           ...(await graphOptions(opts)),
         }
       : { kind: 'embedded', port: opts.idpPort },
+    oidc: { issuers: await oidcIssuersOf(opts), clockSkewSeconds: opts.clockSkew },
     ...(opts.portalClientId || opts.portalUrl ? { portal: { entra: defined({ clientId: opts.portalClientId, publicUrl: opts.portalUrl }) } } : {}),
     ...defined({
       workers: opts.workers,
@@ -118,6 +120,9 @@ export async function up(settings: UpSettings): Promise<void> {
     `  API, portal   ${running.apiUrl}  (OpenAPI: ${running.apiUrl}/api/v1/openapi.json)`,
     ...(idp ? [`  identity      ${idp.authority}  (embedded Entra-compatible provider, tenant ${idp.tenantDomain}, ${idp.tenantId})`] : []),
     ...(opts.entraTenant ? [`  identity      ${opts.entraAuthority}  (Microsoft Entra tenant ${opts.entraTenant})`] : []),
+    ...oidcIssuerSpecs(opts).map(
+      (i) => `  identity      ${i.issuer}  (OpenID Connect issuer; audiences ${i.audiences.join(', ')}; role name from ${i.nameClaim})`,
+    ),
     ...cluster.describe().map((n) => `  ${n.name.padEnd(12)}  ${n.where.replace(cluster.dataDir, shown(cluster.dataDir))}`),
     `  data          ${shown(cluster.dataDir)}`,
     `  logs          ${shown(dataDirPaths(cluster.dataDir).logs)}`,

@@ -15,13 +15,30 @@ import { changeCluster, type ChangeResult } from './change.js';
 import { checkRoleName } from './role-names.js';
 import { checkGuid } from '../util/guid.js';
 
+/** A principal's columns, as principalFromRow reads them. */
+const COLUMNS = 'role_name, principal_type, object_id, tenant_id::text, issuer, app_id::text, is_admin';
+
 export interface NewPrincipal {
   roleName: string;
   type: PrincipalType;
+  /** An Entra object id; for another issuer's principal, a user's subject or a group's
+   * value in the groups claim. */
   objectId: string;
-  tenantId: string;
+  /** The Entra tenant; none for another issuer's principal. */
+  tenantId?: string | undefined;
+  /** Another OpenID Connect issuer (as configured); undefined: the Entra tenant. */
+  issuer?: string | undefined;
   appId?: string | undefined;
   isAdmin: boolean;
+}
+
+/** Subjects and group values of another issuer: any text but control characters. */
+function checkSubject(value: unknown, type: PrincipalType): string {
+  const what = type === 'group' ? "the group's value in the groups claim" : "the user's subject";
+  if (typeof value !== 'string' || value.length === 0 || Buffer.byteLength(value) > 255 || /[\x00-\x1f\x7f]/.test(value)) {
+    throw new PgwardenError('INVALID_INPUT', `${what} must be 1 to 255 bytes of text without control characters`);
+  }
+  return value;
 }
 
 function validate(p: NewPrincipal): NewPrincipal {
@@ -30,6 +47,16 @@ function validate(p: NewPrincipal): NewPrincipal {
   const appId = p.type === 'servicePrincipal' ? checkGuid(p.appId, 'the application (client) id of a service principal') : undefined;
   if (p.type !== 'servicePrincipal' && p.appId !== undefined) throw new PgwardenError('INVALID_INPUT', 'only service principals have an application id');
   if (p.isAdmin && p.type === 'group') throw new PgwardenError('INVALID_INPUT', 'Microsoft Entra admins are users or service principals, not groups');
+  if (p.issuer !== undefined) {
+    if (p.type === 'servicePrincipal') {
+      throw new PgwardenError(
+        'INVALID_INPUT',
+        "an OpenID Connect issuer's principals are users or groups (an application signs in as a user: its subject and name)",
+      );
+    }
+    if (p.tenantId !== undefined) throw new PgwardenError('INVALID_INPUT', "a tenant id is for Microsoft Entra principals, not for another issuer's");
+    return { roleName, type: p.type, objectId: checkSubject(p.objectId, p.type), issuer: p.issuer, isAdmin: p.isAdmin };
+  }
   return {
     roleName,
     type: p.type,
@@ -59,10 +86,10 @@ async function addPrincipalNow(admin: ClusterAdmin, gatewaySecret: Buffer, input
     async (c) => {
       if (await roleExists(c, p.roleName)) throw new PgwardenError('ALREADY_EXISTS', `a role named "${p.roleName}" already exists`);
       const res = await c.query<PrincipalRow>(
-        `INSERT INTO pgwarden.entra_principals (role_name, principal_type, object_id, tenant_id, app_id, is_admin)
-         VALUES ($1, $2, $3, $4, $5, $6)
-         RETURNING role_name, principal_type, object_id::text, tenant_id::text, app_id::text, is_admin`,
-        [p.roleName, p.type, p.objectId, p.tenantId, p.appId ?? null, p.isAdmin],
+        `INSERT INTO pgwarden.entra_principals (role_name, principal_type, object_id, tenant_id, issuer, app_id, is_admin)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
+         RETURNING ${COLUMNS}`,
+        [p.roleName, p.type, p.objectId, p.tenantId ?? null, p.issuer ?? null, p.appId ?? null, p.isAdmin],
       );
       await applyRole(c, p.roleName, verifier, p.isAdmin);
       return principalFromRow(res.rows[0]!);
@@ -74,9 +101,9 @@ async function addPrincipalNow(admin: ClusterAdmin, gatewaySecret: Buffer, input
 export async function listPrincipals(admin: ClusterAdmin, filter: { admins?: boolean; objectId?: string } = {}): Promise<EntraPrincipal[]> {
   return admin.withAdmin(coordinatorOf(admin), async (c) => {
     const res = await c.query<PrincipalRow>(
-      `SELECT role_name, principal_type, object_id::text, tenant_id::text, app_id::text, is_admin
+      `SELECT ${COLUMNS}
          FROM pgwarden.entra_principals
-        WHERE ($1::boolean IS NULL OR is_admin = $1) AND ($2::uuid IS NULL OR object_id = $2::uuid)
+        WHERE ($1::boolean IS NULL OR is_admin = $1) AND ($2::text IS NULL OR (issuer IS NULL AND object_id = lower($2)))
         ORDER BY role_name`,
       [filter.admins ?? null, filter.objectId ?? null],
     );
@@ -95,7 +122,7 @@ async function removePrincipalNow(admin: ClusterAdmin, roleName: string, filter:
     async (c) => {
       const res = await c.query<PrincipalRow>(
         `DELETE FROM pgwarden.entra_principals WHERE role_name = $1 AND ($2::boolean IS NULL OR is_admin = $2)
-         RETURNING role_name, principal_type, object_id::text, tenant_id::text, app_id::text, is_admin`,
+         RETURNING ${COLUMNS}`,
         [roleName, filter.admin ?? null],
       );
       if (res.rowCount === 0) {

@@ -5,6 +5,7 @@ import type { RoleCatalog } from '../catalog/role-catalog.js';
 import type { GroupMembership } from '../identity/group-membership.js';
 import type { DerivedKeys } from '../catalog/derived-password.js';
 import type { TokenVerifier } from '../identity/verify-token.js';
+import type { OidcVerifier } from '../identity/oidc-verifier.js';
 import type { AuditWriter } from '../catalog/audit.js';
 import type { AuthMethod } from '../catalog/auth-method.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -72,8 +73,12 @@ export interface GatewayContext {
   readonly log: Logger;
 }
 
+/** Token sign-in: of the Microsoft Entra tenant, and of other OpenID Connect issuers. */
 export interface EntraSignIn {
-  readonly verifier: TokenVerifier;
+  /** The Entra tenant's tokens; undefined when only other issuers are trusted. */
+  readonly verifier: TokenVerifier | undefined;
+  /** Other OpenID Connect issuers' tokens (--oidc-issuer), for their principals. */
+  readonly oidc?: OidcVerifier;
   /** SCRAM keys of the Entra roles' derived passwords. */
   readonly derivedKeys: DerivedKeys;
   /** Group membership for tokens that could not list their groups, where a directory can tell. */

@@ -25,9 +25,36 @@ export interface IssuerKeys {
   readonly getKey: JWTVerifyGetKey & { reload(): Promise<void> };
 }
 
-interface DiscoveryDocument {
+export interface DiscoveryDocument {
   issuer?: unknown;
   jwks_uri?: unknown;
+}
+
+/** An OIDC discovery document, bounded in time and size; `ca` is trusted besides the system's. */
+export async function fetchDiscoveryDocument(url: string, ca: string | undefined): Promise<DiscoveryDocument> {
+  try {
+    const res = await httpRequestJson(url, { ca, timeoutMs: FETCH_TIMEOUT_MS, maxBytes: MAX_METADATA_BYTES });
+    if (res.status !== 200) throw new Error(`HTTP ${res.status}`);
+    return res.json<DiscoveryDocument>();
+  } catch (e) {
+    throw new PgwardenError('IDENTITY_PROVIDER_UNAVAILABLE', `cannot read the identity provider's metadata (${new URL(url).origin}): ${(e as Error).message}`, {
+      cause: e,
+    });
+  }
+}
+
+/** jose's remote key set with pgwarden's choices (above): no staleness by age, a cooldown
+ * on unknown kids, fetches through the bounded client. */
+export function remoteKeySet(jwksUri: string, ca: string | undefined): IssuerKeys['getKey'] {
+  return createRemoteJWKSet(new URL(jwksUri), {
+    timeoutDuration: FETCH_TIMEOUT_MS,
+    cooldownDuration: KEY_REFETCH_COOLDOWN_MS,
+    cacheMaxAge: Infinity,
+    [customFetch]: async (url: string) => {
+      const res = await httpRequestJson(url, { ca, timeoutMs: FETCH_TIMEOUT_MS, maxBytes: MAX_METADATA_BYTES });
+      return new Response(new Uint8Array(res.body), { status: res.status, headers: { 'content-type': 'application/json' } });
+    },
+  });
 }
 
 /** Both issuers of one tenant with their key sets, loaded lazily, refreshed in the background. */
@@ -69,18 +96,8 @@ export class TenantKeys {
     return [this.keysFor(v1, expected.v1, '1.0'), this.keysFor(v2, expected.v2, '2.0')];
   }
 
-  private async fetchDocument(url: string): Promise<DiscoveryDocument> {
-    try {
-      const res = await httpRequestJson(url, { ca: this.config.ca, timeoutMs: FETCH_TIMEOUT_MS, maxBytes: MAX_METADATA_BYTES });
-      if (res.status !== 200) throw new Error(`HTTP ${res.status}`);
-      return res.json<DiscoveryDocument>();
-    } catch (e) {
-      throw new PgwardenError(
-        'IDENTITY_PROVIDER_UNAVAILABLE',
-        `cannot read the identity provider's metadata (${new URL(url).origin}): ${(e as Error).message}`,
-        { cause: e },
-      );
-    }
+  private fetchDocument(url: string): Promise<DiscoveryDocument> {
+    return fetchDiscoveryDocument(url, this.config.ca);
   }
 
   private keysFor(doc: DiscoveryDocument, issuer: string, version: '1.0' | '2.0'): IssuerKeys {
@@ -94,16 +111,7 @@ export class TenantKeys {
     if (typeof doc.jwks_uri !== 'string' || !doc.jwks_uri.startsWith('https://')) {
       throw new PgwardenError('IDENTITY_PROVIDER_UNAVAILABLE', `the identity provider's v${version} metadata has no https jwks_uri`);
     }
-    const ca = this.config.ca;
-    const getKey = createRemoteJWKSet(new URL(doc.jwks_uri), {
-      timeoutDuration: FETCH_TIMEOUT_MS,
-      cooldownDuration: KEY_REFETCH_COOLDOWN_MS,
-      cacheMaxAge: Infinity,
-      [customFetch]: async (url: string) => {
-        const res = await httpRequestJson(url, { ca, timeoutMs: FETCH_TIMEOUT_MS, maxBytes: MAX_METADATA_BYTES });
-        return new Response(new Uint8Array(res.body), { status: res.status, headers: { 'content-type': 'application/json' } });
-      },
-    });
+    const getKey = remoteKeySet(doc.jwks_uri, this.config.ca);
     return { issuer, version, getKey };
   }
 

@@ -5,10 +5,13 @@
 import type { EntraPrincipal } from '../catalog/principals.js';
 import { PgwardenError } from '../util/errors.js';
 import type { GroupMembership } from './group-membership.js';
+import type { VerifiedOidcToken } from './oidc-verifier.js';
 import type { VerifiedToken } from './verify-token.js';
 
 export function matchPrincipal(token: VerifiedToken, principal: EntraPrincipal): void {
   const role = principal.roleName;
+  // A principal of another OpenID Connect issuer: an Entra token never signs it in.
+  if (principal.issuer !== undefined) throw otherIssuer(role, principal.issuer);
   switch (principal.type) {
     case 'user': {
       if (token.identityType === 'app') {
@@ -55,7 +58,7 @@ export function matchPrincipal(token: VerifiedToken, principal: EntraPrincipal):
  * (groups overage), the directory's answer instead of the token's list.
  */
 export async function matchPrincipalAsking(token: VerifiedToken, principal: EntraPrincipal, membership: GroupMembership | undefined): Promise<void> {
-  if (principal.type !== 'group' || !token.groupsOverage) return matchPrincipal(token, principal);
+  if (principal.issuer !== undefined || principal.type !== 'group' || !token.groupsOverage) return matchPrincipal(token, principal);
   const role = principal.roleName;
   if (!membership) {
     throw new PgwardenError(
@@ -73,4 +76,42 @@ export async function matchPrincipalAsking(token: VerifiedToken, principal: Entr
     });
   }
   if (!member) throw new PgwardenError('TOKEN_NOT_GROUP_MEMBER', `The access token's subject is not a member of group "${role}".`);
+}
+
+function otherIssuer(role: string, issuer: string | undefined): PgwardenError {
+  return new PgwardenError(
+    'TOKEN_ISSUER',
+    `Role "${role}" signs in with tokens of ${issuer ?? 'the Microsoft Entra tenant'}, not of the access token's issuer. Please acquire a token from it.`,
+  );
+}
+
+/**
+ * Whether a token of another OpenID Connect issuer (verified for the principal's issuer)
+ * may sign in as the principal's role. The issuer and the subject are the key: a user's
+ * role is bound to one subject of one issuer, and its name must equal the name claim
+ * exactly; a group's role to one value of the issuer's groups claim.
+ */
+export function matchOidcPrincipal(token: VerifiedOidcToken, principal: EntraPrincipal): void {
+  const role = principal.roleName;
+  if (principal.issuer !== token.issuer) throw otherIssuer(role, principal.issuer);
+  if (principal.type === 'group') {
+    if (!token.groups.includes(principal.objectId))
+      throw new PgwardenError('TOKEN_NOT_GROUP_MEMBER', `The access token's subject is not a member of group "${role}".`);
+    return;
+  }
+  if (token.name !== role) {
+    const folded = token.name !== undefined && token.name.toLowerCase() === role.toLowerCase();
+    throw new PgwardenError(
+      'TOKEN_NAME_MISMATCH',
+      folded
+        ? `The access token was issued to a user name that differs from "${role}" in case. User names are case-sensitive: sign in with the exact spelling.`
+        : `The access token was issued to another user than "${role}".`,
+    );
+  }
+  if (token.subject !== principal.objectId) {
+    throw new PgwardenError(
+      'TOKEN_PRINCIPAL_MISMATCH',
+      `The access token belongs to a different subject of ${token.issuer} than role "${role}" was created for (was the user deleted and created again?).`,
+    );
+  }
 }

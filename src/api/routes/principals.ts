@@ -11,7 +11,30 @@ import { changed } from '../changes.js';
 import { AdminPost, NameChanged, PrincipalChanged, PrincipalList, PrincipalPost, RoleNameParam } from '../schemas.js';
 
 export function principalView(p: EntraPrincipal) {
-  return { name: p.roleName, type: p.type, objectId: p.objectId, tenantId: p.tenantId, isAdmin: p.isAdmin, ...(p.appId ? { appId: p.appId } : {}) };
+  return {
+    name: p.roleName,
+    type: p.type,
+    objectId: p.objectId,
+    ...(p.tenantId ? { tenantId: p.tenantId } : {}),
+    ...(p.issuer ? { issuer: p.issuer } : {}),
+    isAdmin: p.isAdmin,
+    ...(p.appId ? { appId: p.appId } : {}),
+  };
+}
+
+/** A principal of another OpenID Connect issuer: no directory, the subject as given. */
+function oidcPrincipal(deps: ApiDeps, body: z.infer<typeof PrincipalPost>): { issuer: string; objectId: string } {
+  const issuer = body.issuer!;
+  if (!deps.oidcIssuers?.includes(issuer)) {
+    const known = deps.oidcIssuers?.length ? ` (configured: ${deps.oidcIssuers.join(', ')})` : '';
+    throw new PgwardenError('INVALID_INPUT', `${issuer} is not an OpenID Connect issuer of this gateway (--oidc-issuer)${known}`);
+  }
+  if (body.objectId || body.appId)
+    throw new PgwardenError('INVALID_INPUT', "objectId and appId are for Microsoft Entra principals; give another issuer's subject");
+  const subject = body.subject ?? (body.type === 'group' ? body.name : undefined);
+  if (subject === undefined)
+    throw new PgwardenError('INVALID_INPUT', "subject is required: the user's subject claim at the issuer (sub, or the configured claim)");
+  return { issuer, objectId: subject };
 }
 
 /**
@@ -36,6 +59,12 @@ async function resolve(deps: ApiDeps, body: z.infer<typeof PrincipalPost>): Prom
   }
   if (!body.objectId && found.length > 1) throw new PgwardenError('INVALID_INPUT', `several objects are named "${body.name}"; give objectId`);
   return { objectId: match.objectId, appId: body.appId ?? match.appId };
+}
+
+async function entraPrincipal(deps: ApiDeps, body: z.infer<typeof PrincipalPost>): Promise<{ objectId: string; appId: string | undefined; tenantId: string }> {
+  if (!deps.tenantId) throw new PgwardenError('INVALID_INPUT', 'Microsoft Entra ID is not configured for this cluster');
+  if (body.subject) throw new PgwardenError('INVALID_INPUT', 'subject is for principals of another OpenID Connect issuer (give issuer)');
+  return { ...(await resolve(deps, body)), tenantId: deps.tenantId };
 }
 
 export const principalRoutes =
@@ -67,20 +96,20 @@ export const principalRoutes =
           },
         },
         async (req, reply) => {
-          if (!deps.tenantId) throw new PgwardenError('INVALID_INPUT', 'Microsoft Entra ID is not configured for this cluster');
-          const { objectId, appId } = await resolve(deps, req.body);
           const { value, workers } = await addPrincipal(deps.admin, deps.gatewaySecret, {
             roleName: req.body.name,
             type: req.body.type,
-            objectId,
-            tenantId: deps.tenantId,
-            appId,
             isAdmin: admins,
+            ...(req.body.issuer ? oidcPrincipal(deps, req.body) : await entraPrincipal(deps, req.body)),
           });
           changed(
             deps,
             req,
-            { action: admins ? 'entra-admin.add' : 'entra-principal.add', target: value.roleName, details: { type: value.type, objectId: value.objectId } },
+            {
+              action: admins ? 'entra-admin.add' : 'entra-principal.add',
+              target: value.roleName,
+              details: { type: value.type, objectId: value.objectId, ...(value.issuer ? { issuer: value.issuer } : {}) },
+            },
             workers,
           );
           return reply.code(201).send({ ...principalView(value), nodes: workers });

@@ -5,7 +5,7 @@
 // (oauth-bearer.ts) carries the token differently and checks it here, the same way.
 import { authenticationCleartextPassword, authenticationOk, parsePasswordMessage } from '../../protocol/messages.js';
 import type { EntraPrincipal } from '../../catalog/principals.js';
-import { matchPrincipalAsking } from '../../identity/match-principal.js';
+import { matchOidcPrincipal, matchPrincipalAsking } from '../../identity/match-principal.js';
 import { PgwardenError, isPgwardenError } from '../../util/errors.js';
 import type { EntraSignIn } from '../context.js';
 import type { ClientTransport } from '../client-transport.js';
@@ -36,12 +36,22 @@ export async function proveToken(entra: EntraSignIn | undefined, principal: Entr
   let reuseScope: string | undefined;
   let expiresAtMs: number;
   try {
-    const verified = await entra.verifier.verify(token);
-    expiresAtMs = verified.expiresAt * 1000;
-    await matchPrincipalAsking(verified, principal, entra.membership);
-    // Members of a group sign in as one role: a kept session goes only to the same
-    // member again (session state DISCARD ALL does not reach stays with one person).
-    if (principal.type === 'group') reuseScope = `entra-object-id\0${verified.objectId.toLowerCase()}`;
+    if (principal.issuer !== undefined) {
+      // Another OpenID Connect issuer's principal: only that issuer's tokens are tried.
+      if (!entra.oidc) throw new SignInRejected('oidc-not-configured');
+      const verified = await entra.oidc.verify(token, principal.issuer);
+      expiresAtMs = verified.expiresAt * 1000;
+      matchOidcPrincipal(verified, principal);
+      if (principal.type === 'group') reuseScope = `oidc-subject\0${verified.issuer}\0${verified.subject}`;
+    } else {
+      if (!entra.verifier) throw new SignInRejected('entra-not-configured');
+      const verified = await entra.verifier.verify(token);
+      expiresAtMs = verified.expiresAt * 1000;
+      await matchPrincipalAsking(verified, principal, entra.membership);
+      // Members of a group sign in as one role: a kept session goes only to the same
+      // member again (session state DISCARD ALL does not reach stays with one person).
+      if (principal.type === 'group') reuseScope = `entra-object-id\0${verified.objectId.toLowerCase()}`;
+    }
   } catch (e) {
     if (isPgwardenError(e) && e.kind.sqlstate === '28P01') throw new SignInRejected(e.code, looksLikeJwt(token) ? e.message : undefined);
     throw e;
