@@ -106,6 +106,8 @@ export interface AdminRow {
   readonly name: string;
   readonly type: Principal['type'];
   readonly objectId?: string;
+  /** Another OpenID Connect issuer's admin: its issuer. */
+  readonly issuer?: string;
   readonly status: RowStatus;
   readonly changeId?: number;
 }
@@ -113,7 +115,14 @@ export interface AdminRow {
 export function adminRows(changes: readonly Change[], server: ServerState): AdminRow[] {
   const rows: AdminRow[] = server.admins.map((a) => {
     const removal = changes.find((c) => c.kind === 'remove-admin' && c.name === a.name);
-    return { name: a.name, type: a.type, objectId: a.objectId, status: removal ? 'removed' : 'saved', ...(removal ? { changeId: removal.id } : {}) };
+    return {
+      name: a.name,
+      type: a.type,
+      objectId: a.objectId,
+      ...(a.issuer ? { issuer: a.issuer } : {}),
+      status: removal ? 'removed' : 'saved',
+      ...(removal ? { changeId: removal.id } : {}),
+    };
   });
   for (const c of changes) {
     if (c.kind === 'add-admin') rows.push({ name: c.name, type: c.type, ...(c.objectId ? { objectId: c.objectId } : {}), status: 'added', changeId: c.id });

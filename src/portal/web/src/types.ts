@@ -25,8 +25,11 @@ export const PRINCIPAL_TYPE_LABELS: Record<PrincipalType, string> = {
 export interface Principal {
   name: string;
   type: PrincipalType;
+  /** Entra: the object id; another OpenID Connect issuer's principal: its subject. */
   objectId: string;
-  tenantId: string;
+  tenantId?: string;
+  /** Another OpenID Connect issuer's principal (docs/oidc.md); absent: the Entra tenant. */
+  issuer?: string;
   appId?: string;
   isAdmin: boolean;
 }

@@ -142,6 +142,7 @@ export function EntraSection({
                 <td data-label="Type">{PRINCIPAL_TYPE_LABELS[r.type]}</td>
                 <td data-label="Object id" class="mono">
                   {r.objectId ?? '—'}
+                  {r.issuer ? <div class="issuer">subject at {r.issuer}</div> : null}
                 </td>
                 <td class="actions">
                   {r.status === 'saved' ? (
