@@ -270,7 +270,7 @@ export async function startPgwarden(options: PgwardenOptions): Promise<RunningPg
     await writeFile(dataDirPaths(cluster.dataDir).api, JSON.stringify({ url: apiUrl }, null, 2) + '\n');
     log.info({ event: 'started', gateway: `${address.address}:${address.port}`, nodes: cluster.adminNodes.length }, 'pgwarden is running');
 
-    const reloadable: Reloadable = { gateway, api, apiThrottle, verifier, log, tls };
+    const reloadable: Reloadable = { gateway, api, apiThrottle, verifier, oidc, log, tls };
     let stopping: Promise<void> | undefined;
     return {
       cluster,

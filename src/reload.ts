@@ -5,6 +5,7 @@
 import type { Server as HttpsServer } from 'node:https';
 import type { FastifyInstance } from 'fastify';
 import type { Gateway } from './gateway/server.js';
+import type { OidcVerifier } from './identity/oidc-verifier.js';
 import type { TokenVerifier } from './identity/verify-token.js';
 import { MAX_CLOCK_SKEW_SECONDS, type EntraConfig } from './identity/config.js';
 import { loadOperatorTls, type TlsMaterial } from './tls/certificates.js';
@@ -37,6 +38,8 @@ export interface Reloadable {
   readonly api: FastifyInstance;
   readonly apiThrottle: SignInThrottle;
   readonly verifier: TokenVerifier | undefined;
+  /** Other OpenID Connect issuers' tokens (docs/oidc.md): the clock skew reaches them too. */
+  readonly oidc?: OidcVerifier | undefined;
   readonly log: Logger;
   /** The certificate served now (replaced by a reload). */
   tls: TlsMaterial;
@@ -76,6 +79,7 @@ export async function reload(parts: Reloadable, settings: ReloadSettings): Promi
   });
   if (settings.throttle) parts.apiThrottle.setPolicy(settings.throttle);
   if (settings.entra) parts.verifier!.reconfigure(settings.entra);
+  if (skew !== undefined) parts.oidc?.setClockSkew(skew);
   if (settings.logLevel !== undefined) parts.log.level = settings.logLevel;
   parts.log.info({ event: 'reloaded', certificateChanged }, 'settings reloaded');
   return { certificateChanged };

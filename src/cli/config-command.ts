@@ -59,5 +59,5 @@ export function showSettings(settings: UpSettings): string {
 }
 
 function yamlValue(value: unknown): string {
-  return Array.isArray(value) ? `[${value.map((v) => yamlValue(v)).join(', ')}]` : stringify(value).trimEnd();
+  return Array.isArray(value) ? `[${value.map((v) => yamlValue(v)).join(', ')}]` : stringify(value, { collectionStyle: 'flow' }).trimEnd();
 }

@@ -4,6 +4,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { asOptionValues, parseConfig } from '../../src/cli/config-file.js';
 import { oidcIssuerSpecs, type OidcOptions } from '../../src/cli/oidc-options.js';
+import { showSettings } from '../../src/cli/config-command.js';
+import type { UpSettings } from '../../src/cli/up-settings.js';
 
 test('flags apply to every issuer given as a URL; defaults fill the rest', () => {
   const issuers = oidcIssuerSpecs({ oidcIssuer: ['https://a.example/realms/x', 'https://b.example'], oidcAudience: ['pg'], oidcAlgorithm: ['ES256'] });
@@ -57,4 +59,18 @@ test('refusals name what is wrong', () => {
   assert.throws(() => oidcIssuerSpecs({ oidcIssuer: ['https://a.example'], oidcAudience: ['x'], oidcAlgorithm: ['HS256'] }), /algorithm "HS256" is not one of/);
   assert.throws(() => oidcIssuerSpecs({ oidcIssuer: ['https://a.example', 'https://a.example'], oidcAudience: ['x'] }), /given twice/);
   assert.throws(() => oidcIssuerSpecs({ oidcAudience: ['x'] }), /go with --oidc-issuer/);
+});
+
+test('config show writes an issuer given as a mapping so that the file reads it back', () => {
+  const text = 'oidc-issuer:\n  - https://kc.example/realms/x\n  - issuer: https://okta.example\n    audience: [api://pg]\n    name-claim: email\n';
+  const file = parseConfig('pgwarden.yaml', text);
+  const values = asOptionValues(file);
+  const shown = showSettings({
+    options: Object.fromEntries(values) as unknown as UpSettings['options'],
+    file: 'pgwarden.yaml',
+    sources: new Map([...values.keys()].map((k) => [k, 'config file' as const])),
+    reread: () => Promise.reject(new Error('not here')),
+  });
+  const line = shown.split('\n').find((l) => l.startsWith('oidc-issuer: '))!;
+  assert.deepEqual(parseConfig('shown.yaml', line).values.get('oidc-issuer'), file.values.get('oidc-issuer'));
 });

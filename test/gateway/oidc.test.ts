@@ -133,6 +133,10 @@ describe('principals of other OpenID Connect issuers', () => {
     const exp = decodeJwt(short).exp!;
     await waitFor(() => Date.now() > (exp + 1) * 1000, 5_000, 'the token to expire');
     assert.match((await asRole('alice', short)).err, /DETAIL:  The access token has expired\. Please acquire a new token\./);
+    // --clock-skew, changed by a reload, reaches every issuer: the same token is now within it.
+    await pw.reload({ entra: { clockSkewSeconds: 300 } });
+    assert.equal((await asRole('alice', short)).out, 'alice');
+    await pw.reload({ entra: { clockSkewSeconds: 0 } });
   });
 
   test('the CLI adds a principal of an issuer and lists each with its issuer', async () => {
