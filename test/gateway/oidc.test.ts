@@ -34,6 +34,8 @@ before(async () => {
   a = await startOidcProvider({
     tls,
     clients,
+    // Two users named frank: the second one stands for a user deleted and created again.
+    accounts: { 'u-frank': { preferred_username: 'frank', groups: ['readers'] }, 'u-frank-2': { preferred_username: 'frank' } },
     resources: {
       [AUD_A]: { audience: AUD_A, alg: 'RS256' },
       'https://elsewhere.example': { audience: 'https://elsewhere.example', alg: 'RS256' },
@@ -100,6 +102,16 @@ describe('principals of other OpenID Connect issuers', () => {
     const tokenB = await b.token('carol-svc', AUD_B);
     assert.equal(decodeProtectedHeader(tokenB).alg, 'ES256');
     assert.equal((await asRole('Carol', tokenB)).out, 'Carol');
+  });
+
+  test("a user signs in through the provider's own sign-in and consent pages (authorization code with PKCE), bound to its subject", async () => {
+    await add({ name: 'frank', type: 'user', issuer: a.issuer, subject: 'u-frank' });
+    const token = await a.userToken('u-frank', AUD_A);
+    assert.equal(decodeJwt(token).sub, 'u-frank');
+    assert.equal((await asRole('frank', token)).out, 'frank');
+    assert.equal((await asRole('readers', token)).out, 'readers');
+    const again = await asRole('frank', await a.userToken('u-frank-2', AUD_A));
+    assert.match(again.err, new RegExp(`DETAIL:  The access token belongs to a different subject of ${a.issuer} than role "frank" was created for`));
   });
 
   test("a token of provider A never signs in provider B's principal, with the same subject and name", async () => {
