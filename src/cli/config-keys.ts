@@ -26,6 +26,7 @@ const oidcIssuer = z.union([
     'subject-claim': text.optional(),
     'groups-claim': text.optional(),
     algorithm: list.optional(),
+    scope: text.optional(),
   }),
 ]);
 
@@ -82,6 +83,7 @@ export const CONFIG_KEYS: Readonly<Record<string, ConfigKey>> = {
   'oidc-subject-claim': { schema: text, expected: 'a claim name' },
   'oidc-groups-claim': { schema: text, expected: 'a claim name' },
   'oidc-algorithm': { schema: list, expected: 'an algorithm (RS256, ES256, EdDSA, ...), or a list of them' },
+  'oidc-scope': { schema: text, expected: 'a scope, or several separated by spaces' },
   'oidc-ca-file': { schema: path, expected: 'a PEM file', path: true },
   'graph-client-id': { schema: text, expected: 'an application id (a GUID)' },
   'graph-client-secret-file': { schema: path, expected: 'a file', path: true },

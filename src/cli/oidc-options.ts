@@ -14,6 +14,7 @@ export interface OidcIssuerEntry {
   'subject-claim'?: string;
   'groups-claim'?: string;
   algorithm?: string[];
+  scope?: string;
 }
 
 /** The options of `up` this file reads. */
@@ -24,13 +25,15 @@ export interface OidcOptions {
   oidcSubjectClaim?: string;
   oidcGroupsClaim?: string;
   oidcAlgorithm?: string[];
+  oidcScope?: string;
   oidcCaFile?: string;
 }
 
 /** The issuers, checked, without the CA (read by oidcIssuersOf); `config check` calls this. */
 export function oidcIssuerSpecs(opts: OidcOptions): OidcIssuerConfig[] {
   const flagged =
-    (opts.oidcAudience || opts.oidcNameClaim || opts.oidcSubjectClaim || opts.oidcGroupsClaim || opts.oidcAlgorithm || opts.oidcCaFile) !== undefined;
+    (opts.oidcAudience || opts.oidcNameClaim || opts.oidcSubjectClaim || opts.oidcGroupsClaim || opts.oidcAlgorithm || opts.oidcScope || opts.oidcCaFile) !==
+    undefined;
   if (!opts.oidcIssuer?.length) {
     if (flagged) throw new PgwardenError('CONFIG_INVALID', '--oidc-audience, --oidc-*-claim, --oidc-algorithm and --oidc-ca-file go with --oidc-issuer');
     return [];
@@ -50,6 +53,7 @@ export function oidcIssuerSpecs(opts: OidcOptions): OidcIssuerConfig[] {
         ...pick(e['subject-claim'], opts.oidcSubjectClaim, 'subjectClaim'),
         ...pick(e['groups-claim'], opts.oidcGroupsClaim, 'groupsClaim'),
         ...pick(e.algorithm, opts.oidcAlgorithm, 'algorithms'),
+        ...pick(e.scope, opts.oidcScope, 'scope'),
       });
     }),
   ) as OidcIssuerConfig[];

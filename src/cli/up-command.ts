@@ -85,6 +85,7 @@ export function addUpOptions(command: Command): Command {
       .option('--oidc-subject-claim <claim>', 'the claim that is the stable subject (default sub)')
       .option('--oidc-groups-claim <claim>', 'the claim that lists the groups (default groups)')
       .option('--oidc-algorithm <alg...>', 'accepted signing algorithms (default RS256; ES256, EdDSA, PS256, ...)')
+      .option('--oidc-scope <scope>', 'the scope PostgreSQL 18 OAuth clients ask --oidc-issuer for on --oauth-port (default openid)')
       .option('--oidc-ca-file <path>', "a CA (PEM) to trust for --oidc-issuer's HTTPS, besides the system's")
       .option(
         '--graph-client-id <id>',

@@ -15,7 +15,8 @@ import { BackendRefusal, sendCancel, startupMessages, type BackendSession } from
 import { buildCancelRequest } from '../protocol/startup.js';
 import { serverSession } from './server-session.js';
 import { ClientTransport, type Startup } from './client-transport.js';
-import type { GatewayContext } from './context.js';
+import type { EntraSignIn, GatewayContext, OAuthChallenge } from './context.js';
+import type { EntraPrincipal } from '../catalog/principals.js';
 import { pump } from './pump.js';
 import type { PooledSession } from './server-pool.js';
 import { SessionReuse } from './session-reuse.js';
@@ -159,7 +160,7 @@ export class ClientConnection {
       lookup.kind !== 'entra'
         ? scramSignIn(this.ctx, this.role, lookup)
         : oauth
-          ? oauthBearerSignIn(entra, lookup.principal, oauth)
+          ? oauthBearerSignIn(entra, lookup.principal, oauthChallengeFor(lookup.principal, entra, oauth))
           : entraTokenSignIn(entra, lookup.principal);
     this.method = signIn.name;
     if (signIn.name !== 'scram' && !allowsEntra(method))
@@ -364,4 +365,12 @@ export class ClientConnection {
     this.signedInOrGone();
     this.socket.destroy();
   }
+}
+
+/** What an OAuth client is told: the Entra tenant's discovery document, or that of the
+ * principal's own OpenID Connect issuer, with the scope configured for it. */
+function oauthChallengeFor(principal: EntraPrincipal, entra: EntraSignIn | undefined, entraChallenge: OAuthChallenge): OAuthChallenge {
+  const issuer = principal.issuer === undefined ? undefined : entra?.oidc?.configs.find((c) => c.issuer === principal.issuer);
+  if (!issuer) return entraChallenge;
+  return { discoveryUrl: `${issuer.issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`, scope: issuer.scope };
 }

@@ -58,6 +58,11 @@ export function discoveryUrls(authority: string, tenantId: string): Issuers {
   };
 }
 
+/** RFC 6749 3.3: scope tokens of printable ASCII but '"' and '\', separated by one space. */
+export function isScopeList(scope: string): boolean {
+  return /^[\x21\x23-\x5b\x5d-\x7e]+( [\x21\x23-\x5b\x5d-\x7e]+)*$/.test(scope);
+}
+
 /**
  * What PostgreSQL 18's OAuth clients are told (the gateway's OAuth port): the tenant's
  * v2 issuer and its discovery document, and the scope to ask for (default: the first
@@ -67,8 +72,7 @@ export function discoveryUrls(authority: string, tenantId: string): Issuers {
  */
 export function oauthChallenge(config: EntraConfig, scope?: string): { issuer: string; discoveryUrl: string; scope: string } {
   const chosen = scope ?? `${config.audiences[0]!.replace(/\/+$/, '')}/.default`;
-  // RFC 6749 3.3: scope tokens of printable ASCII but '"' and '\', separated by one space.
-  if (!/^[\x21\x23-\x5b\x5d-\x7e]+( [\x21\x23-\x5b\x5d-\x7e]+)*$/.test(chosen)) {
+  if (!isScopeList(chosen)) {
     throw new PgwardenError('CONFIG_INVALID', `--oauth-scope ${JSON.stringify(chosen)} is not a list of OAuth scopes separated by single spaces`);
   }
   return { issuer: expectedIssuers(config.authority, config.tenantId).v2, discoveryUrl: discoveryUrls(config.authority, config.tenantId).v2, scope: chosen };

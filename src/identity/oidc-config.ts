@@ -3,6 +3,7 @@
 // settings (docs/oidc.md). An issuer is named by its exact `iss`; its metadata comes from
 // `{issuer}/.well-known/openid-configuration` (OpenID Connect Discovery 1.0, section 4).
 import { PgwardenError } from '../util/errors.js';
+import { isScopeList } from './config.js';
 
 /** Asymmetric JWS algorithms only (RFC 7518 3.1, RFC 8037): never `none` or an HMAC,
  * whose key would be a secret shared with the provider. */
@@ -14,6 +15,7 @@ export const OIDC_DEFAULTS = {
   subjectClaim: 'sub',
   groupsClaim: 'groups',
   algorithms: ['RS256'] as readonly OidcAlgorithm[],
+  scope: 'openid',
 } as const;
 
 export interface OidcIssuerConfig {
@@ -29,6 +31,8 @@ export interface OidcIssuerConfig {
   readonly groupsClaim: string;
   /** Accepted signing algorithms. */
   readonly algorithms: readonly OidcAlgorithm[];
+  /** The scope PostgreSQL 18's OAuth clients are told to ask for (the OAuth port). */
+  readonly scope: string;
   /** An extra CA to trust for the issuer's HTTPS (PEM), besides the system's. */
   readonly ca?: string;
 }
@@ -65,7 +69,11 @@ export function checkOidcIssuer(input: Partial<OidcIssuerConfig> & { issuer: str
   for (const [what, claim] of Object.entries(claims)) {
     if (!CLAIM.test(claim)) throw new PgwardenError('CONFIG_INVALID', `${where}: ${what} ${JSON.stringify(claim)} is not a claim name`);
   }
-  return { issuer: input.issuer, audiences, ...claims, algorithms, ...(input.ca ? { ca: input.ca } : {}) };
+  const scope = input.scope ?? OIDC_DEFAULTS.scope;
+  if (!isScopeList(scope)) {
+    throw new PgwardenError('CONFIG_INVALID', `${where}: scope ${JSON.stringify(scope)} is not a list of OAuth scopes separated by single spaces`);
+  }
+  return { issuer: input.issuer, audiences, ...claims, algorithms, scope, ...(input.ca ? { ca: input.ca } : {}) };
 }
 
 /** Issuers are told apart by their exact string: the same one twice is a mistake. */

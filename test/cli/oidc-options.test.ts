@@ -17,8 +17,17 @@ test('flags apply to every issuer given as a URL; defaults fill the rest', () =>
       subjectClaim: 'sub',
       groupsClaim: 'groups',
       algorithms: ['ES256'],
+      scope: 'openid',
     },
-    { issuer: 'https://b.example', audiences: ['pg'], nameClaim: 'preferred_username', subjectClaim: 'sub', groupsClaim: 'groups', algorithms: ['ES256'] },
+    {
+      issuer: 'https://b.example',
+      audiences: ['pg'],
+      nameClaim: 'preferred_username',
+      subjectClaim: 'sub',
+      groupsClaim: 'groups',
+      algorithms: ['ES256'],
+      scope: 'openid',
+    },
   ]);
 });
 
@@ -46,6 +55,7 @@ test('the configuration file gives each issuer its own settings', () => {
     subjectClaim: 'uid',
     groupsClaim: 'groups',
     algorithms: ['RS256', 'ES256'],
+    scope: 'openid',
   });
   assert.throws(
     () => parseConfig('f.yaml', 'oidc-issuer:\n  - issuer: https://x.example\n    audiance: a\n'),
@@ -59,6 +69,10 @@ test('refusals name what is wrong', () => {
   assert.throws(() => oidcIssuerSpecs({ oidcIssuer: ['https://a.example'], oidcAudience: ['x'], oidcAlgorithm: ['HS256'] }), /algorithm "HS256" is not one of/);
   assert.throws(() => oidcIssuerSpecs({ oidcIssuer: ['https://a.example', 'https://a.example'], oidcAudience: ['x'] }), /given twice/);
   assert.throws(() => oidcIssuerSpecs({ oidcAudience: ['x'] }), /go with --oidc-issuer/);
+  assert.throws(
+    () => oidcIssuerSpecs({ oidcIssuer: ['https://a.example'], oidcAudience: ['x'], oidcScope: 'openid  pg' }),
+    /scope "openid  pg" is not a list of OAuth scopes/,
+  );
 });
 
 test('config show writes an issuer given as a mapping so that the file reads it back', () => {

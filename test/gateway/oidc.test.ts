@@ -5,12 +5,14 @@
 // are refused with messages for the token's holder.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { makeCa, makeServerCert } from '../../src/tls/certificates.js';
 import { apiClient, basic, type ApiClient } from '../helpers/api.js';
-import { CITUS_PASSWORD, psql, runCli, startTestPgwarden, waitFor, type TestPgwarden } from '../helpers/pgwarden.js';
-import { startOidcProvider, type TestOidcProvider } from '../helpers/oidc-provider.js';
+import { CITUS_PASSWORD, psql, runCli, start, startTestPgwarden, waitFor, type TestPgwarden } from '../helpers/pgwarden.js';
+import { DEVICE_CLIENT, startOidcProvider, type TestOidcProvider } from '../helpers/oidc-provider.js';
 import { savedAdmin, userToken } from '../helpers/entra.js';
 import { checkOidcIssuer } from '../../src/identity/oidc-config.js';
 
@@ -20,6 +22,8 @@ let pw: TestPgwarden;
 let api: ApiClient;
 let a: TestOidcProvider;
 let b: TestOidcProvider;
+let caFile: string;
+const PSQL18 = join(process.env.PGWARDEN_CITUS_BIN ?? '/opt/postgresql-18/bin', 'psql');
 const used: string[] = [];
 
 before(async () => {
@@ -43,13 +47,16 @@ before(async () => {
       'https://pg.a.example/short': { audience: AUD_A, alg: 'RS256', ttl: 1 },
     },
   });
+  caFile = join(await import('node:os').then((os) => os.tmpdir()), `oidc-test-ca-${process.pid}.pem`);
+  await writeFile(caFile, ca.certPem);
   b = await startOidcProvider({ tls, clients, resources: { [AUD_B]: { audience: AUD_B, alg: 'ES256' } } });
   pw = await startTestPgwarden({
     throttle: { roleFreeFailures: 1_000, addressFreeFailures: 1_000 },
+    oauth: { port: 0 },
     oidc: {
       clockSkewSeconds: 0,
       issuers: [
-        { ...checkOidcIssuer({ issuer: a.issuer, audiences: [AUD_A] }), ca: ca.certPem },
+        { ...checkOidcIssuer({ issuer: a.issuer, audiences: [AUD_A], scope: 'openid pg' }), ca: ca.certPem },
         { ...checkOidcIssuer({ issuer: b.issuer, audiences: [AUD_B], algorithms: ['ES256'], nameClaim: 'preferred_username' }), ca: ca.certPem },
       ],
     },
@@ -168,5 +175,34 @@ describe('principals of other OpenID Connect issuers', () => {
     const log = await readFile(pw.logFile, 'utf8');
     assert.ok(used.length > 5);
     for (const t of used) assert.ok(!log.includes(t.split('.')[2]!), 'a token signature is in the log');
+  });
+});
+
+describe("PostgreSQL 18's OAuth sign-in with another issuer", { skip: existsSync(PSQL18) ? false : `no ${PSQL18}` }, () => {
+  test("psql 18 is told the principal's own issuer, runs the device flow there, and signs in", async () => {
+    const conn =
+      `host=127.0.0.1 port=${pw.oauth!.address.port} user=frank dbname=postgres sslmode=require ` + `oauth_issuer=${a.issuer} oauth_client_id=${DEVICE_CLIENT}`;
+    const child = start(PSQL18, ['-X', '-A', '-t', conn, '-c', 'select current_user'], {
+      PGOAUTHDEBUG: 'UNSAFE',
+      PGOAUTHCAFILE: caFile,
+      PGPASSWORD: '',
+      PGCONNECT_TIMEOUT: '20',
+    });
+    const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
+    let prompt: RegExpExecArray | null = null;
+    await waitFor(() => (prompt = /Visit (\S+) and enter the code: (\S+)/.exec(child.output())) !== null || child.exitCode !== null, 20_000, 'the device code');
+    assert.ok(prompt, `psql 18 printed no device code: ${child.output().slice(-2000)}`);
+    const [, url, code] = prompt as RegExpExecArray;
+    assert.ok(url!.startsWith(a.issuer), url);
+    assert.match(await a.approveDevice(code!, 'u-frank'), /Sign-in Success/);
+    // libcurl's trace (PGOAUTHDEBUG=UNSAFE) is left out: it carries tokens.
+    const shown = () =>
+      child
+        .output()
+        .split('\n')
+        .filter((l) => !l.startsWith('[libcurl]'))
+        .join('\n');
+    assert.equal(await exited, 0, shown());
+    assert.ok(shown().split('\n').includes('frank'), shown());
   });
 });

@@ -31,6 +31,8 @@ export interface TestOidcProvider {
   /** A user's JWT access token for `resource`, by the authorization code flow with PKCE
    * through the provider's own sign-in and consent pages, as a browser would. */
   userToken(account: string, resource: string): Promise<string>;
+  /** Approves a device code (RFC 8628) on the provider's device page as `account`; the page's text. */
+  approveDevice(userCode: string, account: string): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -39,6 +41,8 @@ export const CLIENT_SECRET = 'test-client-secret-that-is-long-enough';
 /** The public client the user flow signs in with. */
 const USER_CLIENT = 'psql-user';
 const REDIRECT_URI = 'https://client.example/callback';
+/** The public client of PostgreSQL 18's device flow. */
+export const DEVICE_CLIENT = 'psql-device';
 
 export async function startOidcProvider(options: {
   tls: { certPem: string; keyPem: string; caPem: string };
@@ -79,12 +83,21 @@ export async function startOidcProvider(options: {
           token_endpoint_auth_method: 'none',
           id_token_signed_response_alg: keys[0]!.alg,
         } as never,
+        {
+          client_id: DEVICE_CLIENT,
+          grant_types: ['urn:ietf:params:oauth:grant-type:device_code'],
+          redirect_uris: [],
+          response_types: [],
+          token_endpoint_auth_method: 'none',
+          id_token_signed_response_alg: keys[0]!.alg,
+        } as never,
       ]),
     findAccount: (_ctx: unknown, id: string) => (accounts[id] ? { accountId: id, claims: () => ({ sub: id }) } : undefined),
     jwks: { keys },
     cookies: { keys: ['test-cookie-key'] },
     features: {
       clientCredentials: { enabled: true },
+      deviceFlow: { enabled: true },
       resourceIndicators: {
         enabled: true,
         defaultResource: () => Object.keys(options.resources)[0]!,
@@ -103,6 +116,43 @@ export async function startOidcProvider(options: {
   });
   handler = provider.callback();
 
+  type Step = { status: number; location: string; body: string };
+  /** One person's browser: its cookies, and its way through the sign-in and consent pages. */
+  const browser = (account: string) => {
+    const jar = new Map<string, string>();
+    const call = async (url: string, form?: Record<string, string>): Promise<Step> => {
+      const res = await httpRequestJson(new URL(url, issuer).toString(), {
+        method: form ? 'POST' : 'GET',
+        ca: options.tls.caPem,
+        headers: { cookie: [...jar].map(([k, v]) => `${k}=${v}`).join('; ') },
+        ...(form ? { form } : {}),
+      });
+      const set = res.headers['set-cookie'];
+      for (const c of Array.isArray(set) ? set : set ? [set] : []) {
+        const [pair] = c.split(';');
+        const eq = pair!.indexOf('=');
+        jar.set(pair!.slice(0, eq), pair!.slice(eq + 1));
+      }
+      return { status: res.status, location: String(res.headers.location ?? ''), body: res.text() };
+    };
+    /** Follows redirects, submitting the sign-in and consent forms, until `done`. */
+    const signIn = async (first: Step, done: (step: Step) => boolean): Promise<Step> => {
+      let step = first;
+      for (let i = 0; i < 8 && !done(step); i++) {
+        if (step.status !== 303 && step.status !== 302) throw new Error(`the sign-in stopped at HTTP ${step.status}: ${step.body.slice(0, 200)}`);
+        if (step.location.includes('/interaction/')) {
+          const page = await call(step.location);
+          const prompt = /name="prompt" value="(\w+)"/.exec(page.body)?.[1] ?? (page.body.includes('name="login"') ? 'login' : 'consent');
+          step = await call(step.location, prompt === 'login' ? { prompt, login: account, password: 'any' } : { prompt });
+        } else {
+          step = await call(step.location);
+        }
+      }
+      return step;
+    };
+    return { call, signIn };
+  };
+
   return {
     issuer,
     async token(client, resource) {
@@ -115,23 +165,19 @@ export async function startOidcProvider(options: {
       if (res.status !== 200 || !body.access_token) throw new Error(`token request failed: HTTP ${res.status} ${body.error} ${body.error_description}`);
       return body.access_token;
     },
+    async approveDevice(userCode, account) {
+      const { call, signIn } = browser(account);
+      const page = await call('/device');
+      const xsrf = /name="xsrf" value="([^"]+)"/.exec(page.body)?.[1];
+      if (!xsrf) throw new Error(`no xsrf on the device page: ${page.body.slice(0, 200)}`);
+      // The code, then "Continue" on its confirmation page (same form, confirm=yes).
+      const confirm = await call('/device', { xsrf, user_code: userCode });
+      const xsrf2 = /name="xsrf" value="([^"]+)"/.exec(confirm.body)?.[1];
+      if (!xsrf2) throw new Error(`no confirmation page: HTTP ${confirm.status} ${confirm.body.slice(0, 200)}`);
+      return (await signIn(await call('/device', { xsrf: xsrf2, user_code: userCode, confirm: 'yes' }), (st) => st.status === 200)).body;
+    },
     async userToken(account, resource) {
-      const jar = new Map<string, string>();
-      const call = async (url: string, form?: Record<string, string>) => {
-        const res = await httpRequestJson(new URL(url, issuer).toString(), {
-          method: form ? 'POST' : 'GET',
-          ca: options.tls.caPem,
-          headers: { cookie: [...jar].map(([k, v]) => `${k}=${v}`).join('; ') },
-          ...(form ? { form } : {}),
-        });
-        const set = res.headers['set-cookie'];
-        for (const c of Array.isArray(set) ? set : set ? [set] : []) {
-          const [pair] = c.split(';');
-          const eq = pair!.indexOf('=');
-          jar.set(pair!.slice(0, eq), pair!.slice(eq + 1));
-        }
-        return { status: res.status, location: String(res.headers.location ?? ''), body: res.text() };
-      };
+      const { call, signIn } = browser(account);
       const verifier = randomBytes(32).toString('base64url');
       const challenge = createHash('sha256').update(verifier).digest('base64url');
       const query = new URLSearchParams({
@@ -144,17 +190,7 @@ export async function startOidcProvider(options: {
         code_challenge_method: 'S256',
       });
       // Sign-in page, then consent page, each submitted as its form would be.
-      let step = await call(`/auth?${query}`);
-      for (let i = 0; i < 6 && !step.location.startsWith(REDIRECT_URI); i++) {
-        if (step.status !== 303 && step.status !== 302) throw new Error(`the sign-in stopped at HTTP ${step.status}: ${step.body.slice(0, 200)}`);
-        if (step.location.includes('/interaction/')) {
-          const page = await call(step.location);
-          const prompt = /name="prompt" value="(\w+)"/.exec(page.body)?.[1] ?? (page.body.includes('name="login"') ? 'login' : 'consent');
-          step = await call(step.location, prompt === 'login' ? { prompt, login: account, password: 'any' } : { prompt });
-        } else {
-          step = await call(step.location);
-        }
-      }
+      const step = await signIn(await call(`/auth?${query}`), (st) => st.location.startsWith(REDIRECT_URI));
       const code = new URL(step.location).searchParams.get('code');
       if (!code) throw new Error(`no code: ${step.location}`);
       const res = await httpRequestJson(`${issuer}/token`, {
