@@ -6,7 +6,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { makeCa, makeServerCert } from '../../src/tls/certificates.js';
@@ -47,7 +48,7 @@ before(async () => {
       'https://pg.a.example/short': { audience: AUD_A, alg: 'RS256', ttl: 1 },
     },
   });
-  caFile = join(await import('node:os').then((os) => os.tmpdir()), `oidc-test-ca-${process.pid}.pem`);
+  caFile = join(tmpdir(), `oidc-test-ca-${process.pid}.pem`);
   await writeFile(caFile, ca.certPem);
   b = await startOidcProvider({ tls, clients, resources: { [AUD_B]: { audience: AUD_B, alg: 'ES256' } } });
   pw = await startTestPgwarden({
@@ -67,6 +68,7 @@ after(async () => {
   await pw?.destroy();
   await a?.close();
   await b?.close();
+  if (caFile) await rm(caFile, { force: true });
 });
 
 async function asRole(role: string, token: string): Promise<{ out: string; err: string }> {
