@@ -5,8 +5,9 @@
 // algorithm; `aud` accepted; `exp`/`nbf` with the configured skew; the subject claim
 // present. https://openid.net/specs/openid-connect-core-1_0.html#IDTokenValidation and
 // RFC 9068 (JWT access tokens), section 4.
-import { decodeJwt, decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
-import { PgwardenError, type ErrorCode } from '../util/errors.js';
+import { errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
+import { decodeUnverified, refuse, VerifiedTokens } from './jwt.js';
+import { PgwardenError } from '../util/errors.js';
 import { MAX_CLOCK_SKEW_SECONDS } from './config.js';
 import { fetchDiscoveryDocument, remoteKeySet, type IssuerKeys } from './key-sets.js';
 import type { OidcIssuerConfig } from './oidc-config.js';
@@ -22,13 +23,6 @@ export interface VerifiedOidcToken {
   readonly audience: string;
   /** `exp`, seconds since the epoch. */
   readonly expiresAt: number;
-}
-
-const JWT_SHAPE = /^[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*$/;
-const MAX_CACHED_TOKENS = 10_000;
-
-function refuse(code: ErrorCode, message: string, cause?: unknown): PgwardenError {
-  return new PgwardenError(code, message, cause === undefined ? undefined : { cause });
 }
 
 /** One issuer: its key set, found through its discovery document on first use. */
@@ -61,7 +55,7 @@ class OidcIssuer {
 
 export class OidcVerifier {
   private readonly issuers = new Map<string, OidcIssuer>();
-  private readonly verified = new Map<string, VerifiedOidcToken>();
+  private readonly verified = new VerifiedTokens<VerifiedOidcToken>();
 
   constructor(
     configs: readonly OidcIssuerConfig[],
@@ -91,13 +85,9 @@ export class OidcVerifier {
   /** Verifies `token` as one of `issuer`'s, or throws a TOKEN_* error its holder may read. */
   async verify(token: string, issuer: string): Promise<VerifiedOidcToken> {
     const key = `${issuer}\0${token}`;
-    const cached = this.verified.get(key);
-    if (cached) {
-      if ((cached.expiresAt + this.clockSkewSeconds) * 1000 > Date.now()) return cached;
-      this.verified.delete(key);
-    }
+    const cached = this.verified.get(key, this.clockSkewSeconds);
+    if (cached) return cached;
     const fresh = await this.verifyUncached(token, issuer);
-    if (this.verified.size >= MAX_CACHED_TOKENS) this.verified.clear();
     this.verified.set(key, fresh);
     return fresh;
   }
@@ -107,15 +97,7 @@ export class OidcVerifier {
     // The principal's issuer is no longer configured: no token can be checked for it.
     if (!issuer) throw refuse('TOKEN_ISSUER', `Tokens of ${iss} are not accepted by this gateway.`);
     const c = issuer.config;
-    if (!JWT_SHAPE.test(token)) throw refuse('TOKEN_MALFORMED', 'The password is not an access token.');
-    let header: ReturnType<typeof decodeProtectedHeader>;
-    let unverified: JWTPayload;
-    try {
-      header = decodeProtectedHeader(token);
-      unverified = decodeJwt(token);
-    } catch {
-      throw refuse('TOKEN_MALFORMED', 'The password is not an access token.');
-    }
+    const { header, claims: unverified } = decodeUnverified(token, 'The password is not an access token.');
     // Checked before any key is fetched: a token of another provider costs nothing.
     if (unverified.iss !== c.issuer) throw refuse('TOKEN_ISSUER', `The access token was not issued by ${c.issuer}. Please acquire a token from it.`);
     if (typeof header.alg !== 'string' || !(c.algorithms as readonly string[]).includes(header.alg)) throw this.algorithmRefused(c);

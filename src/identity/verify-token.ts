@@ -3,8 +3,9 @@
 // or v2 issuer; signature by a key the tenant publishes; `aud` in the accepted list;
 // `exp`/`nbf` with the configured skew; `tid` the tenant.
 // https://learn.microsoft.com/entra/identity-platform/access-tokens#validate-tokens
-import { decodeJwt, decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
-import { PgwardenError, type ErrorCode } from '../util/errors.js';
+import { errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
+import { decodeUnverified, refuse, VerifiedTokens } from './jwt.js';
+import { PgwardenError } from '../util/errors.js';
 import { MAX_CLOCK_SKEW_SECONDS, type EntraConfig } from './config.js';
 import { TenantKeys } from './key-sets.js';
 
@@ -29,22 +30,10 @@ export interface VerifiedToken {
   readonly expiresAt: number;
 }
 
-/** A JWT is three base64url parts; Entra's are 1-4 KB. Bigger strings are not tokens. */
-const JWT_SHAPE = /^[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*$/;
-
-function refuse(code: ErrorCode, message: string, cause?: unknown): PgwardenError {
-  return new PgwardenError(code, message, cause === undefined ? undefined : { cause });
-}
-
-/** Verified tokens kept, by the token itself, until they expire: clients reuse a token
- * for each connection of its lifetime (up to 90 minutes), and a cached answer saves the
- * parsing and the RSA verification. Bounded: cleared when full. */
-const MAX_CACHED_TOKENS = 10_000;
-
 export class TokenVerifier {
   private currentKeys: TenantKeys;
   private current: EntraConfig;
-  private readonly verified = new Map<string, VerifiedToken>();
+  private readonly verified = new VerifiedTokens<VerifiedToken>();
 
   constructor(config: EntraConfig, keys?: TenantKeys) {
     checkSkew(config);
@@ -77,28 +66,15 @@ export class TokenVerifier {
   }
 
   async verify(token: string): Promise<VerifiedToken> {
-    const cached = this.verified.get(token);
-    if (cached) {
-      // exp is checked again: the cache never outlives the token (nor its skew).
-      if ((cached.expiresAt + this.config.clockSkewSeconds) * 1000 > Date.now()) return cached;
-      this.verified.delete(token);
-    }
+    const cached = this.verified.get(token, this.config.clockSkewSeconds);
+    if (cached) return cached;
     const fresh = await this.verifyUncached(token);
-    if (this.verified.size >= MAX_CACHED_TOKENS) this.verified.clear();
     this.verified.set(token, fresh);
     return fresh;
   }
 
   private async verifyUncached(token: string): Promise<VerifiedToken> {
-    if (!JWT_SHAPE.test(token)) throw refuse('TOKEN_MALFORMED', 'The password is not a Microsoft Entra access token.');
-    let header: ReturnType<typeof decodeProtectedHeader>;
-    let unverified: JWTPayload;
-    try {
-      header = decodeProtectedHeader(token);
-      unverified = decodeJwt(token);
-    } catch {
-      throw refuse('TOKEN_MALFORMED', 'The password is not a Microsoft Entra access token.');
-    }
+    const { header, claims: unverified } = decodeUnverified(token, 'The password is not a Microsoft Entra access token.');
     if (header.alg !== 'RS256') throw refuse('TOKEN_ALGORITHM', 'The access token is not signed with RS256.');
     if (typeof header.kid !== 'string' || header.kid.length === 0) throw refuse('TOKEN_MALFORMED', 'The access token has no key id (kid).');
     const iss = typeof unverified.iss === 'string' ? unverified.iss : '';
