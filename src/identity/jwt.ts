@@ -1,7 +1,7 @@
 // What both token verifiers share (verify-token.ts for Microsoft Entra, oidc-verifier.ts
 // for other OpenID Connect providers): the shape check and unverified decoding that come
 // before any key is fetched, and the cache of tokens already verified.
-import { decodeJwt, decodeProtectedHeader, type JWTPayload, type ProtectedHeaderParameters } from 'jose';
+import { decodeJwt, decodeProtectedHeader, errors as joseErrors, type JWTPayload, type ProtectedHeaderParameters } from 'jose';
 import { PgwardenError, type ErrorCode } from '../util/errors.js';
 
 /** A JWT is three base64url parts; Entra's are 1-4 KB. Bigger strings are not tokens. */
@@ -48,4 +48,45 @@ export class VerifiedTokens<T extends { readonly expiresAt: number }> {
   clear(): void {
     this.byKey.clear();
   }
+}
+
+/** What a refusal says that depends on the provider (the rest is the same for all). */
+export interface RefusalWords {
+  /** TOKEN_AUDIENCE: `The access token does not have a valid audience claim. Please acquire a new token for ${audience}.` */
+  audience: string;
+  /** TOKEN_ISSUER, whole. */
+  issuer: string;
+  /** TOKEN_KEY_UNKNOWN: `The access token is signed with a key that ${keyOwner} does not publish.` */
+  keyOwner: string;
+  /** TOKEN_ALGORITHM, whole. */
+  algorithm: string;
+  /** TOKEN_MALFORMED, whole. */
+  notAToken: string;
+}
+
+/** A refusal its holder may read, for an error of jose's jwtVerify (or one of ours, as it is). */
+export function explainJoseError(e: unknown, words: RefusalWords): PgwardenError {
+  if (e instanceof PgwardenError) return e;
+  if (e instanceof joseErrors.JWTExpired) return refuse('TOKEN_EXPIRED', 'The access token has expired. Please acquire a new token.');
+  if (e instanceof joseErrors.JWTClaimValidationFailed) {
+    switch (e.claim) {
+      case 'nbf':
+        return refuse('TOKEN_NOT_YET_VALID', 'The access token is not yet valid (nbf is in the future). Check the clock of the machine that issued it.');
+      case 'aud':
+        return refuse('TOKEN_AUDIENCE', `The access token does not have a valid audience claim. Please acquire a new token for ${words.audience}.`);
+      case 'iss':
+        return refuse('TOKEN_ISSUER', words.issuer);
+      default:
+        return refuse('TOKEN_CLAIMS', `The access token lacks or has an invalid "${e.claim}" claim.`);
+    }
+  }
+  if (e instanceof joseErrors.JWKSNoMatchingKey)
+    return refuse('TOKEN_KEY_UNKNOWN', `The access token is signed with a key that ${words.keyOwner} does not publish.`);
+  if (e instanceof joseErrors.JWSSignatureVerificationFailed) return refuse('TOKEN_SIGNATURE', 'The access token signature is invalid.');
+  if (e instanceof joseErrors.JWKSTimeout || e instanceof joseErrors.JWKSInvalid) {
+    return refuse('IDENTITY_PROVIDER_UNAVAILABLE', 'The signing keys of the identity provider cannot be fetched right now. Try again later.', e);
+  }
+  if (e instanceof joseErrors.JOSEAlgNotAllowed || e instanceof joseErrors.JOSENotSupported) return refuse('TOKEN_ALGORITHM', words.algorithm);
+  if (e instanceof joseErrors.JWTInvalid || e instanceof joseErrors.JWSInvalid) return refuse('TOKEN_MALFORMED', words.notAToken);
+  return refuse('IDENTITY_PROVIDER_UNAVAILABLE', 'The access token could not be checked: the identity provider cannot be reached.', e);
 }

@@ -5,8 +5,8 @@
 // algorithm; `aud` accepted; `exp`/`nbf` with the configured skew; the subject claim
 // present. https://openid.net/specs/openid-connect-core-1_0.html#IDTokenValidation and
 // RFC 9068 (JWT access tokens), section 4.
-import { errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
-import { decodeUnverified, refuse, VerifiedTokens } from './jwt.js';
+import { jwtVerify, type JWTPayload } from 'jose';
+import { decodeUnverified, explainJoseError, refuse, VerifiedTokens } from './jwt.js';
 import { PgwardenError } from '../util/errors.js';
 import { MAX_CLOCK_SKEW_SECONDS } from './config.js';
 import { fetchDiscoveryDocument, remoteKeySet, type IssuerKeys } from './key-sets.js';
@@ -53,6 +53,12 @@ class OidcIssuer {
   }
 }
 
+const NOT_A_TOKEN = 'The password is not an access token.';
+
+function algorithmRefusal(c: OidcIssuerConfig): string {
+  return `The access token is not signed with an accepted algorithm (${c.algorithms.join(', ')}).`;
+}
+
 export class OidcVerifier {
   private readonly issuers = new Map<string, OidcIssuer>();
   private readonly verified = new VerifiedTokens<VerifiedOidcToken>();
@@ -97,10 +103,10 @@ export class OidcVerifier {
     // The principal's issuer is no longer configured: no token can be checked for it.
     if (!issuer) throw refuse('TOKEN_ISSUER', `Tokens of ${iss} are not accepted by this gateway.`);
     const c = issuer.config;
-    const { header, claims: unverified } = decodeUnverified(token, 'The password is not an access token.');
+    const { header, claims: unverified } = decodeUnverified(token, NOT_A_TOKEN);
     // Checked before any key is fetched: a token of another provider costs nothing.
     if (unverified.iss !== c.issuer) throw refuse('TOKEN_ISSUER', `The access token was not issued by ${c.issuer}. Please acquire a token from it.`);
-    if (typeof header.alg !== 'string' || !(c.algorithms as readonly string[]).includes(header.alg)) throw this.algorithmRefused(c);
+    if (typeof header.alg !== 'string' || !(c.algorithms as readonly string[]).includes(header.alg)) throw refuse('TOKEN_ALGORITHM', algorithmRefusal(c));
     const getKey = await issuer.getKey();
     let payload: JWTPayload;
     try {
@@ -129,33 +135,13 @@ export class OidcVerifier {
     };
   }
 
-  private algorithmRefused(c: OidcIssuerConfig): PgwardenError {
-    return refuse('TOKEN_ALGORITHM', `The access token is not signed with an accepted algorithm (${c.algorithms.join(', ')}).`);
-  }
-
   private explain(e: unknown, c: OidcIssuerConfig): PgwardenError {
-    if (e instanceof PgwardenError) return e;
-    if (e instanceof joseErrors.JWTExpired) return refuse('TOKEN_EXPIRED', 'The access token has expired. Please acquire a new token.');
-    if (e instanceof joseErrors.JWTClaimValidationFailed) {
-      switch (e.claim) {
-        case 'nbf':
-          return refuse('TOKEN_NOT_YET_VALID', 'The access token is not yet valid (nbf is in the future). Check the clock of the machine that issued it.');
-        case 'aud':
-          return refuse('TOKEN_AUDIENCE', `The access token does not have a valid audience claim. Please acquire a new token for "${c.audiences[0]}".`);
-        case 'iss':
-          return refuse('TOKEN_ISSUER', `The access token was not issued by ${c.issuer}. Please acquire a token from it.`);
-        default:
-          return refuse('TOKEN_CLAIMS', `The access token lacks or has an invalid "${e.claim}" claim.`);
-      }
-    }
-    if (e instanceof joseErrors.JWKSNoMatchingKey)
-      return refuse('TOKEN_KEY_UNKNOWN', `The access token is signed with a key that ${c.issuer} does not publish.`);
-    if (e instanceof joseErrors.JWSSignatureVerificationFailed) return refuse('TOKEN_SIGNATURE', 'The access token signature is invalid.');
-    if (e instanceof joseErrors.JWKSTimeout || e instanceof joseErrors.JWKSInvalid) {
-      return refuse('IDENTITY_PROVIDER_UNAVAILABLE', 'The signing keys of the identity provider cannot be fetched right now. Try again later.', e);
-    }
-    if (e instanceof joseErrors.JOSEAlgNotAllowed || e instanceof joseErrors.JOSENotSupported) return this.algorithmRefused(c);
-    if (e instanceof joseErrors.JWTInvalid || e instanceof joseErrors.JWSInvalid) return refuse('TOKEN_MALFORMED', 'The password is not an access token.');
-    return refuse('IDENTITY_PROVIDER_UNAVAILABLE', 'The access token could not be checked: the identity provider cannot be reached.', e);
+    return explainJoseError(e, {
+      audience: `"${c.audiences[0]}"`,
+      issuer: `The access token was not issued by ${c.issuer}. Please acquire a token from it.`,
+      keyOwner: c.issuer,
+      algorithm: algorithmRefusal(c),
+      notAToken: NOT_A_TOKEN,
+    });
   }
 }

@@ -3,8 +3,8 @@
 // or v2 issuer; signature by a key the tenant publishes; `aud` in the accepted list;
 // `exp`/`nbf` with the configured skew; `tid` the tenant.
 // https://learn.microsoft.com/entra/identity-platform/access-tokens#validate-tokens
-import { errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
-import { decodeUnverified, refuse, VerifiedTokens } from './jwt.js';
+import { jwtVerify, type JWTPayload } from 'jose';
+import { decodeUnverified, explainJoseError, refuse, VerifiedTokens } from './jwt.js';
 import { PgwardenError } from '../util/errors.js';
 import { MAX_CLOCK_SKEW_SECONDS, type EntraConfig } from './config.js';
 import { TenantKeys } from './key-sets.js';
@@ -29,6 +29,8 @@ export interface VerifiedToken {
   /** `exp`, seconds since the epoch. */
   readonly expiresAt: number;
 }
+
+const NOT_A_TOKEN = 'The password is not a Microsoft Entra access token.';
 
 export class TokenVerifier {
   private currentKeys: TenantKeys;
@@ -74,7 +76,7 @@ export class TokenVerifier {
   }
 
   private async verifyUncached(token: string): Promise<VerifiedToken> {
-    const { header, claims: unverified } = decodeUnverified(token, 'The password is not a Microsoft Entra access token.');
+    const { header, claims: unverified } = decodeUnverified(token, NOT_A_TOKEN);
     if (header.alg !== 'RS256') throw refuse('TOKEN_ALGORITHM', 'The access token is not signed with RS256.');
     if (typeof header.kid !== 'string' || header.kid.length === 0) throw refuse('TOKEN_MALFORMED', 'The access token has no key id (kid).');
     const iss = typeof unverified.iss === 'string' ? unverified.iss : '';
@@ -105,35 +107,13 @@ export class TokenVerifier {
   }
 
   private explain(e: unknown): PgwardenError {
-    if (e instanceof PgwardenError) return e;
-    if (e instanceof joseErrors.JWTExpired) return refuse('TOKEN_EXPIRED', 'The access token has expired. Please acquire a new token.');
-    if (e instanceof joseErrors.JWTClaimValidationFailed) {
-      switch (e.claim) {
-        case 'nbf':
-          return refuse('TOKEN_NOT_YET_VALID', 'The access token is not yet valid (nbf is in the future). Check the clock of the machine that issued it.');
-        case 'aud':
-          return refuse(
-            'TOKEN_AUDIENCE',
-            `The access token does not have a valid audience claim. Please acquire a new token for the resource "${this.config.audiences[0]}".`,
-          );
-        case 'iss':
-          return refuse('TOKEN_ISSUER', `The access token was not issued by Microsoft Entra tenant ${this.config.tenantId}.`);
-        default:
-          return refuse('TOKEN_CLAIMS', `The access token lacks or has an invalid "${e.claim}" claim.`);
-      }
-    }
-    if (e instanceof joseErrors.JWKSNoMatchingKey)
-      return refuse('TOKEN_KEY_UNKNOWN', 'The access token is signed with a key that the tenant does not publish.');
-    if (e instanceof joseErrors.JWSSignatureVerificationFailed) return refuse('TOKEN_SIGNATURE', 'The access token signature is invalid.');
-    if (e instanceof joseErrors.JWKSTimeout || e instanceof joseErrors.JWKSInvalid) {
-      return refuse('IDENTITY_PROVIDER_UNAVAILABLE', 'The signing keys of the identity provider cannot be fetched right now. Try again later.', e);
-    }
-    if (e instanceof joseErrors.JOSEAlgNotAllowed || e instanceof joseErrors.JOSENotSupported) {
-      return refuse('TOKEN_ALGORITHM', 'The access token is not signed with RS256.');
-    }
-    if (e instanceof joseErrors.JWTInvalid || e instanceof joseErrors.JWSInvalid)
-      return refuse('TOKEN_MALFORMED', 'The password is not a Microsoft Entra access token.');
-    return refuse('IDENTITY_PROVIDER_UNAVAILABLE', 'The access token could not be checked: the identity provider cannot be reached.', e);
+    return explainJoseError(e, {
+      audience: `the resource "${this.config.audiences[0]}"`,
+      issuer: `The access token was not issued by Microsoft Entra tenant ${this.config.tenantId}.`,
+      keyOwner: 'the tenant',
+      algorithm: 'The access token is not signed with RS256.',
+      notAToken: NOT_A_TOKEN,
+    });
   }
 }
 
