@@ -3,12 +3,7 @@
 // only and to PostgreSQL only; and two gateways on one cluster agreeing within a second.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Gateway } from '../../src/gateway/server.js';
-import { RoleCatalog } from '../../src/catalog/role-catalog.js';
-import { CatalogWatch } from '../../src/catalog/catalog-watch.js';
-import { GATEWAY_ROLE } from '../../src/catalog/roles.js';
-import { createLogger } from '../../src/util/log.js';
-import { CITUS_PASSWORD, psql, startTestPgwarden, waitFor, type TestPgwarden } from '../helpers/pgwarden.js';
+import { CITUS_PASSWORD, psql, startSecondGateway, startTestPgwarden, waitFor, type TestPgwarden } from '../helpers/pgwarden.js';
 import { savedAdmin, userToken, type SavedAdmin } from '../helpers/entra.js';
 import { apiClient, basic, bearer, type ApiClient } from '../helpers/api.js';
 
@@ -121,22 +116,8 @@ describe('the seed procedure through the API', () => {
 
 describe('two gateways on one cluster', () => {
   test('a method change made through one is enforced by the other within a second', async () => {
-    const log = createLogger({ stderrLevel: 'silent', level: 'silent' });
-    const pool = pw.cluster.gatewayPool();
-    const roles = new RoleCatalog(pool);
-    const watch = new CatalogWatch(pw.cluster.coordinator.clientConfig(GATEWAY_ROLE, pw.cluster.secrets.gatewayRolePassword), pool, roles, log);
-    await watch.start();
-    const second = new Gateway({
-      host: '127.0.0.1',
-      port: 0,
-      tls: pw.tls,
-      backend: pw.cluster.coordinator.target,
-      roles,
-      authMethod: () => watch.authMethod,
-      mockKey: Buffer.alloc(32, 1),
-      log,
-    });
-    const port = (await second.listen()).port;
+    const second = await startSecondGateway(pw);
+    const { port, watch } = second;
     const conn = `host=127.0.0.1 port=${port} user=citus dbname=postgres sslmode=require`;
     try {
       assert.equal((await psql(conn, 'select 1', CITUS_PASSWORD)).stdout.trim(), '1');
@@ -147,8 +128,6 @@ describe('two gateways on one cluster', () => {
       const token = await userToken(pw, first.username, first.password);
       await apiClient(pw.apiUrl, pw.caPath, bearer(token)).call('PUT', '/api/v1/authentication', { methods: 'both' });
       await second.close();
-      await watch.stop();
-      await pool.end();
     }
   });
 });

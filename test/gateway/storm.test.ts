@@ -6,14 +6,10 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
-import { CatalogWatch } from '../../src/catalog/catalog-watch.js';
-import { RoleCatalog } from '../../src/catalog/role-catalog.js';
-import { GATEWAY_ROLE } from '../../src/catalog/roles.js';
-import { Gateway } from '../../src/gateway/server.js';
+import type { Gateway } from '../../src/gateway/server.js';
 import { formatScramSecret, makeScramSecret } from '../../src/scram/primitives.js';
-import { createLogger } from '../../src/util/log.js';
 import { quoteIdent } from '../../src/util/sql.js';
-import { startTestPgwarden, waitFor, type TestPgwarden } from '../helpers/pgwarden.js';
+import { startSecondGateway, startTestPgwarden, waitFor, type TestPgwarden } from '../helpers/pgwarden.js';
 import { savedAdmin, userToken, type SavedAdmin } from '../helpers/entra.js';
 
 const PASSWORD = 'Storm-Passw0rd';
@@ -139,23 +135,8 @@ describe('PostgreSQL does not start sessions: sign-ins wait until it does', () =
 
 describe('past the server wait: a clear error', () => {
   test('53300 when PostgreSQL had no room, 57P03 when it started no session; both say the cluster is overloaded and what to do', async () => {
-    const log = createLogger({ stderrLevel: 'silent', level: 'silent' });
-    const pool = pw.cluster.gatewayPool();
-    const roles = new RoleCatalog(pool);
-    const watch = new CatalogWatch(pw.cluster.coordinator.clientConfig(GATEWAY_ROLE, pw.cluster.secrets.gatewayRolePassword), pool, roles, log);
-    await watch.start();
-    const short = new Gateway({
-      host: '127.0.0.1',
-      port: 0,
-      tls: pw.tls,
-      backend: pw.cluster.coordinator.target,
-      roles,
-      authMethod: () => watch.authMethod,
-      mockKey: Buffer.alloc(32, 1),
-      log,
-      serverWaitTimeoutMs: 1_500,
-    });
-    const port = (await short.listen()).port;
+    const short = await startSecondGateway(pw, { serverWaitTimeoutMs: 1_500 });
+    const port = short.port;
     try {
       await createRole('storm_none', 0);
       const full = await connectOutcome(client('storm_none', {}, port), true);
@@ -177,11 +158,9 @@ describe('past the server wait: a clear error', () => {
       }
       assert.match(stopped, /^57P03 the database cluster is overloaded: it did not start a new session within 2 s\n/);
       assert.match(stopped, /Try again later.*--server-wait-timeout/);
-      assert.equal(inServerPhase(short), 0);
+      assert.equal(inServerPhase(short.gateway), 0);
     } finally {
       await short.close();
-      await watch.stop();
-      await pool.end();
     }
   });
 });

@@ -7,6 +7,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startPgwarden, type PgwardenOptions, type RunningPgwarden } from '../../src/pgwarden.js';
 import { createLogger } from '../../src/util/log.js';
+import { CatalogWatch } from '../../src/catalog/catalog-watch.js';
+import { RoleCatalog } from '../../src/catalog/role-catalog.js';
+import { GATEWAY_ROLE } from '../../src/catalog/roles.js';
+import { Gateway, type GatewayOptions } from '../../src/gateway/server.js';
 import { processAlive } from '../../src/util/process.js';
 import type { EmbeddedCluster } from '../../src/cluster/embedded.js';
 
@@ -160,4 +164,44 @@ export async function waitFor(predicate: () => boolean | Promise<boolean>, timeo
  * has not reaped yet does not count: it has exited, and its command line is empty). */
 export function alive(pid: number): boolean {
   return processAlive(pid, /postgres/);
+}
+
+export interface SecondGateway {
+  readonly gateway: Gateway;
+  readonly port: number;
+  /** Its own catalog watch (auth method, roles), as a second pgwarden's would be. */
+  readonly watch: CatalogWatch;
+  close(): Promise<void>;
+}
+
+/** A second gateway on `pw`'s cluster, with a catalog watch of its own (two gateways
+ * behind one load balancer); `options` override its defaults. */
+export async function startSecondGateway(pw: TestPgwarden, options: Partial<GatewayOptions> = {}): Promise<SecondGateway> {
+  const log = createLogger({ stderrLevel: 'silent', level: 'silent' });
+  const pool = pw.cluster.gatewayPool();
+  const roles = new RoleCatalog(pool);
+  const watch = new CatalogWatch(pw.cluster.coordinator.clientConfig(GATEWAY_ROLE, pw.cluster.secrets.gatewayRolePassword), pool, roles, log);
+  await watch.start();
+  const gateway = new Gateway({
+    host: '127.0.0.1',
+    port: 0,
+    tls: pw.tls,
+    backend: pw.cluster.coordinator.target,
+    roles,
+    authMethod: () => watch.authMethod,
+    mockKey: Buffer.alloc(32, 1),
+    log,
+    ...options,
+  });
+  const port = (await gateway.listen()).port;
+  return {
+    gateway,
+    port,
+    watch,
+    close: async () => {
+      await gateway.close();
+      await watch.stop();
+      await pool.end();
+    },
+  };
 }
