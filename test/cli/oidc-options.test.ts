@@ -9,26 +9,17 @@ import type { UpSettings } from '../../src/cli/up-settings.js';
 
 test('flags apply to every issuer given as a URL; defaults fill the rest', () => {
   const issuers = oidcIssuerSpecs({ oidcIssuer: ['https://a.example/realms/x', 'https://b.example'], oidcAudience: ['pg'], oidcAlgorithm: ['ES256'] });
-  assert.deepEqual(issuers, [
-    {
-      issuer: 'https://a.example/realms/x',
-      audiences: ['pg'],
-      nameClaim: 'preferred_username',
-      subjectClaim: 'sub',
-      groupsClaim: 'groups',
-      algorithms: ['ES256'],
-      scope: 'openid',
-    },
-    {
-      issuer: 'https://b.example',
-      audiences: ['pg'],
-      nameClaim: 'preferred_username',
-      subjectClaim: 'sub',
-      groupsClaim: 'groups',
-      algorithms: ['ES256'],
-      scope: 'openid',
-    },
-  ]);
+  // Both issuers get the flags' audience and algorithm, and the default claims and scope.
+  const withFlags = (issuer: string) => ({
+    issuer,
+    audiences: ['pg'],
+    nameClaim: 'preferred_username',
+    subjectClaim: 'sub',
+    groupsClaim: 'groups',
+    algorithms: ['ES256'],
+    scope: 'openid',
+  });
+  assert.deepEqual(issuers, [withFlags('https://a.example/realms/x'), withFlags('https://b.example')]);
 });
 
 test('the configuration file gives each issuer its own settings', () => {
