@@ -116,9 +116,14 @@ export class OpeningQueue {
     if (was?.timer) clearTimeout(was.timer);
     const backoffMs = was ? Math.min(BACKOFF_MAX_MS, was.backoffMs * 2) : BACKOFF_FIRST_MS;
     const b: Blocked = { sqlstate, reason, backoffMs, dueAt: Date.now() + backoffMs, probing: false, timer: undefined };
-    b.timer = setTimeout(() => this.dispatch(), backoffMs).unref();
+    this.armBackoff(b, backoffMs);
     this.blocked.set(scope, b);
     this.dispatch();
+  }
+
+  private armBackoff(b: Blocked, ms: number): void {
+    if (b.timer) clearTimeout(b.timer);
+    b.timer = setTimeout(() => this.dispatch(), ms).unref();
   }
 
   /** The granted turn failed otherwise (the caller gives up), or its client left. */
@@ -184,6 +189,9 @@ export class OpeningQueue {
         const b = this.blocked.get(full[0]!)!;
         // Every full scope of the turn must let it through; it probes the first.
         if (full.some((s) => this.blocked.get(s)!.probing) || b.dueAt > now) {
+          // Not due by the wall clock though its timer fired (timers and Date.now() may
+          // disagree by a millisecond or two): look again when it is.
+          if (!b.probing && b.dueAt > now) this.armBackoff(b, b.dueAt - now);
           i++;
           continue;
         }
