@@ -180,14 +180,16 @@ export async function startPgwarden(options: PgwardenOptions): Promise<RunningPg
   };
   const metrics = new Metrics();
   try {
-    const pool = cluster.gatewayPool();
+    const pool = cluster.gatewayPool('reads');
     stoppers.push(() => pool.end());
+    const writes = cluster.gatewayPool();
+    stoppers.push(() => writes.end());
     const roles = new RoleCatalog(pool);
-    const catalog = new CatalogWatch(cluster.gatewayConnection(), pool, roles, log);
+    const catalog = new CatalogWatch(() => cluster.gatewayClient(), pool, roles, log);
     await catalog.start();
     stoppers.push(() => catalog.stop());
-    const audit = new AuditWriter(pool, log);
-    stoppers.push(() => audit.flush());
+    const audit = new AuditWriter(writes, log);
+    stoppers.push(() => audit.close());
     // Every worker converges to the coordinator (roles, grants), also after an outage.
     const reconciler = new Reconciler({ admin: cluster, log, ...(options.reconcileIntervalMs ? { intervalMs: options.reconcileIntervalMs } : {}) });
     await reconciler.start();

@@ -2,7 +2,7 @@
 // through pgwarden. Sign-ins are buffered and written in batches, so that a burst of
 // connections costs one INSERT, not one per connection. Nothing secret goes in: names,
 // methods, addresses, outcomes and reason codes only.
-import type pg from 'pg';
+import type { CatalogDb } from './db.js';
 import type { Logger } from 'pino';
 
 export interface AuditEvent {
@@ -22,6 +22,8 @@ export interface AuditEvent {
 }
 
 export const FLUSH_INTERVAL_MS = 200;
+/** After a failed write, the next try. */
+const RETRY_MS = 1_000;
 const MAX_BATCH = 500;
 /** Bounds memory when the coordinator is unreachable: older events are dropped (and counted). */
 const MAX_BUFFERED = 10_000;
@@ -48,7 +50,7 @@ export function auditRow(e: AuditEvent): unknown[] {
   ];
 }
 
-export async function insertAudit(db: Pick<pg.Pool, 'query'>, events: readonly AuditEvent[]): Promise<void> {
+export async function insertAudit(db: CatalogDb, events: readonly AuditEvent[]): Promise<void> {
   if (events.length === 0) return;
   const values: unknown[] = [];
   const rows = events.map((e) => {
@@ -60,37 +62,70 @@ export async function insertAudit(db: Pick<pg.Pool, 'query'>, events: readonly A
   await db.query(`INSERT INTO pgwarden.audit_log (${COLUMNS.join(', ')}) VALUES ${rows.join(', ')}`, values);
 }
 
+/** The coordinator could not take the write now (down, restarting, a standby during a
+ * failover), as opposed to refusing this write (a PostgreSQL error of another class). */
+function unreachable(e: unknown): boolean {
+  const code = (e as { code?: unknown }).code;
+  return !(typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) || /^(57P0|08|25006)/.test(code);
+}
+
 export class AuditWriter {
   private buffer: AuditEvent[] = [];
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;
+  private closed = false;
   dropped = 0;
 
   constructor(
-    private readonly pool: pg.Pool,
+    private readonly pool: CatalogDb,
     private readonly log: Logger,
   ) {}
 
   record(event: AuditEvent): void {
-    if (this.buffer.length >= MAX_BUFFERED) {
-      this.buffer.shift();
-      this.dropped++;
-    }
     this.buffer.push(event);
+    this.bound();
     this.timer ??= setTimeout(() => void this.flush(), FLUSH_INTERVAL_MS);
   }
 
-  /** Writes what is buffered (also called on stop). */
+  /** Writes what is buffered. A batch that cannot be written (the coordinator down, or
+   * failing over) is kept and tried again after RETRY_MS. */
   async flush(): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     await this.flushing;
     while (this.buffer.length > 0) {
       const batch = this.buffer.splice(0, MAX_BATCH);
+      let failed = false;
       this.flushing = insertAudit(this.pool, batch).catch((e: unknown) => {
-        this.log.warn({ event: 'audit-write-failed', error: (e as Error).message, events: batch.length }, 'could not write the audit log');
+        if (!unreachable(e)) {
+          this.log.warn({ event: 'audit-write-failed', error: (e as Error).message, events: batch.length }, 'could not write the audit log');
+          return;
+        }
+        failed = true;
+        this.buffer.unshift(...batch);
+        this.bound();
+        this.log.warn({ event: 'audit-write-failed', error: (e as Error).message, events: batch.length }, 'could not write the audit log; trying again');
       });
       await this.flushing;
+      if (failed) {
+        if (!this.closed) this.timer ??= setTimeout(() => void this.flush(), RETRY_MS).unref();
+        return;
+      }
+    }
+  }
+
+  /** A last flush, at stop; no retries after it. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.flush();
+  }
+
+  /** Bounds memory while nothing can be written: the oldest events go (and are counted). */
+  private bound(): void {
+    const over = this.buffer.length - MAX_BUFFERED;
+    if (over > 0) {
+      this.buffer.splice(0, over);
+      this.dropped += over;
     }
   }
 }

@@ -4,7 +4,8 @@
 // (the catalog's triggers and the control plane send NOTIFY); a re-read every second is
 // the safety net for a lost notification or a dropped connection, so that a change
 // applies to every new sign-in within a second on every gateway.
-import pg from 'pg';
+import type pg from 'pg';
+import type { CatalogDb } from './db.js';
 import type { Logger } from 'pino';
 import { isAuthMethod, isSessionExpiry, type AuthMethod, type SessionExpiry } from './auth-method.js';
 import type { RoleCatalog } from './role-catalog.js';
@@ -30,8 +31,9 @@ export class CatalogWatch {
   private stopped = false;
 
   constructor(
-    private readonly listenConfig: pg.ClientConfig,
-    private readonly pool: pg.Pool,
+    /** A new connection to the coordinator (for LISTEN); the watch ends it when done. */
+    private readonly connect: () => Promise<pg.Client>,
+    private readonly pool: CatalogDb,
     private readonly roles: RoleCatalog,
     private readonly log: Logger,
   ) {}
@@ -107,16 +109,19 @@ export class CatalogWatch {
   }
 
   private async listen(): Promise<void> {
-    const client = new pg.Client(this.listenConfig);
-    client.on('error', () => undefined);
+    const client = await this.connect();
+    client.on('notification', (n) => this.onChange(n.payload ?? ''));
+    try {
+      await client.query(`LISTEN ${CATALOG_CHANNEL}`);
+    } catch (e) {
+      await client.end().catch(() => undefined);
+      throw e;
+    }
     client.on('end', () => {
       if (this.stopped) return;
       this.log.warn({ event: 'catalog-listen-lost' }, 'lost the catalog notification connection; reconnecting');
       setTimeout(() => void this.reconnect(), RECONNECT_DELAY_MS).unref();
     });
-    client.on('notification', (n) => this.onChange(n.payload ?? ''));
-    await client.connect();
-    await client.query(`LISTEN ${CATALOG_CHANNEL}`);
     this.listener = client;
   }
 

@@ -4,7 +4,7 @@
 // that may sign in through pgwarden: PgBouncer's auth_query pattern). Answers are cached
 // briefly, found and not-found alike, so that the timing of an answer does not tell a
 // known role from an unknown one.
-import type pg from 'pg';
+import type { CatalogDb } from './db.js';
 import { parseScramSecret, type ScramSecret } from '../scram/primitives.js';
 import { PgwardenError } from '../util/errors.js';
 import { principalFromRow, type EntraPrincipal, type PrincipalRow } from './principals.js';
@@ -37,7 +37,7 @@ export class RoleCatalog {
   private readonly rechecks = new Map<string, Promise<string | undefined>>();
 
   constructor(
-    private readonly pool: pg.Pool,
+    private readonly pool: CatalogDb,
     private readonly ttlMs = ROLE_CACHE_TTL_MS,
   ) {}
 

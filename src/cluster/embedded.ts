@@ -4,16 +4,19 @@
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
-import pg from 'pg';
+import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { AuthMethod } from '../catalog/auth-method.js';
 import type { AdminNode } from './admin.js';
-import type { BackendTarget } from './cluster.js';
+import type { BackendHosts } from './cluster.js';
+import type { CatalogPool } from '../catalog/db.js';
+import { FollowingPool } from './following-pool.js';
+import { HostChoice } from './hosts.js';
 import { PgwardenError } from '../util/errors.js';
 import { readOptional } from '../util/files.js';
 import { bootstrapCluster } from './bootstrap.js';
 import { GATEWAY_ROLE, SUPERUSER_ROLE } from '../catalog/roles.js';
-import { withClient, type Cluster, type NodeDescription, type StartResult } from './cluster.js';
+import { connectClient, withClient, type Cluster, type NodeDescription, type StartResult } from './cluster.js';
 import { DataDir, DataDirBacked } from './data-dir.js';
 import { PostgresNode, type NodeSpec } from './node.js';
 import type { NodeTls } from '../tls/certificates.js';
@@ -80,13 +83,16 @@ export class EmbeddedCluster extends DataDirBacked implements Cluster {
     super(dir);
     this.coordinator = nodes[0]!;
     this.workers = nodes.slice(1);
+    // One host, its private socket: nothing to choose.
+    const coordinator = this.coordinator;
+    this.backend = {
+      choice: new HostChoice(coordinator.name, [{ host: coordinator.spec.socketDir, port: coordinator.spec.port }], 'any'),
+      target: () => coordinator.target,
+    };
   }
 
   readonly clientDatabase = SERVICE_DATABASE;
-
-  get backend(): BackendTarget {
-    return this.coordinator.target;
-  }
+  readonly backend: BackendHosts;
 
   describe(): NodeDescription[] {
     return this.nodes.map((n) => ({ name: n.name, kind: n.spec.role, where: `PostgreSQL on a private socket in ${n.spec.socketDir} (pid ${n.pid})` }));
@@ -198,15 +204,17 @@ export class EmbeddedCluster extends DataDirBacked implements Cluster {
     return withClient(target.clientConfig(user, password), fn);
   }
 
-  gatewayConnection(): pg.ClientConfig {
-    return this.coordinator.clientConfig(GATEWAY_ROLE, this.secrets.gatewayRolePassword);
+  gatewayClient(): Promise<pg.Client> {
+    return connectClient(this.gatewayConfig());
   }
 
   /** A pool for the gateway's lookups on the coordinator, as its least-privileged role. */
-  gatewayPool(): pg.Pool {
-    const pool = new pg.Pool({ ...this.gatewayConnection(), max: 4, idleTimeoutMillis: 30_000 });
-    pool.on('error', (e) => this.options.log.warn({ error: e.message }, 'gateway catalog connection failed'));
-    return pool;
+  gatewayPool(): CatalogPool {
+    return new FollowingPool(this.backend.choice, () => this.gatewayConfig(), this.options.log);
+  }
+
+  private gatewayConfig(): pg.ClientConfig {
+    return this.coordinator.clientConfig(GATEWAY_ROLE, this.secrets.gatewayRolePassword);
   }
 }
 

@@ -4,16 +4,19 @@
 // a superuser on every node: pgwarden creates roles, reads role secrets through a
 // SECURITY DEFINER function over pg_authid, and installs its schema on the coordinator
 // (docs/existing-cluster.md).
-import pg from 'pg';
+import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { AuthMethod } from '../catalog/auth-method.js';
 import type { AdminNode } from './admin.js';
-import type { BackendTarget } from './cluster.js';
+import type { BackendHosts } from './cluster.js';
+import type { CatalogPool } from '../catalog/db.js';
 import { PgwardenError } from '../util/errors.js';
 import { bootstrapCluster } from './bootstrap.js';
 import { GATEWAY_ROLE } from '../catalog/roles.js';
-import { withClient, type Cluster, type NodeDescription, type StartResult } from './cluster.js';
+import { connectClient, withConnected, type Cluster, type NodeDescription, type StartResult } from './cluster.js';
 import { parseConnInfo, pgConfig, redact, tlsOptions, type ConnInfo } from './conninfo.js';
+import { FollowingPool } from './following-pool.js';
+import { HostChoice, describeHost, pgServerState, type HostPort } from './hosts.js';
 import { DataDir, DataDirBacked } from './data-dir.js';
 import { checkServer } from './server-version.js';
 import { DEFAULTS } from '../util/defaults.js';
@@ -31,6 +34,8 @@ export interface ExternalClusterOptions {
 
 interface ExternalNode extends AdminNode {
   readonly conn: ConnInfo;
+  /** Which of its hosts it is at now. */
+  readonly hosts: HostChoice;
 }
 
 export class ExternalCluster extends DataDirBacked implements Cluster {
@@ -44,10 +49,11 @@ export class ExternalCluster extends DataDirBacked implements Cluster {
 
   static async open(options: ExternalClusterOptions): Promise<ExternalCluster> {
     const dir = await DataDir.open(options.dataDir);
-    const nodes: ExternalNode[] = [
-      { name: 'coordinator', kind: 'coordinator', conn: parseConnInfo(options.coordinator) },
-      ...options.workers.map((w, i): ExternalNode => ({ name: `worker-${i + 1}`, kind: 'worker', conn: parseConnInfo(w) })),
-    ];
+    const node = (name: string, kind: AdminNode['kind'], text: string): ExternalNode => {
+      const conn = parseConnInfo(text);
+      return { name, kind, conn, hosts: new HostChoice(name, conn.hosts, conn.targetSessionAttrs, options.log) };
+    };
+    const nodes = [node('coordinator', 'coordinator', options.coordinator), ...options.workers.map((w, i) => node(`worker-${i + 1}`, 'worker', w))];
     return new ExternalCluster(dir, nodes, options);
   }
 
@@ -63,19 +69,28 @@ export class ExternalCluster extends DataDirBacked implements Cluster {
     return this.coordinator.conn.dbname;
   }
 
-  get backend(): BackendTarget {
+  get backend(): BackendHosts {
     const c = this.coordinator.conn;
-    if (c.host.startsWith('/')) return { path: `${c.host}/.s.PGSQL.${c.port}` };
-    const tls = tlsOptions(c);
-    return { host: c.host, port: c.port, ...(tls ? { tls } : {}) };
+    return {
+      choice: this.coordinator.hosts,
+      target: (at) => {
+        if (at.host.startsWith('/')) return { path: `${at.host}/.s.PGSQL.${at.port}` };
+        const tls = tlsOptions(c, at);
+        return { host: at.host, port: at.port, ...(tls ? { tls } : {}) };
+      },
+    };
   }
 
   describe(): NodeDescription[] {
-    return this.nodes.map((n) => ({ name: n.name, kind: n.kind, where: `existing server at ${n.conn.host}:${n.conn.port} (sslmode=${n.conn.sslmode})` }));
+    return this.nodes.map((n) => {
+      const hosts = n.conn.hosts.map(describeHost).join(', ');
+      const attrs = n.conn.targetSessionAttrs === 'any' ? '' : `, target_session_attrs=${n.conn.targetSessionAttrs}`;
+      return { name: n.name, kind: n.kind, where: `existing server at ${hosts} (sslmode=${n.conn.sslmode}${attrs})` };
+    });
   }
 
   nodeAt(host: string, port: number): AdminNode | undefined {
-    return this.nodes.find((n) => n.conn.host === host && n.conn.port === port);
+    return this.nodes.find((n) => n.conn.hosts.some((h) => h.host === host && h.port === port));
   }
 
   withAdmin<T>(node: AdminNode, fn: (client: pg.Client) => Promise<T>, database?: string): Promise<T> {
@@ -95,24 +110,35 @@ export class ExternalCluster extends DataDirBacked implements Cluster {
   ): Promise<T> {
     const target = this.nodes.find((n) => n.name === node.name);
     if (!target) throw new PgwardenError('NOT_FOUND', `no node named ${node.name}`);
+    return withConnected(await this.open(target, (at) => pgConfig(target.conn, at, user, password, database)), fn);
+  }
+
+  /** A connection to the node, at the host it is at now (hosts.ts). */
+  private async open(node: ExternalNode, config: (at: HostPort) => pg.ClientConfig): Promise<pg.Client> {
+    let at: HostPort = node.hosts.current;
     try {
-      return await withClient({ ...pgConfig(target.conn, user, password, database), connectionTimeoutMillis: 10_000 }, fn);
+      const opened = await node.hosts.open({
+        open: (host) => ((at = host), connectClient({ ...config(host), connectionTimeoutMillis: 10_000 })),
+        state: pgServerState,
+        discard: (c) => void c.end().catch(() => undefined),
+      });
+      return opened.conn;
     } catch (e) {
       if (e instanceof PgwardenError || (e as { code?: string }).code?.length === 5) throw e; // PostgreSQL's own errors pass as they are
-      throw new PgwardenError('BACKEND_UNAVAILABLE', `cannot reach ${node.name} (${target.conn.host}:${target.conn.port}): ${(e as Error).message}`, {
-        cause: e,
-      });
+      throw new PgwardenError('BACKEND_UNAVAILABLE', `cannot reach ${node.name} (${describeHost(at)}): ${(e as Error).message}`, { cause: e });
     }
   }
 
-  gatewayConnection(): pg.ClientConfig {
-    return pgConfig(this.coordinator.conn, GATEWAY_ROLE, this.secrets.gatewayRolePassword);
+  gatewayClient(): Promise<pg.Client> {
+    return this.open(this.coordinator, (at) => this.gatewayConfig(at));
   }
 
-  gatewayPool(): pg.Pool {
-    const pool = new pg.Pool({ ...this.gatewayConnection(), max: 4, idleTimeoutMillis: 30_000 });
-    pool.on('error', (e) => this.options.log.warn({ error: e.message }, 'gateway catalog connection failed'));
-    return pool;
+  gatewayPool(use?: 'reads'): CatalogPool {
+    return new FollowingPool(this.coordinator.hosts, (at) => this.gatewayConfig(at), this.options.log, use === 'reads');
+  }
+
+  private gatewayConfig(at: HostPort): pg.ClientConfig {
+    return pgConfig(this.coordinator.conn, at, GATEWAY_ROLE, this.secrets.gatewayRolePassword);
   }
 
   async start(): Promise<StartResult> {
@@ -121,7 +147,7 @@ export class ExternalCluster extends DataDirBacked implements Cluster {
       const citus = await this.dir.citusPassword(this.options.citusPassword);
       for (const n of this.nodes) {
         const superuser = await this.withAdmin(n, async (c) => {
-          await checkServer(c, `${n.name} (${n.conn.host}:${n.conn.port})`);
+          await checkServer(c, `${n.name} (${describeHost(n.hosts.current)})`);
           return (await c.query<{ s: boolean }>('SELECT rolsuper AS s FROM pg_roles WHERE rolname = current_user')).rows[0]?.s;
         });
         if (!superuser) {

@@ -256,9 +256,10 @@ export class PostgresNode {
       if (!child || child.exitCode !== null || child.signalCode !== null) {
         throw new PgwardenError('CLUSTER_START_FAILED', `PostgreSQL node ${this.name} exited during start-up: ${await this.logTail()}`);
       }
-      // postmaster.pid, line 8: "ready" once connections are accepted.
+      // postmaster.pid, line 8: "ready" once connections are accepted ("standby" for a
+      // hot standby's read-only ones).
       const lines = (await readFile(pidFile, 'utf8').catch(() => '')).split('\n');
-      if (Number(lines[0]) === child.pid && lines[7]?.trim() === 'ready') return;
+      if (Number(lines[0]) === child.pid && ['ready', 'standby'].includes(lines[7]?.trim() ?? '')) return;
       await sleep(POLL_MS);
     }
     throw new PgwardenError(

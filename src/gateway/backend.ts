@@ -19,7 +19,7 @@ import {
   saslInitialResponse,
   saslResponse,
 } from '../protocol/messages.js';
-import { buildStartupMessage } from '../protocol/startup.js';
+import { buildCancelRequest, buildStartupMessage } from '../protocol/startup.js';
 import { ScramClientExchange } from '../scram/client.js';
 import { SCRAM_SHA_256 } from '../scram/messages.js';
 import type { ServerFirst } from '../scram/messages.js';
@@ -28,6 +28,13 @@ import { connectSharedReads } from './server-reads.js';
 import { Wire } from './wire.js';
 
 export type KeysFor = (s: ServerFirst) => { clientKey: Buffer; serverKey: Buffer } | undefined;
+
+/** A server session's cancel key (BackendKeyData), and where its server is. */
+export interface ServerKey {
+  processId: number;
+  secretKey: Buffer;
+  target: BackendTarget;
+}
 
 export interface BackendSession {
   socket: Socket;
@@ -38,7 +45,7 @@ export interface BackendSession {
   /** Bytes that came after the startup ReadyForQuery (none, normally), for the client
    * after it; a session with any is not followed for reuse. */
   trailing: Buffer;
-  key: { processId: number; secretKey: Buffer } | undefined;
+  key: ServerKey | undefined;
 }
 
 /** What the client gets after AuthenticationOk: notices, every ParameterStatus, the
@@ -173,7 +180,7 @@ export async function openBackendSession(
       const msg = await wire.readMessage();
       if (msg.type === 'E') throw refusal(msg.body);
       if (msg.type === 'Z') break;
-      if (msg.type === 'K') key = parseBackendKeyData(msg.body);
+      if (msg.type === 'K') key = { ...parseBackendKeyData(msg.body), target };
       else if (msg.type === 'S') addParameter(parameters, msg.body);
       else notices.push(frameMessage(msg.type, msg.body));
     }
@@ -241,7 +248,9 @@ function refusal(body: Buffer): BackendRefusal {
 }
 
 /** Sends a CancelRequest to the backend that owns the key, and closes. */
-export function sendCancel(target: BackendTarget, packet: Buffer): void {
+export function sendCancel(key: ServerKey): void {
+  const { target } = key;
+  const packet = buildCancelRequest(key.processId, key.secretKey);
   const socket = 'path' in target ? connect({ path: target.path }) : connect({ host: target.host, port: target.port });
   socket.on('error', () => socket.destroy());
   socket.setTimeout(5000, () => socket.destroy());

@@ -6,14 +6,11 @@
 // cannot be used to spray cancel requests, and a client whose server connection went to
 // another client can no longer cancel that client's queries.
 import { randomBytes } from 'node:crypto';
-import { buildCancelRequest } from '../protocol/startup.js';
-import { sendCancel } from './backend.js';
-import type { BackendTarget } from '../cluster/cluster.js';
+import { sendCancel, type ServerKey } from './backend.js';
 
 interface Owner {
-  target: BackendTarget;
   /** The backend the client's key stands for now (a pooled client's changes with each transaction). */
-  backend: () => CancelKey | undefined;
+  backend: () => ServerKey | undefined;
 }
 
 export interface CancelKey {
@@ -29,16 +26,16 @@ export class CancelRegistry {
   }
 
   /** Issues the client's key for a backend; the returned function withdraws it. */
-  issue(backend: CancelKey, target: BackendTarget): { key: CancelKey; withdraw: () => void } {
-    return this.register({ processId: backend.processId, secretKey: randomBytes(backend.secretKey.length) }, { target, backend: () => backend });
+  issue(backend: ServerKey): { key: CancelKey; withdraw: () => void } {
+    return this.register({ processId: backend.processId, secretKey: randomBytes(backend.secretKey.length) }, { backend: () => backend });
   }
 
   /** Issues a key for a client of the transaction pool: its process id is made up (no
    * one backend is its own), and a cancel goes to whichever backend `current` names when
    * it arrives, if any. */
-  issueRoute(current: () => CancelKey | undefined, target: BackendTarget): { key: CancelKey; withdraw: () => void } {
+  issueRoute(current: () => ServerKey | undefined): { key: CancelKey; withdraw: () => void } {
     // Above Linux's largest process id (2^22), so never a backend's own.
-    return this.register({ processId: 0x40000000 | (randomBytes(4).readUInt32BE(0) >>> 2), secretKey: randomBytes(4) }, { target, backend: current });
+    return this.register({ processId: 0x40000000 | (randomBytes(4).readUInt32BE(0) >>> 2), secretKey: randomBytes(4) }, { backend: current });
   }
 
   private register(key: CancelKey, owner: Owner): { key: CancelKey; withdraw: () => void } {
@@ -57,7 +54,7 @@ export class CancelRegistry {
     const owner = this.owners.get(CancelRegistry.keyOf(processId, secretKey));
     const backend = owner?.backend();
     if (!owner || !backend) return false;
-    sendCancel(owner.target, buildCancelRequest(backend.processId, backend.secretKey));
+    sendCancel(backend);
     return true;
   }
 

@@ -12,7 +12,6 @@ import { allowsEntra, allowsNative } from '../catalog/auth-method.js';
 import { PgwardenError, describeError, isPgwardenError } from '../util/errors.js';
 import { retryAfterText } from '../util/throttle.js';
 import { BackendRefusal, sendCancel, startupMessages, type BackendSession } from './backend.js';
-import { buildCancelRequest } from '../protocol/startup.js';
 import { serverSession } from './server-session.js';
 import { ClientTransport, type Startup } from './client-transport.js';
 import type { EntraSignIn, GatewayContext, OAuthChallenge } from './context.js';
@@ -212,7 +211,7 @@ export class ClientConnection {
   private handOver(proof: ClientProof, backend: PooledSession): void {
     clearTimeout(this.timer);
     const early = this.io.wire.detach();
-    const issued = backend.key ? this.ctx.cancels.issue(backend.key, this.ctx.backend) : undefined;
+    const issued = backend.key ? this.ctx.cancels.issue(backend.key) : undefined;
     this.socket.write(Buffer.concat([proof.finalMessages, startupMessages(backend, issued?.key)]));
     // Bytes the client sent ahead of its sign-in's end were not followed: no reuse then.
     const reuse = early.length === 0 ? this.reuse?.onCleanEnd(backend) : undefined;
@@ -273,14 +272,12 @@ export class ClientConnection {
         metrics?.connectionsActive.dec();
       },
     });
-    const issued = this.ctx.cancels.issueRoute(() => client.backendKey, this.ctx.backend);
-    const { backend: target, sessionExpiryGraceMs: graceMs } = this.ctx;
+    const issued = this.ctx.cancels.issueRoute(() => client.backendKey);
+    const graceMs = this.ctx.sessionExpiryGraceMs;
     const stopExpiry =
       proof.expiresAtMs === undefined
         ? undefined
-        : whenTokenExpires(proof.expiresAtMs, this.ctx.sessionExpiry, () =>
-            client.expire(tokenExpiredMessage(), graceMs, (key) => sendCancel(target, buildCancelRequest(key.processId, key.secretKey))),
-          );
+        : whenTokenExpires(proof.expiresAtMs, this.ctx.sessionExpiry, () => client.expire(tokenExpiredMessage(), graceMs, sendCancel));
     socket.write(Buffer.concat([proof.finalMessages, startupMessages({ parameters, notices: EMPTY, trailing: EMPTY }, issued.key)]));
     this.signedIn(socket);
     client.start(early);

@@ -9,7 +9,7 @@ import type { OidcVerifier } from '../identity/oidc-verifier.js';
 import type { AuditWriter } from '../catalog/audit.js';
 import type { AuthMethod } from '../catalog/auth-method.js';
 import type { Metrics } from '../observability/metrics.js';
-import type { BackendTarget } from '../cluster/cluster.js';
+import type { BackendHosts } from '../cluster/cluster.js';
 import type { SignInThrottle } from '../util/throttle.js';
 import type { CancelRegistry } from './cancel.js';
 import type { OpeningQueue } from './opening-queue.js';
@@ -43,8 +43,8 @@ export interface GatewayContext {
   readonly serverWaitMs: number;
   /** New server sessions take turns (the same queue on both ports). */
   readonly openings: OpeningQueue;
-  /** The coordinator, where every session goes. */
-  readonly backend: BackendTarget;
+  /** The coordinator, where every session goes (at the host it is at now). */
+  readonly backend: BackendHosts;
   readonly roles: RoleCatalog;
   /** The cluster's authentication method now (kept current by CatalogWatch). */
   readonly authMethod: () => AuthMethod;

@@ -6,9 +6,10 @@
 import type { Socket } from 'node:net';
 import { BackendRefusal, openBackendSession, type BackendSession, type KeysFor } from './backend.js';
 import type { GatewayContext } from './context.js';
-import type { RoomScope } from './opening-queue.js';
+import { OverloadedError, type RoomScope } from './opening-queue.js';
 import { closeSession, type PooledSession } from './server-pool.js';
-import { PgwardenError } from '../util/errors.js';
+import { NoHostError, reportedServerState } from '../cluster/hosts.js';
+import { PgwardenError, isPgwardenError } from '../util/errors.js';
 
 export interface SessionRequest {
   readonly ctx: GatewayContext;
@@ -23,6 +24,9 @@ export interface SessionRequest {
 
 /** PostgreSQL's refusals that mean "not now": no room (53300), or not accepting sessions (57P03). */
 const WAIT_AND_RETRY = new Set(['53300', '57P03']);
+/** Refusals of a server that is going away or not there yet (57P01-57P03, class 08): with
+ * several hosts, the next one is tried. */
+const NOT_THIS_HOST = /^(57P0[1-3]|08)/;
 
 export async function serverSession(req: SessionRequest): Promise<BackendSession | PooledSession> {
   const kept = await req.kept?.();
@@ -37,9 +41,14 @@ export async function serverSession(req: SessionRequest): Promise<BackendSession
   const onClose = (): void => leaving.abort(new PgwardenError('PEER_CLOSED', 'the client left while waiting for a server session'));
   client.once('close', onClose);
   if (client.destroyed) onClose();
+  // The coordinator lists several hosts and none was the primary at the last try (a
+  // failover under way): the client waits for one, as for room.
+  let noPrimary: NoHostError | undefined;
   try {
     for (;;) {
-      await queue.wait(turn, leaving.signal, waitMs);
+      await queue.wait(turn, leaving.signal, waitMs).catch((e: unknown) => {
+        throw e instanceof OverloadedError && noPrimary ? failoverTooLong(noPrimary, waitMs) : e;
+      });
       const session = await attempt(req, turn);
       if (session !== 'retry') {
         if (!leaving.signal.aborted) return session;
@@ -59,15 +68,29 @@ export async function serverSession(req: SessionRequest): Promise<BackendSession
         queue.abandoned(turn);
         return again;
       }
-      const session = await openBackendSession(ctx.backend, req.params, req.keysFor, Math.min(ctx.backendTimeoutMs, remaining()), {
-        timeoutMs: remaining(),
-        timeoutError: () => queue.overloaded(turn, waitMs),
+      const { backend } = ctx;
+      const { conn: session } = await backend.choice.open({
+        open: (at) =>
+          openBackendSession(backend.target(at), req.params, req.keysFor, Math.min(ctx.backendTimeoutMs, remaining()), {
+            timeoutMs: remaining(),
+            timeoutError: () => queue.overloaded(turn, waitMs),
+          }),
+        state: (s) => reportedServerState(s.parameters),
+        discard: (s) => closeSession(s.socket),
+        final: (e) => !isPgwardenError(e, 'BACKEND_UNAVAILABLE') && !(e instanceof BackendRefusal && NOT_THIS_HOST.test(e.sqlstate)),
+        notNow: (e) => e instanceof BackendRefusal,
       });
       queue.succeeded(turn);
       // However it ends later (closed, or kept and closed), its end makes room.
       session.socket.once('close', queue.onSessionClosed);
       return session;
     } catch (e) {
+      noPrimary = e instanceof NoHostError && e.standbyAnswered ? e : undefined;
+      if (noPrimary) {
+        queue.refused(turn, 'cluster', '57P03', noPrimary.message);
+        ctx.log.debug({ event: 'server-session-wait', reason: noPrimary.message, role, database }, 'waiting for the coordinator to have a primary');
+        return 'retry';
+      }
       if (!(e instanceof BackendRefusal) || !WAIT_AND_RETRY.has(e.sqlstate)) {
         queue.abandoned(turn);
         throw e;
@@ -83,6 +106,13 @@ export async function serverSession(req: SessionRequest): Promise<BackendSession
   function remaining(): number {
     return Math.max(0, turn.deadline - Date.now());
   }
+}
+
+/** A sign-in waited the whole server wait for a coordinator with several hosts to have a primary. */
+function failoverTooLong(last: NoHostError, waitMs: number): PgwardenError {
+  return new PgwardenError('NO_PRIMARY', `${last.message} (waited ${Math.round(waitMs / 1000)} s)`, {
+    detail: "A failover may be under way. Try again shortly; the operator can check the coordinator's hosts and raise pgwarden up --server-wait-timeout.",
+  });
 }
 
 /** Which sign-ins a refusal holds back: PostgreSQL's messages name a role's or a

@@ -8,7 +8,7 @@ import type { AuditWriter } from '../catalog/audit.js';
 import type { AuthMethod } from '../catalog/auth-method.js';
 import { tlsServerEndPoint, type TlsMaterial } from '../tls/certificates.js';
 import { PgwardenError } from '../util/errors.js';
-import type { BackendTarget } from '../cluster/cluster.js';
+import type { BackendHosts } from '../cluster/cluster.js';
 import { CancelRegistry } from './cancel.js';
 import { DEFAULT_SERVER_POOL, ServerPool, type ServerPoolOptions } from './server-pool.js';
 import { OpeningQueue } from './opening-queue.js';
@@ -26,7 +26,7 @@ export interface GatewayOptions {
   host: string;
   port: number;
   tls: TlsMaterial;
-  backend: BackendTarget;
+  backend: BackendHosts;
   roles: RoleCatalog;
   /** The cluster's authentication method now (default: both, fixed). */
   authMethod?: () => AuthMethod;

@@ -7,7 +7,6 @@
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { errorResponse, terminate } from '../protocol/messages.js';
-import { buildCancelRequest } from '../protocol/startup.js';
 import type { SessionExpiry } from '../catalog/auth-method.js';
 import { sendCancel } from './backend.js';
 import type { GatewayContext } from './context.js';
@@ -140,7 +139,7 @@ export function watchSession(
     tracker,
     setting: ctx.sessionExpiry,
     graceMs: ctx.sessionExpiryGraceMs,
-    cancel: () => key && sendCancel(ctx.backend, buildCancelRequest(key.processId, key.secretKey)),
+    cancel: () => key && sendCancel(key),
     role: session.role,
     log: ctx.log,
   });

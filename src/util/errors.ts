@@ -28,6 +28,8 @@ export const ERROR_KINDS = {
   CLUSTER_FULL: { sqlstate: '53300', http: 503, exit: 4 },
   /** PostgreSQL did not start a new session within the wait (slow, or not accepting sessions). */
   CLUSTER_NOT_ACCEPTING: { sqlstate: '57P03', http: 503, exit: 4 },
+  /** The coordinator lists several hosts, and none is the primary now (a failover under way). */
+  NO_PRIMARY: { sqlstate: '57P03', http: 503, exit: 4 },
   /** An OAUTHBEARER client asked where to get a token (discovery): it connects again with one. */
   DISCOVERY_REQUEST: { sqlstate: '28000', http: 401, exit: 3 },
   // Access tokens (Microsoft Entra ID). The gateway answers each with 28P01 "password

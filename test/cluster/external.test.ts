@@ -17,8 +17,8 @@ import { apiClient, basic } from '../helpers/api.js';
 describe('connection strings', () => {
   test('key=value and URI forms, with quoting and libpq defaults', () => {
     assert.deepEqual(parseConnInfo("host=db1 port=6432 user=admin password='it\\'s a \\\\ b' dbname=app sslmode=verify-full"), {
-      host: 'db1',
-      port: 6432,
+      hosts: [{ host: 'db1', port: 6432 }],
+      targetSessionAttrs: 'any',
       user: 'admin',
       password: "it's a \\ b",
       dbname: 'app',
@@ -26,8 +26,8 @@ describe('connection strings', () => {
       sslrootcert: undefined,
     });
     assert.deepEqual(parseConnInfo('postgresql://admin:p%40ss@db2:5433/app?sslmode=require'), {
-      host: 'db2',
-      port: 5433,
+      hosts: [{ host: 'db2', port: 5433 }],
+      targetSessionAttrs: 'any',
       user: 'admin',
       password: 'p@ss',
       dbname: 'app',
@@ -36,13 +36,50 @@ describe('connection strings', () => {
     });
     assert.equal(parseConnInfo('host=/var/run/postgresql').sslmode, 'prefer');
     assert.equal(parseConnInfo('').dbname, 'postgres');
-    for (const bad of ['host=x sslmode=sometimes', 'host=x port=99999', 'nonsense', 'host=x bogus=1', "host='unterminated"]) {
+    assert.deepEqual(parseConnInfo('').hosts, [{ host: 'localhost', port: 5432 }]);
+    for (const bad of [
+      'host=x sslmode=sometimes',
+      'host=x port=99999',
+      'nonsense',
+      'host=x bogus=1',
+      "host='unterminated",
+      'host=a,b,c port=1,2',
+      'host=a target_session_attrs=standby',
+      'host=a target_session_attrs=read-only',
+      'postgresql://a:1,b:x/db',
+    ]) {
       assert.throws(
         () => parseConnInfo(bad),
         (e: unknown) => isPgwardenError(e, 'CONFIG_INVALID'),
         bad,
       );
     }
+  });
+
+  test("libpq's multi-host form: hosts, ports (one for all, or one each), target_session_attrs", () => {
+    const kv = parseConnInfo('host=db1,db2,/run/pg port=5432,5433,5434 target_session_attrs=read-write user=admin');
+    assert.deepEqual(kv.hosts, [
+      { host: 'db1', port: 5432 },
+      { host: 'db2', port: 5433 },
+      { host: '/run/pg', port: 5434 },
+    ]);
+    assert.equal(kv.targetSessionAttrs, 'read-write');
+    assert.deepEqual(parseConnInfo('host=a,b port=6000').hosts, [
+      { host: 'a', port: 6000 },
+      { host: 'b', port: 6000 },
+    ]);
+    assert.deepEqual(parseConnInfo('host=a,b').hosts, [
+      { host: 'a', port: 5432 },
+      { host: 'b', port: 5432 },
+    ]);
+    const uri = parseConnInfo('postgresql://admin:s%3Acret@db1:5432,[::1]:5433,db3/app?target_session_attrs=primary&sslmode=verify-full');
+    assert.deepEqual(uri.hosts, [
+      { host: 'db1', port: 5432 },
+      { host: '::1', port: 5433 },
+      { host: 'db3', port: 5432 },
+    ]);
+    assert.deepEqual([uri.user, uri.password, uri.dbname, uri.sslmode, uri.targetSessionAttrs], ['admin', 's:cret', 'app', 'verify-full', 'primary']);
+    assert.deepEqual(parseConnInfo('postgresql:///app?host=/run/pg&port=5433').hosts, [{ host: '/run/pg', port: 5433 }]);
   });
 
   test('passwords never appear in messages', () => {

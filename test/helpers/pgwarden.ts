@@ -9,7 +9,6 @@ import { startPgwarden, type PgwardenOptions, type RunningPgwarden } from '../..
 import { createLogger } from '../../src/util/log.js';
 import { CatalogWatch } from '../../src/catalog/catalog-watch.js';
 import { RoleCatalog } from '../../src/catalog/role-catalog.js';
-import { GATEWAY_ROLE } from '../../src/catalog/roles.js';
 import { Gateway, type GatewayOptions } from '../../src/gateway/server.js';
 import { processAlive } from '../../src/util/process.js';
 import type { EmbeddedCluster } from '../../src/cluster/embedded.js';
@@ -180,13 +179,13 @@ export async function startSecondGateway(pw: TestPgwarden, options: Partial<Gate
   const log = createLogger({ stderrLevel: 'silent', level: 'silent' });
   const pool = pw.cluster.gatewayPool();
   const roles = new RoleCatalog(pool);
-  const watch = new CatalogWatch(pw.cluster.coordinator.clientConfig(GATEWAY_ROLE, pw.cluster.secrets.gatewayRolePassword), pool, roles, log);
+  const watch = new CatalogWatch(() => pw.cluster.gatewayClient(), pool, roles, log);
   await watch.start();
   const gateway = new Gateway({
     host: '127.0.0.1',
     port: 0,
     tls: pw.tls,
-    backend: pw.cluster.coordinator.target,
+    backend: pw.cluster.backend,
     roles,
     authMethod: () => watch.authMethod,
     mockKey: Buffer.alloc(32, 1),
