@@ -45,6 +45,15 @@ export class ExternalCluster extends DataDirBacked implements Cluster {
     private readonly options: ExternalClusterOptions,
   ) {
     super(dir);
+    const coordinator = nodes[0]!;
+    this.backend = {
+      choice: coordinator.hosts,
+      target: (at) => {
+        if (at.host.startsWith('/')) return { path: `${at.host}/.s.PGSQL.${at.port}` };
+        const tls = tlsOptions(coordinator.conn, at);
+        return { host: at.host, port: at.port, ...(tls ? { tls } : {}) };
+      },
+    };
   }
 
   static async open(options: ExternalClusterOptions): Promise<ExternalCluster> {
@@ -69,17 +78,7 @@ export class ExternalCluster extends DataDirBacked implements Cluster {
     return this.coordinator.conn.dbname;
   }
 
-  get backend(): BackendHosts {
-    const c = this.coordinator.conn;
-    return {
-      choice: this.coordinator.hosts,
-      target: (at) => {
-        if (at.host.startsWith('/')) return { path: `${at.host}/.s.PGSQL.${at.port}` };
-        const tls = tlsOptions(c, at);
-        return { host: at.host, port: at.port, ...(tls ? { tls } : {}) };
-      },
-    };
-  }
+  readonly backend: BackendHosts;
 
   describe(): NodeDescription[] {
     return this.nodes.map((n) => {

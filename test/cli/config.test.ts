@@ -45,6 +45,7 @@ test('config check: a good file passes; unknown keys, bad values, secrets and ba
     const good = await check('# a comment\nport: 6432\nmax-connections: 500\nentra-audience: [https://a.example, https://b.example]\nlog-level: debug\n');
     assert.deepEqual(good, { code: 0, out: 'FILE: valid (4 settings)' });
     assert.deepEqual(await check(''), { code: 0, out: 'FILE: valid (0 settings)' });
+    assert.deepEqual(await check('coordinator: "host=a,b port=5432,5433 target_session_attrs=read-write"\n'), { code: 0, out: 'FILE: valid (1 setting)' });
 
     const refused: Array<[string, RegExp]> = [
       ['port: 6432\nmax-conections: 500\n', /^pgwarden: FILE:2: unknown key "max-conections" \(did you mean max-connections\?\)$/],
@@ -57,6 +58,11 @@ test('config check: a good file passes; unknown keys, bad values, secrets and ba
       ['- port\n', /^pgwarden: FILE:1: expected keys and values/],
       ['citus-password: Secret-1\n', /^pgwarden: FILE:1: citus-password: a secret does not go in the file; set PGWARDEN_CITUS_PASSWORD/],
       ['worker: host=w1\n', /^pgwarden: --worker goes with --coordinator/],
+      [
+        'coordinator: "host=a,b target_session_attrs=standby"\n',
+        /^pgwarden: FILE:1: coordinator: invalid connection string \(target_session_attrs "standby": pgwarden writes to every node, so it takes any/,
+      ],
+      ['coordinator: "host=a,b,c port=1,2"\n', /^pgwarden: FILE:1: coordinator: invalid connection string \(3 hosts and 2 ports\)/],
     ];
     for (const [text, expected] of refused) {
       const r = await check(text);
