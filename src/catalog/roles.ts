@@ -9,6 +9,14 @@ export const CITUS_ROLE = 'citus';
 export const ADMIN_GROUP_ROLE = 'pgwarden_admin';
 /** The gateway's own role on the coordinator: it may only read role secrets. */
 export const GATEWAY_ROLE = 'pgwarden_gateway';
+/** Connections one gateway holds to the coordinator as GATEWAY_ROLE, at most: catalog
+ * reads, audit writes, and the catalog watch's LISTEN. */
+export const GATEWAY_CONNECTIONS = { reads: 4, writes: 2, listen: 1 } as const;
+/** Connection slots the embedded coordinator keeps for GATEWAY_ROLE (reserved_connections,
+ * with pg_use_reserved_connections): a coordinator full of client sessions still answers
+ * the gateway's lookups, so that a sign-in is told "wrong password" or "overloaded", not
+ * "unreachable". One more than it uses, for a connection being replaced. */
+export const GATEWAY_RESERVED_CONNECTIONS = GATEWAY_CONNECTIONS.reads + GATEWAY_CONNECTIONS.writes + GATEWAY_CONNECTIONS.listen + 1;
 /** The bootstrap superuser; never reachable through the gateway. */
 export const SUPERUSER_ROLE = 'postgres';
 

@@ -51,6 +51,9 @@ async function bootstrapNode(admin: ClusterAdmin, node: AdminNode, secrets: Boot
 /** The coordinator also holds pgwarden's schema and the gateway's role. */
 async function bootstrapCoordinator(client: pg.Client, secrets: BootstrapSecrets, options: CatalogSchemaOptions): Promise<void> {
   await ensureRole(client, GATEWAY_ROLE, GATEWAY_ROLE_ATTRIBUTES, secrets.gatewayRoleVerifier);
+  // The connection slots kept by reserved_connections (PostgreSQL 16+); INHERIT for this
+  // grant alone (the role inherits nothing else).
+  await client.query(`GRANT pg_use_reserved_connections TO ${quoteIdent(GATEWAY_ROLE)} WITH INHERIT TRUE`);
   await installCatalogSchema(client, options);
 }
 

@@ -15,7 +15,7 @@ import { HostChoice } from './hosts.js';
 import { PgwardenError } from '../util/errors.js';
 import { readOptional } from '../util/files.js';
 import { bootstrapCluster } from './bootstrap.js';
-import { GATEWAY_ROLE, SUPERUSER_ROLE } from '../catalog/roles.js';
+import { GATEWAY_CONNECTIONS, GATEWAY_RESERVED_CONNECTIONS, GATEWAY_ROLE, SUPERUSER_ROLE } from '../catalog/roles.js';
 import { connectClient, withClient, type Cluster, type NodeDescription, type StartResult } from './cluster.js';
 import { DataDir, DataDirBacked } from './data-dir.js';
 import { PostgresNode, type NodeSpec } from './node.js';
@@ -209,8 +209,8 @@ export class EmbeddedCluster extends DataDirBacked implements Cluster {
   }
 
   /** A pool for the gateway's lookups on the coordinator, as its least-privileged role. */
-  gatewayPool(): CatalogPool {
-    return new FollowingPool(this.backend.choice, () => this.gatewayConfig(), this.options.log);
+  gatewayPool(use?: 'reads'): CatalogPool {
+    return new FollowingPool(this.backend.choice, () => this.gatewayConfig(), this.options.log, GATEWAY_CONNECTIONS[use ?? 'writes']);
   }
 
   private gatewayConfig(): pg.ClientConfig {
@@ -232,7 +232,8 @@ function nodeSpec(dataDir: string, name: string, index: number, options: Embedde
     port,
     logFile: log,
     ...(options.tcp ? { tcp: { host: options.tcp.host, certPem: options.tcp.certPem, keyPem: options.tcp.keyPem } } : {}),
-    ...(options.settings ? { settings: options.settings } : {}),
+    // The coordinator keeps slots for the gateway's catalog connections (roles.ts).
+    settings: { ...(index === 0 ? { reserved_connections: String(GATEWAY_RESERVED_CONNECTIONS) } : {}), ...options.settings },
     ...(layout.postgresBin ? { postgresBin: layout.postgresBin } : {}),
     ...(nodeTls ? { citus: nodeTls } : {}),
   };

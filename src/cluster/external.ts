@@ -12,7 +12,7 @@ import type { BackendHosts } from './cluster.js';
 import type { CatalogPool } from '../catalog/db.js';
 import { PgwardenError } from '../util/errors.js';
 import { bootstrapCluster } from './bootstrap.js';
-import { GATEWAY_ROLE } from '../catalog/roles.js';
+import { GATEWAY_CONNECTIONS, GATEWAY_ROLE } from '../catalog/roles.js';
 import { connectClient, withConnected, type Cluster, type NodeDescription, type StartResult } from './cluster.js';
 import { parseConnInfo, pgConfig, redact, tlsOptions, type ConnInfo } from './conninfo.js';
 import { FollowingPool } from './following-pool.js';
@@ -133,7 +133,7 @@ export class ExternalCluster extends DataDirBacked implements Cluster {
   }
 
   gatewayPool(use?: 'reads'): CatalogPool {
-    return new FollowingPool(this.coordinator.hosts, (at) => this.gatewayConfig(at), this.options.log, use === 'reads');
+    return new FollowingPool(this.coordinator.hosts, (at) => this.gatewayConfig(at), this.options.log, GATEWAY_CONNECTIONS[use ?? 'writes'], use === 'reads');
   }
 
   private gatewayConfig(at: HostPort): pg.ClientConfig {

@@ -24,6 +24,8 @@ export class FollowingPool implements CatalogPool {
     private readonly choice: HostChoice,
     private readonly config: (at: HostPort) => pg.PoolConfig,
     private readonly log: Logger,
+    /** Connections per host, at most. */
+    private readonly max: number,
     /** Reads only: a standby will do while there is no primary. */
     private readonly standbyReads = false,
   ) {}
@@ -54,7 +56,7 @@ export class FollowingPool implements CatalogPool {
   private poolAt(at: HostPort): pg.Pool {
     let pool = this.pools.get(at);
     if (!pool) {
-      pool = new pg.Pool({ ...this.config(at), max: 4, idleTimeoutMillis: 30_000, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
+      pool = new pg.Pool({ ...this.config(at), max: this.max, idleTimeoutMillis: 30_000, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
       pool.on('error', (e) => this.log.warn({ error: e.message, host: describeHost(at) }, 'gateway catalog connection failed'));
       this.pools.set(at, pool);
     }
