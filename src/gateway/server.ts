@@ -50,7 +50,8 @@ export interface GatewayOptions {
   serverWaitTimeoutMs?: number;
   /** New server sessions opened at once (default 20); more sign-ins wait their turn. */
   serverOpenConcurrency?: number;
-  /** Connections in the sign-in phase at once (default 1,000); beyond, refused at once. */
+  /** Connections in the sign-in phase at once (default 1,000); as many more wait their turn
+   * (their sign-in timer starts with it); beyond, refused at once. */
   maxPendingAuth?: number;
   /** Signed-in sessions at once (default 10,000); beyond, 53300 too many connections. */
   maxConnections?: number;
@@ -93,6 +94,9 @@ export class Gateway {
   /** The OAuth port's listener (the same sessions, kept server sessions, throttle and cancel keys). */
   private readonly oauth: Server | undefined;
   private readonly pending = new Set<Socket>();
+  /** Connections waiting for a sign-in slot, in the order they came: nothing is read from
+   * them and no sign-in timer runs until their turn. */
+  private readonly waiting = new Map<Socket, GatewayContext>();
   private maxPending: number;
 
   constructor(private readonly options: GatewayOptions) {
@@ -172,7 +176,10 @@ export class Gateway {
     if (settings.tls) live.tls = gatewayTls(settings.tls);
     if (settings.authTimeoutMs !== undefined) live.authTimeoutMs = settings.authTimeoutMs;
     if (settings.maxConnections !== undefined) live.maxConnections = settings.maxConnections;
-    if (settings.maxPendingAuth !== undefined) this.maxPending = settings.maxPendingAuth;
+    if (settings.maxPendingAuth !== undefined) {
+      this.maxPending = settings.maxPendingAuth;
+      this.nextTurn();
+    }
     if (settings.throttle) this.ctx.throttle.setPolicy(settings.throttle);
   }
 
@@ -183,22 +190,42 @@ export class Gateway {
   }
 
   private accept(socket: Socket, ctx: GatewayContext): void {
-    const metrics = ctx.metrics;
-    if (this.pending.size >= this.maxPending) {
+    if (this.pending.size < this.maxPending) return this.signIn(socket, ctx);
+    if (this.waiting.size >= this.maxPending) {
       // Cheapest possible refusal: no TLS, no parsing. libpq shows the message.
-      metrics?.connectionsTotal.inc({ outcome: 'too-many-pending' });
+      ctx.metrics?.connectionsTotal.inc({ outcome: 'too-many-pending' });
       socket.on('error', () => undefined);
       socket.end(errorResponse({ severity: 'FATAL', sqlstate: '53300', message: 'too many connections are signing in at once; try again' }));
       setTimeout(() => socket.destroy(), 1000).unref();
       return;
     }
+    // In line for a sign-in slot: the sign-in timer (--auth-timeout) starts with the
+    // turn, so that a storm's last clients are not timed out for the gateway's slowness.
+    this.waiting.set(socket, ctx);
+    socket.on('error', () => undefined);
+    socket.once('close', () => this.waiting.delete(socket));
+  }
+
+  private signIn(socket: Socket, ctx: GatewayContext): void {
+    const metrics = ctx.metrics;
     this.pending.add(socket);
     metrics?.signInsPending.inc();
     const settled = (): void => {
-      if (this.pending.delete(socket)) metrics?.signInsPending.dec();
+      if (!this.pending.delete(socket)) return;
+      metrics?.signInsPending.dec();
+      this.nextTurn();
     };
     socket.once('close', settled);
     void new ClientConnection(socket, ctx, settled).run();
+  }
+
+  /** Gives free sign-in slots to the connections waiting longest. */
+  private nextTurn(): void {
+    for (const [socket, ctx] of this.waiting) {
+      if (this.pending.size >= this.maxPending) return;
+      this.waiting.delete(socket);
+      if (!socket.destroyed) this.signIn(socket, ctx);
+    }
   }
 
   /** Starts listening (and on the transaction pool's port); a port in use is a one-line
@@ -269,6 +296,7 @@ export class Gateway {
   async close(drainMs = 0): Promise<void> {
     const servers = [this.server, ...(this.pool ? [this.pool.server] : []), ...(this.oauth ? [this.oauth] : [])];
     const closed = Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
+    for (const s of this.waiting.keys()) s.destroy();
     for (const s of this.pending) s.destroy();
     if (drainMs > 0 && this.ctx.sessions.size > 0) {
       this.ctx.log.info({ event: 'draining', sessions: this.ctx.sessions.size, drainMs }, 'waiting for sessions to finish');
@@ -287,6 +315,11 @@ export class Gateway {
 
   get pendingCount(): number {
     return this.pending.size;
+  }
+
+  /** Connections waiting for a sign-in slot (--max-pending-auth). */
+  get waitingCount(): number {
+    return this.waiting.size;
   }
 }
 

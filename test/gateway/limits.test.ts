@@ -129,17 +129,34 @@ describe('a gateway with small limits', () => {
     assert.equal((await psql(pw.conn('citus'), 'select 1', CITUS_PASSWORD)).stdout.trim(), '1');
   });
 
-  test('beyond --max-pending-auth: refused at once', async () => {
-    const idle = Array.from({ length: 3 }, () => connect({ host: '127.0.0.1', port: pw.port }));
+  test('beyond --max-pending-auth and as many waiting their turn: refused at once', async () => {
+    const idle = Array.from({ length: 6 }, () => connect({ host: '127.0.0.1', port: pw.port }));
     try {
-      await waitFor(() => pw.gateway.pendingCount === 3, 5_000, 'three pending connections');
+      await waitFor(() => pw.gateway.pendingCount === 3 && pw.gateway.waitingCount === 3, 5_000, 'three pending connections and three waiting');
       const out = await exchange(pw.port, Buffer.alloc(0), 2_000);
       assert.ok(out.closed);
       assert.match(errorMessage(out.data) ?? '', /too many connections are signing in/);
     } finally {
       for (const s of idle) s.destroy();
     }
-    await waitFor(() => pw.gateway.pendingCount === 0, 5_000, 'pending connections to go');
+    await waitFor(() => pw.gateway.pendingCount === 0 && pw.gateway.waitingCount === 0, 5_000, 'pending connections to go');
+  });
+
+  test('a client that waited for a sign-in slot longer than --auth-timeout still signs in: its timer starts with its turn', async () => {
+    // Three silent connections hold every slot (--max-pending-auth 3) until their own,
+    // longer, sign-in timer ends them; the client waits in line meanwhile.
+    pw.gateway.reconfigure({ authTimeoutMs: 8_000 });
+    const holders = Array.from({ length: 3 }, () => connect({ host: '127.0.0.1', port: pw.port }).on('error', () => undefined));
+    try {
+      await waitFor(() => pw.gateway.pendingCount === 3, 5_000, 'three pending connections');
+      pw.gateway.reconfigure({ authTimeoutMs: 3_000 });
+      const client = psql(pw.conn('citus'), 'select 1', CITUS_PASSWORD, { PGCONNECT_TIMEOUT: '60' });
+      const r = await client;
+      assert.equal(r.stdout.trim(), '1', r.stderr);
+    } finally {
+      for (const s of holders) s.destroy();
+      pw.gateway.reconfigure({ authTimeoutMs: 3_000 });
+    }
   });
 
   test('metrics and probes', async () => {
