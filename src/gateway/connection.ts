@@ -174,10 +174,11 @@ export class ClientConnection {
     }
   }
 
-  /** The one failure every sign-in gets (28P01), with a DETAIL only for token holders. */
-  private authFailed(reason: string, detail?: string): PgwardenError {
+  /** The one failure every sign-in gets (28P01), with a DETAIL only for token holders;
+   * `guess` false: not counted by the throttle. */
+  private authFailed(reason: string, detail?: string, guess = true): PgwardenError {
     this.failureReason = reason;
-    this.holdBackMs = this.ctx.throttle.failure(this.remote, this.role);
+    this.holdBackMs = guess ? this.ctx.throttle.failure(this.remote, this.role) : 0;
     const delayed = this.holdBackMs > 0 ? { delayedMs: this.holdBackMs } : {};
     this.ctx.log.info(
       { event: 'sign-in', result: 'failed', reason, role: this.role, database: this.database, client: this.remote, ...delayed },
@@ -198,9 +199,10 @@ export class ClientConnection {
       session = await serverSession({ ctx: this.ctx, params: this.startupParams, keysFor: proof.keysFor, client: this.socket, ...kept });
     } catch (e) {
       if (isPgwardenError(e, 'AUTH_FAILED') || (e instanceof BackendRefusal && e.sqlstate === '28P01')) {
-        // The secret changed between our check and PostgreSQL's.
+        // The secret changed between our check and PostgreSQL's: the client proved the
+        // password that was right then, which is no guess (a reset during sign-ins).
         this.ctx.roles.changed(this.role);
-        throw this.authFailed('secret-changed');
+        throw this.authFailed('secret-changed', undefined, false);
       }
       throw e;
     }
