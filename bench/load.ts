@@ -5,10 +5,10 @@
 // sign-in latency (p50, p99: from connect to ready, as the client saw it).
 // Run: npm run load -- [--clients N] [--seconds S] [--runs N]
 // (or LOAD_CLIENTS, LOAD_SECONDS, LOAD_RUNS; defaults 1,000 clients, 60 s, 1 run).
-import { readFile, readdir, rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { performance } from 'node:perf_hooks';
 import pg from 'pg';
+import { errorKind, fds, percentile, rssAfterGcMb, rssMb, runClients } from './client-loop.js';
 import { tokenFor } from './token.js';
 import { CITUS_PASSWORD, log, startStack, type Stack } from './stack-client.js';
 
@@ -29,27 +29,6 @@ function positive(name: string, value: string): number {
   return n;
 }
 
-async function rssMb(pid: number): Promise<number> {
-  return Number(/VmRSS:\s+(\d+) kB/.exec(await readFile(`/proc/${pid}/status`, 'utf8'))?.[1]) / 1024;
-}
-
-/** Resident memory of the gateway process right after a full garbage collection (the
- * kept server sessions closed first: a closed session's socket may take up to 1 s to go). */
-async function rssAfterGcMb(pid: number): Promise<number> {
-  process.kill(pid, 'SIGUSR2');
-  await new Promise((r) => setTimeout(r, 2000));
-  return rssMb(pid);
-}
-
-async function fds(pid: number): Promise<number> {
-  return (await readdir(`/proc/${pid}/fd`)).length;
-}
-
-function percentile(sorted: Float64Array, p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
-}
-
 interface RunResult {
   signIns: number;
   queries: number;
@@ -64,40 +43,6 @@ async function oneRun(stack: Stack, ca: string, user: string, token: string, n: 
   const counts = { connections: 0, queries: 0, errors: 0 };
   const errors = new Map<string, number>();
   const latencies: number[] = [];
-  const client = async (i: number): Promise<void> => {
-    const entra = i % 2 === 0;
-    // Every client signs in at least once, however late the ramp-up started it.
-    do {
-      const c = new pg.Client({
-        // An address, not a name: no getaddrinfo in libuv's thread pool, which the clients'
-        // PBKDF2 (SCRAM) and the token's verification need; the certificate is checked for
-        // the name all the same.
-        host: '127.0.0.1',
-        port: stack.gatewayPort,
-        database: 'postgres',
-        ssl: { ca, servername: 'localhost' },
-        user: entra ? user : 'citus',
-        password: entra ? token : CITUS_PASSWORD,
-      });
-      try {
-        const started = performance.now();
-        await c.connect();
-        latencies.push(performance.now() - started);
-        counts.connections++;
-        for (let q = 0; q < QUERIES_PER_CONNECTION && Date.now() < deadline; q++) {
-          const r = await c.query('select $1::int + 1 as n', [q]);
-          if (r.rows[0].n !== q + 1) throw new Error('wrong answer');
-          counts.queries++;
-        }
-      } catch (e) {
-        counts.errors++;
-        const m = `${(e as { code?: string }).code ?? ''} ${(e as Error).message}`.trim();
-        errors.set(m, (errors.get(m) ?? 0) + 1);
-      } finally {
-        await c.end().catch(() => undefined);
-      }
-    } while (Date.now() < deadline);
-  };
   const progress = setInterval(async () => {
     log(
       `  run ${n}: ${Math.max(0, Math.round((deadline - Date.now()) / 1000))} s left: ` +
@@ -105,13 +50,25 @@ async function oneRun(stack: Stack, ca: string, user: string, token: string, n: 
         `gateway RSS ${(await rssMb(stack.pid)).toFixed(1)} MB, ${await fds(stack.pid)} fds`,
     );
   }, 10_000);
-  // Start clients gradually (50 at a time), as a real fleet would.
-  const running: Array<Promise<void>> = [];
-  for (let i = 0; i < CLIENTS; i++) {
-    running.push(client(i));
-    if (i % 50 === 49) await new Promise((r) => setTimeout(r, 100));
-  }
-  await Promise.all(running);
+  await runClients({
+    gatewayPort: stack.gatewayPort,
+    ca,
+    database: 'postgres',
+    clients: CLIENTS,
+    queriesPerConnection: QUERIES_PER_CONNECTION,
+    identity: (i) => (i % 2 === 0 ? { user, password: token, group: 'entra' } : { user: 'citus', password: CITUS_PASSWORD, group: 'citus' }),
+    running: () => Date.now() < deadline,
+    record: (o) => {
+      if (o.error) {
+        counts.errors++;
+        const m = errorKind(o.error);
+        errors.set(m, (errors.get(m) ?? 0) + 1);
+      } else if (o.phase === 'sign-in') {
+        counts.connections++;
+        latencies.push(o.endedAt - o.startedAt);
+      } else counts.queries++;
+    },
+  });
   clearInterval(progress);
   await new Promise((r) => setTimeout(r, 5000));
   const after = { rss: await rssAfterGcMb(stack.pid), fds: await fds(stack.pid) };

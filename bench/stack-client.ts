@@ -20,6 +20,13 @@ export interface Stack {
   postmasterPid: number;
   caPath: string;
   superuserPassword: string;
+  /** The API's base URL (https). */
+  apiUrl: string;
+  pgCtl: string;
+  /** The OS user the servers run as (pgwarden run as root), else null. */
+  runAs: { uid: number; gid: number; name: string } | null;
+  /** The coordinator first, then the workers. */
+  nodes: Array<{ name: string; dataDir: string; socketDir: string; port: number; logFile: string }>;
   dataDir: string;
   child: ChildProcess;
   token?: TokenSource | undefined;

@@ -2,7 +2,10 @@
 // apart): the embedded cluster with the coordinator also on loopback TCP with TLS (the
 // "direct" case), and the gateway. Prints one JSON line when ready; stops on SIGTERM.
 // Usage: node bench/stack.mjs <data-dir> <gateway-port> <node-base-port>
+// BENCH_WORKERS: workers of the embedded cluster (default 0; the chaos test runs with some).
 import { startPgwarden } from '../dist/pgwarden.js';
+import { postgresBinaries } from '../dist/cluster/binaries.js';
+import { serverUser } from '../dist/cluster/os-user.js';
 import { createLogger } from '../dist/util/log.js';
 
 const [dataDir, gatewayPort, basePort] = process.argv.slice(2);
@@ -13,7 +16,7 @@ const running = await startPgwarden({
   apiPort: 0,
   // Any free port for the embedded identity provider: several stacks may run on one machine.
   identity: { kind: 'embedded', port: 0 },
-  workers: 0,
+  workers: Number(process.env.BENCH_WORKERS ?? 0),
   citusPassword: 'Bench-Citus-Passw0rd',
   nodeTcp: { host: '127.0.0.1', basePort: Number(basePort) },
   // synchronous_commit off: the TPC-B case (-c 256) then measures the proxies and PostgreSQL's
@@ -48,6 +51,17 @@ process.stdout.write(
     postmasterPid: running.cluster.coordinator.pid,
     caPath: running.tls.caPath,
     superuserPassword: running.cluster.secrets.superuserPassword,
+    apiUrl: running.apiUrl,
+    // What the chaos test needs to stop and start the servers itself (pg_ctl, as their OS user).
+    pgCtl: (await postgresBinaries(running.cluster.coordinator.spec.postgresBin)).pg_ctl,
+    runAs: (await serverUser()) ?? null,
+    nodes: [running.cluster.coordinator, ...running.cluster.workers].map((n) => ({
+      name: n.name,
+      dataDir: n.spec.dataDir,
+      socketDir: n.spec.socketDir,
+      port: n.spec.port,
+      logFile: n.spec.logFile,
+    })),
   }) + '\n',
 );
 // The load script asks for a full GC before it reads memory and descriptors (node

@@ -9,7 +9,8 @@ import { AZURE_CLI_CLIENT_ID } from '../src/idp/model.js';
 export interface TokenSource {
   /** The role to sign in as (the admin's UPN). */
   user: string;
-  token(): Promise<string>;
+  /** A token, cached until 5 minutes before it expires; `fresh`: a new one from the provider. */
+  token(fresh?: boolean): Promise<string>;
 }
 
 export async function tokenFor(dataDir: string): Promise<TokenSource> {
@@ -18,8 +19,8 @@ export async function tokenFor(dataDir: string): Promise<TokenSource> {
   let cached: { token: string; until: number } | undefined;
   return {
     user: admin.username,
-    async token() {
-      if (cached && cached.until > Date.now()) return cached.token;
+    async token(fresh = false) {
+      if (!fresh && cached && cached.until > Date.now()) return cached.token;
       const body = await postForm<TokenAnswer>(provider, tokenUrl(provider, '1.0'), {
         grant_type: 'password',
         client_id: AZURE_CLI_CLIENT_ID,
