@@ -191,6 +191,9 @@ export async function openBackendSession(
     clearTimeout(timer);
     wire.detach();
     socket.destroy();
+    // Closed or reset without a word (a server stopping): said as such, not as our own failure.
+    if (e instanceof PgwardenError ? e.code === 'PEER_CLOSED' : !(e instanceof BackendRefusal))
+      throw new PgwardenError('BACKEND_UNAVAILABLE', 'the database server closed the connection during sign-in', { cause: e });
     throw e;
   }
 }
