@@ -101,10 +101,9 @@ export function pump(client: Socket, server: Socket, onClose: (stats: PumpStats)
     [client, server],
     [server, client],
   ] as const) {
-    on(side, 'error', () => {
-      side.destroy();
-      other.destroy();
-    });
+    // An error (a server reset as it stops) ends the other side as a close does: what was
+    // already written to it (PostgreSQL's FATAL 57P01) still reaches it.
+    on(side, 'error', () => side.destroy());
     on(side, 'close', () => {
       if (!other.destroyed) {
         endOnce(other);
