@@ -33,7 +33,8 @@ export interface ClientLoopOptions {
   database: string;
   clients: number;
   queriesPerConnection: number;
-  identity(client: number): Identity;
+  /** May make the client wait (a rollout of a new password). */
+  identity(client: number): Identity | Promise<Identity>;
   /** Whether clients keep going (checked after each query and before each connection). */
   running(): boolean;
   record(outcome: Outcome): void;
@@ -48,7 +49,7 @@ export async function runClients(o: ClientLoopOptions): Promise<void> {
   const one = async (i: number): Promise<void> => {
     // Every client signs in at least once, however late the ramp-up started it.
     do {
-      const who = o.identity(i);
+      const who = await o.identity(i);
       const c = new pg.Client({
         // An address, not a name: no getaddrinfo in libuv's thread pool, which the clients'
         // PBKDF2 (SCRAM) and the token's verification need; the certificate is checked for
@@ -61,8 +62,10 @@ export async function runClients(o: ClientLoopOptions): Promise<void> {
         password: who.password,
         ...(o.hangAfterMs ? { connectionTimeoutMillis: o.hangAfterMs, query_timeout: o.hangAfterMs } : {}),
       });
-      // A session that ends between queries (a restarted server) is reported by the next query.
-      c.on('error', () => undefined);
+      // A session that ends between queries (a restarted server) fails the next query with
+      // "not queryable": the error it ended with is the one reported.
+      let ended: unknown;
+      c.on('error', (e) => (ended ??= e));
       const report = (phase: Outcome['phase'], startedAt: number, e?: unknown): void =>
         o.record({ client: i, group: who.group, variant: who.variant, phase, startedAt, endedAt: performance.now(), ...(e ? { error: errorOf(e) } : {}) });
       let phase: Outcome['phase'] = 'sign-in';
@@ -78,7 +81,7 @@ export async function runClients(o: ClientLoopOptions): Promise<void> {
           report('query', started);
         }
       } catch (e) {
-        report(phase, started, e);
+        report(phase, started, ended ?? e);
         if (o.pauseAfterErrorMs) await new Promise((r) => setTimeout(r, o.pauseAfterErrorMs));
       } finally {
         await c.end().catch(() => undefined);

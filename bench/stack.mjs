@@ -38,7 +38,7 @@ const running = await startPgwarden({
   ...(process.env.BENCH_SERVER_POOL ? { serverPool: { maxIdle: Number(process.env.BENCH_SERVER_POOL) } } : {}),
   // The transaction pool's port (--pool-port), BENCH_POOL_SIZE server sessions (20, PgBouncer's default_pool_size).
   transactionPool: { port: 0, size: Number(process.env.BENCH_POOL_SIZE ?? 20) },
-  log: createLogger({ file: `${dataDir}/logs/pgwarden.log`, level: 'warn', stderrLevel: 'silent' }),
+  log: createLogger({ file: `${dataDir}/logs/pgwarden.log`, level: process.env.BENCH_LOG_LEVEL ?? 'warn', stderrLevel: 'silent' }),
 });
 process.stdout.write(
   JSON.stringify({
