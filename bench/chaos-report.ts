@@ -1,7 +1,7 @@
 // The chaos test's tables: what the clients saw during one fault's load window, each
 // failure explained by the fault or not, the time to recover, whether the nodes agree,
 // and the gateway's memory and file descriptors against the baseline.
-import { errorKind, type Outcome } from './client-loop.js';
+import { errorKind, percentile, type Outcome } from './client-loop.js';
 import type { Fault } from './chaos-faults.js';
 
 /** An explained error still counts as the fault's only while the fault lasts and this long after. */
@@ -12,6 +12,11 @@ export const FD_SLACK = 5;
 export interface FaultResult {
   fault: Fault;
   note: string;
+  /** How long applying the fault took, ms. */
+  applyMs: number;
+  /** Sign-in latency over the window (successful ones), ms. */
+  signInP50: number;
+  signInP99: number;
   signIns: number;
   queries: number;
   explained: Map<string, number>;
@@ -34,11 +39,9 @@ export interface Window {
   from: number;
 }
 
-export function classify(
-  fault: Fault,
-  outcomes: readonly Outcome[],
-  w: Window,
-): Pick<FaultResult, 'signIns' | 'queries' | 'explained' | 'unexplained' | 'recoveryMs' | 'errorWindowMs'> {
+type Classified = Pick<FaultResult, 'signIns' | 'queries' | 'explained' | 'unexplained' | 'recoveryMs' | 'errorWindowMs' | 'signInP50' | 'signInP99'>;
+
+export function classify(fault: Fault, outcomes: readonly Outcome[], w: Window): Classified {
   const explained = new Map<string, number>();
   const unexplained = new Map<string, number>();
   let signIns = 0;
@@ -46,11 +49,14 @@ export function classify(
   let recovered: number | undefined;
   let first: number | undefined;
   let last: number | undefined;
+  const latencies: number[] = [];
   const bump = (m: Map<string, number>, k: string): void => void m.set(k, (m.get(k) ?? 0) + 1);
   for (const o of outcomes) {
     if (!o.error) {
-      if (o.phase === 'sign-in') signIns++;
-      else queries++;
+      if (o.phase === 'sign-in') {
+        signIns++;
+        latencies.push(o.endedAt - o.startedAt);
+      } else queries++;
       if (fault.affected(o) && o.startedAt >= w.appliedAt && (recovered === undefined || o.endedAt < recovered)) recovered = o.endedAt;
       continue;
     }
@@ -63,8 +69,11 @@ export function classify(
       last = Math.max(last ?? o.endedAt, o.endedAt);
     } else bump(unexplained, `${kind} (${o.group}${o.variant ? `, ${o.variant}` : ''})`);
   }
+  const sorted = Float64Array.from(latencies).sort();
   return {
     signIns,
+    signInP50: percentile(sorted, 50),
+    signInP99: percentile(sorted, 99),
     queries,
     explained,
     unexplained,
@@ -84,13 +93,14 @@ export function passed(r: FaultResult): boolean {
 export function faultTable(r: FaultResult): string[] {
   const lines = [`### ${r.fault.name}: ${r.fault.title}`, '', `${r.note}`, '', '| what | measured |', '| --- | --- |'];
   if (r.failure) lines.push(`| the fault could not be applied | ${r.failure.replace(/\|/g, '\\|')} |`);
-  lines.push(`| sign-ins | ${r.signIns} |`, `| queries | ${r.queries} |`);
+  lines.push(`| applying the fault took | ${s(r.applyMs)} |`);
+  lines.push(`| sign-ins (p50 / p99 latency) | ${r.signIns} (${s(r.signInP50)} / ${s(r.signInP99)}) |`, `| queries | ${r.queries} |`);
   lines.push(`| explained errors | ${sum(r.explained)} |`);
   for (const [k, n] of r.explained) lines.push(`| &nbsp; ${k.replace(/\|/g, '\\|')} | ${n} |`);
   lines.push(`| **unexplained errors** | **${sum(r.unexplained)}** |`);
   for (const [k, n] of r.unexplained) lines.push(`| &nbsp; ${k.replace(/\|/g, '\\|')} | ${n} |`);
   lines.push(`| explained errors from first to last | ${s(r.errorWindowMs)} |`);
-  lines.push(`| time to recover (fault to first success of an affected operation begun after it) | ${s(r.recoveryMs)} |`);
+  lines.push(`| time to recover (from the fault to the first success of an affected operation begun once it was applied) | ${s(r.recoveryMs)} |`);
   const agree = r.agreement.agree
     ? `yes (checked ${s(r.agreement.afterMs)} after the load)`
     : `**no**: ${r.agreement.differences.join('; ').replace(/\|/g, '\\|')}`;

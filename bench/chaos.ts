@@ -127,6 +127,7 @@ async function oneFault(ctx: ChaosContext, fault: Fault, ca: string, baseline: {
   return {
     fault,
     note: applied.note || 'not applied',
+    applyMs: endedAt - startedAt,
     ...classify(fault, outcomes, window),
     agreement,
     rss: { before: baseline.rss, after: after.rss },
