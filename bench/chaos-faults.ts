@@ -157,7 +157,9 @@ export const FAULTS: readonly Fault[] = [
         s.appHold = undefined;
         release();
       }
-      const note = `no new ${APP_ROLE} sign-in during the reset; then the new password for every ${APP_ROLE} client but ${STALE_CLIENTS}, which try the old one once more`;
+      const note =
+        `no new ${APP_ROLE} sign-in during the reset; then the new password for every ${APP_ROLE} client ` +
+        `but ${STALE_CLIENTS}, which try the old one once more`;
       return { note, appliedAt: performance.now() };
     },
     explain(o) {

@@ -119,7 +119,8 @@ export function summaryTable(results: readonly FaultResult[]): string[] {
   ];
   for (const r of results) {
     lines.push(
-      `| ${r.fault.name} | ${r.signIns} | ${r.queries} | ${sum(r.explained)} | ${sum(r.unexplained)} | ${s(r.recoveryMs)} | ${r.agreement.agree ? 'yes' : 'no'} | ` +
+      `| ${r.fault.name} | ${r.signIns} | ${r.queries} | ${sum(r.explained)} | ${sum(r.unexplained)} | ${s(r.recoveryMs)} | ` +
+        `${r.agreement.agree ? 'yes' : 'no'} | ` +
         `${r.rss.before.toFixed(1)} -> ${r.rss.after.toFixed(1)} | ${r.fds.before} -> ${r.fds.after} | ${passed(r) ? 'ok' : 'FAILED'} |`,
     );
   }
