@@ -138,6 +138,7 @@ async function oneFault(ctx: ChaosContext, fault: Fault, ca: string, baseline: {
 
 async function main(): Promise<void> {
   process.env.BENCH_WORKERS = String(WORKERS);
+  process.env.BENCH_NODE_TCP = '0';
   process.env.BENCH_MAX_CONNECTIONS ??= String(Math.max(1000, CLIENTS * 2 + 300));
   process.env.BENCH_MAX_PENDING_AUTH ??= String(Math.max(1000, CLIENTS + 100));
   // As in the load test (bench/load.ts): the whole fleet may sign in at once after a fault.

@@ -18,7 +18,9 @@ const running = await startPgwarden({
   identity: { kind: 'embedded', port: 0 },
   workers: Number(process.env.BENCH_WORKERS ?? 0),
   citusPassword: 'Bench-Citus-Passw0rd',
-  nodeTcp: { host: '127.0.0.1', basePort: Number(basePort) },
+  // BENCH_NODE_TCP=0: the nodes on their Unix sockets only (the chaos test needs no direct
+  // case, and with workers the ports after the base one may be taken).
+  ...(process.env.BENCH_NODE_TCP === '0' ? {} : { nodeTcp: { host: '127.0.0.1', basePort: Number(basePort) } }),
   // synchronous_commit off: the TPC-B case (-c 256) then measures the proxies and PostgreSQL's
   // row locks rather than this machine's shared disk (a lock on one of 10 branch rows is
   // otherwise held through a WAL flush). Read-only transactions have no WAL to flush.
