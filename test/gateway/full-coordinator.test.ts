@@ -5,7 +5,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
-import { CITUS_PASSWORD, startTestPgwarden, type TestPgwarden } from '../helpers/pgwarden.js';
+import { CITUS_PASSWORD, signInOutcome, startTestPgwarden, type TestPgwarden } from '../helpers/pgwarden.js';
 
 let pw: TestPgwarden;
 const held: pg.Client[] = [];
@@ -18,15 +18,8 @@ after(async () => {
   await pw?.destroy();
 });
 
-async function outcome(user: string, password: string): Promise<string> {
-  const c = new pg.Client({ host: '127.0.0.1', port: pw.port, user, password, database: 'postgres', ssl: { rejectUnauthorized: false } });
-  try {
-    await c.connect();
-    await c.end();
-    return 'ok';
-  } catch (e) {
-    return `${(e as { code?: string }).code ?? '?'} ${(e as Error).message}`;
-  }
+function outcome(user: string, password: string): Promise<string> {
+  return signInOutcome({ host: '127.0.0.1', port: pw.port, user, password, database: 'postgres', ssl: { rejectUnauthorized: false } });
 }
 
 test('with every ordinary slot taken, sign-ins get "wrong password" and "overloaded", not "unreachable"', async () => {

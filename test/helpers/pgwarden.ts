@@ -4,6 +4,7 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import { fileURLToPath } from 'node:url';
 import { startPgwarden, type PgwardenOptions, type RunningPgwarden } from '../../src/pgwarden.js';
 import { createLogger } from '../../src/util/log.js';
@@ -203,4 +204,19 @@ export async function startSecondGateway(pw: TestPgwarden, options: Partial<Gate
       await pool.end();
     },
   };
+}
+
+/** Signs in with `config` and runs one query: 'ok', else the error's SQLSTATE and message. */
+export async function signInOutcome(config: pg.ClientConfig): Promise<string> {
+  const c = new pg.Client(config);
+  c.on('error', () => undefined);
+  try {
+    await c.connect();
+    await c.query('select 1');
+    return 'ok';
+  } catch (e) {
+    return `${(e as { code?: string }).code ?? '?'} ${(e as Error).message}`;
+  } finally {
+    await c.end().catch(() => undefined);
+  }
 }
