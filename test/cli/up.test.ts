@@ -21,7 +21,9 @@ function up(cwd: string, args: string[] = [], env: NodeJS.ProcessEnv = {}): Up {
 }
 
 async function running(p: Up): Promise<string> {
-  await waitFor(() => p.output().includes('Press Ctrl-C to stop.') || p.exitCode !== null, 60_000, 'pgwarden to start');
+  // A first start runs initdb for three nodes: on a machine shared with other suites that
+  // took over 60 s once. A bound against a hang, not a timing.
+  await waitFor(() => p.output().includes('Press Ctrl-C to stop.') || p.exitCode !== null, 180_000, 'pgwarden to start');
   assert.equal(p.exitCode, null, p.output());
   return p.output();
 }
