@@ -4,7 +4,8 @@
 // pg_auto_failover hand it out. The primary stops; while the replica is not yet promoted,
 // sign-ins wait and changes are refused with a clear error; once it is promoted, sign-ins
 // reach it, the catalog watch and the reconciler follow, and changes made after the
-// failover reach the worker, each once.
+// failover reach the worker, each once. Then a switchover back, in the other order: the
+// old primary, rebuilt as a standby, is promoted first, and the other stops after.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -158,6 +159,28 @@ describe('following a coordinator failover', { skip: skipWithoutCitus }, () => {
       { target: 'after_failover', n: 1 },
       { target: 'before_failover', n: 1 },
     ]);
+  });
+  test('a switchover back: the old primary, rebuilt as a standby of the new one, is promoted, then the other stops: pgwarden moves back', async () => {
+    // The old primary's data directory again, now a base backup of the new primary.
+    await rm(primary.spec.dataDir, { recursive: true, force: true });
+    await mkdir(primary.spec.dataDir, { mode: 0o700 });
+    if (runAs) await chown(primary.spec.dataDir, runAs.uid, runAs.gid);
+    await basebackup(runAs, replica, primary.spec.dataDir);
+    await primary.start();
+    await caughtUp(replica, primary);
+    assert.deepEqual(await superuser(primary, 'SELECT pg_promote(true, 60) AS promoted'), [{ promoted: true }]);
+
+    // Two primaries for a moment (promoted before the other is stopped): pgwarden stays where it is.
+    const stays = await psql(gateway('citus'), "select current_setting('port')", CITUS_PASSWORD);
+    assert.equal(stays.stdout.trim(), String(replica.spec.port), stays.stderr);
+
+    await replica.stop();
+    const moved = await psql(gateway('citus'), "select current_setting('port')", CITUS_PASSWORD);
+    assert.equal(moved.stdout.trim(), String(primary.spec.port), moved.stderr);
+    const add = await api.call('POST', '/api/v1/roles', { name: 'after_switchover', password: 'After-Switchover-Passw0rd' });
+    assert.equal(add.status, 201, JSON.stringify(add.data));
+    assert.ok(await hasRole(worker, 'after_switchover'));
+    assert.ok(await hasRole(primary, 'after_failover'), 'what was made on the other primary is here too');
   });
 });
 
