@@ -58,6 +58,10 @@ export class FollowingPool implements CatalogPool {
     if (!pool) {
       pool = new pg.Pool({ ...this.config(at), max: this.max, idleTimeoutMillis: 30_000, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
       pool.on('error', (e) => this.log.warn({ error: e.message, host: describeHost(at) }, 'gateway catalog connection failed'));
+      // node-postgres emits a connection's failure on the client as well as failing its
+      // query; the pool listens only while a client is idle. Without this, a server that
+      // dies under a query (a coordinator restarting) would throw out of the gateway.
+      pool.on('connect', (client) => client.on('error', () => undefined));
       this.pools.set(at, pool);
     }
     return pool;
