@@ -19,7 +19,7 @@ import { fds, rssAfterGcMb, rssMb, runClients, type Identity, type Outcome } fro
 import { APP_ROLE, FAULTS, type ChaosContext, type ChaosState, type Fault } from './chaos-faults.js';
 import { stopStarted, waitForAgreement } from './chaos-nodes.js';
 import { classify, faultTable, passed, summaryTable, type FaultResult } from './chaos-report.js';
-import { CITUS_PASSWORD, log, startStack, type Stack } from './stack-client.js';
+import { CITUS_PASSWORD, guardStack, log, startStack, type Stack } from './stack-client.js';
 import { tokenFor } from './token.js';
 
 const { values: args } = parseArgs({
@@ -149,6 +149,7 @@ async function main(): Promise<void> {
       `${WORKERS} worker(s); faults ${faults.map((f) => f.name).join(', ')}, each ${BEFORE_S} s into its load, which goes on ${AFTER_S} s after it`,
   );
   const stack: Stack = await startStack();
+  const guard = guardStack(stack);
   const startedByPgCtl = new Set<string>();
   const results: FaultResult[] = [];
   try {
@@ -182,7 +183,11 @@ async function main(): Promise<void> {
     log(`baseline: gateway RSS ${baseline.rss.toFixed(1)} MB, ${baseline.fds} open fds`);
     for (const fault of faults) {
       log(`fault ${results.length + 1} of ${faults.length}: ${fault.name}`);
-      const r = await oneFault(ctx, fault, ca, baseline);
+      // A gateway that died fails the run, with that as its reason.
+      const r = await oneFault(ctx, fault, ca, baseline).catch((e: unknown) => {
+        throw new Error(guard.died() ?? (e as Error).message, { cause: e });
+      });
+      if (guard.died()) throw new Error(guard.died());
       results.push(r);
       log(
         `  ${fault.name}: ${r.signIns} sign-ins, ${r.queries} queries, ${[...r.explained.values()].reduce((a, b) => a + b, 0)} explained and ` +
@@ -198,11 +203,11 @@ async function main(): Promise<void> {
       process.exitCode = 1;
     } else log(`ok: ${results.length} fault(s) during load; every error explained by its fault, the nodes agree, descriptors back at the baseline`);
   } finally {
-    stack.child.kill('SIGTERM');
-    await new Promise((r) => stack.child.once('exit', r));
+    await guard.stop();
     await stopStarted(stack, startedByPgCtl);
-    // CHAOS_KEEP_DATA=1 keeps the data directory, and with it the logs (no secret is in them).
-    if (process.env.CHAOS_KEEP_DATA === '1') log(`kept ${stack.dataDir} (its logs are in ${stack.dataDir}/logs)`);
+    if (guard.died()) process.exitCode = 1;
+    // CHAOS_KEEP_DATA=1 (or a gateway that died) keeps the data directory, and with it the logs (no secret is in them).
+    if (process.env.CHAOS_KEEP_DATA === '1' || guard.died()) log(`kept ${stack.dataDir} (its logs are in ${stack.dataDir}/logs)`);
     else await rm(stack.dataDir, { recursive: true, force: true });
   }
 }

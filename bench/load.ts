@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { errorKind, fds, percentile, rssAfterGcMb, rssMb, runClients } from './client-loop.js';
 import { tokenFor } from './token.js';
-import { CITUS_PASSWORD, log, startStack, type Stack } from './stack-client.js';
+import { CITUS_PASSWORD, guardStack, log, startStack, type Stack } from './stack-client.js';
 
 const { values: args } = parseArgs({
   options: { clients: { type: 'string' }, seconds: { type: 'string' }, runs: { type: 'string' } },
@@ -89,6 +89,7 @@ async function main(): Promise<void> {
       `${QUERIES_PER_CONNECTION} queries per connection; gateway --auth-timeout ${process.env.BENCH_AUTH_TIMEOUT} s`,
   );
   const stack: Stack = await startStack();
+  const guard = guardStack(stack);
   try {
     const tokens = await tokenFor(stack.dataDir);
     const ca = await readFile(stack.caPath, 'utf8');
@@ -109,7 +110,10 @@ async function main(): Promise<void> {
 
     const results: RunResult[] = [];
     for (let n = 1; n <= RUNS; n++) {
-      const r = await oneRun(stack, ca, tokens.user, await tokens.token(), n);
+      const r = await oneRun(stack, ca, tokens.user, await tokens.token(), n).catch((e: unknown) => {
+        throw new Error(guard.died() ?? (e as Error).message, { cause: e });
+      });
+      if (guard.died()) throw new Error(guard.died());
       results.push(r);
       const errors = [...r.errors.values()].reduce((a, b) => a + b, 0);
       log(`run ${n}: ${r.signIns} sign-ins, ${r.queries} queries, ${errors} errors, sign-in p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms`);
@@ -132,8 +136,8 @@ async function main(): Promise<void> {
       process.exitCode = 1;
     } else log(`ok: ${RUNS} run(s) without errors, file descriptors back to the baseline`);
   } finally {
-    stack.child.kill('SIGTERM');
-    await new Promise((r) => stack.child.once('exit', r));
+    await guard.stop();
+    if (guard.died()) process.exitCode = 1;
     await rm(stack.dataDir, { recursive: true, force: true });
   }
 }

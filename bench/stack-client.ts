@@ -1,6 +1,7 @@
 // Starts bench/stack.mjs (pgwarden in its own process) and tells where everything is.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -79,4 +80,47 @@ export async function startStack(): Promise<Stack> {
     throw e;
   });
   return { ...(JSON.parse(line) as Omit<Stack, 'dataDir' | 'child'>), dataDir, child };
+}
+
+/** Watches a stack for an exit nobody asked for (pgwarden crashed): `died` says so, and the
+ * bench fails with it; `stop()` ends the stack if it runs and, if it died, stops the
+ * servers it left running (pgwarden could not). */
+export function guardStack(stack: Stack): { died: () => string | undefined; stop: () => Promise<void> } {
+  let stopping = false;
+  let died: string | undefined;
+  const exited = new Promise<void>((resolve) =>
+    stack.child.once('exit', (code, signal) => {
+      if (!stopping) {
+        died = `the pgwarden stack (pid ${stack.pid}) exited during the run (${signal ?? `exit code ${code}`}); its output is above`;
+        log(`FAILED: ${died}`);
+      }
+      resolve();
+    }),
+  );
+  return {
+    died: () => died,
+    stop: async () => {
+      stopping = true;
+      stack.child.kill('SIGTERM');
+      await exited;
+      if (died) for (const node of stack.nodes) await stopLeftServer(node.dataDir);
+    },
+  };
+}
+
+/** Fast shutdown (SIGINT) of the server running in `dataDir`, if one is, and waits for it. */
+async function stopLeftServer(dataDir: string): Promise<void> {
+  const pid = Number((await readFile(join(dataDir, 'postmaster.pid'), 'utf8').catch(() => '')).split('\n')[0]);
+  if (!pid) return;
+  const alive = (): boolean => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (!alive()) return;
+  process.kill(pid, 'SIGINT');
+  for (let i = 0; i < 300 && alive(); i++) await sleep(100);
 }
