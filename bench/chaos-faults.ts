@@ -78,6 +78,9 @@ export const FAULTS: readonly Fault[] = [
       if (o.error.code === '57P03') return 'a sign-in while the coordinator stopped or started';
       if (signIn(o) && o.error.code === '08006' && /database server is not reachable/.test(o.error.message)) return 'a sign-in while the coordinator was down';
       if (signIn(o) && o.error.code === '08006' && /closed the connection during sign-in/.test(o.error.message)) return 'a sign-in as the coordinator stopped';
+      // The session's server went as the client wrote to it, and its 57P01 went with it (pump.ts).
+      if (!signIn(o) && o.error.code === '08006' && /closed the connection unexpectedly/.test(o.error.message))
+        return 'a session on the stopping coordinator, its FATAL lost';
       return undefined;
     },
     affected: signIn,

@@ -3,6 +3,7 @@
 // With a SessionTracker it also follows message boundaries, and a client that ends
 // cleanly while the server is idle releases the server connection instead of closing it.
 import type { Socket } from 'node:net';
+import { errorResponse } from '../protocol/messages.js';
 import { readsShared, setReadSink, writeShared } from './server-reads.js';
 import type { SessionTracker } from './session-tracker.js';
 
@@ -103,7 +104,10 @@ export function pump(client: Socket, server: Socket, onClose: (stats: PumpStats)
   ] as const) {
     // An error (a server reset as it stops) ends the other side as a close does: what was
     // already written to it (PostgreSQL's FATAL 57P01) still reaches it.
-    on(side, 'error', () => side.destroy());
+    on(side, 'error', () => {
+      if (side === server) toldWhy();
+      side.destroy();
+    });
     on(side, 'close', () => {
       if (!other.destroyed) {
         endOnce(other);
@@ -114,6 +118,22 @@ export function pump(client: Socket, server: Socket, onClose: (stats: PumpStats)
   }
   client.resume();
   server.resume();
+
+  /** The server's connection failed, and the client has not been told why: PostgreSQL's
+   * FATAL was lost with it (a write to a server that has just exited fails, and the socket
+   * is closed with the FATAL still unread) or never sent. Where the messages are followed
+   * and one ended, the client gets a FATAL of its own instead of a bare close. */
+  function toldWhy(): void {
+    if (!tracker?.betweenServerMessages || tracker.serverLastSentError || client.destroyed || client.writableEnded) return;
+    client.write(
+      errorResponse({
+        severity: 'FATAL',
+        sqlstate: '08006',
+        message: 'the database server closed the connection unexpectedly',
+        detail: 'It probably stopped or restarted while the session was open. Connect again.',
+      }),
+    );
+  }
 }
 
 function endOnce(socket: Socket): void {

@@ -13,6 +13,7 @@ const S = 0x53; // Sync (client) / ParameterStatus (server)
 const F = 0x46; // FunctionCall
 const X = 0x58; // Terminate
 const Z = 0x5a; // ReadyForQuery
+const E = 0x45; // ErrorResponse (server)
 const IDLE = 0x49; // 'I': not in a transaction block
 const ALWAYS = (): boolean => true;
 const NOTHING = (): void => undefined;
@@ -39,11 +40,13 @@ export class SessionTracker {
   private readonly client = new FrameSplitter(ALWAYS, { header: (type, offset) => this.clientMessage(type, offset), message: NOTHING, piece: NOTHING }, 0);
   private readonly server = new FrameSplitter(
     (type) => type !== Z && type !== S,
-    { message: (type, frame) => this.serverMessage(type, frame.subarray(5)), piece: NOTHING },
+    { header: (type) => (this.lastFromServer = type), message: (type, frame) => this.serverMessage(type, frame.subarray(5)), piece: NOTHING },
     MAX_STATUS_BYTES,
   );
   /** A stream that is not PostgreSQL's (a bad length, an oversized status message): never reused. */
   private broken = false;
+  /** The type of the last message the server began. */
+  private lastFromServer = 0;
 
   constructor(parameters: ReadonlyMap<string, string>) {
     this.parameters = new Map(parameters);
@@ -80,6 +83,11 @@ export class SessionTracker {
   /** Nothing of a server message has gone to the client half-way. */
   get betweenServerMessages(): boolean {
     return !this.broken && this.server.atBoundary;
+  }
+
+  /** Whether the last message the server sent was an ErrorResponse (a FATAL before it went, say). */
+  get serverLastSentError(): boolean {
+    return this.lastFromServer === E;
   }
 
   /** True when the server is idle, owes no answer, has sent nothing half-way (an

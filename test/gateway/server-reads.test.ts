@@ -122,3 +122,30 @@ describe('server sockets reading into one shared buffer', () => {
     assert.equal(tracker.parameters.get('TimeZone'), 'Europe/Amsterdam');
   });
 });
+
+describe('a server connection that fails', () => {
+  test('the client is told why, with a FATAL 08006 between messages, instead of a bare close', async () => {
+    // A stand-in for a server that exits as the gateway writes to it: reset, nothing said.
+    const server = createServer((s) => {
+      s.on('error', () => undefined);
+      s.once('data', () => s.resetAndDestroy());
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const far = await pumped((server.address() as AddressInfo).port, false, new SessionTracker(new Map()));
+      const got: Buffer[] = [];
+      far.on('data', (c: Buffer) => got.push(c));
+      const closed = new Promise((r) => far.once('close', r));
+      far.write(frameMessage('Q', Buffer.from('select 1\0')));
+      await closed;
+      // Failed before: nothing at all reached the client.
+      const bytes = Buffer.concat(got);
+      assert.equal(String.fromCharCode(bytes[0] ?? 0), 'E');
+      const text = bytes.toString('latin1');
+      assert.match(text, /SFATAL\0/);
+      assert.match(text, /C08006\0Mthe database server closed the connection unexpectedly\0/);
+    } finally {
+      server.close();
+    }
+  });
+});
