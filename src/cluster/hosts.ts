@@ -138,6 +138,7 @@ export class HostChoice {
         refusal = `cannot tell whether it is a standby (${reason(e)})`;
       }
       if (refusal === undefined) {
+        if (fallback) how.discard(fallback.conn);
         this.settle(at);
         return { conn, at };
       }
