@@ -4,6 +4,7 @@
 // methods, addresses, outcomes and reason codes only.
 import type { CatalogDb } from './db.js';
 import type { Logger } from 'pino';
+import { isServerGoingAway } from '../util/errors.js';
 
 export interface AuditEvent {
   kind: 'sign-in' | 'change';
@@ -66,7 +67,8 @@ export async function insertAudit(db: CatalogDb, events: readonly AuditEvent[]):
  * failover), as opposed to refusing this write (a PostgreSQL error of another class). */
 function unreachable(e: unknown): boolean {
   const code = (e as { code?: unknown }).code;
-  return !(typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) || /^(57P0|08|25006)/.test(code);
+  if (typeof code !== 'string' || !/^[0-9A-Z]{5}$/.test(code)) return true;
+  return isServerGoingAway(code) || code === '25006'; // 25006: read-only (a standby)
 }
 
 export class AuditWriter {

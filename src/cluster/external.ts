@@ -109,11 +109,11 @@ export class ExternalCluster extends DataDirBacked implements Cluster {
   ): Promise<T> {
     const target = this.nodes.find((n) => n.name === node.name);
     if (!target) throw new PgwardenError('NOT_FOUND', `no node named ${node.name}`);
-    return withConnected(await this.open(target, (at) => pgConfig(target.conn, at, user, password, database)), fn);
+    return withConnected(await this.connectTo(target, (at) => pgConfig(target.conn, at, user, password, database)), fn);
   }
 
   /** A connection to the node, at the host it is at now (hosts.ts). */
-  private async open(node: ExternalNode, config: (at: HostPort) => pg.ClientConfig): Promise<pg.Client> {
+  private async connectTo(node: ExternalNode, config: (at: HostPort) => pg.ClientConfig): Promise<pg.Client> {
     let at: HostPort = node.hosts.current;
     try {
       const opened = await node.hosts.open({
@@ -129,7 +129,7 @@ export class ExternalCluster extends DataDirBacked implements Cluster {
   }
 
   gatewayClient(): Promise<pg.Client> {
-    return this.open(this.coordinator, (at) => this.gatewayConfig(at));
+    return this.connectTo(this.coordinator, (at) => this.gatewayConfig(at));
   }
 
   gatewayPool(use?: 'reads'): CatalogPool {

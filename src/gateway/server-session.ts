@@ -9,7 +9,7 @@ import type { GatewayContext } from './context.js';
 import { OverloadedError, type RoomScope } from './opening-queue.js';
 import { closeSession, type PooledSession } from './server-pool.js';
 import { NoHostError, reportedServerState } from '../cluster/hosts.js';
-import { PgwardenError, isPgwardenError } from '../util/errors.js';
+import { PgwardenError, isPgwardenError, isServerGoingAway } from '../util/errors.js';
 
 export interface SessionRequest {
   readonly ctx: GatewayContext;
@@ -24,9 +24,6 @@ export interface SessionRequest {
 
 /** PostgreSQL's refusals that mean "not now": no room (53300), or not accepting sessions (57P03). */
 const WAIT_AND_RETRY = new Set(['53300', '57P03']);
-/** Refusals of a server that is going away or not there yet (57P01-57P03, class 08): with
- * several hosts, the next one is tried. */
-const NOT_THIS_HOST = /^(57P0[1-3]|08)/;
 
 export async function serverSession(req: SessionRequest): Promise<BackendSession | PooledSession> {
   const kept = await req.kept?.();
@@ -77,7 +74,7 @@ export async function serverSession(req: SessionRequest): Promise<BackendSession
           }),
         state: (s) => reportedServerState(s.parameters),
         discard: (s) => closeSession(s.socket),
-        final: (e) => !isPgwardenError(e, 'BACKEND_UNAVAILABLE') && !(e instanceof BackendRefusal && NOT_THIS_HOST.test(e.sqlstate)),
+        final: (e) => !isPgwardenError(e, 'BACKEND_UNAVAILABLE') && !(e instanceof BackendRefusal && isServerGoingAway(e.sqlstate)),
         notNow: (e) => e instanceof BackendRefusal,
       });
       queue.succeeded(turn);

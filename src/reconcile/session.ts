@@ -5,6 +5,7 @@
 import type pg from 'pg';
 import type { AdminNode, ClusterAdmin } from '../cluster/admin.js';
 import { CITUS_SESSION } from './citus.js';
+import { isServerGoingAway } from '../util/errors.js';
 
 /** A worker busy with a long transaction must not hold up the pass: give up, retry next pass. */
 const LOCK_TIMEOUT_MS = 2_000;
@@ -75,7 +76,6 @@ export async function withSession<T>(admin: ClusterAdmin, node: AdminNode, fn: (
 /** The server went away under us: shutting down, crashed, or the socket closed. */
 function isConnectionLoss(e: unknown): boolean {
   const code = (e as { code?: string }).code ?? '';
-  // 57P01-57P03: admin/crash shutdown, cannot connect now; class 08: connection exceptions.
-  if (/^(57P0[1-3]|08)/.test(code)) return true;
+  if (isServerGoingAway(code)) return true;
   return /Connection terminated|Client was closed|ECONNRESET|EPIPE/.test((e as Error)?.message ?? '');
 }

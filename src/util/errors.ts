@@ -112,6 +112,13 @@ export function isPgwardenError(e: unknown, code?: ErrorCode): e is PgwardenErro
   return e instanceof PgwardenError && (code === undefined || e.code === code);
 }
 
+/** PostgreSQL's SQLSTATEs that say the server is going away or not there yet, not that it
+ * refused what was asked: 57P01-57P03 (admin or crash shutdown, cannot connect now) and
+ * class 08 (connection exceptions). */
+export function isServerGoingAway(sqlstate: string | undefined): boolean {
+  return sqlstate !== undefined && /^(57P0[1-3]|08)/.test(sqlstate);
+}
+
 /** A short, secret-free description of any thrown value, for logs. */
 export function describeError(e: unknown): string {
   if (e instanceof Error) return (e as NodeJS.ErrnoException).code ? `${(e as NodeJS.ErrnoException).code}: ${e.message}` : e.message;
